@@ -1,0 +1,71 @@
+//! Trust roots: the vendor root certificates verification chains end at.
+//!
+//! Production roots (Intel SGX Root CA, AMD ARK per product, TPM CAs) are
+//! embedded by the verifier modules. Extra roots, such as the testkit's test
+//! CA, are only ever added by explicit configuration, and a chain that ends at
+//! such a root is reported as such so tokens can say so.
+
+/// Which vendor a root anchors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RootKind {
+    /// Intel SGX Root CA (SGX, TDX, Open Enclave).
+    IntelSgx,
+    /// AMD ARK (SEV-SNP).
+    AmdArk,
+    /// A TPM or vTPM attestation-key CA.
+    Tpm,
+}
+
+/// One trusted root certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustRoot {
+    pub kind: RootKind,
+    /// DER-encoded certificate.
+    pub der: Vec<u8>,
+    /// True for roots that came from configuration rather than the embedded
+    /// vendor set (test roots). Tokens from such chains carry a claim.
+    pub configured: bool,
+}
+
+/// The set of roots a verification may end at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustRoots {
+    roots: Vec<TrustRoot>,
+}
+
+impl TrustRoots {
+    /// An empty set: nothing verifies against it.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Add a vendor root compiled into the binary.
+    pub fn with_embedded(mut self, kind: RootKind, der: Vec<u8>) -> Self {
+        self.roots.push(TrustRoot {
+            kind,
+            der,
+            configured: false,
+        });
+        self
+    }
+
+    /// Add a root from explicit configuration (for example a test CA).
+    pub fn with_configured(mut self, kind: RootKind, der: Vec<u8>) -> Self {
+        self.roots.push(TrustRoot {
+            kind,
+            der,
+            configured: true,
+        });
+        self
+    }
+
+    /// Roots of one kind.
+    pub fn of_kind(&self, kind: RootKind) -> impl Iterator<Item = &TrustRoot> {
+        self.roots.iter().filter(move |r| r.kind == kind)
+    }
+
+    /// Find the root whose DER is exactly `der`.
+    pub fn find(&self, kind: RootKind, der: &[u8]) -> Option<&TrustRoot> {
+        self.of_kind(kind).find(|r| r.der == der)
+    }
+}
