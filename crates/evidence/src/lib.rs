@@ -36,6 +36,7 @@
 pub mod binding;
 pub mod claims;
 pub mod crypto;
+pub mod dcap;
 pub mod error;
 pub mod reader;
 pub mod roots;

@@ -1,1 +1,1 @@
-//! placeholder
+//! placeholder — see the store helper's contract
