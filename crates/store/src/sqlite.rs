@@ -1,0 +1,655 @@
+//! [`SqliteStore`]: the embedded implementation of [`Store`] on one SQLite
+//! connection (WAL journal, foreign keys on, synchronous FULL).
+//!
+//! One connection behind a mutex serialises the store's own work; SQLite
+//! calls block, so every trait method runs them on tokio's blocking pool and
+//! never on an async worker. Every write opens its transaction with
+//! `BEGIN IMMEDIATE`, which takes the database's write lock up front: the
+//! reads that decide a write (does the provider exist, is this the last
+//! certificate) see exactly the state the write commits against, even when
+//! another process has the same file open. `synchronous = FULL` makes a
+//! commit durable before the call returns; with WAL a crash leaves either the
+//! old state or the new one.
+//!
+//! JSON values are stored as the text serde_json produces and parsed back on
+//! read; anything unreadable is reported as [`StoreError::Corrupt`].
+
+use crate::migrations::{self, MIGRATIONS};
+use crate::{
+    CacheEntry, PolicyCertRecord, PolicyRecord, ProviderRecord, Store, StoreError, TrustModel,
+};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How long a statement waits for another process's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The embedded store. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with its parent directory) the database at
+    /// `path` and migrates it to the newest schema this build knows.
+    ///
+    /// Fails with [`StoreError::SchemaTooNew`] if a newer Attesta has
+    /// migrated it, [`StoreError::Corrupt`] if the file is not a database.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Backend(format!(
+                    "cannot create the database directory {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+        create_private_file(path)?;
+        let conn = Connection::open(path)
+            .map_err(|e| map_sqlite_err(e, &format!("opening the database {}", path.display())))?;
+        Self::setup(conn, true)
+    }
+
+    /// A private database that lives as long as the store (tests, `verify`
+    /// one-shots).
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_in_memory()
+            .map_err(|e| map_sqlite_err(e, "opening an in-memory database"))?;
+        Self::setup(conn, false)
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        migrations::current_version(&lock(&self.conn))
+    }
+
+    fn setup(mut conn: Connection, on_disk: bool) -> Result<SqliteStore, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| map_sqlite_err(e, "setting the busy timeout"))?;
+        if on_disk {
+            // The first statement to touch the file: a non-database fails here.
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+                .map_err(|e| map_sqlite_err(e, "switching to WAL journal mode"))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Backend(format!(
+                    "the database stayed in journal mode {mode:?} instead of WAL; \
+                     put it on a local file system that supports shared memory"
+                )));
+            }
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| map_sqlite_err(e, "setting synchronous = FULL"))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| map_sqlite_err(e, "enabling foreign keys"))?;
+        let fk: i64 = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .map_err(|e| map_sqlite_err(e, "checking foreign keys"))?;
+        if fk != 1 {
+            return Err(StoreError::Backend(
+                "this SQLite build does not enforce foreign keys".into(),
+            ));
+        }
+        migrations::migrate(&mut conn, MIGRATIONS)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn run<T, F>(&self, what: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || f(&mut lock(&conn)))
+            .await
+            .map_err(|e| {
+                StoreError::Backend(format!("the store task {what} did not finish: {e}"))
+            })?
+    }
+
+    /// Runs `f` inside one write transaction on the blocking pool; commits
+    /// if it returns `Ok`, rolls back otherwise.
+    async fn write<T, F>(&self, what: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.run(what, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| map_sqlite_err(e, what))?;
+            let out = f(&tx)?;
+            tx.commit().map_err(|e| map_sqlite_err(e, what))?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// Locks the connection. A panic while holding the lock cannot leave a
+/// half-written transaction behind (rusqlite rolls back on drop, and SQLite
+/// never commits what was not committed), so a poisoned lock is recovered
+/// rather than disabling the store for good; an open transaction, if any
+/// survived, is rolled back first.
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    let guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !guard.is_autocommit() {
+        // Best effort: if this fails, the next BEGIN fails and reports it.
+        let _ = guard.execute_batch("ROLLBACK");
+    }
+    guard
+}
+
+/// Creates the database file readable by its owner only, so the token hashes
+/// and policies in it are not world-readable. SQLite gives its -wal and -shm
+/// files the database file's permissions.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Backend(format!(
+            "cannot create the database file {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Maps a SQLite error to the store's error kinds; `what` says what the store
+/// was doing.
+pub(crate) fn map_sqlite_err(e: rusqlite::Error, what: &str) -> StoreError {
+    use rusqlite::Error as E;
+    match &e {
+        E::SqliteFailure(f, _)
+            if matches!(f.code, ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) =>
+        {
+            StoreError::Corrupt(format!(
+                "{what}: {e}; the file is not an Attesta database or is damaged, \
+                 restore it from a backup or point Attesta at another path"
+            ))
+        }
+        E::FromSqlConversionFailure(..)
+        | E::InvalidColumnType(..)
+        | E::IntegralValueOutOfRange(..)
+        | E::Utf8Error(..) => StoreError::Corrupt(format!("{what}: {e}")),
+        _ => StoreError::Backend(format!("{what}: {e}")),
+    }
+}
+
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .unwrap_or(0)
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(v: &T, what: &str) -> Result<String, StoreError> {
+    serde_json::to_string(v)
+        .map_err(|e| StoreError::Backend(format!("cannot serialise {what}: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what} is not valid: {e}")))
+}
+
+/// A providers row as stored, before its JSON columns are decoded.
+struct ProviderRow {
+    name: String,
+    trust_model: String,
+    token_hashes: String,
+    config: String,
+    created_at: i64,
+}
+
+const PROVIDER_COLUMNS: &str = "name, trust_model, token_hashes, config, created_at";
+
+impl ProviderRow {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(ProviderRow {
+            name: r.get(0)?,
+            trust_model: r.get(1)?,
+            token_hashes: r.get(2)?,
+            config: r.get(3)?,
+            created_at: r.get(4)?,
+        })
+    }
+
+    fn decode(self) -> Result<ProviderRecord, StoreError> {
+        let trust_model: TrustModel = self
+            .trust_model
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("provider {:?} has {e}", self.name)))?;
+        let token_hashes = from_json(
+            &self.token_hashes,
+            &format!("the token hash list of provider {:?}", self.name),
+        )?;
+        let config = from_json(
+            &self.config,
+            &format!("the configuration of provider {:?}", self.name),
+        )?;
+        Ok(ProviderRecord {
+            name: self.name,
+            trust_model,
+            token_hashes,
+            config,
+            created_at: self.created_at,
+        })
+    }
+}
+
+fn provider_exists(tx: &Transaction<'_>, name: &str) -> Result<bool, StoreError> {
+    tx.prepare_cached("SELECT 1 FROM providers WHERE name = ?1")
+        .and_then(|mut s| s.exists([name]))
+        .map_err(|e| map_sqlite_err(e, "looking up the provider"))
+}
+
+/// Inserts a certificate unless one with its thumbprint is present.
+/// `Ok(false)` if the same certificate was already there.
+fn insert_cert(
+    tx: &Transaction<'_>,
+    provider: &str,
+    cert: &PolicyCertRecord,
+) -> Result<bool, StoreError> {
+    let existing: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT der FROM policy_certs WHERE provider = ?1 AND thumbprint = ?2")
+        .and_then(|mut s| {
+            s.query_row([provider, cert.thumbprint.as_str()], |r| r.get(0))
+                .optional()
+        })
+        .map_err(|e| map_sqlite_err(e, "looking up the policy-management certificate"))?;
+    match existing {
+        Some(der) if der == cert.der => Ok(false),
+        // A thumbprint names exactly one DER; different bytes under the same
+        // name mean the caller computed it wrongly. Keep what is stored.
+        Some(_) => Err(StoreError::AlreadyExists(format!(
+            "a different policy-management certificate with thumbprint {}",
+            cert.thumbprint
+        ))),
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO policy_certs (provider, thumbprint, der, added_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![provider, cert.thumbprint, cert.der, cert.added_at])
+            })
+            .map_err(|e| map_sqlite_err(e, "storing the policy-management certificate"))?;
+            Ok(true)
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn create_provider(
+        &self,
+        p: &ProviderRecord,
+        initial_certs: &[PolicyCertRecord],
+    ) -> Result<(), StoreError> {
+        let name = p.name.clone();
+        let trust_model = p.trust_model.as_str();
+        let token_hashes = to_json(&p.token_hashes, "the token hash list")?;
+        let config = to_json(&p.config, "the provider configuration")?;
+        let created_at = p.created_at;
+        let certs = initial_certs.to_vec();
+        self.write("creating a provider", move |tx| {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO providers (name, trust_model, token_hashes, config, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![name, trust_model, token_hashes, config, created_at])
+                })
+                .map_err(|e| map_sqlite_err(e, "creating the provider"))?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists(format!("provider {name:?}")));
+            }
+            for cert in &certs {
+                insert_cert(tx, &name, cert)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_provider(&self, name: &str) -> Result<Option<ProviderRecord>, StoreError> {
+        let name = name.to_owned();
+        self.run("reading a provider", move |conn| {
+            let row = conn
+                .prepare_cached(&format!(
+                    "SELECT {PROVIDER_COLUMNS} FROM providers WHERE name = ?1"
+                ))
+                .and_then(|mut s| s.query_row([&name], ProviderRow::from_row).optional())
+                .map_err(|e| map_sqlite_err(e, "reading the provider"))?;
+            row.map(ProviderRow::decode).transpose()
+        })
+        .await
+    }
+
+    async fn list_providers(&self) -> Result<Vec<ProviderRecord>, StoreError> {
+        self.run("listing providers", move |conn| {
+            let rows = conn
+                .prepare_cached(&format!(
+                    "SELECT {PROVIDER_COLUMNS} FROM providers ORDER BY name"
+                ))
+                .and_then(|mut s| {
+                    s.query_map([], ProviderRow::from_row)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(|e| map_sqlite_err(e, "listing providers"))?;
+            rows.into_iter().map(ProviderRow::decode).collect()
+        })
+        .await
+    }
+
+    async fn update_provider(&self, p: &ProviderRecord) -> Result<(), StoreError> {
+        let name = p.name.clone();
+        let trust_model = p.trust_model.as_str();
+        let token_hashes = to_json(&p.token_hashes, "the token hash list")?;
+        let config = to_json(&p.config, "the provider configuration")?;
+        self.write("updating a provider", move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE providers SET trust_model = ?2, token_hashes = ?3, config = ?4 \
+                     WHERE name = ?1",
+                )
+                .and_then(|mut s| s.execute(params![name, trust_model, token_hashes, config]))
+                .map_err(|e| map_sqlite_err(e, "updating the provider"))?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("provider {name:?}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_provider(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.write("deleting a provider", move |tx| {
+            // Children first and explicitly: the foreign keys would cascade,
+            // but the contract must not depend on a backend enforcing them.
+            for sql in [
+                "DELETE FROM policies WHERE provider = ?1",
+                "DELETE FROM policy_certs WHERE provider = ?1",
+            ] {
+                tx.prepare_cached(sql)
+                    .and_then(|mut s| s.execute([&name]))
+                    .map_err(|e| map_sqlite_err(e, "deleting the provider's data"))?;
+            }
+            let deleted = tx
+                .prepare_cached("DELETE FROM providers WHERE name = ?1")
+                .and_then(|mut s| s.execute([&name]))
+                .map_err(|e| map_sqlite_err(e, "deleting the provider"))?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn get_policy(
+        &self,
+        provider: &str,
+        attestation_type: &str,
+    ) -> Result<Option<PolicyRecord>, StoreError> {
+        let provider = provider.to_owned();
+        let attestation_type = attestation_type.to_owned();
+        self.run("reading a policy", move |conn| {
+            let row = conn
+                .prepare_cached(
+                    "SELECT attestation_type, policy_text, jws, signer, updated_at FROM policies \
+                     WHERE provider = ?1 AND attestation_type = ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_row([&provider, &attestation_type], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                            r.get::<_, i64>(4)?,
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(|e| map_sqlite_err(e, "reading the policy"))?;
+            let Some((attestation_type, policy_text, jws, signer, updated_at)) = row else {
+                return Ok(None);
+            };
+            let signer = signer
+                .map(|s| {
+                    from_json(
+                        &s,
+                        &format!("the signer of provider {provider:?}'s {attestation_type} policy"),
+                    )
+                })
+                .transpose()?;
+            Ok(Some(PolicyRecord {
+                attestation_type,
+                policy_text,
+                jws,
+                signer,
+                updated_at,
+            }))
+        })
+        .await
+    }
+
+    async fn put_policy(&self, provider: &str, policy: &PolicyRecord) -> Result<(), StoreError> {
+        let provider = provider.to_owned();
+        let policy_signer = policy
+            .signer
+            .as_ref()
+            .map(|s| to_json(s, "the policy signer"))
+            .transpose()?;
+        let policy = policy.clone();
+        self.write("storing a policy", move |tx| {
+            if !provider_exists(tx, &provider)? {
+                return Err(StoreError::NotFound(format!("provider {provider:?}")));
+            }
+            tx.prepare_cached(
+                "INSERT INTO policies \
+                 (provider, attestation_type, policy_text, jws, signer, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (provider, attestation_type) DO UPDATE SET \
+                 policy_text = excluded.policy_text, jws = excluded.jws, \
+                 signer = excluded.signer, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    provider,
+                    policy.attestation_type,
+                    policy.policy_text,
+                    policy.jws,
+                    policy_signer,
+                    policy.updated_at
+                ])
+            })
+            .map_err(|e| map_sqlite_err(e, "storing the policy"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_policy(
+        &self,
+        provider: &str,
+        attestation_type: &str,
+    ) -> Result<bool, StoreError> {
+        let provider = provider.to_owned();
+        let attestation_type = attestation_type.to_owned();
+        self.write("deleting a policy", move |tx| {
+            let deleted = tx
+                .prepare_cached(
+                    "DELETE FROM policies WHERE provider = ?1 AND attestation_type = ?2",
+                )
+                .and_then(|mut s| s.execute([&provider, &attestation_type]))
+                .map_err(|e| map_sqlite_err(e, "deleting the policy"))?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn list_policy_certs(&self, provider: &str) -> Result<Vec<PolicyCertRecord>, StoreError> {
+        let provider = provider.to_owned();
+        self.run("listing policy-management certificates", move |conn| {
+            conn.prepare_cached(
+                "SELECT thumbprint, der, added_at FROM policy_certs WHERE provider = ?1 \
+                 ORDER BY added_at, thumbprint",
+            )
+            .and_then(|mut s| {
+                s.query_map([&provider], |r| {
+                    Ok(PolicyCertRecord {
+                        thumbprint: r.get(0)?,
+                        der: r.get(1)?,
+                        added_at: r.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| map_sqlite_err(e, "listing policy-management certificates"))
+        })
+        .await
+    }
+
+    async fn add_policy_cert(
+        &self,
+        provider: &str,
+        cert: &PolicyCertRecord,
+    ) -> Result<bool, StoreError> {
+        let provider = provider.to_owned();
+        let cert = cert.clone();
+        self.write("adding a policy-management certificate", move |tx| {
+            if !provider_exists(tx, &provider)? {
+                return Err(StoreError::NotFound(format!("provider {provider:?}")));
+            }
+            insert_cert(tx, &provider, &cert)
+        })
+        .await
+    }
+
+    async fn remove_policy_cert(
+        &self,
+        provider: &str,
+        thumbprint: &str,
+    ) -> Result<bool, StoreError> {
+        let provider = provider.to_owned();
+        let thumbprint = thumbprint.to_owned();
+        self.write("removing a policy-management certificate", move |tx| {
+            let map = |e| map_sqlite_err(e, "removing the policy-management certificate");
+            let present = tx
+                .prepare_cached(
+                    "SELECT 1 FROM policy_certs WHERE provider = ?1 AND thumbprint = ?2",
+                )
+                .and_then(|mut s| s.exists([&provider, &thumbprint]))
+                .map_err(map)?;
+            if !present {
+                return Ok(false);
+            }
+            let count: i64 = tx
+                .prepare_cached("SELECT COUNT(*) FROM policy_certs WHERE provider = ?1")
+                .and_then(|mut s| s.query_row([&provider], |r| r.get(0)))
+                .map_err(map)?;
+            if count <= 1 {
+                return Err(StoreError::LastCertificate);
+            }
+            tx.prepare_cached("DELETE FROM policy_certs WHERE provider = ?1 AND thumbprint = ?2")
+                .and_then(|mut s| s.execute([&provider, &thumbprint]))
+                .map_err(map)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn cache_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<CacheEntry>, StoreError> {
+        let namespace = namespace.to_owned();
+        let key = key.to_owned();
+        self.run("reading the cache", move |conn| {
+            conn.prepare_cached(
+                "SELECT value, fetched_at, expires_at FROM cache_entries \
+                 WHERE namespace = ?1 AND cache_key = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row([&namespace, &key], |r| {
+                    Ok(CacheEntry {
+                        value: r.get(0)?,
+                        fetched_at: r.get(1)?,
+                        expires_at: r.get(2)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| map_sqlite_err(e, "reading the cache"))
+        })
+        .await
+    }
+
+    async fn cache_put(
+        &self,
+        namespace: &str,
+        key: &str,
+        entry: &CacheEntry,
+    ) -> Result<(), StoreError> {
+        let namespace = namespace.to_owned();
+        let key = key.to_owned();
+        let entry = entry.clone();
+        self.write("writing the cache", move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO cache_entries (namespace, cache_key, value, fetched_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (namespace, cache_key) DO UPDATE SET \
+                 value = excluded.value, fetched_at = excluded.fetched_at, \
+                 expires_at = excluded.expires_at",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    namespace,
+                    key,
+                    entry.value,
+                    entry.fetched_at,
+                    entry.expires_at
+                ])
+            })
+            .map_err(|e| map_sqlite_err(e, "writing the cache"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn cache_delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
+        let namespace = namespace.to_owned();
+        let key = key.to_owned();
+        self.write("deleting from the cache", move |tx| {
+            let deleted = tx
+                .prepare_cached("DELETE FROM cache_entries WHERE namespace = ?1 AND cache_key = ?2")
+                .and_then(|mut s| s.execute([&namespace, &key]))
+                .map_err(|e| map_sqlite_err(e, "deleting from the cache"))?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+}
