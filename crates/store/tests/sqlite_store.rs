@@ -618,3 +618,126 @@ async fn racing_removals_never_leave_a_provider_without_certs() {
     assert_eq!((removed, refused), (5, 1));
     assert_eq!(b.list_policy_certs("race").await.unwrap().len(), 1);
 }
+
+/// Set in the environment of the child process `writes_interrupted_by_a_kill_leave_whole_states` starts.
+const CRASH_DB_ENV: &str = "ATTESTA_STORE_CRASH_CHILD_DB";
+
+/// Not a test on its own: the child process that
+/// `writes_interrupted_by_a_kill_leave_whole_states` starts and kills. It
+/// writes until killed, and does nothing when run without that parent.
+#[tokio::test]
+#[ignore = "the child process of writes_interrupted_by_a_kill_leave_whole_states"]
+async fn crash_child() {
+    let Some(path) = std::env::var_os(CRASH_DB_ENV) else {
+        return;
+    };
+    let store = SqliteStore::open(Path::new(&path)).unwrap();
+    for i in 0u64.. {
+        let name = format!("c-{i:08}");
+        let certs: Vec<_> = (1..=3).map(|n| cert(n, i as i64)).collect();
+        store
+            .create_provider(&provider(&name, TrustModel::Isolated), &certs)
+            .await
+            .unwrap();
+        store
+            .put_policy(&name, &policy("Tpm", &name))
+            .await
+            .unwrap();
+        if i >= 2 {
+            assert!(
+                store
+                    .delete_provider(&format!("c-{:08}", i - 2))
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+}
+
+#[test]
+fn writes_interrupted_by_a_kill_leave_whole_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    drop(SqliteStore::open(&path).unwrap());
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["crash_child", "--exact", "--ignored", "--test-threads=1"])
+        .env(CRASH_DB_ENV, &path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Let the child get well into its loop, then kill it mid-write.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let created: i64 = conn
+            .query_row("SELECT COUNT(*) FROM policies", [], |r| r.get(0))
+            .unwrap_or(0);
+        let max: Option<String> = conn
+            .query_row("SELECT MAX(name) FROM providers", [], |r| r.get(0))
+            .unwrap_or(None);
+        if created > 0 && max.is_some_and(|m| m.as_str() >= "c-00000050") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "child made no progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drop(conn);
+    child.kill().unwrap(); // SIGKILL: no destructor, no rollback by the child
+    child.wait().unwrap();
+
+    let store = SqliteStore::open(&path).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    // Each provider has all three certificates (created together), and no
+    // certificate or policy outlived its provider (deleted together).
+    let mut stmt = conn
+        .prepare(
+            "SELECT c.provider, COUNT(*), (SELECT COUNT(*) FROM providers p WHERE p.name = c.provider) \
+             FROM policy_certs c GROUP BY c.provider",
+        )
+        .unwrap();
+    let groups: Vec<(String, i64, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!groups.is_empty());
+    for (name, certs, providers) in &groups {
+        assert_eq!((*certs, *providers), (3, 1), "provider {name}");
+    }
+    let orphans: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM policies WHERE provider NOT IN (SELECT name FROM providers)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
+    let providers: i64 = conn
+        .query_row("SELECT COUNT(*) FROM providers", [], |r| r.get(0))
+        .unwrap();
+    assert!((1..=3).contains(&providers), "{providers} providers");
+    assert_eq!(providers, groups.len() as i64);
+    // And the store is usable after the crash.
+    drop(stmt);
+    drop(conn);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        store
+            .create_provider(&provider("after", TrustModel::Aad), &[])
+            .await
+            .unwrap();
+        assert!(store.get_provider("after").await.unwrap().is_some());
+    });
+}
