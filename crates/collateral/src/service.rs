@@ -1,0 +1,391 @@
+//! [`CollateralService`]: the cache every DCAP verification goes through.
+//!
+//! Per key `(tee, fmspc, ca)` it keeps the newest collateral in memory and in
+//! a shared [`CollateralCache`], and decides when to go upstream:
+//!
+//! - **fresh** (more than `refresh_margin` before the earliest `nextUpdate`):
+//!   served from memory, no I/O;
+//! - **due** (inside the margin): one caller refreshes — first from the
+//!   shared cache (another node may have done the work), then from the
+//!   source; callers arriving meanwhile get the still-valid copy at once;
+//! - **cold or expired**: callers wait for the one upstream request
+//!   (single-flight: a per-key async mutex, re-checked after acquiring);
+//! - **expired and not refreshable**: an error (fail closed), or with a
+//!   configured grace the stale copy marked `stale_for` seconds.
+//!
+//! Upstream attempts per key are spaced by `retry_interval`, so an outage
+//! costs one request per key per interval, not one per attestation.
+//! Time is a parameter (`now`, Unix seconds), so tests drive expiry without
+//! sleeping and the server passes its clock once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use attesta_evidence::dcap::{DcapCollateral, DcapTee};
+
+use crate::bundle::{deserialize, serialize};
+use crate::cache::CollateralCache;
+use crate::error::CollateralError;
+use crate::parts::{
+    PckCa, cache_key, check_matches, fmspc_of, normalize_fmspc, pck_ca_of, version_of,
+};
+use crate::source::CollateralSource;
+
+/// Tuning of [`CollateralService`].
+#[derive(Debug, Clone)]
+pub struct CollateralOptions {
+    /// Refresh when the earliest `nextUpdate` is closer than this.
+    pub refresh_margin: Duration,
+    /// Serve expired collateral (marked stale) this long past `nextUpdate`
+    /// when it cannot be refreshed. `None`: fail closed at `nextUpdate`.
+    pub grace: Option<Duration>,
+    /// Least time between two upstream attempts for one key.
+    pub retry_interval: Duration,
+    /// Bound on the number of keys tracked in memory; beyond it, keys that
+    /// never got collateral (unknown FMSPCs) are forgotten first.
+    pub max_keys: usize,
+}
+
+impl Default for CollateralOptions {
+    fn default() -> Self {
+        Self {
+            refresh_margin: Duration::from_secs(3600),
+            grace: None,
+            retry_interval: Duration::from_secs(60),
+            max_keys: 4096,
+        }
+    }
+}
+
+/// Collateral as handed to a verifier.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub collateral: Arc<DcapCollateral>,
+    /// Earliest `nextUpdate` of the parts, Unix seconds.
+    pub next_update: i64,
+    /// `Some(seconds past nextUpdate)` when served stale under the grace
+    /// period; the token should say so.
+    pub stale_for: Option<u64>,
+    /// SHA-256 over all parts ([`crate::version_of`]): verifiers cache their
+    /// verified forms by it.
+    pub version: [u8; 32],
+    /// When this copy was fetched from its source, Unix seconds.
+    pub fetched_at: i64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    collateral: Arc<DcapCollateral>,
+    next_update: i64,
+    version: [u8; 32],
+    fetched_at: i64,
+}
+
+impl Entry {
+    fn new(c: DcapCollateral, next_update: i64, fetched_at: i64) -> Arc<Self> {
+        Arc::new(Entry {
+            version: version_of(&c),
+            collateral: Arc::new(c),
+            next_update,
+            fetched_at,
+        })
+    }
+
+    fn fetched(&self, stale_for: Option<u64>) -> Fetched {
+        Fetched {
+            collateral: self.collateral.clone(),
+            next_update: self.next_update,
+            stale_for,
+            version: self.version,
+            fetched_at: self.fetched_at,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Attempt {
+    at: Option<i64>,
+    error: Option<CollateralError>,
+}
+
+#[derive(Default)]
+struct Slot {
+    current: RwLock<Option<Arc<Entry>>>,
+    /// Held by the one caller refreshing this key.
+    refresh: tokio::sync::Mutex<Attempt>,
+}
+
+impl Slot {
+    fn current(&self) -> Option<Arc<Entry>> {
+        // Writers only swap an Arc, so a poisoned lock holds a whole value.
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set(&self, e: Arc<Entry>) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+}
+
+/// The DCAP collateral cache. Cheap to share behind an `Arc`.
+pub struct CollateralService {
+    source: Box<dyn CollateralSource>,
+    cache: Arc<dyn CollateralCache>,
+    opts: CollateralOptions,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+}
+
+impl CollateralService {
+    pub fn new(
+        source: Box<dyn CollateralSource>,
+        cache: Arc<dyn CollateralCache>,
+        opts: CollateralOptions,
+    ) -> Self {
+        Self {
+            source,
+            cache,
+            opts,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn options(&self) -> &CollateralOptions {
+        &self.opts
+    }
+
+    fn slot(&self, key: &str) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = slots.get(key) {
+            return s.clone();
+        }
+        if slots.len() >= self.opts.max_keys {
+            // Keep slots holding collateral or in use by a waiting caller.
+            slots.retain(|_, s| s.current().is_some() || Arc::strong_count(s) > 1);
+        }
+        let s = Arc::new(Slot::default());
+        slots.insert(key.to_owned(), s.clone());
+        s
+    }
+
+    fn is_fresh(&self, e: &Entry, now: i64) -> bool {
+        let margin = i64::try_from(self.opts.refresh_margin.as_secs()).unwrap_or(i64::MAX);
+        now < e.next_update.saturating_sub(margin)
+    }
+
+    /// Collateral for `(tee, fmspc, ca)` valid at `now` (Unix seconds).
+    ///
+    /// Errors: [`CollateralError::InvalidFmspc`]; the source's error when
+    /// there is no copy at all; [`CollateralError::Expired`] when the only
+    /// copy is past `nextUpdate` (plus grace).
+    pub async fn get(
+        &self,
+        tee: DcapTee,
+        fmspc: &str,
+        ca: PckCa,
+        now: i64,
+    ) -> Result<Fetched, CollateralError> {
+        let fmspc = normalize_fmspc(fmspc)?;
+        let key = cache_key(tee, &fmspc, ca);
+        let slot = self.slot(&key);
+
+        let current = slot.current();
+        if let Some(e) = &current
+            && self.is_fresh(e, now)
+        {
+            return Ok(e.fetched(None));
+        }
+        let mut attempt = match slot.refresh.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => match &current {
+                // Someone is refreshing; the copy we have is still valid.
+                Some(e) if now < e.next_update => return Ok(e.fetched(None)),
+                _ => slot.refresh.lock().await,
+            },
+        };
+
+        // Whoever held the lock before us may have refreshed already.
+        let mut best = slot.current();
+        if let Some(e) = &best
+            && self.is_fresh(e, now)
+        {
+            return Ok(e.fetched(None));
+        }
+        let retry = i64::try_from(self.opts.retry_interval.as_secs()).unwrap_or(i64::MAX);
+        if attempt.at.is_some_and(|at| now >= at && now - at < retry) {
+            return self.evaluate(&key, best, now, attempt.error.clone());
+        }
+        attempt.at = Some(now);
+        attempt.error = None;
+
+        // The shared cache first: a restart or another node may have it.
+        if let Some(stored) = self.load(&key, tee, &fmspc, ca).await
+            && best
+                .as_ref()
+                .is_none_or(|b| stored.next_update > b.next_update)
+        {
+            slot.set(stored.clone());
+            best = Some(stored);
+        }
+        if let Some(e) = &best
+            && self.is_fresh(e, now)
+        {
+            return Ok(e.fetched(None));
+        }
+
+        match self.fetch_upstream(tee, &fmspc, ca, now).await {
+            Ok(e) => {
+                if best.as_ref().is_none_or(|b| e.next_update >= b.next_update) {
+                    self.persist(&key, &e).await;
+                    slot.set(e.clone());
+                    best = Some(e);
+                } else {
+                    // A cache or mirror serving an older set than we hold:
+                    // keep ours rather than roll back.
+                    tracing::warn!(
+                        key,
+                        source = %self.source.describe(),
+                        "upstream collateral is older than the cached copy; keeping the cached copy"
+                    );
+                }
+            }
+            Err(err) => {
+                tracing::warn!(key, error = %err, "collateral refresh failed");
+                attempt.error = Some(err);
+            }
+        }
+        self.evaluate(&key, best, now, attempt.error.clone())
+    }
+
+    /// Decides what to hand out once no refresh is possible right now.
+    fn evaluate(
+        &self,
+        key: &str,
+        best: Option<Arc<Entry>>,
+        now: i64,
+        error: Option<CollateralError>,
+    ) -> Result<Fetched, CollateralError> {
+        let Some(e) = best else {
+            return Err(
+                error.unwrap_or_else(|| CollateralError::UpstreamUnavailable {
+                    url: self.source.describe(),
+                    reason: "no collateral has been fetched for this key yet".into(),
+                }),
+            );
+        };
+        if now < e.next_update {
+            return Ok(e.fetched(None));
+        }
+        let expired_for = u64::try_from(now - e.next_update).unwrap_or(0);
+        if let Some(grace) = self.opts.grace
+            && expired_for <= grace.as_secs()
+        {
+            tracing::warn!(
+                key,
+                expired_for,
+                "serving expired collateral under the grace period"
+            );
+            return Ok(e.fetched(Some(expired_for)));
+        }
+        Err(CollateralError::Expired {
+            key: key.to_owned(),
+            next_update: e.next_update,
+            expired_for,
+            cause: error.map(Box::new),
+        })
+    }
+
+    async fn fetch_upstream(
+        &self,
+        tee: DcapTee,
+        fmspc: &str,
+        ca: PckCa,
+        now: i64,
+    ) -> Result<Arc<Entry>, CollateralError> {
+        let c = self.source.fetch(tee, fmspc, ca).await?;
+        let next_update = check_matches(&c, tee, fmspc, ca)?;
+        Ok(Entry::new(c, next_update, now))
+    }
+
+    async fn load(&self, key: &str, tee: DcapTee, fmspc: &str, ca: PckCa) -> Option<Arc<Entry>> {
+        let (bytes, fetched_at) = match self.cache.get(key).await {
+            Ok(Some(v)) => v,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(key, error = %e, "collateral cache read failed");
+                return None;
+            }
+        };
+        let checked = deserialize(&bytes).and_then(|c| {
+            let next = check_matches(&c, tee, fmspc, ca)?;
+            Ok(Entry::new(c, next, fetched_at))
+        });
+        match checked {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::warn!(key, error = %e, "ignoring unusable cached collateral");
+                None
+            }
+        }
+    }
+
+    async fn persist(&self, key: &str, e: &Entry) {
+        let grace = self.opts.grace.map_or(0, |g| g.as_secs());
+        let expires_at = e
+            .next_update
+            .saturating_add(i64::try_from(grace).unwrap_or(i64::MAX));
+        if let Err(err) = self
+            .cache
+            .put(key, &serialize(&e.collateral), e.fetched_at, expires_at)
+            .await
+        {
+            // The copy in memory still serves this node.
+            tracing::warn!(key, error = %err, "collateral cache write failed");
+        }
+    }
+
+    /// Adds an imported bundle (e.g. from [`crate::import_dir`]) to this
+    /// service and its shared cache, under the key its contents name. It
+    /// replaces the current copy only if it is at least as new.
+    pub async fn import(&self, c: DcapCollateral, now: i64) -> Result<Fetched, CollateralError> {
+        let (tee, fmspc) = fmspc_of(&c)?;
+        let ca = pck_ca_of(&c)?;
+        let next_update = check_matches(&c, tee, &fmspc, ca)?;
+        let key = cache_key(tee, &fmspc, ca);
+        let slot = self.slot(&key);
+        let _guard = slot.refresh.lock().await;
+        let e = Entry::new(c, next_update, now);
+        if slot
+            .current()
+            .is_none_or(|cur| e.next_update >= cur.next_update)
+        {
+            self.persist(&key, &e).await;
+            slot.set(e.clone());
+        }
+        Ok(e.fetched(None))
+    }
+}
+
+/// Stores a collateral set in a shared cache under the key its contents name
+/// (what `attesta collateral import` does without a running service).
+/// Returns the key.
+pub async fn store_bundle(
+    cache: &dyn CollateralCache,
+    c: &DcapCollateral,
+    fetched_at: i64,
+    grace: Option<Duration>,
+) -> Result<String, CollateralError> {
+    let (tee, fmspc) = fmspc_of(c)?;
+    let ca = pck_ca_of(c)?;
+    let next_update = check_matches(c, tee, &fmspc, ca)?;
+    let key = cache_key(tee, &fmspc, ca);
+    let expires_at = next_update
+        .saturating_add(i64::try_from(grace.map_or(0, |g| g.as_secs())).unwrap_or(i64::MAX));
+    cache
+        .put(&key, &serialize(c), fetched_at, expires_at)
+        .await
+        .map_err(|reason| CollateralError::CacheUnavailable { reason })?;
+    Ok(key)
+}

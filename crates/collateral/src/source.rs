@@ -1,0 +1,125 @@
+//! Where collateral comes from: the [`CollateralSource`] trait, implemented
+//! by [`crate::PcsClient`] (online) and [`OfflineSource`] (a directory of
+//! bundles, for air-gapped deployments and tests).
+
+use std::path::{Path, PathBuf};
+
+use attesta_evidence::dcap::{DcapCollateral, DcapTee};
+
+use crate::bundle::import_dir;
+use crate::error::CollateralError;
+use crate::parts::{PckCa, cache_key, fmspc_of, next_update_of, normalize_fmspc, pck_ca_of};
+
+/// Produces the current collateral for `(tee, fmspc, ca)`.
+#[async_trait::async_trait]
+pub trait CollateralSource: Send + Sync {
+    async fn fetch(
+        &self,
+        tee: DcapTee,
+        fmspc: &str,
+        ca: PckCa,
+    ) -> Result<DcapCollateral, CollateralError>;
+
+    /// Where this source fetches from, for logs and error messages.
+    fn describe(&self) -> String;
+}
+
+/// Serves offline bundles from a directory: either the directory is one
+/// bundle (it holds `tcb_info.json`), or each of its subdirectories is one.
+///
+/// The directory is read on every fetch so operators can drop in new bundles
+/// without a restart; fetches are rare because the service caches. When
+/// several bundles match, the one with the latest `nextUpdate` wins.
+#[derive(Debug, Clone)]
+pub struct OfflineSource {
+    dir: PathBuf,
+}
+
+impl OfflineSource {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    fn find(
+        &self,
+        tee: DcapTee,
+        fmspc: &str,
+        ca: PckCa,
+    ) -> Result<DcapCollateral, CollateralError> {
+        let fmspc = normalize_fmspc(fmspc)?;
+        let candidates: Vec<PathBuf> = if self.dir.join("tcb_info.json").exists() {
+            vec![self.dir.clone()]
+        } else {
+            let entries = std::fs::read_dir(&self.dir).map_err(|e| CollateralError::Io {
+                path: self.dir.clone(),
+                reason: e.to_string(),
+            })?;
+            let mut dirs: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir())
+                .collect();
+            dirs.sort();
+            dirs
+        };
+        let mut best: Option<(i64, DcapCollateral)> = None;
+        for dir in candidates {
+            let Some((next, c)) = matching_bundle(&dir, tee, &fmspc, ca) else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|(b, _)| next > *b) {
+                best = Some((next, c));
+            }
+        }
+        best.map(|(_, c)| c)
+            .ok_or_else(|| CollateralError::NoOfflineBundle {
+                dir: self.dir.clone(),
+                key: cache_key(tee, &fmspc, ca),
+            })
+    }
+}
+
+/// The bundle in `dir` if it is a readable bundle for this key. Unreadable
+/// bundles are skipped (and logged): one broken folder must not hide the
+/// others.
+fn matching_bundle(
+    dir: &Path,
+    tee: DcapTee,
+    fmspc: &str,
+    ca: PckCa,
+) -> Option<(i64, DcapCollateral)> {
+    let c = match import_dir(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(bundle = %dir.display(), error = %e, "skipping offline bundle");
+            return None;
+        }
+    };
+    let (got_tee, got_fmspc) = fmspc_of(&c).ok()?;
+    if got_tee != tee || got_fmspc != fmspc || pck_ca_of(&c).ok()? != ca {
+        return None;
+    }
+    Some((next_update_of(&c).ok()?, c))
+}
+
+#[async_trait::async_trait]
+impl CollateralSource for OfflineSource {
+    async fn fetch(
+        &self,
+        tee: DcapTee,
+        fmspc: &str,
+        ca: PckCa,
+    ) -> Result<DcapCollateral, CollateralError> {
+        let this = self.clone();
+        let fmspc = fmspc.to_owned();
+        tokio::task::spawn_blocking(move || this.find(tee, &fmspc, ca))
+            .await
+            .map_err(|e| CollateralError::Io {
+                path: self.dir.clone(),
+                reason: format!("reading bundles failed: {e}"),
+            })?
+    }
+
+    fn describe(&self) -> String {
+        format!("offline bundles in {}", self.dir.display())
+    }
+}
