@@ -38,8 +38,10 @@ pub mod claims;
 pub mod crypto;
 pub mod dcap;
 pub mod error;
+pub mod openenclave;
 pub mod reader;
 pub mod roots;
+pub mod sgx;
 pub mod types;
 
 pub use claims::Claims;

@@ -1,1 +1,11 @@
-//! placeholder
+//! # attesta-testkit
+//!
+//! Synthetic evidence and a test PKI for Attesta's tests, fuzz seeds and
+//! benchmarks. Its CA hierarchy mirrors Intel's (root → PCK processor CA →
+//! PCK leaf with the SGX extension; root → TCB signing certificate; CRLs),
+//! so tests reach the failure branches real data cannot. Its root is only
+//! ever trusted through `TrustRoots::with_configured`.
+
+pub mod bundle;
+
+pub use bundle::{read_bundle, write_bundle};

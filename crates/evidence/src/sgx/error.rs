@@ -1,0 +1,173 @@
+//! Errors of SGX DCAP quote verification: one variant per check that can
+//! fail, each with a stable code (tests assert codes, the HTTP edge maps
+//! them) and a message naming what failed.
+
+use crate::error::{ErrorCode, ParseError};
+
+/// Why an SGX quote or its collateral did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SgxError {
+    #[error("the quote could not be decoded: {0}")]
+    Parse(#[from] ParseError),
+    #[error("SGX quote version {0} is not supported; versions 3 and 4 are")]
+    UnsupportedQuoteVersion(u16),
+
+    // --- trust anchor and certificate chains ---
+    #[error(
+        "the {0} chain does not end at a trusted Intel SGX Root CA; configure the root or use Intel's"
+    )]
+    UntrustedRoot(&'static str),
+    #[error("the Intel SGX Root CA certificate is not valid at the verification time")]
+    RootCaExpired,
+    #[error("the PCK certificate chain in the quote is invalid: {0}")]
+    PckChainInvalid(String),
+    #[error(
+        "the PCK certificate is not valid at the verification time (validity {not_before}..{not_after}, time {at})"
+    )]
+    PckCertificateExpired {
+        not_before: i64,
+        not_after: i64,
+        at: u64,
+    },
+    #[error("the PCK certificate (serial {0}) is revoked by the PCK CRL")]
+    PckCertificateRevoked(String),
+    #[error("the PCK CA certificate is not valid at the verification time")]
+    PckCaExpired,
+    #[error("the PCK CA certificate (serial {0}) is revoked by the Intel SGX Root CA CRL")]
+    PckCaRevoked(String),
+    #[error(
+        "the quote's PCK CA is not the issuer of the collateral's PCK CRL; fetch the CRL for {0}"
+    )]
+    PckCrlIssuerMismatch(String),
+    #[error(
+        "the PCK certificate's SGX extension (OID 1.2.840.113741.1.13.1) is missing or malformed: {0}"
+    )]
+    PckExtensionInvalid(String),
+    #[error("the TCB signing certificate chain is invalid: {0}")]
+    TcbSigningChainInvalid(String),
+    #[error("the TCB signing certificate is not valid at the verification time")]
+    TcbSigningCertExpired,
+    #[error("the TCB signing certificate (serial {0}) is revoked by the Intel SGX Root CA CRL")]
+    TcbSigningCertRevoked(String),
+
+    // --- CRLs ---
+    #[error("the Intel SGX Root CA CRL is invalid: {0}")]
+    RootCaCrlInvalid(String),
+    #[error(
+        "the Intel SGX Root CA CRL is not current at the verification time (thisUpdate {this_update}, nextUpdate {next_update}, time {at})"
+    )]
+    RootCaCrlExpired {
+        this_update: i64,
+        next_update: i64,
+        at: u64,
+    },
+    #[error("the PCK CRL is invalid: {0}")]
+    PckCrlInvalid(String),
+    #[error(
+        "the PCK CRL is not current at the verification time (thisUpdate {this_update}, nextUpdate {next_update}, time {at}); fetch a fresh PCK CRL"
+    )]
+    PckCrlExpired {
+        this_update: i64,
+        next_update: i64,
+        at: u64,
+    },
+
+    // --- TCB info ---
+    #[error("the TCB info document is malformed: {0}")]
+    TcbInfoInvalid(String),
+    #[error("the TCB info signature does not verify with the TCB signing certificate")]
+    TcbInfoSignatureInvalid,
+    #[error(
+        "the TCB info is not current at the verification time (issueDate {issue_date}, nextUpdate {next_update}, time {at}); fetch fresh TCB info"
+    )]
+    TcbInfoExpired {
+        issue_date: i64,
+        next_update: i64,
+        at: u64,
+    },
+    #[error(
+        "the TCB info is for FMSPC {tcb_info}, the PCK certificate's FMSPC is {pck}; fetch TCB info for FMSPC {pck}"
+    )]
+    TcbInfoFmspcMismatch { tcb_info: String, pck: String },
+    #[error("the TCB info is for PCE ID {tcb_info}, the PCK certificate's PCE ID is {pck}")]
+    TcbInfoPceIdMismatch { tcb_info: String, pck: String },
+    #[error(
+        "the platform's TCB (CPUSVN components and PCESVN from the PCK certificate) matches no level of the TCB info"
+    )]
+    TcbLevelNotFound,
+    #[error("the platform's TCB level is Revoked")]
+    TcbRevoked,
+
+    // --- QE identity ---
+    #[error("the QE identity document is malformed: {0}")]
+    QeIdentityInvalid(String),
+    #[error("the QE identity signature does not verify with the TCB signing certificate")]
+    QeIdentitySignatureInvalid,
+    #[error(
+        "the QE identity is not current at the verification time (issueDate {issue_date}, nextUpdate {next_update}, time {at}); fetch a fresh QE identity"
+    )]
+    QeIdentityExpired {
+        issue_date: i64,
+        next_update: i64,
+        at: u64,
+    },
+    #[error("the quoting enclave does not match Intel's QE identity: {0}")]
+    QeIdentityMismatch(&'static str),
+    #[error("the quoting enclave's ISVSVN {0} matches no TCB level of the QE identity")]
+    QeTcbLevelNotFound(u16),
+    #[error("the quoting enclave's TCB level is Revoked")]
+    QeTcbRevoked,
+
+    // --- quote signatures ---
+    #[error("the QE report signature does not verify with the PCK certificate's key")]
+    QeReportSignatureInvalid,
+    #[error("the QE report data is not SHA-256(attestation key || QE auth data) || 32 zero bytes")]
+    QeReportDataMismatch,
+    #[error("the quote signature does not verify with the attestation key")]
+    QuoteSignatureInvalid,
+    #[error("the enclave is a debug enclave and debug enclaves are not allowed")]
+    DebugEnclaveNotAllowed,
+}
+
+impl ErrorCode for SgxError {
+    fn code(&self) -> &'static str {
+        use SgxError::*;
+        match self {
+            Parse(e) => e.code(),
+            UnsupportedQuoteVersion(_) => "UnsupportedQuoteVersion",
+            UntrustedRoot(_) => "UntrustedRoot",
+            RootCaExpired => "RootCaExpired",
+            PckChainInvalid(_) => "PckChainInvalid",
+            PckCertificateExpired { .. } => "PckCertificateExpired",
+            PckCertificateRevoked(_) => "PckCertificateRevoked",
+            PckCaExpired => "PckCaExpired",
+            PckCaRevoked(_) => "PckCaRevoked",
+            PckCrlIssuerMismatch(_) => "PckCrlIssuerMismatch",
+            PckExtensionInvalid(_) => "PckExtensionInvalid",
+            TcbSigningChainInvalid(_) => "TcbSigningChainInvalid",
+            TcbSigningCertExpired => "TcbSigningCertExpired",
+            TcbSigningCertRevoked(_) => "TcbSigningCertRevoked",
+            RootCaCrlInvalid(_) => "RootCaCrlInvalid",
+            RootCaCrlExpired { .. } => "RootCaCrlExpired",
+            PckCrlInvalid(_) => "PckCrlInvalid",
+            PckCrlExpired { .. } => "PckCrlExpired",
+            TcbInfoInvalid(_) => "TcbInfoInvalid",
+            TcbInfoSignatureInvalid => "TcbInfoSignatureInvalid",
+            TcbInfoExpired { .. } => "TcbInfoExpired",
+            TcbInfoFmspcMismatch { .. } => "TcbInfoFmspcMismatch",
+            TcbInfoPceIdMismatch { .. } => "TcbInfoPceIdMismatch",
+            TcbLevelNotFound => "TcbLevelNotFound",
+            TcbRevoked => "TcbRevoked",
+            QeIdentityInvalid(_) => "QeIdentityInvalid",
+            QeIdentitySignatureInvalid => "QeIdentitySignatureInvalid",
+            QeIdentityExpired { .. } => "QeIdentityExpired",
+            QeIdentityMismatch(_) => "QeIdentityMismatch",
+            QeTcbLevelNotFound(_) => "QeTcbLevelNotFound",
+            QeTcbRevoked => "QeTcbRevoked",
+            QeReportSignatureInvalid => "QeReportSignatureInvalid",
+            QeReportDataMismatch => "QeReportDataMismatch",
+            QuoteSignatureInvalid => "QuoteSignatureInvalid",
+            DebugEnclaveNotAllowed => "DebugEnclaveNotAllowed",
+        }
+    }
+}

@@ -1,0 +1,627 @@
+//! DCAP verification, split in two for speed:
+//!
+//! * [`VerifiedCollateral::verify`] checks every collateral signature, CRL and
+//!   intermediate certificate once and keeps the parsed results (TCB levels,
+//!   QE identity, revoked-serial sets, the verified PCK CA). It is valid until
+//!   the earliest `nextUpdate` / `notAfter` it saw; callers cache it per FMSPC.
+//! * [`verify_quote`] does only the quote's own work: the PCK leaf signature by
+//!   the cached CA, the leaf's revocation and validity, the QE report
+//!   signature, the QE report data hash, the quote signature and TCB matching.
+//!
+//! Why by hand rather than dcap-qvl 0.7.1: it re-verifies all collateral on
+//! every call (about 9 P-256 verifications per quote), rejects SGX quote v4,
+//! returns `Ok` for `OutOfDate` and other non-current statuses, never compares
+//! the TCB info `pceId` with the PCK certificate, and reports failures as
+//! strings. Here each step has its own [`SgxError`] variant.
+
+use crate::claims::Claims;
+use crate::crypto::{self, Scheme};
+use crate::dcap::DcapCollateral;
+use crate::roots::{RootKind, TrustRoots};
+use crate::types::UnixTime;
+
+use super::error::SgxError;
+use super::pki::{self, CheckedCrl, PckExtension};
+use super::quote::{Quote, ReportBody};
+use super::tcb::{self, QeIdentity, TcbInfo, TcbStatus};
+
+/// SHA-256 digests of the collateral, for the `x-ms-sgx-collateral` claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollateralHashes {
+    /// SHA-256 of the TCB info response body as received.
+    pub tcbinfohash: [u8; 32],
+    /// SHA-256 of the TCB info issuer chain PEM as received.
+    pub tcbinfocertshash: [u8; 32],
+    /// SHA-256 of the Intel SGX Root CA CRL DER (the CRL the TCB signing chain is checked against).
+    pub tcbinfocrlhash: [u8; 32],
+    /// SHA-256 of the QE identity response body as received.
+    pub qeidhash: [u8; 32],
+    /// SHA-256 of the QE identity issuer chain PEM as received.
+    pub qeidcertshash: [u8; 32],
+    /// SHA-256 of the Intel SGX Root CA CRL DER.
+    pub qeidcrlhash: [u8; 32],
+}
+
+/// The verified PCK issuing CA (Processor or Platform CA).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PckCa {
+    pub der: Vec<u8>,
+    pub subject_raw: Vec<u8>,
+    pub public_key: Vec<u8>,
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+/// Collateral whose every signature, chain and CRL has been verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCollateral {
+    /// DER of the root the collateral's chains ended at.
+    pub root_der: Vec<u8>,
+    /// True when that root came from configuration (a test root).
+    pub test_root: bool,
+    root_window: (i64, i64),
+    root_crl: CheckedCrl,
+    tcb_signer_window: (i64, i64),
+    qe_signer_window: (i64, i64),
+    pub pck_ca: PckCa,
+    pck_crl: CheckedCrl,
+    pub tcb_info: TcbInfo,
+    pub qe_identity: QeIdentity,
+    pub hashes: CollateralHashes,
+}
+
+/// A chain `[signer, root]` from a PEM issuer-chain field, checked to end
+/// at a trusted root and the signer to be issued by it.
+struct SignerChain {
+    root_der: Vec<u8>,
+    test_root: bool,
+    signer_der: Vec<u8>,
+}
+
+fn find_root(
+    roots: &TrustRoots,
+    chain: &[Vec<u8>],
+    what: &'static str,
+) -> Result<(Vec<u8>, bool), SgxError> {
+    let last = chain.last().ok_or(SgxError::UntrustedRoot(what))?;
+    roots
+        .find(RootKind::IntelSgx, last)
+        .map(|r| (r.der.clone(), r.configured))
+        .ok_or(SgxError::UntrustedRoot(what))
+}
+
+fn split_chain(
+    pem: &str,
+    roots: &TrustRoots,
+    what: &'static str,
+    invalid: fn(String) -> SgxError,
+) -> Result<SignerChain, SgxError> {
+    let certs = pki::pem_certificates(pem.as_bytes()).map_err(invalid)?;
+    if certs.len() != 2 {
+        return Err(invalid(format!(
+            "expected 2 certificates (signer, root), found {}",
+            certs.len()
+        )));
+    }
+    let (root_der, test_root) = find_root(roots, &certs, what)?;
+    Ok(SignerChain {
+        root_der,
+        test_root,
+        signer_der: certs[0].clone(),
+    })
+}
+
+fn check_window(
+    at: u64,
+    window: (i64, i64),
+    err: impl FnOnce() -> SgxError,
+) -> Result<(), SgxError> {
+    if pki::within(at, window.0, window.1) {
+        Ok(())
+    } else {
+        Err(err())
+    }
+}
+
+impl VerifiedCollateral {
+    /// Verify a DCAP collateral set against `roots` at `at`.
+    ///
+    /// Checks, in order: the root is trusted and current; the Root CA CRL's
+    /// signature and window; the TCB signing certificate (issued by the root,
+    /// current, not revoked) and the TCB info's signature over its exact
+    /// `tcbInfo` text, its id/version and window; the same for the QE
+    /// identity; the PCK CA certificate (issued by the root, current, not
+    /// revoked) and the PCK CRL's signature and window.
+    pub fn verify(
+        collateral: &DcapCollateral,
+        roots: &TrustRoots,
+        at: UnixTime,
+    ) -> Result<VerifiedCollateral, SgxError> {
+        let t = at.0;
+        // TCB signing chain and the root it anchors to.
+        let tcb_chain = split_chain(
+            &collateral.tcb_info_issuer_chain,
+            roots,
+            "TCB info issuer",
+            SgxError::TcbSigningChainInvalid,
+        )?;
+        let root =
+            pki::parse_cert(&tcb_chain.root_der).map_err(SgxError::TcbSigningChainInvalid)?;
+        let root_subject = root.subject().as_raw().to_vec();
+        let root_key = pki::public_key(&root);
+        let root_window = pki::validity(&root);
+        check_window(t, root_window, || SgxError::RootCaExpired)?;
+
+        // Root CA CRL.
+        let root_crl = pki::check_crl(&collateral.root_ca_crl, &root_subject, &root_key)
+            .map_err(SgxError::RootCaCrlInvalid)?;
+        check_window(t, (root_crl.this_update, root_crl.next_update), || {
+            SgxError::RootCaCrlExpired {
+                this_update: root_crl.this_update,
+                next_update: root_crl.next_update,
+                at: t,
+            }
+        })?;
+
+        // TCB info.
+        let tcb_signer_window = check_signer(&tcb_chain, &root_subject, &root_key, &root_crl, t)?;
+        let doc =
+            tcb::split_tcb_info(&collateral.tcb_info_json).map_err(SgxError::TcbInfoInvalid)?;
+        let tcb_key = signer_key(&tcb_chain.signer_der)?;
+        crypto::verify(
+            Scheme::EcdsaP256Sha256Fixed,
+            &tcb_key,
+            doc.body.as_bytes(),
+            &doc.signature,
+        )
+        .map_err(|_| SgxError::TcbInfoSignatureInvalid)?;
+        let tcb_info = tcb::parse_tcb_info(doc.body).map_err(SgxError::TcbInfoInvalid)?;
+        check_window(t, (tcb_info.issue_date, tcb_info.next_update), || {
+            SgxError::TcbInfoExpired {
+                issue_date: tcb_info.issue_date,
+                next_update: tcb_info.next_update,
+                at: t,
+            }
+        })?;
+
+        // QE identity (its chain must end at the same root).
+        let qe_chain = split_chain(
+            &collateral.qe_identity_issuer_chain,
+            roots,
+            "QE identity issuer",
+            SgxError::TcbSigningChainInvalid,
+        )?;
+        if qe_chain.root_der != tcb_chain.root_der {
+            return Err(SgxError::TcbSigningChainInvalid(
+                "the QE identity and TCB info chains end at different roots".into(),
+            ));
+        }
+        let qe_signer_window = check_signer(&qe_chain, &root_subject, &root_key, &root_crl, t)?;
+        let doc = tcb::split_qe_identity(&collateral.qe_identity_json)
+            .map_err(SgxError::QeIdentityInvalid)?;
+        let qe_key = signer_key(&qe_chain.signer_der)?;
+        crypto::verify(
+            Scheme::EcdsaP256Sha256Fixed,
+            &qe_key,
+            doc.body.as_bytes(),
+            &doc.signature,
+        )
+        .map_err(|_| SgxError::QeIdentitySignatureInvalid)?;
+        let qe_identity = tcb::parse_qe_identity(doc.body).map_err(SgxError::QeIdentityInvalid)?;
+        check_window(t, (qe_identity.issue_date, qe_identity.next_update), || {
+            SgxError::QeIdentityExpired {
+                issue_date: qe_identity.issue_date,
+                next_update: qe_identity.next_update,
+                at: t,
+            }
+        })?;
+
+        // PCK CA and PCK CRL.
+        let certs = pki::pem_certificates(collateral.pck_crl_issuer_chain.as_bytes())
+            .map_err(SgxError::PckCrlInvalid)?;
+        if certs.len() != 2 {
+            return Err(SgxError::PckCrlInvalid(format!(
+                "the PCK CRL issuer chain has {} certificates, expected 2 (PCK CA, root)",
+                certs.len()
+            )));
+        }
+        if certs[1] != tcb_chain.root_der {
+            return Err(SgxError::UntrustedRoot("PCK CRL issuer"));
+        }
+        let ca = pki::parse_cert(&certs[0]).map_err(SgxError::PckChainInvalid)?;
+        pki::check_issued_by(&ca, &root_subject, &root_key).map_err(SgxError::PckChainInvalid)?;
+        pki::require_ca(&ca).map_err(SgxError::PckChainInvalid)?;
+        let (nb, na) = pki::validity(&ca);
+        check_window(t, (nb, na), || SgxError::PckCaExpired)?;
+        if root_crl.is_revoked(ca.raw_serial()) {
+            return Err(SgxError::PckCaRevoked(hex::encode(ca.raw_serial())));
+        }
+        let pck_ca = PckCa {
+            der: certs[0].clone(),
+            subject_raw: ca.subject().as_raw().to_vec(),
+            public_key: pki::public_key(&ca),
+            not_before: nb,
+            not_after: na,
+        };
+        let pck_crl = pki::check_crl(&collateral.pck_crl, &pck_ca.subject_raw, &pck_ca.public_key)
+            .map_err(SgxError::PckCrlInvalid)?;
+        check_window(t, (pck_crl.this_update, pck_crl.next_update), || {
+            SgxError::PckCrlExpired {
+                this_update: pck_crl.this_update,
+                next_update: pck_crl.next_update,
+                at: t,
+            }
+        })?;
+
+        let root_crl_hash = crypto::sha256(&collateral.root_ca_crl);
+        let hashes = CollateralHashes {
+            tcbinfohash: crypto::sha256(collateral.tcb_info_json.as_bytes()),
+            tcbinfocertshash: crypto::sha256(collateral.tcb_info_issuer_chain.as_bytes()),
+            tcbinfocrlhash: root_crl_hash,
+            qeidhash: crypto::sha256(collateral.qe_identity_json.as_bytes()),
+            qeidcertshash: crypto::sha256(collateral.qe_identity_issuer_chain.as_bytes()),
+            qeidcrlhash: root_crl_hash,
+        };
+        Ok(VerifiedCollateral {
+            root_der: tcb_chain.root_der,
+            test_root: tcb_chain.test_root,
+            root_window,
+            root_crl,
+            tcb_signer_window,
+            qe_signer_window,
+            pck_ca,
+            pck_crl,
+            tcb_info,
+            qe_identity,
+            hashes,
+        })
+    }
+
+    /// Re-check every validity window at `at`, in the order `verify` checks
+    /// them, so a cached value used past its time fails with the same error.
+    pub fn check_time(&self, at: UnixTime) -> Result<(), SgxError> {
+        let t = at.0;
+        check_window(t, self.root_window, || SgxError::RootCaExpired)?;
+        let c = &self.root_crl;
+        check_window(t, (c.this_update, c.next_update), || {
+            SgxError::RootCaCrlExpired {
+                this_update: c.this_update,
+                next_update: c.next_update,
+                at: t,
+            }
+        })?;
+        check_window(t, self.tcb_signer_window, || {
+            SgxError::TcbSigningCertExpired
+        })?;
+        let i = &self.tcb_info;
+        check_window(t, (i.issue_date, i.next_update), || {
+            SgxError::TcbInfoExpired {
+                issue_date: i.issue_date,
+                next_update: i.next_update,
+                at: t,
+            }
+        })?;
+        check_window(t, self.qe_signer_window, || SgxError::TcbSigningCertExpired)?;
+        let q = &self.qe_identity;
+        check_window(t, (q.issue_date, q.next_update), || {
+            SgxError::QeIdentityExpired {
+                issue_date: q.issue_date,
+                next_update: q.next_update,
+                at: t,
+            }
+        })?;
+        check_window(t, (self.pck_ca.not_before, self.pck_ca.not_after), || {
+            SgxError::PckCaExpired
+        })?;
+        let c = &self.pck_crl;
+        check_window(t, (c.this_update, c.next_update), || {
+            SgxError::PckCrlExpired {
+                this_update: c.this_update,
+                next_update: c.next_update,
+                at: t,
+            }
+        })
+    }
+
+    /// The time range in which this collateral verifies: the latest start and
+    /// the earliest end of every window it holds. A cache keeps it no longer.
+    pub fn valid_window(&self) -> (i64, i64) {
+        let windows = [
+            self.root_window,
+            (self.root_crl.this_update, self.root_crl.next_update),
+            self.tcb_signer_window,
+            (self.tcb_info.issue_date, self.tcb_info.next_update),
+            self.qe_signer_window,
+            (self.qe_identity.issue_date, self.qe_identity.next_update),
+            (self.pck_ca.not_before, self.pck_ca.not_after),
+            (self.pck_crl.this_update, self.pck_crl.next_update),
+        ];
+        (
+            windows.iter().map(|w| w.0).max().unwrap_or(i64::MAX),
+            windows.iter().map(|w| w.1).min().unwrap_or(i64::MIN),
+        )
+    }
+}
+
+fn signer_key(der: &[u8]) -> Result<Vec<u8>, SgxError> {
+    let c = pki::parse_cert(der).map_err(SgxError::TcbSigningChainInvalid)?;
+    Ok(pki::public_key(&c))
+}
+
+/// The TCB signing certificate: issued by the root, current, not revoked.
+fn check_signer(
+    chain: &SignerChain,
+    root_subject: &[u8],
+    root_key: &[u8],
+    root_crl: &CheckedCrl,
+    t: u64,
+) -> Result<(i64, i64), SgxError> {
+    let signer = pki::parse_cert(&chain.signer_der).map_err(SgxError::TcbSigningChainInvalid)?;
+    pki::check_issued_by(&signer, root_subject, root_key)
+        .map_err(SgxError::TcbSigningChainInvalid)?;
+    let window = pki::validity(&signer);
+    check_window(t, window, || SgxError::TcbSigningCertExpired)?;
+    if root_crl.is_revoked(signer.raw_serial()) {
+        return Err(SgxError::TcbSigningCertRevoked(hex::encode(
+            signer.raw_serial(),
+        )));
+    }
+    Ok(window)
+}
+
+/// A quote that verified, with everything claims are made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SgxVerified {
+    pub quote_version: u16,
+    /// The ISV enclave report body.
+    pub report: ReportBody,
+    /// The platform and QE statuses combined as Intel's QVL does.
+    pub tcb_status: TcbStatus,
+    /// The platform TCB level's own status.
+    pub platform_tcb_status: TcbStatus,
+    pub qe_tcb_status: TcbStatus,
+    /// Platform advisories followed by QE advisories not already listed.
+    pub advisory_ids: Vec<String>,
+    /// The matched platform TCB level's `tcbDate`.
+    pub tcb_date: Option<String>,
+    pub pck: PckExtension,
+    /// True when the chain ended at a configured (non-embedded) root.
+    pub test_root: bool,
+    /// SHA-256 of the quote bytes.
+    pub quote_hash: [u8; 32],
+    pub collateral_hashes: CollateralHashes,
+}
+
+/// Verify one quote against verified collateral at `at`.
+///
+/// Does not judge the debug attribute: as in MAA, it becomes the claim
+/// `x-ms-sgx-is-debuggable` for policy (the [`super::SgxVerifier`] option
+/// `allow_debug` rejects debug enclaves outright).
+pub fn verify_quote(
+    quote: &Quote<'_>,
+    collateral: &VerifiedCollateral,
+    roots: &TrustRoots,
+    at: UnixTime,
+) -> Result<SgxVerified, SgxError> {
+    let t = at.0;
+    // The cached collateral must still be current and its root still trusted.
+    collateral.check_time(at)?;
+    let root = roots
+        .find(RootKind::IntelSgx, &collateral.root_der)
+        .ok_or(SgxError::UntrustedRoot("collateral"))?;
+
+    // PCK chain from the quote: leaf, the collateral's PCK CA, and (optionally) the root.
+    let certs = pki::pem_certificates(quote.pck_chain_pem).map_err(SgxError::PckChainInvalid)?;
+    if certs.len() < 2 || certs.len() > 3 {
+        return Err(SgxError::PckChainInvalid(format!(
+            "expected PCK leaf, PCK CA and root, found {} certificates",
+            certs.len()
+        )));
+    }
+    if certs.len() == 3 && certs[2] != collateral.root_der {
+        return Err(SgxError::UntrustedRoot("PCK"));
+    }
+    if certs[1] != collateral.pck_ca.der {
+        let subject = pki::parse_cert(&certs[1])
+            .map(|c| c.subject().to_string())
+            .unwrap_or_else(|_| "an unparsable certificate".into());
+        return Err(SgxError::PckCrlIssuerMismatch(subject));
+    }
+    let leaf = pki::parse_cert(&certs[0]).map_err(SgxError::PckChainInvalid)?;
+    pki::check_issued_by(
+        &leaf,
+        &collateral.pck_ca.subject_raw,
+        &collateral.pck_ca.public_key,
+    )
+    .map_err(SgxError::PckChainInvalid)?;
+    let (nb, na) = pki::validity(&leaf);
+    if !pki::within(t, nb, na) {
+        return Err(SgxError::PckCertificateExpired {
+            not_before: nb,
+            not_after: na,
+            at: t,
+        });
+    }
+    if collateral.pck_crl.is_revoked(leaf.raw_serial()) {
+        return Err(SgxError::PckCertificateRevoked(hex::encode(
+            leaf.raw_serial(),
+        )));
+    }
+    let pck = pki::pck_extension(&leaf).map_err(SgxError::PckExtensionInvalid)?;
+    let pck_key = pki::public_key(&leaf);
+    drop(leaf);
+
+    // TCB info must be for this platform: FMSPC and (unlike dcap-qvl) PCE ID.
+    let info = &collateral.tcb_info;
+    if info.fmspc != pck.fmspc {
+        return Err(SgxError::TcbInfoFmspcMismatch {
+            tcb_info: hex::encode_upper(info.fmspc),
+            pck: hex::encode_upper(pck.fmspc),
+        });
+    }
+    if info.pce_id != pck.pce_id {
+        return Err(SgxError::TcbInfoPceIdMismatch {
+            tcb_info: hex::encode_upper(info.pce_id),
+            pck: hex::encode_upper(pck.pce_id),
+        });
+    }
+
+    // QE report signed by the PCK key.
+    let mut sig = [0u8; 64];
+    sig.copy_from_slice(&quote.qe_report_signature);
+    crypto::verify(
+        Scheme::EcdsaP256Sha256Fixed,
+        &pck_key,
+        quote.qe_report_bytes,
+        &sig,
+    )
+    .map_err(|_| SgxError::QeReportSignatureInvalid)?;
+
+    // QE report data binds the attestation key and QE auth data.
+    let mut bound = Vec::with_capacity(64 + quote.qe_auth_data.len());
+    bound.extend_from_slice(&quote.attestation_key);
+    bound.extend_from_slice(quote.qe_auth_data);
+    let digest = crypto::sha256(&bound);
+    let rd = &quote.qe_report.report_data;
+    if !crypto::constant_time_eq(&rd[..32], &digest) || rd[32..].iter().any(|&b| b != 0) {
+        return Err(SgxError::QeReportDataMismatch);
+    }
+
+    // Quote (header ‖ ISV report body, as received) signed by the attestation key.
+    let mut ak = [0u8; 65];
+    ak[0] = 0x04;
+    ak[1..].copy_from_slice(&quote.attestation_key);
+    crypto::verify(
+        Scheme::EcdsaP256Sha256Fixed,
+        &ak,
+        quote.signed_bytes,
+        &quote.signature,
+    )
+    .map_err(|_| SgxError::QuoteSignatureInvalid)?;
+
+    // QE identity.
+    let qe = &quote.qe_report;
+    let id = &collateral.qe_identity;
+    if qe.mr_signer != id.mrsigner {
+        return Err(SgxError::QeIdentityMismatch("MRSIGNER differs"));
+    }
+    if qe.isv_prod_id != id.isv_prod_id {
+        return Err(SgxError::QeIdentityMismatch("ISVPRODID differs"));
+    }
+    if qe.misc_select & id.miscselect_mask != id.miscselect & id.miscselect_mask {
+        return Err(SgxError::QeIdentityMismatch("masked MISCSELECT differs"));
+    }
+    let attrs_match = qe
+        .attributes
+        .iter()
+        .zip(id.attributes.iter())
+        .zip(id.attributes_mask.iter())
+        .all(|((q, e), m)| q & m == e & m);
+    if !attrs_match {
+        return Err(SgxError::QeIdentityMismatch("masked ATTRIBUTES differ"));
+    }
+    let qe_level = id
+        .match_level(qe.isv_svn)
+        .ok_or(SgxError::QeTcbLevelNotFound(qe.isv_svn))?;
+    if qe_level.status == TcbStatus::Revoked {
+        return Err(SgxError::QeTcbRevoked);
+    }
+
+    // Platform TCB level from the PCK certificate's TCB.
+    let level = info
+        .match_level(&pck.cpu_svn_components, pck.pce_svn)
+        .ok_or(SgxError::TcbLevelNotFound)?;
+    if level.status == TcbStatus::Revoked {
+        return Err(SgxError::TcbRevoked);
+    }
+    let tcb_status = TcbStatus::converge(level.status, qe_level.status);
+    let mut advisory_ids = level.advisory_ids.clone();
+    for a in &qe_level.advisory_ids {
+        if !advisory_ids.contains(a) {
+            advisory_ids.push(a.clone());
+        }
+    }
+    Ok(SgxVerified {
+        quote_version: quote.header.version,
+        report: quote.report.clone(),
+        tcb_status,
+        platform_tcb_status: level.status,
+        qe_tcb_status: qe_level.status,
+        advisory_ids,
+        tcb_date: level.tcb_date.clone(),
+        pck,
+        test_root: root.configured,
+        quote_hash: crypto::sha256(quote.raw),
+        collateral_hashes: collateral.hashes.clone(),
+    })
+}
+
+/// KSS attribute (ATTRIBUTES.FLAGS bit 7).
+const ATTRIBUTE_KSS: u64 = 0x80;
+
+impl SgxVerified {
+    /// The incoming claims, named as MAA names them (see the module doc of
+    /// [`crate::sgx`]). `quote_hash` is the `quotehash` member: SHA-256 of
+    /// the quote for SgxEnclave, of the whole OE report for OpenEnclave.
+    pub fn claims_with_quote_hash(&self, quote_hash: &[u8; 32]) -> Claims {
+        let r = &self.report;
+        let mut c = Claims::new();
+        c.insert("x-ms-attestation-type", "sgx");
+        c.insert("x-ms-sgx-is-debuggable", r.is_debug());
+        c.insert("x-ms-sgx-product-id", r.isv_prod_id);
+        c.insert_hex("x-ms-sgx-mrenclave", &r.mr_enclave);
+        c.insert_hex("x-ms-sgx-mrsigner", &r.mr_signer);
+        c.insert("x-ms-sgx-svn", r.isv_svn);
+        c.insert_hex("x-ms-sgx-report-data", &r.report_data);
+        let kss = r.flags() & ATTRIBUTE_KSS != 0
+            || r.config_id.iter().any(|&b| b != 0)
+            || r.config_svn != 0
+            || r.isv_ext_prod_id.iter().any(|&b| b != 0)
+            || r.isv_family_id.iter().any(|&b| b != 0);
+        if kss {
+            c.insert_hex("x-ms-sgx-config-id", &r.config_id);
+            c.insert("x-ms-sgx-config-svn", r.config_svn);
+            c.insert_hex("x-ms-sgx-isv-extended-product-id", &r.isv_ext_prod_id);
+            c.insert_hex("x-ms-sgx-isv-family-id", &r.isv_family_id);
+        }
+        let h = &self.collateral_hashes;
+        let mut col = serde_json::Map::new();
+        for (k, v) in [
+            ("qeidcertshash", &h.qeidcertshash),
+            ("qeidcrlhash", &h.qeidcrlhash),
+            ("qeidhash", &h.qeidhash),
+            ("quotehash", quote_hash),
+            ("tcbinfocertshash", &h.tcbinfocertshash),
+            ("tcbinfocrlhash", &h.tcbinfocrlhash),
+            ("tcbinfohash", &h.tcbinfohash),
+        ] {
+            col.insert(k.into(), hex::encode(v).into());
+        }
+        c.insert("x-ms-sgx-collateral", serde_json::Value::Object(col));
+        c.insert("x-attesta-tcb-status", self.tcb_status.as_str());
+        c.insert(
+            "x-attesta-tcb-advisory-ids",
+            serde_json::Value::Array(self.advisory_ids.iter().cloned().map(Into::into).collect()),
+        );
+        c.insert("x-attesta-qe-tcb-status", self.qe_tcb_status.as_str());
+        if let Some(d) = &self.tcb_date {
+            c.insert("x-attesta-tcb-date", d.as_str());
+        }
+        c.insert("x-attesta-test-root", self.test_root);
+        c
+    }
+
+    /// Claims for `/attest/SgxEnclave` (quotehash over the quote).
+    pub fn claims(&self) -> Claims {
+        self.claims_with_quote_hash(&self.quote_hash)
+    }
+
+    /// The generic verified form: claims, REPORTDATA and CONFIGID.
+    pub fn to_verified(&self, quote_hash: &[u8; 32]) -> crate::Verified {
+        crate::Verified {
+            claims: self.claims_with_quote_hash(quote_hash),
+            report_data: self.report.report_data.to_vec(),
+            init_data: Some(self.report.config_id.to_vec()),
+        }
+    }
+}
