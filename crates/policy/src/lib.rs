@@ -1,1 +1,413 @@
-//! placeholder
+//! Attesta's policy engine: the MAA claim-rule language (parser, checker, evaluator) and a Rego adapter.
+//!
+//! A policy turns the incoming claims (from verified evidence, issuer `AttestationService`, and from the
+//! attester, issuer `CustomClaim`) into a verdict, the claims to put in the token and the property claims
+//! that configure the engine and token. Compile once when a policy is set ([`compile`]); evaluate per
+//! attestation ([`CompiledPolicy::evaluate`]) — evaluation never re-parses.
+//!
+//! ```
+//! use attesta_policy::{compile, Claim, ClaimValue, Issuer};
+//!
+//! let policy = compile(attesta_policy::defaults::default_policy("SgxEnclave").unwrap()).unwrap();
+//! let incoming = vec![Claim {
+//!     claim_type: "x-ms-sgx-mrsigner".into(),
+//!     value: ClaimValue::String("2c1a".into()),
+//!     issuer: Issuer::AttestationService,
+//! }];
+//! let out = policy.evaluate(&incoming).unwrap();
+//! assert_eq!(out.outgoing["sgx-mrsigner"], "2c1a");
+//! assert_eq!(out.properties["x-ms-sgx-tcbidentifier"], "azuredefault");
+//! ```
+//!
+//! # Language detection
+//! [`compile`] treats the text as **Rego** when, after leading whitespace, a byte-order mark, and `#` or
+//! `//` line comments, it starts with the word `package` followed by whitespace; otherwise it is an MAA
+//! policy (which must start with `version=`).
+//!
+//! # The MAA language (reference §3)
+//! `version=1.x;` then up to three sections (`configurationrules` from 1.1, `authorizationrules`,
+//! `issuancerules`) in any order, each run in that canonical order. Keywords, section, action, property
+//! and function names are case-insensitive; identifiers and claim types are case-sensitive. `//` starts a
+//! comment. Strings take `\"` and `\\` escapes; any other backslash pair is kept as written (so embedded
+//! JSON escapes survive). Integers are decimal (optionally negative) or hexadecimal `0x…` (accepted
+//! because the docs write a default as `0xFFFFFF`); `true`/`false`.
+//! Parse-time checks, tolerated forms and runtime semantics are documented in the `parser` and `eval`
+//! modules; the main decisions:
+//! * `||` between conditions is an Attesta extension (MAA has only `&&`); `&&` binds tighter.
+//! * `=` is accepted for `==` inside conditions; `issue("Name", value=…)` is `issue(type="Name", …)`.
+//! * Values of different types never compare equal or unequal: the test is false.
+//! * A type issued several times becomes an array of its distinct values; a property keeps its last value.
+//! * Configuration rules (1.1+), functions and `!` (1.2) are refused, with line and column, in older versions.
+//! * Unknown property names in `issueproperty` with a literal type fail at compile time.
+//!
+//! # Rego
+//! With the default cargo feature `rego`, a Rego (v1) policy is run by `regorus`. The input document is
+//! `{"claims": {TYPE: VALUE}}` (a repeated type maps to an array). The policy must define `allow`; it
+//! may define `claims` (issued into the token) and `properties` (property claims). Worked example —
+//! `crates/policy/examples/sgx.rego` holds the same policy and a test runs it:
+//!
+//! ```
+//! # #[cfg(feature = "rego")] {
+//! use attesta_policy::{compile, incoming_claims, PolicyLanguage};
+//!
+//! let policy = compile(r#"
+//! package attesta.sgx
+//!
+//! default allow := false
+//! allow if {
+//!     input.claims["x-ms-sgx-is-debuggable"] == false
+//!     input.claims["x-ms-sgx-svn"] >= 1
+//! }
+//! claims := {"sgx-mrsigner": input.claims["x-ms-sgx-mrsigner"], "tee": "sgx"}
+//! "#).unwrap();
+//! assert_eq!(policy.language(), PolicyLanguage::Rego);
+//!
+//! let service = serde_json::json!({
+//!     "x-ms-sgx-is-debuggable": false, "x-ms-sgx-svn": 1, "x-ms-sgx-mrsigner": "2c1a"
+//! });
+//! let claims = incoming_claims(service.as_object().unwrap(), &serde_json::Map::new());
+//! let out = policy.evaluate(&claims).unwrap();
+//! assert_eq!(out.outgoing["sgx-mrsigner"], "2c1a");
+//! # }
+//! ```
+
+mod ast;
+pub mod defaults;
+mod error;
+mod eval;
+mod functions;
+mod lexer;
+mod parser;
+#[cfg(feature = "rego")]
+mod rego;
+mod value;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+pub use error::{POLICY_EVALUATION_ERROR, POLICY_PARSING_ERROR, PolicyError};
+
+/// The value of a claim. Structured evidence (JSON objects and arrays) is carried as a `String` holding
+/// compact JSON text, as MAA does; set semantics for identifiers bound to several claims live in the
+/// evaluator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimValue {
+    String(String),
+    Integer(i64),
+    Boolean(bool),
+}
+
+/// Who produced a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Issuer {
+    /// Produced by the service from verified evidence.
+    AttestationService,
+    /// Produced by the policy (`add`, `issue`, `issueproperty`).
+    AttestationPolicy,
+    /// Supplied by the attester (e.g. TPM custom claims); the legacy default issuer.
+    CustomClaim,
+}
+
+impl Issuer {
+    /// The name policies use (`issuer=="AttestationService"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Issuer::AttestationService => "AttestationService",
+            Issuer::AttestationPolicy => "AttestationPolicy",
+            Issuer::CustomClaim => "CustomClaim",
+        }
+    }
+
+    /// Parses an issuer name (exact spelling).
+    pub fn from_name(name: &str) -> Option<Issuer> {
+        [
+            Issuer::AttestationService,
+            Issuer::AttestationPolicy,
+            Issuer::CustomClaim,
+        ]
+        .into_iter()
+        .find(|i| i.name() == name)
+    }
+}
+
+/// One incoming claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub claim_type: String,
+    pub value: ClaimValue,
+    pub issuer: Issuer,
+}
+
+/// Claims from the service that policies may test but never issue (reference §3.6: "read-only claims
+/// (e.g. `pcrs`)"); values derived from them stay read-only, except `IsSubsetOf` results.
+pub const READ_ONLY_CLAIMS: &[&str] = &["pcrs"];
+
+/// Property claims `issueproperty` may set (reference §3.8).
+pub const KNOWN_PROPERTIES: &[&str] = &[
+    "require_valid_aik_cert",
+    "required_pcr_mask",
+    "x-ms-sgx-tcbidentifier",
+    "report_validity_in_minutes",
+    "omit_x5c",
+];
+
+/// The value type a known property claim takes ("Boolean", "Integer" or "String").
+pub fn property_type(name: &str) -> Option<&'static str> {
+    match name {
+        "require_valid_aik_cert" | "omit_x5c" => Some("Boolean"),
+        "required_pcr_mask" | "report_validity_in_minutes" => Some("Integer"),
+        "x-ms-sgx-tcbidentifier" => Some("String"),
+        _ => None,
+    }
+}
+
+fn json_claim(claim_type: &str, v: &Value, issuer: Issuer) -> Option<Claim> {
+    let value = match v {
+        Value::Null => return None,
+        Value::Bool(b) => ClaimValue::Boolean(*b),
+        Value::String(s) => ClaimValue::String(s.clone()),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => ClaimValue::Integer(i),
+            // Fractions and integers beyond i64 keep their JSON text.
+            None => ClaimValue::String(n.to_string()),
+        },
+        Value::Array(_) | Value::Object(_) => ClaimValue::String(v.to_string()),
+    };
+    Some(Claim {
+        claim_type: claim_type.to_string(),
+        value,
+        issuer,
+    })
+}
+
+/// Builds the incoming claim set from JSON maps: strings → String, integers → Integer, booleans →
+/// Boolean, objects and arrays → String holding compact JSON text, numbers that are not 64-bit integers
+/// → String holding their JSON text, `null` → skipped. `service` claims get issuer `AttestationService`,
+/// `custom` claims `CustomClaim`; service claims come first.
+pub fn incoming_claims(service: &Map<String, Value>, custom: &Map<String, Value>) -> Vec<Claim> {
+    service
+        .iter()
+        .filter_map(|(k, v)| json_claim(k, v, Issuer::AttestationService))
+        .chain(
+            custom
+                .iter()
+                .filter_map(|(k, v)| json_claim(k, v, Issuer::CustomClaim)),
+        )
+        .collect()
+}
+
+/// Which language a compiled policy is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyLanguage {
+    Maa,
+    Rego,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Maa(ast::Policy),
+    #[cfg(feature = "rego")]
+    Rego(rego::RegoPolicy),
+}
+
+/// A compiled policy: cheap to clone and to share between threads.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicy {
+    inner: Arc<Inner>,
+}
+
+/// The outcome of a permitted evaluation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Evaluation {
+    /// Issued claims, for the top level of the token body. A type issued several times maps to an array
+    /// of its distinct values in issuance order.
+    pub outgoing: Map<String, Value>,
+    /// Property claims (configuration and `issueproperty`), last value wins.
+    pub properties: Map<String, Value>,
+}
+
+/// True when the text is a Rego module (see the crate docs for the rule).
+pub fn is_rego(text: &str) -> bool {
+    let mut rest = text.trim_start_matches('\u{feff}');
+    loop {
+        rest = rest.trim_start();
+        if rest.starts_with('#') || rest.starts_with("//") {
+            rest = rest.split_once('\n').map(|(_, r)| r).unwrap_or("");
+            continue;
+        }
+        break;
+    }
+    rest.strip_prefix("package")
+        .is_some_and(|r| r.starts_with(|c: char| c.is_whitespace()))
+}
+
+/// Compiles a policy: MAA text, or Rego when [`is_rego`] says so.
+pub fn compile(text: &str) -> Result<CompiledPolicy, PolicyError> {
+    let inner = if is_rego(text) {
+        #[cfg(feature = "rego")]
+        {
+            Inner::Rego(rego::RegoPolicy::compile(text)?)
+        }
+        #[cfg(not(feature = "rego"))]
+        {
+            return Err(PolicyError {
+                code: POLICY_PARSING_ERROR,
+                message: "Rego policies are not supported by this build (cargo feature `rego` is off)"
+                    .to_string(),
+                line: Some(1),
+                column: Some(1),
+            });
+        }
+    } else {
+        Inner::Maa(parser::parse(text)?)
+    };
+    Ok(CompiledPolicy {
+        inner: Arc::new(inner),
+    })
+}
+
+/// Same as [`compile`]; the name the CLI's `policy check` uses.
+pub fn check(text: &str) -> Result<CompiledPolicy, PolicyError> {
+    compile(text)
+}
+
+impl CompiledPolicy {
+    pub fn language(&self) -> PolicyLanguage {
+        match &*self.inner {
+            Inner::Maa(_) => PolicyLanguage::Maa,
+            #[cfg(feature = "rego")]
+            Inner::Rego(_) => PolicyLanguage::Rego,
+        }
+    }
+
+    /// `"1.0"`, `"1.1"` or `"1.2"` for MAA policies; `None` for Rego.
+    pub fn version(&self) -> Option<&str> {
+        match &*self.inner {
+            Inner::Maa(p) => Some(p.version.as_str()),
+            #[cfg(feature = "rego")]
+            Inner::Rego(_) => None,
+        }
+    }
+
+    fn run(&self, incoming: &[Claim]) -> Result<eval::Run, PolicyError> {
+        match &*self.inner {
+            Inner::Maa(p) => eval::run(p, incoming),
+            #[cfg(feature = "rego")]
+            Inner::Rego(r) => r.run(incoming),
+        }
+    }
+
+    /// Runs the policy. A deny, or no permit, is a `PolicyEvaluationError`
+    /// ("A Deny claim was issued, authorization failed."); so is a failing function.
+    pub fn evaluate(&self, incoming: &[Claim]) -> Result<Evaluation, PolicyError> {
+        let run = self.run(incoming)?;
+        if let Some(pos) = run.denied {
+            return Err(PolicyError::eval(eval::DENY_MESSAGE, Some(pos)));
+        }
+        if !run.permitted {
+            let message = match self.language() {
+                PolicyLanguage::Maa => eval::NO_PERMIT_MESSAGE,
+                PolicyLanguage::Rego => {
+                    "The Rego policy's 'allow' is not true for the incoming claims, authorization failed."
+                }
+            };
+            return Err(PolicyError::eval(message, None));
+        }
+        Ok(Evaluation {
+            outgoing: run.outgoing,
+            properties: run.properties,
+        })
+    }
+}
+
+/// Runs a policy over claims given as JSON, for `attesta policy eval`. `claims_json` is either an object
+/// `{TYPE: VALUE}` (all issuer `AttestationService`, converted as by [`incoming_claims`]) or an array of
+/// `{"type", "value", "issuer"?}` objects (issuer defaults to `AttestationService`). Returns
+/// `{"permit": bool, "claims": {…}, "properties": {…}}` plus `"reason"` when refused; only real policy
+/// errors (and malformed `claims_json`) are `Err`.
+pub fn eval_json(policy: &CompiledPolicy, claims_json: &Value) -> Result<Value, PolicyError> {
+    let bad = |m: String| PolicyError::eval(m, None);
+    let incoming = match claims_json {
+        Value::Object(map) => incoming_claims(map, &Map::new()),
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let ty = item.get("type").and_then(Value::as_str).ok_or_else(|| {
+                    bad(format!("claims[{i}]: expected an object with a string 'type'"))
+                })?;
+                let issuer = match item.get("issuer") {
+                    None | Some(Value::Null) => Issuer::AttestationService,
+                    Some(v) => v.as_str().and_then(Issuer::from_name).ok_or_else(|| {
+                        bad(format!(
+                            "claims[{i}]: issuer must be AttestationService, AttestationPolicy or CustomClaim"
+                        ))
+                    })?,
+                };
+                if let Some(c) = json_claim(ty, item.get("value").unwrap_or(&Value::Null), issuer) {
+                    out.push(c);
+                }
+            }
+            out
+        }
+        _ => {
+            return Err(bad(
+                "claims must be a JSON object {type: value} or an array of {type, value, issuer}"
+                    .to_string(),
+            ));
+        }
+    };
+    let run = policy.run(&incoming)?;
+    let permit = run.denied.is_none() && run.permitted;
+    let mut out = Map::new();
+    out.insert("permit".into(), Value::Bool(permit));
+    if permit {
+        out.insert("claims".into(), Value::Object(run.outgoing));
+        out.insert("properties".into(), Value::Object(run.properties));
+    } else {
+        out.insert("claims".into(), Value::Object(Map::new()));
+        out.insert("properties".into(), Value::Object(run.properties));
+        let reason = if run.denied.is_some() {
+            eval::DENY_MESSAGE
+        } else {
+            eval::NO_PERMIT_MESSAGE
+        };
+        out.insert("reason".into(), Value::String(reason.to_string()));
+    }
+    Ok(Value::Object(out))
+}
+
+/// `b64url(utf8(text))` without padding: the `AttestationPolicy` member of a stored policy.
+pub fn stored_policy_b64(policy_text: &str) -> String {
+    URL_SAFE_NO_PAD.encode(policy_text.as_bytes())
+}
+
+/// `x-ms-policy-hash`: `b64url(SHA-256(ascii(b64url(utf8(text)))))`, unpadded (reference §2.2, §3.11).
+pub fn policy_hash(policy_text: &str) -> String {
+    let stored = stored_policy_b64(policy_text);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, stored.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+
+    #[test]
+    fn compiled_policy_is_send_sync_clone() {
+        assert_send_sync::<CompiledPolicy>();
+    }
+
+    #[test]
+    fn rego_detection_skips_comments_and_whitespace() {
+        assert!(is_rego("package a\nallow := true"));
+        assert!(is_rego("\u{feff}# header\n// other\n\n  package x.y\n"));
+        assert!(!is_rego("version=1.0; authorizationrules{=> permit();};"));
+        assert!(!is_rego("packaged"));
+        assert!(!is_rego("// package x\nversion=1.0;"));
+    }
+}
