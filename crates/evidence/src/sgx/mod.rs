@@ -60,7 +60,10 @@ pub use error::SgxError;
 pub use pki::PckExtension;
 pub use quote::{Quote, QuoteHeader, ReportBody};
 pub use tcb::{QeIdentity, TcbInfo, TcbLevel, TcbStatus};
-pub use verify::{CollateralHashes, SgxVerified, VerifiedCollateral, verify_quote};
+pub use verify::{
+    CollateralHashes, SgxVerified, TcbEvaluation, VerifiedCollateral, check_quote_signatures,
+    evaluate_tcb, verify_quote,
+};
 
 use crate::dcap::DcapCollateral;
 use crate::error::ParseError;

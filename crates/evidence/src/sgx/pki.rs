@@ -55,7 +55,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// Decode one DER certificate, requiring it to fill the buffer.
 pub fn parse_cert(der: &[u8]) -> Result<X509Certificate<'_>, String> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         Ok(_) => Err("trailing bytes after the certificate".into()),
         Err(e) => Err(format!("not a DER certificate: {e}")),
     }
@@ -64,7 +64,7 @@ pub fn parse_cert(der: &[u8]) -> Result<X509Certificate<'_>, String> {
 /// Decode one DER CRL, requiring it to fill the buffer.
 pub fn parse_crl(der: &[u8]) -> Result<CertificateRevocationList<'_>, String> {
     match CertificateRevocationList::from_der(der) {
-        Ok((rest, crl)) if rest.is_empty() => Ok(crl),
+        Ok(([], crl)) => Ok(crl),
         Ok(_) => Err("trailing bytes after the CRL".into()),
         Err(e) => Err(format!("not a DER CRL: {e}")),
     }

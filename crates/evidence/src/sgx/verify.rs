@@ -59,6 +59,8 @@ pub struct VerifiedCollateral {
     pub root_der: Vec<u8>,
     /// True when that root came from configuration (a test root).
     pub test_root: bool,
+    root_subject: Vec<u8>,
+    root_key: Vec<u8>,
     root_window: (i64, i64),
     root_crl: CheckedCrl,
     tcb_signer_window: (i64, i64),
@@ -265,6 +267,8 @@ impl VerifiedCollateral {
         Ok(VerifiedCollateral {
             root_der: tcb_chain.root_der,
             test_root: tcb_chain.test_root,
+            root_subject,
+            root_key,
             root_window,
             root_crl,
             tcb_signer_window,
@@ -418,14 +422,32 @@ pub fn verify_quote(
             certs.len()
         )));
     }
+    // The quote's copies of the CA and root only have to name the same
+    // subject and key as the verified ones: Intel has issued the root (and
+    // CAs) more than once with one key (quotes from 2020-21 carry a root copy
+    // valid to 2033), and trust rests in the key the leaf is checked with.
+    // Identical bytes (the usual case) skip the parse.
     if certs.len() == 3 && certs[2] != collateral.root_der {
-        return Err(SgxError::UntrustedRoot("PCK"));
+        let same = pki::parse_cert(&certs[2]).is_ok_and(|c| {
+            c.subject().as_raw() == collateral.root_subject.as_slice()
+                && pki::public_key(&c) == collateral.root_key
+        });
+        if !same {
+            return Err(SgxError::UntrustedRoot("PCK"));
+        }
     }
     if certs[1] != collateral.pck_ca.der {
-        let subject = pki::parse_cert(&certs[1])
-            .map(|c| c.subject().to_string())
-            .unwrap_or_else(|_| "an unparsable certificate".into());
-        return Err(SgxError::PckCrlIssuerMismatch(subject));
+        let ca = pki::parse_cert(&certs[1]);
+        let same = ca.as_ref().is_ok_and(|c| {
+            c.subject().as_raw() == collateral.pck_ca.subject_raw.as_slice()
+                && pki::public_key(c) == collateral.pck_ca.public_key
+        });
+        if !same {
+            let subject = ca
+                .map(|c| c.subject().to_string())
+                .unwrap_or_else(|_| "an unparsable certificate".into());
+            return Err(SgxError::PckCrlIssuerMismatch(subject));
+        }
     }
     let leaf = pki::parse_cert(&certs[0]).map_err(SgxError::PckChainInvalid)?;
     pki::check_issued_by(
@@ -449,10 +471,90 @@ pub fn verify_quote(
     }
     let pck = pki::pck_extension(&leaf).map_err(SgxError::PckExtensionInvalid)?;
     let pck_key = pki::public_key(&leaf);
-    drop(leaf);
 
-    // TCB info must be for this platform: FMSPC and (unlike dcap-qvl) PCE ID.
-    let info = &collateral.tcb_info;
+    check_quote_signatures(quote, &pck_key)?;
+    let e = evaluate_tcb(
+        &pck,
+        &quote.qe_report,
+        &collateral.tcb_info,
+        &collateral.qe_identity,
+    )?;
+    Ok(SgxVerified {
+        quote_version: quote.header.version,
+        report: quote.report.clone(),
+        tcb_status: e.tcb_status,
+        platform_tcb_status: e.platform_tcb_status,
+        qe_tcb_status: e.qe_tcb_status,
+        advisory_ids: e.advisory_ids,
+        tcb_date: e.tcb_date,
+        pck,
+        test_root: root.configured,
+        quote_hash: crypto::sha256(quote.raw),
+        collateral_hashes: collateral.hashes.clone(),
+    })
+}
+
+/// The quote's own signature chain below the PCK certificate: the QE report
+/// signed by `pck_key` (uncompressed P-256 point), the QE report data equal
+/// to SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes, and header ‖
+/// ISV report body (the received bytes) signed by the attestation key.
+pub fn check_quote_signatures(quote: &Quote<'_>, pck_key: &[u8]) -> Result<(), SgxError> {
+    crypto::verify(
+        Scheme::EcdsaP256Sha256Fixed,
+        pck_key,
+        quote.qe_report_bytes,
+        &quote.qe_report_signature,
+    )
+    .map_err(|_| SgxError::QeReportSignatureInvalid)?;
+
+    let mut bound = Vec::with_capacity(64 + quote.qe_auth_data.len());
+    bound.extend_from_slice(&quote.attestation_key);
+    bound.extend_from_slice(quote.qe_auth_data);
+    let digest = crypto::sha256(&bound);
+    let rd = &quote.qe_report.report_data;
+    if !crypto::constant_time_eq(&rd[..32], &digest) || rd[32..].iter().any(|&b| b != 0) {
+        return Err(SgxError::QeReportDataMismatch);
+    }
+
+    let mut ak = [0u8; 65];
+    ak[0] = 0x04;
+    ak[1..].copy_from_slice(&quote.attestation_key);
+    crypto::verify(
+        Scheme::EcdsaP256Sha256Fixed,
+        &ak,
+        quote.signed_bytes,
+        &quote.signature,
+    )
+    .map_err(|_| SgxError::QuoteSignatureInvalid)
+}
+
+/// The outcome of TCB evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcbEvaluation {
+    pub tcb_status: TcbStatus,
+    pub platform_tcb_status: TcbStatus,
+    pub qe_tcb_status: TcbStatus,
+    pub advisory_ids: Vec<String>,
+    pub tcb_date: Option<String>,
+}
+
+/// Evaluate a platform (its PCK certificate's SGX extension) and its QE
+/// report against TCB info and QE identity whose signatures were verified.
+///
+/// Checks, in order: TCB info FMSPC and PCE ID equal the PCK certificate's
+/// (dcap-qvl 0.7.1 never compares the PCE ID); the QE matches the identity
+/// (MRSIGNER, ISVPRODID, masked MISCSELECT and ATTRIBUTES); the QE's ISVSVN
+/// level (none → `QeTcbLevelNotFound`, `Revoked` → `QeTcbRevoked`); the
+/// platform level, the first whose 16 CPUSVN components and PCESVN the PCK
+/// certificate meets (none → `TcbLevelNotFound`, `Revoked` → `TcbRevoked`).
+/// Every other status is returned, not judged: policy decides (dcap-qvl
+/// returns `Ok` for `OutOfDate` too, but leaves it to the caller to notice).
+pub fn evaluate_tcb(
+    pck: &PckExtension,
+    qe: &ReportBody,
+    info: &TcbInfo,
+    id: &QeIdentity,
+) -> Result<TcbEvaluation, SgxError> {
     if info.fmspc != pck.fmspc {
         return Err(SgxError::TcbInfoFmspcMismatch {
             tcb_info: hex::encode_upper(info.fmspc),
@@ -465,43 +567,6 @@ pub fn verify_quote(
             pck: hex::encode_upper(pck.pce_id),
         });
     }
-
-    // QE report signed by the PCK key.
-    let mut sig = [0u8; 64];
-    sig.copy_from_slice(&quote.qe_report_signature);
-    crypto::verify(
-        Scheme::EcdsaP256Sha256Fixed,
-        &pck_key,
-        quote.qe_report_bytes,
-        &sig,
-    )
-    .map_err(|_| SgxError::QeReportSignatureInvalid)?;
-
-    // QE report data binds the attestation key and QE auth data.
-    let mut bound = Vec::with_capacity(64 + quote.qe_auth_data.len());
-    bound.extend_from_slice(&quote.attestation_key);
-    bound.extend_from_slice(quote.qe_auth_data);
-    let digest = crypto::sha256(&bound);
-    let rd = &quote.qe_report.report_data;
-    if !crypto::constant_time_eq(&rd[..32], &digest) || rd[32..].iter().any(|&b| b != 0) {
-        return Err(SgxError::QeReportDataMismatch);
-    }
-
-    // Quote (header ‖ ISV report body, as received) signed by the attestation key.
-    let mut ak = [0u8; 65];
-    ak[0] = 0x04;
-    ak[1..].copy_from_slice(&quote.attestation_key);
-    crypto::verify(
-        Scheme::EcdsaP256Sha256Fixed,
-        &ak,
-        quote.signed_bytes,
-        &quote.signature,
-    )
-    .map_err(|_| SgxError::QuoteSignatureInvalid)?;
-
-    // QE identity.
-    let qe = &quote.qe_report;
-    let id = &collateral.qe_identity;
     if qe.mr_signer != id.mrsigner {
         return Err(SgxError::QeIdentityMismatch("MRSIGNER differs"));
     }
@@ -526,33 +591,24 @@ pub fn verify_quote(
     if qe_level.status == TcbStatus::Revoked {
         return Err(SgxError::QeTcbRevoked);
     }
-
-    // Platform TCB level from the PCK certificate's TCB.
     let level = info
         .match_level(&pck.cpu_svn_components, pck.pce_svn)
         .ok_or(SgxError::TcbLevelNotFound)?;
     if level.status == TcbStatus::Revoked {
         return Err(SgxError::TcbRevoked);
     }
-    let tcb_status = TcbStatus::converge(level.status, qe_level.status);
     let mut advisory_ids = level.advisory_ids.clone();
     for a in &qe_level.advisory_ids {
         if !advisory_ids.contains(a) {
             advisory_ids.push(a.clone());
         }
     }
-    Ok(SgxVerified {
-        quote_version: quote.header.version,
-        report: quote.report.clone(),
-        tcb_status,
+    Ok(TcbEvaluation {
+        tcb_status: TcbStatus::converge(level.status, qe_level.status),
         platform_tcb_status: level.status,
         qe_tcb_status: qe_level.status,
         advisory_ids,
         tcb_date: level.tcb_date.clone(),
-        pck,
-        test_root: root.configured,
-        quote_hash: crypto::sha256(quote.raw),
-        collateral_hashes: collateral.hashes.clone(),
     })
 }
 

@@ -43,3 +43,59 @@ pub const MOBILECOIN: &str = "sgx/mobilecoin-attestation-sgx-v3";
 pub const AZURE_SGX: &str = "sgx/azure-samples-maa-intel-sdk-quotes";
 pub const OCCLUM: &str = "sgx/trustee-occlum-sgx-v3-quote-only";
 pub const AZURE_OE: &str = "openenclave/azure-samples-maa-oe-sdk";
+
+use attesta_evidence::crypto::{self, Scheme};
+use attesta_evidence::sgx::{self, PckExtension, QeIdentity, Quote, TcbInfo, pki, tcb};
+
+/// A folder's TCB info and QE identity, each signature checked by hand with
+/// the TCB signing key of its issuer chain (whose root must be Intel's).
+/// For collateral that `VerifiedCollateral::verify` rejects as a whole
+/// (mobilecoin's expired PCK CRL) yet whose documents are genuine.
+pub fn signed_documents(dir: &str) -> (TcbInfo, QeIdentity) {
+    let c = collateral(dir);
+    let key = |pem: &str| {
+        let certs = pki::pem_certificates(pem.as_bytes()).unwrap();
+        assert_eq!(certs[1], sgx::intel_sgx_root_ca_der());
+        let root = pki::parse_cert(&certs[1]).unwrap();
+        let signer = pki::parse_cert(&certs[0]).unwrap();
+        pki::check_issued_by(&signer, root.subject().as_raw(), &pki::public_key(&root)).unwrap();
+        pki::public_key(&signer)
+    };
+    let doc = tcb::split_tcb_info(&c.tcb_info_json).unwrap();
+    crypto::verify(
+        Scheme::EcdsaP256Sha256Fixed,
+        &key(&c.tcb_info_issuer_chain),
+        doc.body.as_bytes(),
+        &doc.signature,
+    )
+    .unwrap();
+    let info = tcb::parse_tcb_info(doc.body).unwrap();
+    let doc = tcb::split_qe_identity(&c.qe_identity_json).unwrap();
+    crypto::verify(
+        Scheme::EcdsaP256Sha256Fixed,
+        &key(&c.qe_identity_issuer_chain),
+        doc.body.as_bytes(),
+        &doc.signature,
+    )
+    .unwrap();
+    (info, tcb::parse_qe_identity(doc.body).unwrap())
+}
+
+/// The PCK leaf of a quote's own chain: its SGX extension and public key,
+/// the leaf checked to be issued by the chain's CA and the CA by Intel's root.
+pub fn pck_of(quote: &Quote<'_>) -> (PckExtension, Vec<u8>) {
+    let certs = pki::pem_certificates(quote.pck_chain_pem).unwrap();
+    assert_eq!(certs.len(), 3);
+    // Older quotes carry another issuance of Intel's root (same subject and
+    // key, valid to 2033): the key is what must match.
+    let intel = sgx::intel_sgx_root_ca_der();
+    let intel = pki::parse_cert(&intel).unwrap();
+    let root = pki::parse_cert(&certs[2]).unwrap();
+    assert_eq!(root.subject().as_raw(), intel.subject().as_raw());
+    assert_eq!(pki::public_key(&root), pki::public_key(&intel));
+    let ca = pki::parse_cert(&certs[1]).unwrap();
+    let leaf = pki::parse_cert(&certs[0]).unwrap();
+    pki::check_issued_by(&ca, root.subject().as_raw(), &pki::public_key(&root)).unwrap();
+    pki::check_issued_by(&leaf, ca.subject().as_raw(), &pki::public_key(&ca)).unwrap();
+    (pki::pck_extension(&leaf).unwrap(), pki::public_key(&leaf))
+}
