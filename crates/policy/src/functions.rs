@@ -43,7 +43,12 @@ pub(crate) fn compile_jmespath(query: &str) -> Result<jmespath::Expression<'stat
     }
     RUNTIME
         .compile(query)
-        .map_err(|e| format!("invalid JMESPath query: {}", e.to_string().replace('\n', " ")))
+        .map_err(|e| format!("invalid JMESPath query '{query}': {}", first_line(&e.to_string())))
+}
+
+/// jmespath errors end with a source excerpt and a caret on further lines; messages keep the first line.
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s).trim()
 }
 
 fn fail(func: Func, pos: Pos, msg: impl AsRef<str>) -> PolicyError {
@@ -101,7 +106,7 @@ pub(crate) fn call<'a>(
                 .map_err(|e| fail(func, pos, format!("the first argument is not JSON: {e}")))?;
             let result = expr
                 .search(data)
-                .map_err(|e| fail(func, pos, e.to_string().replace('\n', " ")))?;
+                .map_err(|e| fail(func, pos, first_line(&e.to_string())))?;
             let text = serde_json::to_string(&*result)
                 .map_err(|e| fail(func, pos, format!("cannot serialise the result: {e}")))?;
             Ok(Val::one(

@@ -20,6 +20,9 @@ const FILE: &str = "policy.rego";
 pub(crate) struct RegoPolicy {
     engine: Engine,
     package: String,
+    /// Whether the module declares `claims` / `properties` (evaluating an undeclared rule is an error).
+    has_claims: bool,
+    has_properties: bool,
 }
 
 impl std::fmt::Debug for RegoPolicy {
@@ -81,7 +84,19 @@ impl RegoPolicy {
                 column: None,
             });
         }
-        Ok(RegoPolicy { engine, package })
+        let declared = |rule: &str| {
+            engine
+                .has_declared_rule_rooted_at(FILE, rule)
+                .map_err(|e| map_error(e, true))
+        };
+        let has_claims = declared("claims")?;
+        let has_properties = declared("properties")?;
+        Ok(RegoPolicy {
+            engine,
+            package,
+            has_claims,
+            has_properties,
+        })
     }
 
     pub(crate) fn run(&self, incoming: &[Claim]) -> Result<Run, PolicyError> {
@@ -131,8 +146,12 @@ impl RegoPolicy {
         if !permitted {
             return Ok(run);
         }
-        run.outgoing = self.object_rule(&mut engine, "claims")?;
-        run.properties = self.object_rule(&mut engine, "properties")?;
+        if self.has_claims {
+            run.outgoing = self.object_rule(&mut engine, "claims")?;
+        }
+        if self.has_properties {
+            run.properties = self.object_rule(&mut engine, "properties")?;
+        }
         for (name, value) in &run.properties {
             let expected = crate::property_type(name).ok_or_else(|| {
                 PolicyError::eval(
