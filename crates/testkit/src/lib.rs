@@ -9,3 +9,6 @@
 pub mod bundle;
 
 pub use bundle::{read_bundle, write_bundle};
+pub mod sgx;
+
+pub use sgx::{SgxSample, SgxSampleBuilder};
