@@ -257,7 +257,7 @@ fn header_chain(header: &Map<String, Value>) -> Result<Vec<String>, JwsError> {
 
 fn parse_cert(der: &[u8]) -> Result<X509Certificate<'_>, String> {
     match X509Certificate::from_der(der) {
-        Ok((rest, c)) if rest.is_empty() => Ok(c),
+        Ok(([], c)) => Ok(c),
         Ok((rest, _)) => Err(format!(
             "{} trailing bytes after the certificate",
             rest.len()

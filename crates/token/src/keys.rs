@@ -377,7 +377,7 @@ impl KeyRing {
                     .is_some_and(|r| r.saturating_add(self.overlap_secs) > now)
             })
             .collect();
-        retired.sort_by(|a, b| b.meta.retired_at.cmp(&a.meta.retired_at));
+        retired.sort_by_key(|e| std::cmp::Reverse(e.meta.retired_at));
         let mut out = vec![self.active()];
         out.extend(retired.into_iter().map(|e| e.key.clone()));
         out

@@ -146,10 +146,10 @@ fn rsa_and_ec_signed_jws_verify_and_report_their_signer() {
         let sha1 =
             aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &pki.cert_der);
         assert_eq!(signer.thumbprint_sha1_hex, hex::encode_upper(sha1.as_ref()));
-        assert!(signer_is_trusted(&signer, &[pki.cert_der.clone()], NOW).is_ok());
+        assert!(signer_is_trusted(&signer, std::slice::from_ref(&pki.cert_der), NOW).is_ok());
         let stranger = self_signed("stranger", ec_key(), true);
         assert_eq!(
-            signer_is_trusted(&signer, &[stranger.cert_der.clone()], NOW)
+            signer_is_trusted(&signer, std::slice::from_ref(&stranger.cert_der), NOW)
                 .unwrap_err()
                 .code(),
             "JwsUntrustedSigner"
@@ -268,24 +268,29 @@ fn signer_chaining_to_a_trusted_root_is_trusted() {
     let signer = parse_jws(&text).unwrap().verify_signer().unwrap().unwrap();
     assert_eq!(signer.chain_der.len(), 2);
     assert!(
-        signer_is_trusted(&signer, &[root.cert_der.clone()], NOW).is_ok(),
+        signer_is_trusted(&signer, std::slice::from_ref(&root.cert_der), NOW).is_ok(),
         "root anchor"
     );
     assert!(
-        signer_is_trusted(&signer, &[inter.cert_der.clone()], NOW).is_ok(),
+        signer_is_trusted(&signer, std::slice::from_ref(&inter.cert_der), NOW).is_ok(),
         "intermediate anchor"
     );
     assert!(
-        signer_is_trusted(&signer, &[leaf.cert_der.clone()], NOW).is_ok(),
+        signer_is_trusted(&signer, std::slice::from_ref(&leaf.cert_der), NOW).is_ok(),
         "pinned leaf"
     );
     // Outside the certificates' validity.
-    let e = signer_is_trusted(&signer, &[root.cert_der.clone()], NOW + 400 * 86_400).unwrap_err();
+    let e = signer_is_trusted(
+        &signer,
+        std::slice::from_ref(&root.cert_der),
+        NOW + 400 * 86_400,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "JwsUntrustedSigner");
     // Another root with the same name but another key does not vouch.
     let impostor = self_signed("Test Policy Root", ec_key(), true);
     assert_eq!(
-        signer_is_trusted(&signer, &[impostor.cert_der.clone()], NOW)
+        signer_is_trusted(&signer, std::slice::from_ref(&impostor.cert_der), NOW)
             .unwrap_err()
             .code(),
         "JwsUntrustedSigner"
@@ -294,8 +299,8 @@ fn signer_chaining_to_a_trusted_root_is_trusted() {
     // Leaf alone in the header, root trusted: the intermediate is missing.
     let text = sign_jws(b"policy", &leaf.jws_key()).unwrap();
     let signer = parse_jws(&text).unwrap().verify_signer().unwrap().unwrap();
-    assert!(signer_is_trusted(&signer, &[root.cert_der.clone()], NOW).is_err());
-    assert!(signer_is_trusted(&signer, &[inter.cert_der.clone()], NOW).is_ok());
+    assert!(signer_is_trusted(&signer, std::slice::from_ref(&root.cert_der), NOW).is_err());
+    assert!(signer_is_trusted(&signer, std::slice::from_ref(&inter.cert_der), NOW).is_ok());
 }
 
 #[test]
@@ -309,7 +314,7 @@ fn a_non_ca_issuer_or_a_broken_chain_is_untrusted() {
         .verify_signer()
         .unwrap()
         .unwrap();
-    let e = signer_is_trusted(&signer, &[root.cert_der.clone()], NOW).unwrap_err();
+    let e = signer_is_trusted(&signer, std::slice::from_ref(&root.cert_der), NOW).unwrap_err();
     assert!(e.to_string().contains("not a CA"), "{e}");
 
     // A chain whose second certificate did not issue the first.
@@ -323,8 +328,8 @@ fn a_non_ca_issuer_or_a_broken_chain_is_untrusted() {
         .unwrap()
         .unwrap();
     // Trusted root signs leaf2 directly: trusted despite the junk after it.
-    assert!(signer_is_trusted(&signer, &[root.cert_der.clone()], NOW).is_ok());
-    let e = signer_is_trusted(&signer, &[other_ca.cert_der.clone()], NOW).unwrap_err();
+    assert!(signer_is_trusted(&signer, std::slice::from_ref(&root.cert_der), NOW).is_ok());
+    let e = signer_is_trusted(&signer, std::slice::from_ref(&other_ca.cert_der), NOW).unwrap_err();
     assert!(e.to_string().contains("not signed by"), "{e}");
 
     // An expired intermediate breaks the chain even though signatures hold.
@@ -345,7 +350,7 @@ fn a_non_ca_issuer_or_a_broken_chain_is_untrusted() {
         .verify_signer()
         .unwrap()
         .unwrap();
-    let e = signer_is_trusted(&signer, &[root.cert_der.clone()], NOW).unwrap_err();
+    let e = signer_is_trusted(&signer, std::slice::from_ref(&root.cert_der), NOW).unwrap_err();
     assert!(e.to_string().contains("not valid at"), "{e}");
 }
 
