@@ -83,9 +83,9 @@ pub fn import_dir(dir: &Path) -> Result<DcapCollateral, CollateralError> {
         tcb_info_issuer_chain: read_text(dir, tcb_chain)?,
         qe_identity_json: read_text(dir, qe)?,
         qe_identity_issuer_chain: read_text(dir, qe_chain)?,
-        pck_crl: crl_to_der(pck_crl, &read_file(dir, pck_crl)?)?,
+        pck_crl: crl_to_der("PCK CRL", &read_file(dir, pck_crl)?)?,
         pck_crl_issuer_chain: read_text(dir, pck_chain)?,
-        root_ca_crl: crl_to_der(root_crl, &read_file(dir, root_crl)?)?,
+        root_ca_crl: crl_to_der("root CA CRL", &read_file(dir, root_crl)?)?,
     };
     check_shape(&c)?;
     Ok(c)
