@@ -54,6 +54,6 @@ pub use parts::{
     PckCa, cache_key, check_matches, fmspc_of, next_update_of, normalize_fmspc, pck_ca_of,
     version_of,
 };
-pub use pcs::{INTEL_PCS_BASE_URL, PcsClient, PcsClientOptions};
+pub use pcs::{INTEL_PCS_BASE_URL, PcsClient, PcsClientOptions, TcbUpdate};
 pub use service::{CollateralOptions, CollateralService, Fetched, store_bundle};
 pub use source::{CollateralSource, OfflineSource};

@@ -34,6 +34,17 @@ impl PckCa {
             PckCa::Platform => "platform",
         }
     }
+
+    /// The CA named by an issuer common name, e.g. the issuer CN of the PCK
+    /// certificate in a quote ("Intel SGX PCK Processor CA" /
+    /// "Intel SGX PCK Platform CA").
+    pub fn from_issuer_common_name(cn: &str) -> Option<PckCa> {
+        match cn {
+            "Intel SGX PCK Processor CA" => Some(PckCa::Processor),
+            "Intel SGX PCK Platform CA" => Some(PckCa::Platform),
+            _ => None,
+        }
+    }
 }
 
 pub(crate) fn tee_str(tee: DcapTee) -> &'static str {
@@ -165,19 +176,15 @@ fn crl_facts(part: &str, der: &[u8]) -> Result<CrlFacts, CollateralError> {
 /// Which PCK CA issued the bundle's PCK CRL, from the CRL's issuer name.
 pub fn pck_ca_of(c: &DcapCollateral) -> Result<PckCa, CollateralError> {
     let facts = crl_facts("PCK CRL", &c.pck_crl)?;
-    if facts.issuer_cn.contains("Processor") {
-        Ok(PckCa::Processor)
-    } else if facts.issuer_cn.contains("Platform") {
-        Ok(PckCa::Platform)
-    } else {
-        Err(CollateralError::malformed(
+    PckCa::from_issuer_common_name(&facts.issuer_cn).ok_or_else(|| {
+        CollateralError::malformed(
             "PCK CRL",
             format!(
                 "issuer {:?} is neither the Intel SGX PCK Processor CA nor the Platform CA",
                 facts.issuer_cn
             ),
-        ))
-    }
+        )
+    })
 }
 
 /// The earliest `nextUpdate` of the four dated parts (TCB info, QE identity,

@@ -12,6 +12,7 @@
 //! | PCK CRL | `GET {base}/sgx/certification/v4/pckcrl?ca=processor\|platform&encoding=der` | `SGX-PCK-CRL-Issuer-Chain` |
 //! | root CA CRL | `GET {base}/sgx/certification/v4/rootcacrl` | — |
 //!
+//! TCB info and QE identity take an optional `update=early|standard`.
 //! Issuer chains arrive URL-encoded in the headers. The root CA CRL comes as
 //! DER from PCS and as hex text from PCCS; both are accepted. TDX uses the
 //! SGX CRL endpoints: the PCK hierarchy is shared.
@@ -43,6 +44,30 @@ pub struct PcsClientOptions {
     pub only_extra_roots: bool,
     /// Timeout of each request, connect included.
     pub timeout: Duration,
+    /// Ask for the `early` or `standard` TCB update stream (PCS `update`
+    /// query parameter of the TCB info and QE identity requests). `None`
+    /// leaves it out: the service's default (standard).
+    pub tcb_update: Option<TcbUpdate>,
+    /// Where to get the Intel SGX Root CA CRL, when not from
+    /// `{base}/sgx/certification/v4/rootcacrl` (e.g. Intel's certificate
+    /// distribution point). Any URL serving the CRL as DER, PEM or hex.
+    pub root_ca_crl_url: Option<String>,
+}
+
+/// The PCS TCB update stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcbUpdate {
+    Early,
+    Standard,
+}
+
+impl TcbUpdate {
+    fn as_str(self) -> &'static str {
+        match self {
+            TcbUpdate::Early => "early",
+            TcbUpdate::Standard => "standard",
+        }
+    }
 }
 
 impl PcsClientOptions {
@@ -52,6 +77,8 @@ impl PcsClientOptions {
             extra_root_ca_pem: None,
             only_extra_roots: false,
             timeout: Duration::from_secs(30),
+            tcb_update: None,
+            root_ca_crl_url: None,
         }
     }
 }
@@ -61,16 +88,20 @@ impl PcsClientOptions {
 pub struct PcsClient {
     base: String,
     http: reqwest::Client,
+    update: Option<TcbUpdate>,
+    root_ca_crl_url: Option<String>,
 }
 
 impl PcsClient {
     pub fn new(opts: PcsClientOptions) -> Result<Self, CollateralError> {
         let setup = |reason: String| CollateralError::ClientSetup { reason };
         let base = opts.base_url.trim_end_matches('/').to_owned();
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err(setup(format!(
-                "base URL {base:?} must start with https:// (or http:// for a loopback test service)"
-            )));
+        for url in std::iter::once(&base).chain(opts.root_ca_crl_url.as_ref()) {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(setup(format!(
+                    "URL {url:?} must start with https:// (or http:// for a loopback test service)"
+                )));
+            }
         }
         let mut builder = reqwest::Client::builder()
             .timeout(opts.timeout)
@@ -93,12 +124,23 @@ impl PcsClient {
             ));
         }
         let http = builder.build().map_err(|e| setup(e.to_string()))?;
-        Ok(Self { base, http })
+        Ok(Self {
+            base,
+            http,
+            update: opts.tcb_update,
+            root_ca_crl_url: opts.root_ca_crl_url,
+        })
     }
 
     /// The configured base URL.
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    fn update_param(&self, sep: char) -> String {
+        self.update
+            .map(|u| format!("{sep}update={}", u.as_str()))
+            .unwrap_or_default()
     }
 
     /// `GET` with a size cap; 404 and other non-200 statuses become typed
@@ -173,9 +215,10 @@ impl PcsClient {
     ) -> Result<(String, String), CollateralError> {
         let fmspc = normalize_fmspc(fmspc)?;
         let url = format!(
-            "{}/{}/certification/v4/tcb?fmspc={fmspc}",
+            "{}/{}/certification/v4/tcb?fmspc={fmspc}{}",
             self.base,
-            tee_str(tee)
+            tee_str(tee),
+            self.update_param('&')
         );
         self.get_signed_json(
             &url,
@@ -191,9 +234,10 @@ impl PcsClient {
         tee: DcapTee,
     ) -> Result<(String, String), CollateralError> {
         let url = format!(
-            "{}/{}/certification/v4/qe/identity",
+            "{}/{}/certification/v4/qe/identity{}",
             self.base,
-            tee_str(tee)
+            tee_str(tee),
+            self.update_param('?')
         );
         self.get_signed_json(
             &url,
@@ -220,7 +264,10 @@ impl PcsClient {
 
     /// Intel SGX Root CA CRL (DER).
     pub async fn fetch_root_ca_crl(&self) -> Result<Vec<u8>, CollateralError> {
-        let url = format!("{}/sgx/certification/v4/rootcacrl", self.base);
+        let url = match &self.root_ca_crl_url {
+            Some(u) => u.clone(),
+            None => format!("{}/sgx/certification/v4/rootcacrl", self.base),
+        };
         let (_, body) = self.get(&url).await?;
         crl_to_der("root CA CRL", &body)
     }

@@ -109,8 +109,10 @@ struct Attempt {
     error: Option<CollateralError>,
 }
 
-#[derive(Default)]
 struct Slot {
+    tee: DcapTee,
+    fmspc: String,
+    ca: PckCa,
     current: RwLock<Option<Arc<Entry>>>,
     /// Held by the one caller refreshing this key.
     refresh: tokio::sync::Mutex<Attempt>,
@@ -156,7 +158,7 @@ impl CollateralService {
         &self.opts
     }
 
-    fn slot(&self, key: &str) -> Arc<Slot> {
+    fn slot(&self, tee: DcapTee, fmspc: &str, ca: PckCa, key: &str) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = slots.get(key) {
             return s.clone();
@@ -165,7 +167,13 @@ impl CollateralService {
             // Keep slots holding collateral or in use by a waiting caller.
             slots.retain(|_, s| s.current().is_some() || Arc::strong_count(s) > 1);
         }
-        let s = Arc::new(Slot::default());
+        let s = Arc::new(Slot {
+            tee,
+            fmspc: fmspc.to_owned(),
+            ca,
+            current: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(Attempt::default()),
+        });
         slots.insert(key.to_owned(), s.clone());
         s
     }
@@ -189,7 +197,7 @@ impl CollateralService {
     ) -> Result<Fetched, CollateralError> {
         let fmspc = normalize_fmspc(fmspc)?;
         let key = cache_key(tee, &fmspc, ca);
-        let slot = self.slot(&key);
+        let slot = self.slot(tee, &fmspc, ca, &key);
 
         let current = slot.current();
         if let Some(e) = &current
@@ -346,6 +354,27 @@ impl CollateralService {
         }
     }
 
+    /// Refreshes every key that holds collateral and is due (inside the
+    /// refresh margin or expired), so a background task can keep collateral
+    /// warm and no attestation pays for a fetch. Returns the keys it tried
+    /// and their outcome; failures are also logged.
+    pub async fn refresh_due(&self, now: i64) -> Vec<(String, Result<Fetched, CollateralError>)> {
+        let due: Vec<Arc<Slot>> = {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots
+                .values()
+                .filter(|s| s.current().is_some_and(|e| !self.is_fresh(&e, now)))
+                .cloned()
+                .collect()
+        };
+        let mut out = Vec::with_capacity(due.len());
+        for s in due {
+            let key = cache_key(s.tee, &s.fmspc, s.ca);
+            out.push((key, self.get(s.tee, &s.fmspc, s.ca, now).await));
+        }
+        out
+    }
+
     /// Adds an imported bundle (e.g. from [`crate::import_dir`]) to this
     /// service and its shared cache, under the key its contents name. It
     /// replaces the current copy only if it is at least as new.
@@ -354,7 +383,7 @@ impl CollateralService {
         let ca = pck_ca_of(&c)?;
         let next_update = check_matches(&c, tee, &fmspc, ca)?;
         let key = cache_key(tee, &fmspc, ca);
-        let slot = self.slot(&key);
+        let slot = self.slot(tee, &fmspc, ca, &key);
         let _guard = slot.refresh.lock().await;
         let e = Entry::new(c, next_update, now);
         if slot

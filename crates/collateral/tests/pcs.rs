@@ -3,10 +3,13 @@
 
 mod common;
 
+use attesta_collateral::TcbUpdate;
 use attesta_collateral::{
     CollateralError, CollateralSource, DcapTee, PckCa, PcsClient, PcsClientOptions, import_dir,
 };
-use common::{Fixture, FixtureOptions, Mode, PCK_CRL_PATH, ROOT_CRL_PATH, vector_dir};
+use common::{
+    Fixture, FixtureOptions, Mode, PCK_CRL_PATH, ROOT_CRL_DP_PATH, ROOT_CRL_PATH, vector_dir,
+};
 
 fn client(f: &Fixture) -> PcsClient {
     PcsClient::new(PcsClientOptions::new(&f.base_url)).unwrap()
@@ -242,4 +245,44 @@ async fn https_with_extra_root_ca() {
         assert_eq!(got, import_dir(&vector_dir("tdx/dcap-qvl-tdx-v4")).unwrap());
     }
     f.stop().await;
+}
+
+#[tokio::test]
+async fn update_stream_and_root_crl_location_are_configurable() {
+    let f = Fixture::start("sgx/dcap-qvl-sgx-v3").await;
+    let mut opts = PcsClientOptions::new(format!("{}/", f.base_url));
+    opts.tcb_update = Some(TcbUpdate::Early);
+    opts.root_ca_crl_url = Some(format!("{}{ROOT_CRL_DP_PATH}", f.base_url));
+    let got = PcsClient::new(opts)
+        .unwrap()
+        .fetch(f.tee, &f.fmspc, f.ca)
+        .await
+        .unwrap();
+    assert_eq!(got.root_ca_crl, f.file("root_ca_crl.der"));
+    let mut uris = f.uris();
+    uris.sort();
+    assert_eq!(
+        uris,
+        [
+            "/IntelSGXRootCA.der",
+            "/sgx/certification/v4/pckcrl?ca=processor&encoding=der",
+            "/sgx/certification/v4/qe/identity?update=early",
+            "/sgx/certification/v4/tcb?fmspc=00A067110000&update=early",
+        ]
+    );
+    assert_eq!(f.count(ROOT_CRL_PATH), 0);
+    f.stop().await;
+}
+
+#[test]
+fn pck_ca_from_issuer_common_name() {
+    assert_eq!(
+        PckCa::from_issuer_common_name("Intel SGX PCK Processor CA"),
+        Some(PckCa::Processor)
+    );
+    assert_eq!(
+        PckCa::from_issuer_common_name("Intel SGX PCK Platform CA"),
+        Some(PckCa::Platform)
+    );
+    assert_eq!(PckCa::from_issuer_common_name("Intel SGX Root CA"), None);
 }

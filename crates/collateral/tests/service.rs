@@ -484,3 +484,27 @@ async fn unreadable_cache_entry_is_ignored_and_refetched() {
     );
     f.stop().await;
 }
+
+#[tokio::test]
+async fn refresh_due_refreshes_only_keys_inside_the_margin() {
+    let sgx = Fixture::start(SGX).await;
+    let svc = service(
+        &sgx,
+        Arc::new(MemoryCache::new()),
+        CollateralOptions::default(),
+    );
+    let next = ts(SGX_NEXT_UPDATE);
+    svc.get(sgx.tee, &sgx.fmspc, sgx.ca, ts(SGX_NOW))
+        .await
+        .unwrap();
+    // Not due yet: nothing happens.
+    assert!(svc.refresh_due(next - 7200).await.is_empty());
+    assert_each_path(&sgx, 1);
+    // Due: one refresh of the one key.
+    let done = svc.refresh_due(next - 1800).await;
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, cache_key(sgx.tee, &sgx.fmspc, sgx.ca));
+    assert_eq!(done[0].1.as_ref().unwrap().fetched_at, next - 1800);
+    assert_each_path(&sgx, 2);
+    sgx.stop().await;
+}

@@ -52,6 +52,7 @@ struct Shared {
     delay: Duration,
     mode: Arc<Mutex<Mode>>,
     counts: Arc<Mutex<HashMap<String, usize>>>,
+    uris: Arc<Mutex<Vec<String>>>,
 }
 
 pub struct Fixture {
@@ -103,6 +104,7 @@ impl Fixture {
             delay: opts.delay,
             mode: Arc::new(Mutex::new(Mode::Serve)),
             counts: Arc::new(Mutex::new(HashMap::new())),
+            uris: Arc::new(Mutex::new(Vec::new())),
         };
         let app = axum::Router::new()
             .fallback(serve)
@@ -162,6 +164,11 @@ impl Fixture {
             .unwrap_or(0)
     }
 
+    /// Every request's path and query, in arrival order.
+    pub fn uris(&self) -> Vec<String> {
+        self.shared.uris.lock().unwrap().clone()
+    }
+
     pub fn total(&self) -> usize {
         self.shared.counts.lock().unwrap().values().sum()
     }
@@ -191,6 +198,8 @@ impl Fixture {
 
 pub const PCK_CRL_PATH: &str = "/sgx/certification/v4/pckcrl";
 pub const ROOT_CRL_PATH: &str = "/sgx/certification/v4/rootcacrl";
+/// A CRL distribution point outside the PCS paths.
+pub const ROOT_CRL_DP_PATH: &str = "/IntelSGXRootCA.der";
 
 fn tee(t: DcapTee) -> &'static str {
     match t {
@@ -245,6 +254,7 @@ fn status(code: u16) -> Response<Body> {
 async fn serve(State(s): State<Shared>, uri: Uri) -> Response<Body> {
     let path = uri.path().to_owned();
     *s.counts.lock().unwrap().entry(path.clone()).or_default() += 1;
+    s.uris.lock().unwrap().push(uri.to_string());
     if !s.delay.is_zero() {
         tokio::time::sleep(s.delay).await;
     }
@@ -298,7 +308,7 @@ async fn serve(State(s): State<Shared>, uri: Uri) -> Response<Body> {
             mode,
         );
     }
-    if path == ROOT_CRL_PATH {
+    if path == ROOT_CRL_PATH || path == ROOT_CRL_DP_PATH {
         let der = read(&s, "root_ca_crl.der");
         let body = if s.root_crl_hex {
             hex::encode(der).into_bytes()
