@@ -1,1 +1,222 @@
-//! placeholder
+//! # attesta-server
+//!
+//! Attesta's HTTPS API, wire-compatible with Microsoft Azure Attestation:
+//!
+//! - data plane (anonymous): `/attest/{type}`, `/certs`,
+//!   `/.well-known/openid-configuration`, `/servicehealth`;
+//! - control plane: `/policies/{type}` (get, set, `:reset`) and the
+//!   policy-management certificates (`/certificates`, `:add`, `:remove`);
+//! - admin API (admin token): `/admin/providers`, `/admin/keys`.
+//!
+//! Every MAA route answers at the root (provider chosen by host name) and
+//! under `/providers/{name}` (see [`provider`]).
+//!
+//! The attest flow (see [`routes::attest`]) is: request bytes → decode →
+//! verify with collateral, roots and time ([`evidence`]) → incoming claims →
+//! policy → outgoing claims → signed token ([`tokens`]).
+//!
+//! [`start`] prepares the data directory on first start (store, TLS
+//! certificate, signing keys, admin token), ensures the default provider, and
+//! serves until [`RunningServer::shutdown`].
+
+pub mod auth;
+pub mod codec;
+pub mod config;
+pub mod error;
+pub mod evidence;
+mod fsutil;
+pub mod provider;
+pub mod routes;
+pub mod state;
+pub mod tls;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use attesta_evidence::UnixTime;
+use attesta_evidence::crypto::sha256;
+use attesta_store::{ProviderRecord, SqliteStore, Store, TrustModel};
+use attesta_token::keys::KeyRing;
+
+pub use config::Config;
+pub use evidence::Verifiers;
+pub use state::AppState;
+
+/// File name of the embedded store inside the data directory.
+pub const STORE_FILE: &str = "attesta.db";
+/// File name of the generated admin token inside the data directory.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("data directory: {0}")]
+    DataDir(String),
+    #[error("store: {0}")]
+    Store(String),
+    #[error("signing keys: {0}")]
+    Keys(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: SocketAddr, reason: String },
+}
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// The data directory in use.
+    pub data_dir: PathBuf,
+    /// The TLS certificate clients should trust (self-signed or configured).
+    pub tls_cert: PathBuf,
+    /// Shared state, for in-process tests and the CLI.
+    pub state: AppState,
+    handle: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stop accepting connections and let in-flight requests finish (up to 10 s).
+    pub fn shutdown(&self) {
+        self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
+    }
+
+    /// Wait until the server has stopped.
+    pub async fn wait(self) -> std::io::Result<()> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}
+
+/// Read the admin token from config or the data directory, creating it on
+/// first start; return its SHA-256.
+fn admin_token_hash(config: &Config) -> Result<[u8; 32], StartError> {
+    if let Some(t) = &config.admin_token {
+        if t.trim().is_empty() {
+            return Err(StartError::Config("admin_token may not be empty".into()));
+        }
+        return Ok(sha256(t.trim().as_bytes()));
+    }
+    let path = config.data_dir.join(ADMIN_TOKEN_FILE);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(sha256(existing.trim().as_bytes()));
+    }
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| StartError::DataDir("no system randomness".into()))?;
+    let token = hex::encode(bytes);
+    fsutil::write_private(&path, format!("{token}\n").as_bytes()).map_err(StartError::DataDir)?;
+    tracing::info!(path = %path.display(), "created the admin token");
+    Ok(sha256(token.as_bytes()))
+}
+
+/// Create the default provider if it is missing; sync its configured tokens.
+async fn ensure_default_provider(config: &Config, store: &dyn Store) -> Result<(), StartError> {
+    let name = &config.default_provider.name;
+    let hashes: Vec<String> = config
+        .default_provider
+        .aad_tokens
+        .iter()
+        .map(|t| auth::token_hash(t))
+        .collect();
+    let existing = store
+        .get_provider(name)
+        .await
+        .map_err(|e| StartError::Store(e.to_string()))?;
+    match existing {
+        None => {
+            let record = ProviderRecord {
+                name: name.clone(),
+                trust_model: TrustModel::Aad,
+                token_hashes: hashes,
+                config: serde_json::json!({}),
+                created_at: UnixTime::now().0 as i64,
+            };
+            store
+                .create_provider(&record, &[])
+                .await
+                .map_err(|e| StartError::Store(e.to_string()))?;
+            tracing::info!(provider = %name, "created the default provider");
+        }
+        Some(mut record) if !hashes.is_empty() && record.token_hashes != hashes => {
+            record.token_hashes = hashes;
+            store
+                .update_provider(&record)
+                .await
+                .map_err(|e| StartError::Store(e.to_string()))?;
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// Prepare the data directory and start serving, with the verifiers this
+/// build has.
+pub async fn start(config: Config, verifiers: Verifiers) -> Result<RunningServer, StartError> {
+    config.validate().map_err(StartError::Config)?;
+    // One crypto provider for every rustls user in the process.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+
+    fsutil::private_dir(&config.data_dir).map_err(StartError::DataDir)?;
+    let store = SqliteStore::open(&config.data_dir.join(STORE_FILE))
+        .map_err(|e| StartError::Store(e.to_string()))?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let admin_hash = admin_token_hash(&config)?;
+    let keys = KeyRing::load_or_create(
+        &config.data_dir.join("keys"),
+        "Attesta token signing",
+        config.key_overlap_secs,
+        UnixTime::now().0,
+    )
+    .map_err(|e| StartError::Keys(e.to_string()))?;
+    ensure_default_provider(&config, store.as_ref()).await?;
+    let tls = tls::ensure(
+        &config.data_dir,
+        config.tls_cert.as_deref(),
+        config.tls_key.as_deref(),
+        config.listen,
+        &config.hostnames,
+    )
+    .map_err(StartError::Tls)?;
+    let rustls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+        .await
+        .map_err(|e| StartError::Tls(format!("cannot load {}: {e}", tls.cert.display())))?;
+
+    let listen = config.listen;
+    let data_dir = config.data_dir.clone();
+    let state = AppState::new(config, store, keys, admin_hash, verifiers);
+    let app = routes::router(state.clone());
+    let handle = axum_server::Handle::new();
+    let server = axum_server::bind_rustls(listen, rustls_config).handle(handle.clone());
+    let task = tokio::spawn(async move { server.serve(app.into_make_service()).await });
+    let addr = match handle.listening().await {
+        Some(addr) => addr,
+        None => {
+            let reason = match task.await {
+                Ok(Err(e)) => e.to_string(),
+                _ => "the listener stopped".into(),
+            };
+            return Err(StartError::Listen {
+                addr: listen,
+                reason,
+            });
+        }
+    };
+    tracing::info!(%addr, data_dir = %data_dir.display(), "attesta is listening (https)");
+    Ok(RunningServer {
+        addr,
+        data_dir,
+        tls_cert: tls.cert,
+        state,
+        handle,
+        task,
+    })
+}

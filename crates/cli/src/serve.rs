@@ -1,0 +1,127 @@
+//! `attesta serve`: layer the configuration (defaults, TOML file,
+//! `ATTESTA_*` environment, flags — flags win), set up logging, start the
+//! server, and shut down gracefully on SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+
+use attesta_server::Config;
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (keys as in the README's configuration table).
+    #[arg(long, env = "ATTESTA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8443].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Data directory [default: ./attesta-data].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// PEM certificate chain for TLS (with --tls-key); default: a self-signed
+    /// certificate in <data dir>/tls/cert.pem.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "ATTESTA_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// Layer defaults, file, environment and flags into one configuration.
+pub fn load_config(args: &ServeArgs) -> Result<Config, String> {
+    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = &args.config {
+        if !path.exists() {
+            return Err(format!(
+                "configuration file {} does not exist",
+                path.display()
+            ));
+        }
+        fig = fig.merge(Toml::file(path));
+    }
+    fig = fig.merge(Env::prefixed("ATTESTA_").split("__").ignore(&[
+        "config",
+        "log_format",
+        "url",
+        "ca",
+        "token",
+    ]));
+    if let Some(v) = args.listen {
+        fig = fig.merge(Serialized::default("listen", v));
+    }
+    if let Some(v) = &args.data_dir {
+        fig = fig.merge(Serialized::default("data_dir", v));
+    }
+    if let Some(v) = &args.tls_cert {
+        fig = fig.merge(Serialized::default("tls_cert", v));
+    }
+    if let Some(v) = &args.tls_key {
+        fig = fig.merge(Serialized::default("tls_key", v));
+    }
+    let config: Config = fig.extract().map_err(|e| format!("configuration: {e}"))?;
+    config.validate()?;
+    Ok(config)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ATTESTA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format);
+    let config = load_config(&args).map_err(anyhow::Error::msg)?;
+    let server = attesta_server::start(config, crate::commands::verifiers())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    eprintln!(
+        "attesta listening on https://{} (TLS certificate: {}; admin token: {})",
+        server.addr,
+        server.tls_cert.display(),
+        server
+            .data_dir
+            .join(attesta_server::ADMIN_TOKEN_FILE)
+            .display()
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown();
+    server.wait().await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,122 @@
+//! API errors and their one mapping to MAA's error body.
+//!
+//! Every failure a client can cause leaves the server as
+//! `{"error":{"code":"…","message":"…"}}` with the matching HTTP status and
+//! an `x-ms-error-code` header (as MAA's 2025-06-01 API declares). Internal
+//! failures are logged with their detail and answered with a generic message:
+//! no stack trace or internal path reaches a client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error on its way to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 `InvalidParameter`: the request's evidence or a field is wrong.
+    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InvalidParameter", message)
+    }
+
+    /// 400 `InvalidOperation`: the operation cannot be done as asked.
+    pub fn invalid_operation(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InvalidOperation", message)
+    }
+
+    /// 401 `Unauthorized`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
+    }
+
+    /// 404 `NotFound`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NotFound", message)
+    }
+
+    /// 501 `NotImplemented`.
+    pub fn not_implemented(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, "NotImplemented", message)
+    }
+
+    /// 500 with a generic message; the detail goes to the log only.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "the service failed to process the request; see the server log",
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.status, self.code, self.message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Ok(v) = HeaderValue::from_str(self.code) {
+            resp.headers_mut().insert("x-ms-error-code", v);
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"attesta\""),
+            );
+        }
+        resp
+    }
+}
+
+/// The MAA error code for a status produced outside our handlers (body-limit,
+/// timeout and routing layers), used to rewrite their plain-text bodies.
+pub fn code_for_status(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "RequestBodyTooLarge",
+        StatusCode::REQUEST_TIMEOUT => "RequestTimeout",
+        StatusCode::NOT_FOUND => "NotFound",
+        StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UnsupportedMediaType",
+        StatusCode::UNAUTHORIZED => "Unauthorized",
+        StatusCode::TOO_MANY_REQUESTS => "TooManyRequests",
+        StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailable",
+        s if s.is_server_error() => "InternalError",
+        _ => "InvalidParameter",
+    }
+}
+
+/// The message for a status produced outside our handlers.
+pub fn message_for_status(status: StatusCode, max_body: usize) -> String {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the request body is larger than the limit of {max_body} bytes")
+        }
+        StatusCode::REQUEST_TIMEOUT => "the request took too long and was abandoned".into(),
+        StatusCode::NOT_FOUND => {
+            "no such route; see the MAA REST API for the supported paths".into()
+        }
+        StatusCode::METHOD_NOT_ALLOWED => "this route does not accept that HTTP method".into(),
+        s => s
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_string(),
+    }
+}

@@ -1,0 +1,225 @@
+//! The admin API: providers and signing keys. Every route needs the admin
+//! token (`Authorization: Bearer <token>`).
+//!
+//! - `GET /admin/providers` — list
+//! - `POST /admin/providers` — create: `{"name", "trust_model": "aad"|"isolated",
+//!   "aad_tokens": [..], "policy_certificates": ["<PEM>", ..]}`; an isolated
+//!   provider needs at least one policy-management certificate
+//! - `GET /admin/providers/{name}`, `DELETE /admin/providers/{name}`
+//! - `GET /admin/keys`, `POST /admin/keys:rotate`
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::{require_admin, token_hash};
+use crate::error::ApiError;
+use crate::provider::validate_name;
+use crate::routes::certificates::thumbprint;
+use crate::state::AppState;
+use attesta_evidence::UnixTime;
+use attesta_store::{PolicyCertRecord, ProviderRecord, StoreError, TrustModel};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/providers", get(list).post(create))
+        .route("/admin/providers/{name}", get(show).delete(delete))
+        .route("/admin/keys", get(keys))
+        .route("/admin/keys:rotate", post(rotate))
+}
+
+/// What the admin API shows of a provider (never token hashes).
+pub(crate) async fn view(state: &AppState, p: &ProviderRecord) -> Result<Value, ApiError> {
+    let certs = state
+        .store
+        .list_policy_certs(&p.name)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(json!({
+        "name": p.name,
+        "trust_model": p.trust_model.to_string(),
+        "created_at": p.created_at,
+        "path": format!("/providers/{}", p.name),
+        "control_plane_tokens": p.token_hashes.len(),
+        "policy_certificates": certs.iter().map(|c| c.thumbprint.clone()).collect::<Vec<_>>(),
+        "default": p.name == state.config.default_provider.name,
+    }))
+}
+
+async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let providers = state
+        .store
+        .list_providers()
+        .await
+        .map_err(ApiError::internal)?;
+    let mut out = Vec::new();
+    for p in &providers {
+        out.push(view(&state, p).await?);
+    }
+    Ok(Json(json!({ "providers": out })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateProvider {
+    name: String,
+    #[serde(default = "default_trust")]
+    trust_model: String,
+    #[serde(default)]
+    aad_tokens: Vec<String>,
+    #[serde(default)]
+    policy_certificates: Vec<String>,
+}
+
+fn default_trust() -> String {
+    "aad".into()
+}
+
+/// DER certificates from PEM text (one or more blocks).
+pub(crate) fn certs_from_pem(pem: &str) -> Result<Vec<Vec<u8>>, ApiError> {
+    let mut out = Vec::new();
+    for item in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()) {
+        let item = item.map_err(|e| ApiError::invalid_parameter(format!("invalid PEM: {e}")))?;
+        if item.label != "CERTIFICATE" {
+            continue;
+        }
+        x509_parser::parse_x509_certificate(&item.contents).map_err(|e| {
+            ApiError::invalid_parameter(format!("a policy certificate is not valid X.509: {e}"))
+        })?;
+        out.push(item.contents);
+    }
+    if out.is_empty() {
+        return Err(ApiError::invalid_parameter(
+            "no CERTIFICATE block found in a policy_certificates entry",
+        ));
+    }
+    Ok(out)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<CreateProvider>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_admin(&state, &headers)?;
+    validate_name(&req.name).map_err(ApiError::invalid_parameter)?;
+    let trust_model: TrustModel = req
+        .trust_model
+        .parse()
+        .map_err(|_| ApiError::invalid_parameter("trust_model must be 'aad' or 'isolated'"))?;
+    let now = UnixTime::now().0 as i64;
+    let mut certs = Vec::new();
+    for pem in &req.policy_certificates {
+        for der in certs_from_pem(pem)? {
+            certs.push(PolicyCertRecord {
+                thumbprint: thumbprint(&der),
+                der,
+                added_at: now,
+            });
+        }
+    }
+    if trust_model == TrustModel::Isolated && certs.is_empty() {
+        return Err(ApiError::invalid_parameter(
+            "an isolated provider needs at least one policy management certificate (policy_certificates)",
+        ));
+    }
+    if req.aad_tokens.iter().any(|t| t.trim().is_empty()) {
+        return Err(ApiError::invalid_parameter(
+            "aad_tokens may not contain empty tokens",
+        ));
+    }
+    let record = ProviderRecord {
+        name: req.name.clone(),
+        trust_model,
+        token_hashes: req.aad_tokens.iter().map(|t| token_hash(t)).collect(),
+        config: json!({}),
+        created_at: now,
+    };
+    match state.store.create_provider(&record, &certs).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists(_)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                format!("a provider named '{}' already exists", req.name),
+            ));
+        }
+        Err(e) => return Err(ApiError::internal(e)),
+    }
+    tracing::info!(provider = %record.name, trust_model = %record.trust_model, "provider created");
+    Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let p = state
+        .provider(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no attestation provider is named '{name}'")))?;
+    Ok(Json(view(&state, &p).await?))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&state, &headers)?;
+    if name == state.config.default_provider.name {
+        return Err(ApiError::invalid_operation(
+            "the default provider cannot be deleted",
+        ));
+    }
+    let deleted = state
+        .store
+        .delete_provider(&name)
+        .await
+        .map_err(ApiError::internal)?;
+    if !deleted {
+        return Err(ApiError::not_found(format!(
+            "no attestation provider is named '{name}'"
+        )));
+    }
+    state.invalidate_policies(&name);
+    tracing::info!(provider = %name, "provider deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn key_list(state: &AppState) -> Value {
+    let now = UnixTime::now().0;
+    let ring = state.keys.read().expect("key ring lock");
+    let active = ring.active();
+    let published: Vec<Value> = ring
+        .published(now)
+        .iter()
+        .map(|k| json!({ "kid": k.kid(), "active": k.kid() == active.kid() }))
+        .collect();
+    json!({ "active": active.kid(), "published": published })
+}
+
+async fn keys(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    Ok(Json(key_list(&state)))
+}
+
+async fn rotate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let kid = {
+        let mut ring = state.keys.write().expect("key ring lock");
+        let key = ring.rotate(UnixTime::now().0).map_err(ApiError::internal)?;
+        key.kid().to_string()
+    };
+    tracing::info!(kid = %kid, "signing key rotated");
+    Ok(Json(key_list(&state)))
+}

@@ -1,0 +1,257 @@
+//! `POST /attest/{type}`: the whole attestation flow, in order:
+//!
+//! request bytes → decode → verify (collateral, roots, time) → bind runtime
+//! and init-time data → incoming claims → policy → outgoing claims → signed
+//! token.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{RawPathParams, State};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::codec::{b64_lenient, b64url};
+use crate::error::ApiError;
+use crate::evidence::AttestInput;
+use crate::provider::ProviderCtx;
+use crate::state::AppState;
+use crate::tokens;
+use attesta_evidence::binding;
+use attesta_evidence::{AttestationType, ErrorCode, UnixTime};
+
+/// `RuntimeData` / `InitTimeData`.
+#[derive(Debug, Deserialize)]
+struct DataParam {
+    data: Option<String>,
+    #[serde(rename = "dataType")]
+    data_type: Option<String>,
+}
+
+/// The MAA attest body (SgxEnclave, OpenEnclave, SevSnpVm, TdxVm).
+#[derive(Debug, Deserialize)]
+struct AttestBody {
+    #[serde(alias = "Quote")]
+    quote: Option<String>,
+    report: Option<String>,
+    #[serde(rename = "runtimeData")]
+    runtime_data: Option<DataParam>,
+    #[serde(rename = "initTimeData")]
+    init_time_data: Option<DataParam>,
+    #[serde(
+        rename = "draftPolicyForAttestation",
+        alias = "DraftPolicyForAttestation"
+    )]
+    draft_policy: Option<String>,
+    nonce: Option<Value>,
+    /// 2018-09-01-preview name of binary runtime data.
+    #[serde(rename = "EnclaveHeldData")]
+    enclave_held_data: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DataType {
+    Binary,
+    Json,
+}
+
+struct Data {
+    bytes: Vec<u8>,
+    kind: DataType,
+}
+
+fn decode_data(name: &str, p: Option<DataParam>) -> Result<Option<Data>, ApiError> {
+    let Some(p) = p else { return Ok(None) };
+    // Microsoft's Python client sends `{"dataType":"JSON"}` without `data`
+    // for inittime_json; there is nothing to bind then.
+    let Some(data) = p.data else { return Ok(None) };
+    let bytes = b64_lenient(&data)
+        .map_err(|e| ApiError::invalid_parameter(format!("{name}.data is not base64url: {e}")))?;
+    let kind = match p.data_type.as_deref() {
+        None => DataType::Binary,
+        Some(t) if t.eq_ignore_ascii_case("binary") => DataType::Binary,
+        Some(t) if t.eq_ignore_ascii_case("json") => DataType::Json,
+        Some(t) => {
+            return Err(ApiError::invalid_parameter(format!(
+                "{name}.dataType '{t}' is not supported; use Binary or JSON"
+            )));
+        }
+    };
+    Ok(Some(Data { bytes, kind }))
+}
+
+fn parse_json_data(name: &str, bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::invalid_parameter(format!(
+            "{name} has dataType JSON but is not valid JSON: {e}"
+        ))
+    })
+}
+
+pub(crate) fn path_param(params: &RawPathParams, name: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Parse the `{attestation_type}` segment, case-insensitively.
+pub(crate) fn attestation_type(params: &RawPathParams) -> Result<AttestationType, ApiError> {
+    let raw = path_param(params, "attestation_type").unwrap_or_default();
+    raw.parse::<AttestationType>()
+        .map_err(|e| ApiError::not_found(e.to_string()))
+}
+
+/// `POST /attest/{type}`.
+pub async fn attest(
+    State(state): State<AppState>,
+    ctx: ProviderCtx,
+    params: RawPathParams,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let ty = attestation_type(&params)?;
+    if matches!(ty, AttestationType::Tpm | AttestationType::AzureGuest) {
+        // These use their own envelopes (`data`, `attestationInfo`).
+        return Err(ApiError::not_implemented(format!(
+            "{ty} attestation is not available in this build of Attesta yet"
+        )));
+    }
+
+    // Decode.
+    let body_json: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid_parameter(format!("the request body is not valid JSON: {e}"))
+    })?;
+    let req: AttestBody = serde_json::from_value(body_json.clone()).map_err(|e| {
+        ApiError::invalid_parameter(format!(
+            "the request body does not match the {ty} request: {e}"
+        ))
+    })?;
+    let member = match ty {
+        AttestationType::SgxEnclave | AttestationType::TdxVm => ("quote", req.quote.as_deref()),
+        _ => ("report", req.report.as_deref()),
+    };
+    let evidence_b64 = member.1.ok_or_else(|| {
+        ApiError::invalid_parameter(format!("the request has no '{}' member", member.0))
+    })?;
+    let evidence = b64_lenient(evidence_b64).map_err(|e| {
+        ApiError::invalid_parameter(format!("'{}' is not base64url: {e}", member.0))
+    })?;
+    let mut runtime = decode_data("runtimeData", req.runtime_data)?;
+    if runtime.is_none()
+        && let Some(ehd) = req.enclave_held_data.as_deref()
+    {
+        let bytes = b64_lenient(ehd).map_err(|e| {
+            ApiError::invalid_parameter(format!("EnclaveHeldData is not base64url: {e}"))
+        })?;
+        runtime = Some(Data {
+            bytes,
+            kind: DataType::Binary,
+        });
+    }
+    let init = decode_data("initTimeData", req.init_time_data)?;
+    let draft = req.draft_policy;
+    // The body is well-formed; only now does it matter whether this build
+    // can verify the type.
+    let Some(verifier) = state.verifiers.get(ty) else {
+        return Err(ApiError::not_implemented(format!(
+            "{ty} attestation is not available in this build of Attesta yet"
+        )));
+    };
+
+    // Verify, at the request's time.
+    let at = UnixTime::now();
+    let input = AttestInput {
+        evidence,
+        body: body_json,
+    };
+    let verified = verifier.verify(&ctx.record, &input, at).await?;
+
+    // Bind caller data to the report.
+    let mut service = verified.claims.clone().into_map();
+    if let Some(rt) = &runtime {
+        binding::check_runtime_data(&verified.report_data, &rt.bytes).map_err(binding_error)?;
+        match rt.kind {
+            DataType::Json => {
+                service.insert(
+                    "x-ms-runtime".into(),
+                    parse_json_data("runtimeData", &rt.bytes)?,
+                );
+            }
+            DataType::Binary => {
+                if matches!(
+                    ty,
+                    AttestationType::SgxEnclave | AttestationType::OpenEnclave
+                ) {
+                    let ehd = b64url(&rt.bytes);
+                    service.insert("x-ms-sgx-ehd".into(), json!(ehd));
+                    // Deprecated aliases still read by older relying parties.
+                    service.insert("maa-ehd".into(), json!(ehd));
+                    service.insert("aas-ehd".into(), json!(ehd));
+                }
+            }
+        }
+    }
+    if let Some(it) = &init {
+        binding::check_init_time_data(verified.init_data.as_deref(), &it.bytes)
+            .map_err(binding_error)?;
+        if it.kind == DataType::Json {
+            service.insert(
+                "x-ms-inittime".into(),
+                parse_json_data("initTimeData", &it.bytes)?,
+            );
+        }
+    }
+    service.insert("x-ms-attestation-type".into(), json!(ty.claim_value()));
+
+    // Policy: the draft when given, else the provider's.
+    let (compiled, policy_hash, signer) = match &draft {
+        Some(text) => {
+            let compiled = attesta_policy::compile(text).map_err(policy_error)?;
+            (compiled, attesta_policy::policy_hash(text), None)
+        }
+        None => {
+            let active = state.policy(ctx.name(), ty).await?.ok_or_else(|| {
+                ApiError::invalid_operation(format!(
+                    "provider '{}' has no {ty} policy; {ty} has no default policy, set one with `attesta policy set {ty}`",
+                    ctx.name()
+                ))
+            })?;
+            (
+                active.compiled.clone(),
+                active.hash.clone(),
+                active.signer.clone(),
+            )
+        }
+    };
+    let incoming = attesta_policy::incoming_claims(&service, &Map::new());
+    let evaluation = compiled.evaluate(&incoming).map_err(policy_error)?;
+
+    // Token.
+    let mut claims = tokens::time_claims(&ctx.base_url, state.config.token_lifetime_secs);
+    claims.insert("jti".into(), json!(tokens::jti()));
+    claims.insert("x-ms-ver".into(), json!("1.0"));
+    claims.insert("x-ms-policy-hash".into(), json!(policy_hash));
+    if let Some(signer) = signer {
+        claims.insert("x-ms-policy-signer".into(), signer);
+    }
+    if let Some(nonce) = req.nonce {
+        claims.insert("nonce".into(), nonce);
+    }
+    claims.extend(service);
+    claims.extend(evaluation.outgoing);
+    let token = if draft.is_some() {
+        // Draft-policy results are unsecured tokens: they must not be usable
+        // as attestation results.
+        attesta_token::jwt::unsecured_jwt(&claims)
+    } else {
+        tokens::sign(&state, &ctx.base_url, &claims, false)
+    };
+    Ok(Json(json!({ "token": token })))
+}
+
+fn binding_error(e: binding::BindingError) -> ApiError {
+    ApiError::invalid_parameter(format!("{} ({})", e, e.code()))
+}
+
+pub(crate) fn policy_error(e: attesta_policy::PolicyError) -> ApiError {
+    ApiError::new(axum::http::StatusCode::BAD_REQUEST, e.code, e.to_string())
+}

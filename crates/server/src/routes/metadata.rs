@@ -1,0 +1,45 @@
+//! Anonymous metadata routes: OpenID configuration, the JWKS at `/certs`,
+//! and `/servicehealth`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::provider::ProviderCtx;
+use crate::state::AppState;
+use attesta_evidence::UnixTime;
+
+/// `GET /.well-known/openid-configuration`.
+pub async fn openid(ctx: ProviderCtx) -> Response {
+    Json(attesta_token::jwks::openid_metadata(&ctx.base_url)).into_response()
+}
+
+/// `GET /certs`: the node's published signing keys (active and within overlap).
+pub async fn certs(State(state): State<AppState>, _ctx: ProviderCtx) -> Response {
+    let jwks = state
+        .keys
+        .read()
+        .expect("key ring lock")
+        .jwks(UnixTime::now().0);
+    Json(jwks).into_response()
+}
+
+/// `GET /servicehealth`: 204 when the store answers, 503 otherwise.
+pub async fn health(
+    State(state): State<AppState>,
+    ctx: ProviderCtx,
+) -> Result<StatusCode, ApiError> {
+    match state.store.get_provider(ctx.name()).await {
+        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: store unavailable");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "the store is not answering",
+            ))
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Test harness: a real Attesta server on a loopback port over HTTPS, with
+//! its own temporary data directory, and a client that trusts its
+//! self-signed certificate.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use attesta_server::{Config, RunningServer, Verifiers};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub dir: PathBuf,
+    pub client: reqwest::Client,
+    pub admin: String,
+}
+
+pub fn config(dir: &Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    }
+}
+
+pub async fn start(cfg: Config) -> TestServer {
+    start_with(cfg, Verifiers::new()).await
+}
+
+pub async fn start_with(cfg: Config, verifiers: Verifiers) -> TestServer {
+    let dir = cfg.data_dir.clone();
+    let server = attesta_server::start(cfg, verifiers)
+        .await
+        .expect("server starts");
+    let pem = std::fs::read(&server.tls_cert).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .http1_only()
+        .build()
+        .unwrap();
+    let admin = std::fs::read_to_string(dir.join("admin-token"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    TestServer {
+        server,
+        dir,
+        client,
+        admin,
+    }
+}
+
+impl TestServer {
+    pub fn base(&self) -> String {
+        format!("https://127.0.0.1:{}", self.server.addr.port())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base())
+    }
+
+    pub async fn stop(self) {
+        self.server.shutdown();
+        self.server.wait().await.unwrap();
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn json(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.unwrap();
+    let v = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+    };
+    (status, v)
+}
+
+/// Assert an MAA error body with `code`.
+pub fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "body: {body}");
+    assert_eq!(body["error"]["code"], want_code, "body: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "error message missing: {body}"
+    );
+}
+
+/// Claims of a JWT, unverified.
+pub fn claims(token: &str) -> Map<String, Value> {
+    attesta_token::jwt::decode_unverified(token).unwrap().1
+}
+
+/// The policy text inside a get-policy result token.
+pub fn policy_text_of(token: &str) -> String {
+    let jws = claims(token)["x-ms-policy"].as_str().unwrap().to_string();
+    let parsed = attesta_token::jws::parse_jws(&jws).unwrap();
+    let stored: Value = serde_json::from_slice(&parsed.payload).unwrap();
+    let b64 = stored["AttestationPolicy"].as_str().unwrap();
+    String::from_utf8(URL_SAFE_NO_PAD.decode(b64).unwrap()).unwrap()
+}
+
+/// The unsigned set-policy JWS for `text`, as the SDKs build it.
+pub fn unsigned_policy(text: &str) -> String {
+    let payload =
+        serde_json::json!({"AttestationPolicy": URL_SAFE_NO_PAD.encode(text)}).to_string();
+    attesta_token::jws::unsigned_jws(payload.as_bytes())
+}
