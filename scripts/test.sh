@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this script).
+#
+# It needs nothing installed by hand beyond the machine's Rust toolchain:
+# whatever a later stage needs (PostgreSQL, swtpm, the Microsoft SDKs) is
+# installed or started by that stage itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stage() { printf '\n==> %s\n' "$*"; }
+
+stage "formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+
+stage "lints (cargo clippy --all-targets -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+stage "dependency bans (no OpenSSL or native TLS anywhere in the tree)"
+scripts/check-deps.sh
+
+stage "fuzz targets compile"
+if [ -f fuzz/Cargo.toml ]; then
+  cargo check --manifest-path fuzz/Cargo.toml --bins --quiet
+fi
+
+stage "tests (cargo test --workspace)"
+cargo test --workspace --locked
