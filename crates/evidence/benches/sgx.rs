@@ -35,6 +35,22 @@ fn bench(c: &mut Criterion) {
             VerifiedCollateral::verify(std::hint::black_box(&collateral), &roots, at).unwrap()
         })
     });
+    // Baseline: one P-256 verification (the quote signature), the unit the
+    // warm path is made of (two per quote once the PCK leaf is known).
+    let q = parse_quote(&quote).unwrap();
+    let mut ak = vec![4u8];
+    ak.extend_from_slice(&q.attestation_key);
+    c.bench_function("baseline one P-256 verify", |b| {
+        b.iter(|| {
+            attesta_evidence::crypto::verify(
+                attesta_evidence::crypto::Scheme::EcdsaP256Sha256Fixed,
+                &ak,
+                std::hint::black_box(q.signed_bytes),
+                &q.signature,
+            )
+            .unwrap()
+        })
+    });
     c.bench_function("sgx parse_quote", |b| {
         b.iter(|| parse_quote(std::hint::black_box(&quote)).unwrap())
     });

@@ -433,3 +433,33 @@ fn truncations_of_real_quotes_are_errors_not_panics() {
         assert!(parse_quote(&long).is_err() && OeReport::parse(&long).is_err());
     }
 }
+
+/// The warm path remembers verified PCK leaves by digest; a leaf changed in
+/// any byte after that is checked afresh and rejected.
+#[test]
+fn a_tampered_pck_leaf_is_rejected_after_the_genuine_one_was_seen() {
+    let bytes = read(&format!("{DCAP_QVL}/quote.bin"));
+    let at = pinned_time(DCAP_QVL);
+    let vc = VerifiedCollateral::verify(&collateral(DCAP_QVL), &intel(), at).unwrap();
+    verify_quote(&parse_quote(&bytes).unwrap(), &vc, &intel(), at).unwrap();
+    let end = bytes
+        .windows(25)
+        .position(|w| w == b"-----END CERTIFICATE-----".as_slice())
+        .unwrap();
+    let mut tampered = 0;
+    for back in 8..40 {
+        let i = end - back;
+        if !bytes[i].is_ascii_alphanumeric() {
+            continue;
+        }
+        let mut m = bytes.clone();
+        m[i] = if m[i] == b'A' { b'B' } else { b'A' };
+        let err = verify_quote(&parse_quote(&m).unwrap(), &vc, &intel(), at).unwrap_err();
+        assert!(
+            ["PckChainInvalid", "PckExtensionInvalid"].contains(&err.code()),
+            "offset {i}: {err}"
+        );
+        tampered += 1;
+    }
+    assert!(tampered > 20);
+}

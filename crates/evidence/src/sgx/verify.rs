@@ -52,6 +52,48 @@ pub struct PckCa {
     pub not_after: i64,
 }
 
+/// SHA-256 digests of PCK leaf certificates whose signature by this
+/// collateral's PCK CA has verified. A platform sends many quotes with one
+/// PCK certificate; re-checking a byte-identical certificate's signature
+/// can only give the same answer, so the warm path skips that one P-256
+/// verification (about a third of its cost). Validity and revocation are
+/// still checked on every quote. Bounded; cleared when full. Copied by
+/// clones, ignored by equality.
+#[derive(Debug, Default)]
+struct LeafMemo(std::sync::RwLock<std::collections::HashSet<[u8; 32]>>);
+
+const LEAF_MEMO_MAX: usize = 4096;
+
+impl LeafMemo {
+    fn contains(&self, digest: &[u8; 32]) -> bool {
+        self.0.read().map(|s| s.contains(digest)).unwrap_or(false)
+    }
+
+    fn insert(&self, digest: [u8; 32]) {
+        if let Ok(mut s) = self.0.write() {
+            if s.len() >= LEAF_MEMO_MAX {
+                s.clear();
+            }
+            s.insert(digest);
+        }
+    }
+}
+
+impl Clone for LeafMemo {
+    fn clone(&self) -> Self {
+        let set = self.0.read().map(|s| s.clone()).unwrap_or_default();
+        LeafMemo(std::sync::RwLock::new(set))
+    }
+}
+
+impl PartialEq for LeafMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LeafMemo {}
+
 /// Collateral whose every signature, chain and CRL has been verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedCollateral {
@@ -70,6 +112,7 @@ pub struct VerifiedCollateral {
     pub tcb_info: TcbInfo,
     pub qe_identity: QeIdentity,
     pub hashes: CollateralHashes,
+    leaf_memo: LeafMemo,
 }
 
 /// A chain `[signer, root]` from a PEM issuer-chain field, checked to end
@@ -278,6 +321,7 @@ impl VerifiedCollateral {
             tcb_info,
             qe_identity,
             hashes,
+            leaf_memo: LeafMemo::default(),
         })
     }
 
@@ -450,12 +494,16 @@ pub fn verify_quote(
         }
     }
     let leaf = pki::parse_cert(&certs[0]).map_err(SgxError::PckChainInvalid)?;
-    pki::check_issued_by(
-        &leaf,
-        &collateral.pck_ca.subject_raw,
-        &collateral.pck_ca.public_key,
-    )
-    .map_err(SgxError::PckChainInvalid)?;
+    let leaf_digest = crypto::sha256(&certs[0]);
+    if !collateral.leaf_memo.contains(&leaf_digest) {
+        pki::check_issued_by(
+            &leaf,
+            &collateral.pck_ca.subject_raw,
+            &collateral.pck_ca.public_key,
+        )
+        .map_err(SgxError::PckChainInvalid)?;
+        collateral.leaf_memo.insert(leaf_digest);
+    }
     let (nb, na) = pki::validity(&leaf);
     if !pki::within(t, nb, na) {
         return Err(SgxError::PckCertificateExpired {
