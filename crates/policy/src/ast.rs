@@ -66,6 +66,8 @@ pub(crate) struct Condition {
     pub(crate) negated: bool,
     pub(crate) binding: Option<usize>,
     pub(crate) tests: Vec<PropTest>,
+    /// Some test compares with a reference or a function call (evaluated before the claims are scanned).
+    pub(crate) dynamic: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,7 +199,10 @@ pub(crate) const FUNCTION_NAMES: &str =
 pub(crate) enum Expr {
     Lit(Lit),
     /// `IDENT.prop` of an identifier bound earlier in the rule.
-    Ref { slot: usize, prop: Prop },
+    Ref {
+        slot: usize,
+        prop: Prop,
+    },
     Call {
         func: Func,
         args: Vec<Expr>,

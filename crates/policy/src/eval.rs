@@ -53,8 +53,7 @@ pub(crate) struct Run {
 }
 
 pub(crate) const DENY_MESSAGE: &str = "A Deny claim was issued, authorization failed.";
-pub(crate) const NO_PERMIT_MESSAGE: &str =
-    "No Permit claim was issued, authorization failed: no authorization rule matched the incoming claims.";
+pub(crate) const NO_PERMIT_MESSAGE: &str = "No Permit claim was issued, authorization failed: no authorization rule matched the incoming claims.";
 
 /// Runs the policy. `Err` only for a real evaluation error; deny / no permit are reported in `Run`.
 pub(crate) fn run(policy: &Policy, incoming: &[Claim]) -> Result<Run, PolicyError> {
@@ -170,18 +169,26 @@ fn compare(a: &Scalar<'_>, op: Op, b: &Scalar<'_>) -> bool {
     }
 }
 
-fn value_type_name(s: &Scalar<'_>) -> &'static str {
-    s.type_name()
+fn holds_one(claim: &EClaim<'_>, test: &PropTest, r: &Scalar<'_>) -> bool {
+    match test.prop {
+        Prop::Type => compare_str(&claim.ty, test.op, r),
+        Prop::Issuer => compare_str(claim.issuer.name(), test.op, r),
+        Prop::ValueType => compare_str(claim.value.type_name(), test.op, r),
+        Prop::Value => compare(&claim.value, test.op, r),
+    }
+}
+
+fn lit_scalar(l: &Lit) -> Scalar<'_> {
+    match l {
+        Lit::Str(s) => Scalar::Str(Cow::Borrowed(s)),
+        Lit::Int(i) => Scalar::Int(*i),
+        Lit::Bool(b) => Scalar::Bool(*b),
+    }
 }
 
 impl<'a> State<'a> {
     fn holds(&self, claim: &EClaim<'a>, test: &PropTest, rhs: &Val<'a>) -> bool {
-        rhs.elements().iter().any(|r| match test.prop {
-            Prop::Type => compare_str(&claim.ty, test.op, r),
-            Prop::Issuer => compare_str(claim.issuer.name(), test.op, r),
-            Prop::ValueType => compare_str(value_type_name(&claim.value), test.op, r),
-            Prop::Value => compare(&claim.value, test.op, r),
-        })
+        rhs.elements().iter().any(|r| holds_one(claim, test, r))
     }
 
     /// Evaluates the rule's conditions; on success returns the bindings (claim indices per slot).
@@ -189,16 +196,25 @@ impl<'a> State<'a> {
         'alternatives: for conj in &rule.alternatives {
             let mut bindings: Vec<Vec<usize>> = vec![Vec::new(); rule.slots];
             for cond in conj {
-                let rhs: Vec<Val<'a>> = cond
-                    .tests
-                    .iter()
-                    .map(|t| self.expr(&t.rhs, &bindings))
-                    .collect::<Result<_, _>>()?;
+                // Literal right-hand sides (the common case) are compared in place; only conditions
+                // with references or function calls evaluate (and allocate) their values first.
+                let rhs: Vec<Val<'a>> = if cond.dynamic {
+                    cond.tests
+                        .iter()
+                        .map(|t| self.expr(&t.rhs, &bindings))
+                        .collect::<Result<_, _>>()?
+                } else {
+                    Vec::new()
+                };
                 let passes = |c: &EClaim<'a>| {
                     cond.tests
                         .iter()
-                        .zip(&rhs)
-                        .all(|(t, r)| self.holds(c, t, r))
+                        .enumerate()
+                        .all(|(i, t)| match (&t.rhs, rhs.get(i)) {
+                            (_, Some(r)) => self.holds(c, t, r),
+                            (Expr::Lit(l), None) => holds_one(c, t, &lit_scalar(l)),
+                            _ => false,
+                        })
                 };
                 match cond.binding {
                     Some(slot) => {
@@ -230,15 +246,15 @@ impl<'a> State<'a> {
 
     fn expr(&self, e: &'a Expr, bindings: &[Vec<usize>]) -> Result<Val<'a>, PolicyError> {
         match e {
-            Expr::Lit(Lit::Str(s)) => Ok(Val::one(Scalar::Str(Cow::Borrowed(s)), false)),
-            Expr::Lit(Lit::Int(i)) => Ok(Val::one(Scalar::Int(*i), false)),
-            Expr::Lit(Lit::Bool(b)) => Ok(Val::one(Scalar::Bool(*b), false)),
+            Expr::Lit(l) => Ok(Val::one(lit_scalar(l), false)),
             Expr::Ref { slot, prop } => {
                 let idx = bindings.get(*slot).map(Vec::as_slice).unwrap_or(&[]);
                 let mut read_only = false;
                 let mut values: Vec<Scalar<'a>> = Vec::with_capacity(idx.len());
                 for &i in idx {
-                    let Some(c) = self.claims.get(i) else { continue };
+                    let Some(c) = self.claims.get(i) else {
+                        continue;
+                    };
                     read_only |= c.read_only;
                     values.push(match prop {
                         Prop::Value => c.value.clone(),
@@ -349,9 +365,15 @@ impl<'a> State<'a> {
                     Some(e) => {
                         let t = self.expr(e, bindings)?;
                         match &t.shape {
-                            Shape::One(Scalar::Str(s)) if s.eq_ignore_ascii_case("string") => Some("String"),
-                            Shape::One(Scalar::Str(s)) if s.eq_ignore_ascii_case("integer") => Some("Integer"),
-                            Shape::One(Scalar::Str(s)) if s.eq_ignore_ascii_case("boolean") => Some("Boolean"),
+                            Shape::One(Scalar::Str(s)) if s.eq_ignore_ascii_case("string") => {
+                                Some("String")
+                            }
+                            Shape::One(Scalar::Str(s)) if s.eq_ignore_ascii_case("integer") => {
+                                Some("Integer")
+                            }
+                            Shape::One(Scalar::Str(s)) if s.eq_ignore_ascii_case("boolean") => {
+                                Some("Boolean")
+                            }
                             _ => {
                                 return Err(PolicyError::eval(
                                     format!(
@@ -381,7 +403,12 @@ impl<'a> State<'a> {
 }
 
 /// `valueType` conversion of an action's value.
-fn convert<'a>(s: &Scalar<'a>, target: &str, ty: &str, pos: Pos) -> Result<Scalar<'a>, PolicyError> {
+fn convert<'a>(
+    s: &Scalar<'a>,
+    target: &str,
+    ty: &str,
+    pos: Pos,
+) -> Result<Scalar<'a>, PolicyError> {
     let bad = || {
         PolicyError::eval(
             format!(
@@ -393,9 +420,15 @@ fn convert<'a>(s: &Scalar<'a>, target: &str, ty: &str, pos: Pos) -> Result<Scala
         )
     };
     match (target, s) {
-        ("String", Scalar::Str(_)) | ("Integer", Scalar::Int(_)) | ("Boolean", Scalar::Bool(_)) => Ok(s.clone()),
+        ("String", Scalar::Str(_)) | ("Integer", Scalar::Int(_)) | ("Boolean", Scalar::Bool(_)) => {
+            Ok(s.clone())
+        }
         ("String", Scalar::Int(i)) => Ok(Scalar::Str(Cow::Owned(i.to_string()))),
-        ("String", Scalar::Bool(b)) => Ok(Scalar::Str(Cow::Borrowed(if *b { "true" } else { "false" }))),
+        ("String", Scalar::Bool(b)) => Ok(Scalar::Str(Cow::Borrowed(if *b {
+            "true"
+        } else {
+            "false"
+        }))),
         ("Integer", Scalar::Str(t)) => t.trim().parse::<i64>().map(Scalar::Int).map_err(|_| bad()),
         ("Boolean", Scalar::Str(t)) if t.eq_ignore_ascii_case("true") => Ok(Scalar::Bool(true)),
         ("Boolean", Scalar::Str(t)) if t.eq_ignore_ascii_case("false") => Ok(Scalar::Bool(false)),

@@ -41,9 +41,12 @@ pub(crate) fn compile_jmespath(query: &str) -> Result<jmespath::Expression<'stat
     if query.is_empty() {
         return Err("the JmesPath query must not be empty".to_string());
     }
-    RUNTIME
-        .compile(query)
-        .map_err(|e| format!("invalid JMESPath query '{query}': {}", first_line(&e.to_string())))
+    RUNTIME.compile(query).map_err(|e| {
+        format!(
+            "invalid JMESPath query '{query}': {}",
+            first_line(&e.to_string())
+        )
+    })
 }
 
 /// jmespath errors end with a source excerpt and a caret on further lines; messages keep the first line.
@@ -55,13 +58,21 @@ fn fail(func: Func, pos: Pos, msg: impl AsRef<str>) -> PolicyError {
     PolicyError::eval(format!("{}: {}", func.name(), msg.as_ref()), Some(pos))
 }
 
-fn single<'v, 'a>(func: Func, pos: Pos, arg: &'v Val<'a>, n: usize) -> Result<&'v Scalar<'a>, PolicyError> {
+fn single<'v, 'a>(
+    func: Func,
+    pos: Pos,
+    arg: &'v Val<'a>,
+    n: usize,
+) -> Result<&'v Scalar<'a>, PolicyError> {
     match &arg.shape {
         Shape::One(s) => Ok(s),
         _ => Err(fail(
             func,
             pos,
-            format!("argument {n} must be a single value, found {}", arg.describe()),
+            format!(
+                "argument {n} must be a single value, found {}",
+                arg.describe()
+            ),
         )),
     }
 }

@@ -210,7 +210,7 @@ pub enum PolicyLanguage {
 enum Inner {
     Maa(ast::Policy),
     #[cfg(feature = "rego")]
-    Rego(rego::RegoPolicy),
+    Rego(Box<rego::RegoPolicy>),
 }
 
 /// A compiled policy: cheap to clone and to share between threads.
@@ -249,14 +249,15 @@ pub fn compile(text: &str) -> Result<CompiledPolicy, PolicyError> {
     let inner = if is_rego(text) {
         #[cfg(feature = "rego")]
         {
-            Inner::Rego(rego::RegoPolicy::compile(text)?)
+            Inner::Rego(Box::new(rego::RegoPolicy::compile(text)?))
         }
         #[cfg(not(feature = "rego"))]
         {
             return Err(PolicyError {
                 code: POLICY_PARSING_ERROR,
-                message: "Rego policies are not supported by this build (cargo feature `rego` is off)"
-                    .to_string(),
+                message:
+                    "Rego policies are not supported by this build (cargo feature `rego` is off)"
+                        .to_string(),
                 line: Some(1),
                 column: Some(1),
             });
@@ -336,7 +337,9 @@ pub fn eval_json(policy: &CompiledPolicy, claims_json: &Value) -> Result<Value, 
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 let ty = item.get("type").and_then(Value::as_str).ok_or_else(|| {
-                    bad(format!("claims[{i}]: expected an object with a string 'type'"))
+                    bad(format!(
+                        "claims[{i}]: expected an object with a string 'type'"
+                    ))
                 })?;
                 let issuer = match item.get("issuer") {
                     None | Some(Value::Null) => Issuer::AttestationService,
@@ -400,6 +403,14 @@ mod tests {
     #[test]
     fn compiled_policy_is_send_sync_clone() {
         assert_send_sync::<CompiledPolicy>();
+    }
+
+    #[cfg(not(feature = "rego"))]
+    #[test]
+    fn rego_refused_without_the_feature() {
+        let e = compile("package a\nallow := true").unwrap_err();
+        assert_eq!(e.code, POLICY_PARSING_ERROR);
+        assert!(e.message.contains("cargo feature `rego`"), "{e}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub(crate) fn parse(text: &str) -> Result<Policy, PolicyError> {
         version: Version::V1_0,
         section: Section::Authorization,
         slot_names: Vec::new(),
+        depth: 0,
     };
     p.policy()
 }
@@ -48,7 +49,12 @@ struct Parser<'t> {
     section: Section,
     /// Identifier names of the rule being parsed; the index is the slot.
     slot_names: Vec<String>,
+    /// Nesting of function calls: bounded so that parsing and evaluation cannot exhaust the stack.
+    depth: usize,
 }
+
+/// Deepest function-call nesting accepted (published samples nest three deep).
+const MAX_CALL_DEPTH: usize = 32;
 
 type PResult<T> = Result<T, PolicyError>;
 
@@ -97,7 +103,10 @@ impl<'t> Parser<'t> {
             Some(t) => self.text_of(t).to_string(),
             None => "<EOF>".to_string(),
         };
-        self.error_at(t, format!("mismatched input '{input}' expecting {expecting}"))
+        self.error_at(
+            t,
+            format!("mismatched input '{input}' expecting {expecting}"),
+        )
     }
 
     fn expect(&mut self, tok: Tok) -> PResult<Token> {
@@ -153,10 +162,9 @@ impl<'t> Parser<'t> {
                 Section::Issuance => &issuance,
             };
             if slot.is_some() {
-                return Err(self.error_at(
-                    Some(t),
-                    format!("duplicate section '{}'", section.name()),
-                ));
+                return Err(
+                    self.error_at(Some(t), format!("duplicate section '{}'", section.name()))
+                );
             }
             self.bump();
             let rules = self.section(section)?;
@@ -354,10 +362,12 @@ impl<'t> Parser<'t> {
             bound[slot] = true;
         }
         self.ctx.pop();
+        let dynamic = tests.iter().any(|t| !matches!(t.rhs, Expr::Lit(_)));
         Ok(Condition {
             negated,
             binding,
             tests,
+            dynamic,
         })
     }
 
@@ -428,7 +438,9 @@ impl<'t> Parser<'t> {
                             ),
                         ));
                     }
-                    if prop == Prop::ValueType && !matches!(s.as_str(), "String" | "Integer" | "Boolean") {
+                    if prop == Prop::ValueType
+                        && !matches!(s.as_str(), "String" | "Integer" | "Boolean")
+                    {
                         return Err(self.error_at(
                             rhs_tok,
                             format!("unknown valueType '{s}'; known: String, Integer, Boolean"),
@@ -481,7 +493,9 @@ impl<'t> Parser<'t> {
                 self.bump();
                 Expr::Lit(Lit::Bool(false))
             }
-            Tok::Ident if self.peek_at(1).is_some_and(|n| n.tok == Tok::LParen) => self.call(t, bound)?,
+            Tok::Ident if self.peek_at(1).is_some_and(|n| n.tok == Tok::LParen) => {
+                self.call(t, bound)?
+            }
             Tok::Ident if self.peek_at(1).is_some_and(|n| n.tok == Tok::Dot) => {
                 let slot = self.bound_slot(t, bound)?;
                 self.at += 2;
@@ -536,6 +550,13 @@ impl<'t> Parser<'t> {
             Version::V1_2,
         )?;
         let pos = self.pos_of(Some(name_tok));
+        if self.depth >= MAX_CALL_DEPTH {
+            return Err(self.error_at(
+                Some(name_tok),
+                format!("function calls are nested more than {MAX_CALL_DEPTH} deep"),
+            ));
+        }
+        self.depth += 1;
         self.at += 2;
         let mut args = Vec::new();
         let mut arg_toks = Vec::new();
@@ -557,6 +578,7 @@ impl<'t> Parser<'t> {
                 }
             }
         }
+        self.depth -= 1;
         if args.len() != func.arity() {
             return Err(self.error_at(
                 Some(name_tok),
@@ -635,16 +657,19 @@ impl<'t> Parser<'t> {
                 Action::Claim { kind, spec, pos }
             }
             _ => {
-                return Err(
-                    self.mismatched("{'permit', 'deny', 'add', 'issue', 'issueproperty'}")
-                );
+                return Err(self.mismatched("{'permit', 'deny', 'add', 'issue', 'issueproperty'}"));
             }
         };
         self.ctx.pop();
         Ok(action)
     }
 
-    fn claim_spec(&mut self, kind: ActionKind, action_tok: Option<Token>, bound: &[bool]) -> PResult<ClaimSpec> {
+    fn claim_spec(
+        &mut self,
+        kind: ActionKind,
+        action_tok: Option<Token>,
+        bound: &[bool],
+    ) -> PResult<ClaimSpec> {
         self.expect(Tok::LParen)?;
         let mut ty: Option<(Expr, Option<Token>)> = None;
         let mut value: Option<(Expr, Option<Token>)> = None;
@@ -749,7 +774,10 @@ impl<'t> Parser<'t> {
         {
             return Err(self.error_at(
                 ty_tok,
-                format!("a claim type is a String; found an {} literal", lit.type_name()),
+                format!(
+                    "a claim type is a String; found an {} literal",
+                    lit.type_name()
+                ),
             ));
         }
         if kind == ActionKind::IssueProperty

@@ -170,7 +170,9 @@ impl RegoPolicy {
             };
             if found != expected {
                 return Err(PolicyError::eval(
-                    format!("Rego: property claim '{name}' takes a {expected} value, found {value}"),
+                    format!(
+                        "Rego: property claim '{name}' takes a {expected} value, found {value}"
+                    ),
                     None,
                 ));
             }
@@ -178,7 +180,11 @@ impl RegoPolicy {
         Ok(run)
     }
 
-    fn object_rule(&self, engine: &mut Engine, rule: &str) -> Result<Map<String, Value>, PolicyError> {
+    fn object_rule(
+        &self,
+        engine: &mut Engine,
+        rule: &str,
+    ) -> Result<Map<String, Value>, PolicyError> {
         let v = engine
             .eval_rule(format!("{}.{rule}", self.package))
             .map_err(|e| map_error(e, false))?;

@@ -31,7 +31,9 @@ fn example_policy_permits_and_issues() {
     let p = compile(&example()).unwrap();
     assert_eq!(p.language(), PolicyLanguage::Rego);
     assert_eq!(p.version(), None);
-    let out = p.evaluate(&incoming_claims(&sgx_claims(), &Map::new())).unwrap();
+    let out = p
+        .evaluate(&incoming_claims(&sgx_claims(), &Map::new()))
+        .unwrap();
     assert_eq!(
         Value::Object(out.outgoing),
         json!({
@@ -98,12 +100,27 @@ fn errors_map_to_policy_errors() {
     assert!(e.message.contains("'allow' must be a boolean"), "{e}");
     // Unknown or mistyped property.
     let p = compile("package t\nallow := true\nproperties := {\"nope\": 1}\n").unwrap();
-    assert!(p.evaluate(&[]).unwrap_err().message.contains("unknown property claim 'nope'"));
+    assert!(
+        p.evaluate(&[])
+            .unwrap_err()
+            .message
+            .contains("unknown property claim 'nope'")
+    );
     let p = compile("package t\nallow := true\nproperties := {\"omit_x5c\": 1}\n").unwrap();
-    assert!(p.evaluate(&[]).unwrap_err().message.contains("takes a Boolean value"));
+    assert!(
+        p.evaluate(&[])
+            .unwrap_err()
+            .message
+            .contains("takes a Boolean value")
+    );
     // `claims` must be an object.
     let p = compile("package t\nallow := true\nclaims := [1]\n").unwrap();
-    assert!(p.evaluate(&[]).unwrap_err().message.contains("must be an object"));
+    assert!(
+        p.evaluate(&[])
+            .unwrap_err()
+            .message
+            .contains("must be an object")
+    );
 }
 
 #[test]

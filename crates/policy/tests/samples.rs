@@ -43,21 +43,41 @@ fn tpm_secure_boot_and_elam_sample() {
     let policy = compile(example("tpm-1.2-secureboot-elam")).unwrap();
     // `boolProperties` is used by the published sample without being defined: supply it as a policy claim.
     let table: &[(&str, Option<&str>, Value)] = &[
-        ("AQ", Some("\\WINDOWS\\system32\\drivers\\wd\\WdBoot.sys"), json!({"PlatformAttested": true})),
-        ("AQ", Some("\\windows\\system32\\drivers\\wdboot.sys"), json!({"PlatformAttested": true})),
+        (
+            "AQ",
+            Some("\\WINDOWS\\system32\\drivers\\wd\\WdBoot.sys"),
+            json!({"PlatformAttested": true}),
+        ),
+        (
+            "AQ",
+            Some("\\windows\\system32\\drivers\\wdboot.sys"),
+            json!({"PlatformAttested": true}),
+        ),
         // Secure boot off (VariableData 0x00) → not attested.
-        ("AA", Some("\\windows\\system32\\drivers\\wdboot.sys"), json!({})),
+        (
+            "AA",
+            Some("\\windows\\system32\\drivers\\wdboot.sys"),
+            json!({}),
+        ),
         // As published, the ELAM query ends in `| @ != `null``, which is true for an empty match too
         // (JMESPath semantics), and the next rule does not test the value: any `boolProperties` claim
         // counts as "ELAM loaded". Attesta runs the sample as written.
-        ("AQ", Some("\\windows\\system32\\drivers\\evil.sys"), json!({"PlatformAttested": true})),
+        (
+            "AQ",
+            Some("\\windows\\system32\\drivers\\evil.sys"),
+            json!({"PlatformAttested": true}),
+        ),
         // No boolProperties claim → `!` rule → not loaded → not attested.
         ("AQ", None, json!({})),
     ];
     for (sb, elam, expected) in table {
         let mut claims = vec![claim("events", events(sb), Issuer::AttestationService)];
         if let Some(path) = elam {
-            claims.push(claim("boolProperties", bool_properties(path), Issuer::AttestationPolicy));
+            claims.push(claim(
+                "boolProperties",
+                bool_properties(path),
+                Issuer::AttestationPolicy,
+            ));
         }
         let out = policy.evaluate(&claims).unwrap();
         assert_eq!(Value::Object(out.outgoing), *expected, "{sb} {elam:?}");
@@ -77,10 +97,17 @@ fn tpm_pcr_allow_list_sample() {
     };
     let good0 = "4c833b1c361fceffd8dc0f81eec76081b71e1a0eb2193caed0b6e1c7735ec33e";
     let good1 = "8c25e3be6ad6f5bd33c9ae40d5d5461e88c1a7366df0c9ee5c7e5ff40d3d1d0e";
-    let ok = [claim("pcrs", pcrs(good0, good1), Issuer::AttestationService)];
+    let ok = [claim(
+        "pcrs",
+        pcrs(good0, good1),
+        Issuer::AttestationService,
+    )];
     assert!(policy.evaluate(&ok).unwrap().outgoing.is_empty());
     let bad = [claim("pcrs", pcrs(good0, "00"), Issuer::AttestationService)];
-    assert_eq!(policy.evaluate(&bad).unwrap_err().code, "PolicyEvaluationError");
+    assert_eq!(
+        policy.evaluate(&bad).unwrap_err().code,
+        "PolicyEvaluationError"
+    );
     // A `pcrs` claim from the attester does not count (issuer test).
     let custom = [claim("pcrs", pcrs(good0, good1), Issuer::CustomClaim)];
     assert!(policy.evaluate(&custom).is_err());
@@ -89,15 +116,21 @@ fn tpm_pcr_allow_list_sample() {
 #[test]
 fn tpm_key_attestation_sample() {
     let policy = compile(example("tpm-key-attestation")).unwrap();
-    let key = |kty: &str, attr: i64| {
-        json!({"jwk": {"kty": kty, "n": "AQAB", "e": "AQAB"}, "info": {"tpm_certify": {"obj_attr": attr, "name_alg": 11}}})
-    };
-    let claims = [claim("x-ms-tpm-request-key", key("RSA", 50), Issuer::AttestationService)];
+    let key = |kty: &str, attr: i64| json!({"jwk": {"kty": kty, "n": "AQAB", "e": "AQAB"}, "info": {"tpm_certify": {"obj_attr": attr, "name_alg": 11}}});
+    let claims = [claim(
+        "x-ms-tpm-request-key",
+        key("RSA", 50),
+        Issuer::AttestationService,
+    )];
     assert_eq!(
         Value::Object(policy.evaluate(&claims).unwrap().outgoing),
         json!({"requestKeyType": "RSA", "requestKeyCertifyObjAttr": 50})
     );
-    let ec = [claim("x-ms-tpm-request-key", key("EC", 1), Issuer::AttestationService)];
+    let ec = [claim(
+        "x-ms-tpm-request-key",
+        key("EC", 1),
+        Issuer::AttestationService,
+    )];
     assert!(policy.evaluate(&ec).unwrap().outgoing.is_empty());
 }
 
@@ -107,7 +140,11 @@ fn tpm_version_1_0_and_1_1_samples() {
         vec![
             claim("aikValidated", json!(aik), Issuer::AttestationService),
             claim("secureBootEnabled", json!(true), Issuer::AttestationService),
-            claim("bootDebuggingDisabled", json!(true), Issuer::AttestationService),
+            claim(
+                "bootDebuggingDisabled",
+                json!(true),
+                Issuer::AttestationService,
+            ),
             claim("vbsEnabled", json!(true), Issuer::AttestationService),
             claim("notWinPE", json!(true), Issuer::AttestationService),
             claim("notSafeMode", json!(true), Issuer::AttestationService),
@@ -122,7 +159,10 @@ fn tpm_version_1_0_and_1_1_samples() {
 
     let v11 = compile(example("tpm-1.1")).unwrap();
     let out = v11.evaluate(&base(false)).unwrap();
-    assert_eq!(Value::Object(out.outgoing), json!({"PlatformAttested": false}));
+    assert_eq!(
+        Value::Object(out.outgoing),
+        json!({"PlatformAttested": false})
+    );
     assert_eq!(
         Value::Object(out.properties),
         json!({"required_pcr_mask": 15, "require_valid_aik_cert": false})
@@ -135,8 +175,16 @@ fn vbs_enclave_identity_sample() {
     let claims = |svn: i64| {
         vec![
             claim("vsmReportPresent", json!(true), Issuer::AttestationService),
-            claim("enclaveAuthorId", json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), Issuer::AttestationService),
-            claim("enclaveImageId", json!("AQEAAAAAAAAAAAAAAAAAAA"), Issuer::AttestationService),
+            claim(
+                "enclaveAuthorId",
+                json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                Issuer::AttestationService,
+            ),
+            claim(
+                "enclaveImageId",
+                json!("AQEAAAAAAAAAAAAAAAAAAA"),
+                Issuer::AttestationService,
+            ),
             claim("enclaveSvn", json!(svn), Issuer::AttestationService),
         ]
     };
@@ -148,8 +196,16 @@ fn vbs_enclave_identity_sample() {
 fn sgx_samples() {
     let svc = |debug: bool, signer: &str| {
         vec![
-            claim("x-ms-sgx-is-debuggable", json!(debug), Issuer::AttestationService),
-            claim("x-ms-sgx-mrsigner", json!(signer), Issuer::AttestationService),
+            claim(
+                "x-ms-sgx-is-debuggable",
+                json!(debug),
+                Issuer::AttestationService,
+            ),
+            claim(
+                "x-ms-sgx-mrsigner",
+                json!(signer),
+                Issuer::AttestationService,
+            ),
             claim("x-ms-sgx-product-id", json!(1), Issuer::AttestationService),
             claim("x-ms-sgx-svn", json!(0), Issuer::AttestationService),
         ]
@@ -176,9 +232,21 @@ fn sgx_samples() {
 fn snp_and_tdx_constructed_samples() {
     let snp = compile(example("snp-constructed")).unwrap();
     let claims = vec![
-        claim("x-ms-sevsnpvm-is-debuggable", json!(false), Issuer::AttestationService),
-        claim("x-ms-compliance-status", json!("azure-compliant-cvm"), Issuer::AttestationService),
-        claim("x-ms-sevsnpvm-launchmeasurement", json!("ab12"), Issuer::AttestationService),
+        claim(
+            "x-ms-sevsnpvm-is-debuggable",
+            json!(false),
+            Issuer::AttestationService,
+        ),
+        claim(
+            "x-ms-compliance-status",
+            json!("azure-compliant-cvm"),
+            Issuer::AttestationService,
+        ),
+        claim(
+            "x-ms-sevsnpvm-launchmeasurement",
+            json!("ab12"),
+            Issuer::AttestationService,
+        ),
     ];
     assert_eq!(
         Value::Object(snp.evaluate(&claims).unwrap().outgoing),
@@ -186,13 +254,29 @@ fn snp_and_tdx_constructed_samples() {
     );
     let tdx = compile(example("tdx-constructed")).unwrap();
     let ok = vec![
-        claim("tdx_td_attributes_debug", json!(false), Issuer::AttestationService),
-        claim("attester_tcb_status", json!("UpToDate"), Issuer::AttestationService),
+        claim(
+            "tdx_td_attributes_debug",
+            json!(false),
+            Issuer::AttestationService,
+        ),
+        claim(
+            "attester_tcb_status",
+            json!("UpToDate"),
+            Issuer::AttestationService,
+        ),
     ];
     assert!(tdx.evaluate(&ok).is_ok());
     let stale = vec![
-        claim("tdx_td_attributes_debug", json!(false), Issuer::AttestationService),
-        claim("attester_tcb_status", json!("OutOfDate"), Issuer::AttestationService),
+        claim(
+            "tdx_td_attributes_debug",
+            json!(false),
+            Issuer::AttestationService,
+        ),
+        claim(
+            "attester_tcb_status",
+            json!("OutOfDate"),
+            Issuer::AttestationService,
+        ),
     ];
     assert!(tdx.evaluate(&stale).is_err());
 }

@@ -23,14 +23,19 @@ fn claim(t: &str, v: Value, issuer: Issuer) -> Claim {
 /// Evaluates and returns `{"claims": outgoing, "properties": properties}`.
 fn eval(policy: &str, claims: &[Claim]) -> Result<Value, PolicyError> {
     let p = compile(policy).unwrap_or_else(|e| panic!("compile: {e}\n{policy}"));
-    p.evaluate(claims)
-        .map(|e| json!({"claims": Value::Object(e.outgoing), "properties": Value::Object(e.properties)}))
+    p.evaluate(claims).map(
+        |e| json!({"claims": Value::Object(e.outgoing), "properties": Value::Object(e.properties)}),
+    )
 }
 
 fn permits(policy: &str, claims: &[Claim]) -> bool {
     match eval(policy, claims) {
         Ok(_) => true,
-        Err(e) if e.code == "PolicyEvaluationError" && e.message.contains("authorization failed") => false,
+        Err(e)
+            if e.code == "PolicyEvaluationError" && e.message.contains("authorization failed") =>
+        {
+            false
+        }
         Err(e) => panic!("unexpected error {e}"),
     }
 }
@@ -60,7 +65,9 @@ fn integer_operators() {
     ];
     let claims = [claim("n", json!(5), S)];
     for (op, lit, expected) in table {
-        let policy = format!("version=1.0; authorizationrules{{ [type==\"n\", value{op}{lit}] => permit(); }};");
+        let policy = format!(
+            "version=1.0; authorizationrules{{ [type==\"n\", value{op}{lit}] => permit(); }};"
+        );
         assert_eq!(permits(&policy, &claims), *expected, "n {op} {lit}");
     }
 }
@@ -107,7 +114,10 @@ fn string_and_boolean_operators_and_type_mismatch() {
         assert_eq!(permits(&policy, &claims), *expected, "{cond}");
     }
     // No claims at all: an empty condition does not match.
-    assert!(!permits("version=1.0; authorizationrules{ [] => permit(); };", &[]));
+    assert!(!permits(
+        "version=1.0; authorizationrules{ [] => permit(); };",
+        &[]
+    ));
 }
 
 #[test]
@@ -253,7 +263,10 @@ fn value_type_argument_converts_or_fails() {
     let e = eval(bad, &[]).unwrap_err();
     assert_eq!(e.code, "PolicyEvaluationError");
     assert_eq!((e.line, e.column), (Some(2), Some(12)));
-    assert!(e.message.contains("cannot be given valueType Integer"), "{e}");
+    assert!(
+        e.message.contains("cannot be given valueType Integer"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -274,7 +287,11 @@ fn authorization_outcomes() {
     let deny_other = r#"version=1.0; authorizationrules{ [type=="b"] => deny(); => permit(); };"#;
     assert!(permits(deny_other, &claims));
     // No authorizationrules section at all → nothing permits → refused (fail closed).
-    let e = eval(r#"version=1.0; issuancerules{ => issue(type="x", value=1); };"#, &claims).unwrap_err();
+    let e = eval(
+        r#"version=1.0; issuancerules{ => issue(type="x", value=1); };"#,
+        &claims,
+    )
+    .unwrap_err();
     assert_eq!(e.code, "PolicyEvaluationError");
     assert!(e.message.starts_with("No Permit claim was issued"), "{e}");
     // An empty authorizationrules section refuses too.
@@ -306,7 +323,11 @@ fn functions() {
     ]});
     let claims = [
         claim("events", events.clone(), S),
-        claim("doc", json!({"a": {"b": 3}, "list": [1, 2], "flags": [true, true], "name": "WdBoot.SYS"}), S),
+        claim(
+            "doc",
+            json!({"a": {"b": 3}, "list": [1, 2], "flags": [true, true], "name": "WdBoot.SYS"}),
+            S,
+        ),
     ];
     let policy = r#"version=1.2; authorizationrules{ => permit(); }; issuancerules{
         c:[type=="doc"] => issue(type="jp", value=JmesPath(c.value, "a"));
@@ -357,19 +378,48 @@ fn functions() {
 
 #[test]
 fn function_errors_are_evaluation_errors_with_position() {
-    let claims = [claim("doc", json!({"x": 1.5, "o": {"a": 1}}), S), claim("bad", json!("not json"), S)];
+    let claims = [
+        claim("doc", json!({"x": 1.5, "o": {"a": 1}}), S),
+        claim("bad", json!("not json"), S),
+    ];
     let table: &[(&str, &str)] = &[
-        (r#"c:[type=="doc"] => issue(type="t", value=JsonToClaimValue(JmesPath(c.value, "x")));"#, "not a 64-bit integer"),
-        (r#"c:[type=="doc"] => issue(type="t", value=JsonToClaimValue(JmesPath(c.value, "o")));"#, "JSON object is not a claim value"),
-        (r#"=> issue(type="t", value=JsonToClaimValue("[[1]]"));"#, "nested arrays"),
-        (r#"c:[type=="bad"] => issue(type="t", value=JmesPath(c.value, "a"));"#, "not JSON"),
-        (r#"=> issue(type="t", value=JmesPath("", "a"));"#, "JSON argument is empty"),
-        (r#"=> issue(type="t", value=AppendString("a", 1));"#, "argument 2 must be a String"),
-        (r#"=> issue(type="t", value=NegateBool("true"));"#, "must be a Boolean"),
-        (r#"=> issue(type="t", value=JsonToClaimValue(JmesPath("{}", AppendString("[", ""))));"#, "invalid JMESPath query"),
+        (
+            r#"c:[type=="doc"] => issue(type="t", value=JsonToClaimValue(JmesPath(c.value, "x")));"#,
+            "not a 64-bit integer",
+        ),
+        (
+            r#"c:[type=="doc"] => issue(type="t", value=JsonToClaimValue(JmesPath(c.value, "o")));"#,
+            "JSON object is not a claim value",
+        ),
+        (
+            r#"=> issue(type="t", value=JsonToClaimValue("[[1]]"));"#,
+            "nested arrays",
+        ),
+        (
+            r#"c:[type=="bad"] => issue(type="t", value=JmesPath(c.value, "a"));"#,
+            "not JSON",
+        ),
+        (
+            r#"=> issue(type="t", value=JmesPath("", "a"));"#,
+            "JSON argument is empty",
+        ),
+        (
+            r#"=> issue(type="t", value=AppendString("a", 1));"#,
+            "argument 2 must be a String",
+        ),
+        (
+            r#"=> issue(type="t", value=NegateBool("true"));"#,
+            "must be a Boolean",
+        ),
+        (
+            r#"=> issue(type="t", value=JsonToClaimValue(JmesPath("{}", AppendString("[", ""))));"#,
+            "invalid JMESPath query",
+        ),
     ];
     for (rule, msg) in table {
-        let policy = format!("version=1.2; authorizationrules{{ => permit(); }};\nissuancerules{{\n    {rule}\n}};");
+        let policy = format!(
+            "version=1.2; authorizationrules{{ => permit(); }};\nissuancerules{{\n    {rule}\n}};"
+        );
         let e = eval(&policy, &claims).unwrap_err();
         assert_eq!(e.code, "PolicyEvaluationError", "{rule}");
         assert!(e.message.contains(msg), "{rule}: {e}");
@@ -416,59 +466,228 @@ fn read_only_claims_can_be_tested_not_issued() {
     // A CustomClaim named pcrs is not read-only.
     let custom = [claim("pcrs", json!("x"), C)];
     assert_eq!(
-        issued(r#"version=1.0; authorizationrules{ => permit(); }; issuancerules{ c:[type=="pcrs"] => issue(claim=c); };"#, &custom),
+        issued(
+            r#"version=1.0; authorizationrules{ => permit(); }; issuancerules{ c:[type=="pcrs"] => issue(claim=c); };"#,
+            &custom
+        ),
         json!({"pcrs": "x"})
     );
 }
 
 #[test]
 fn properties_checked_at_run_time_when_not_literal() {
-    let claims = [claim("name", json!("omit_x5c"), S), claim("bogus", json!("nope"), S)];
+    let claims = [
+        claim("name", json!("omit_x5c"), S),
+        claim("bogus", json!("nope"), S),
+    ];
     let ok = r#"version=1.0; authorizationrules{ => permit(); }; issuancerules{ c:[type=="name"] => issueproperty(type=c.value, value=true); };"#;
-    assert_eq!(eval(ok, &claims).unwrap()["properties"], json!({"omit_x5c": true}));
+    assert_eq!(
+        eval(ok, &claims).unwrap()["properties"],
+        json!({"omit_x5c": true})
+    );
     let unknown = r#"version=1.0; authorizationrules{ => permit(); }; issuancerules{ c:[type=="bogus"] => issueproperty(type=c.value, value=true); };"#;
     let e = eval(unknown, &claims).unwrap_err();
     assert!(e.message.contains("unknown property claim 'nope'"), "{e}");
     let mistyped = r#"version=1.0; authorizationrules{ => permit(); }; issuancerules{ c:[type=="name"] => issueproperty(type=c.value, value=1); };"#;
-    assert!(eval(mistyped, &claims).unwrap_err().message.contains("takes a Boolean value"));
+    assert!(
+        eval(mistyped, &claims)
+            .unwrap_err()
+            .message
+            .contains("takes a Boolean value")
+    );
 }
 
 #[test]
 fn compile_time_errors_with_positions() {
     // (policy, line, column, message fragment)
     let table: &[(&str, usize, usize, &str)] = &[
-        ("version=1.0;\nconfigurationrules{ };", 2, 1, "configurationrules requires policy version 1.1"),
-        ("version=1.1;\nauthorizationrules{ ![type==\"a\"] => permit(); };", 2, 21, "negated condition '!' requires policy version 1.2"),
-        ("version=1.1;\nissuancerules{ => issue(type=\"a\", value=JmesPath(\"{}\", \"a\")); };", 2, 41, "function 'JmesPath' requires policy version 1.2"),
+        (
+            "version=1.0;\nconfigurationrules{ };",
+            2,
+            1,
+            "configurationrules requires policy version 1.1",
+        ),
+        (
+            "version=1.1;\nauthorizationrules{ ![type==\"a\"] => permit(); };",
+            2,
+            21,
+            "negated condition '!' requires policy version 1.2",
+        ),
+        (
+            "version=1.1;\nissuancerules{ => issue(type=\"a\", value=JmesPath(\"{}\", \"a\")); };",
+            2,
+            41,
+            "function 'JmesPath' requires policy version 1.2",
+        ),
         ("version=2.0;", 1, 9, "unsupported policy version '2.0'"),
-        ("version=1.0; authorizationrules{ => permit(); }; authorizationrules{ };", 1, 50, "duplicate section"),
-        ("version=1.0; issuancerules{ => permit(); };", 1, 32, "'permit()' is not allowed in issuancerules"),
-        ("version=1.1; configurationrules{ => issue(type=\"a\", value=1); };", 1, 37, "'issue' is not allowed in configurationrules"),
-        ("version=1.0; authorizationrules{ [issuer==\"Service\"] => permit(); };", 1, 43, "unknown issuer 'Service'"),
-        ("version=1.0; authorizationrules{ [type==\"a\", value<\"b\"] => permit(); };", 1, 51, "operator '<' is not defined for String values"),
-        ("version=1.0; authorizationrules{ [type>\"a\"] => permit(); };", 1, 39, "cannot compare a claim's type"),
-        ("version=1.2; issuancerules{ => issue(type=\"a\", value=Foo(1)); };", 1, 54, "unknown function 'Foo'"),
-        ("version=1.2; issuancerules{ => issue(type=\"a\", value=NegateBool(true, false)); };", 1, 54, "takes 1 argument, found 2"),
-        ("version=1.2; issuancerules{ c:[type==\"a\"] => issue(type=\"a\", value=JmesPath(c.value, \"a[\")); };", 1, 86, "invalid JMESPath query"),
-        ("version=1.0; issuancerules{ => issueproperty(type=\"omit_x5c\", value=1); };", 1, 69, "takes a Boolean value, found Integer"),
-        ("version=1.0; issuancerules{ => issueproperty(type=\"x\", value=1); };", 1, 51, "unknown property claim 'x'; known: require_valid_aik_cert"),
-        ("version=1.0; issuancerules{ [type==\"a\"] => issue(type=\"a\", value=c.value); };", 1, 66, "unknown identifier 'c'"),
-        ("version=1.0; issuancerules{ c:[type==\"a\"] || [type==\"b\"] => issue(claim=c); };", 1, 73, "identifier 'c' is not bound here"),
-        ("version=1.0; issuancerules{ c:[type==\"a\"] && c:[type==\"b\"] => permit(); };", 1, 46, "already bound"),
-        ("version=1.2; issuancerules{ !c:[type==\"a\"] => add(type=\"a\", value=1); };", 1, 30, "cannot bind an identifier"),
-        ("version=1.0; issuancerules{ => issue(type=\"a\"); };", 1, 46, "needs both type=… and value=…"),
-        ("version=1.0; issuancerules{ => issue(type=\"a\", value=1, issuer=\"x\"); };", 1, 57, "unknown argument 'issuer'"),
-        ("version=1.0; issuancerules{ => issue(type=\"a\", value=1.5); };", 1, 54, "fractional number"),
-        ("version=1.0; issuancerules{ => issue(type=\"a\", value=99999999999999999999); };", 1, 54, "out of range"),
-        ("version=1.0; authorizationrules{ => permit(); } issuancerules{};", 1, 49, "mismatched input 'issuancerules' expecting ';' (policy > authorizationRules)"),
-        ("version=1.0; authorizationrules{ => permit();", 1, 46, "mismatched input '<EOF>' expecting '}'"),
-        ("version=1.0; authorizationrules{ [type==\"a\"] [type==\"b\"] => permit(); };", 1, 46, "mismatched input '[' expecting {'&&', '||', '=>'}"),
-        ("version=1.0; authorizationrules{ => allow(); };", 1, 37, "expecting {'permit', 'deny', 'add', 'issue', 'issueproperty'}"),
-        ("version=1.0; bogusrules{ };", 1, 14, "expecting {'configurationrules', 'authorizationrules', 'issuancerules', <EOF>}"),
-        ("version=1.0; authorizationrules{ => permit(); }; @", 1, 50, "token recognition error at: '@'"),
-        ("\r\n\r\nversion=1.0;\r\n  authorizationrules{ => permit() };", 4, 35, "mismatched input '}' expecting ';'"),
-        ("version=1.0;\nauthorizationrules{\n  [type==\"é\"] => permit(;\n};", 3, 25, "mismatched input ';' expecting ')'"),
-        ("", 1, 1, "mismatched input '<EOF>' expecting 'version' (policy > versionInfo)"),
+        (
+            "version=1.0; authorizationrules{ => permit(); }; authorizationrules{ };",
+            1,
+            50,
+            "duplicate section",
+        ),
+        (
+            "version=1.0; issuancerules{ => permit(); };",
+            1,
+            32,
+            "'permit()' is not allowed in issuancerules",
+        ),
+        (
+            "version=1.1; configurationrules{ => issue(type=\"a\", value=1); };",
+            1,
+            37,
+            "'issue' is not allowed in configurationrules",
+        ),
+        (
+            "version=1.0; authorizationrules{ [issuer==\"Service\"] => permit(); };",
+            1,
+            43,
+            "unknown issuer 'Service'",
+        ),
+        (
+            "version=1.0; authorizationrules{ [type==\"a\", value<\"b\"] => permit(); };",
+            1,
+            51,
+            "operator '<' is not defined for String values",
+        ),
+        (
+            "version=1.0; authorizationrules{ [type>\"a\"] => permit(); };",
+            1,
+            39,
+            "cannot compare a claim's type",
+        ),
+        (
+            "version=1.2; issuancerules{ => issue(type=\"a\", value=Foo(1)); };",
+            1,
+            54,
+            "unknown function 'Foo'",
+        ),
+        (
+            "version=1.2; issuancerules{ => issue(type=\"a\", value=NegateBool(true, false)); };",
+            1,
+            54,
+            "takes 1 argument, found 2",
+        ),
+        (
+            "version=1.2; issuancerules{ c:[type==\"a\"] => issue(type=\"a\", value=JmesPath(c.value, \"a[\")); };",
+            1,
+            86,
+            "invalid JMESPath query",
+        ),
+        (
+            "version=1.0; issuancerules{ => issueproperty(type=\"omit_x5c\", value=1); };",
+            1,
+            69,
+            "takes a Boolean value, found Integer",
+        ),
+        (
+            "version=1.0; issuancerules{ => issueproperty(type=\"x\", value=1); };",
+            1,
+            51,
+            "unknown property claim 'x'; known: require_valid_aik_cert",
+        ),
+        (
+            "version=1.0; issuancerules{ [type==\"a\"] => issue(type=\"a\", value=c.value); };",
+            1,
+            66,
+            "unknown identifier 'c'",
+        ),
+        (
+            "version=1.0; issuancerules{ c:[type==\"a\"] || [type==\"b\"] => issue(claim=c); };",
+            1,
+            73,
+            "identifier 'c' is not bound here",
+        ),
+        (
+            "version=1.0; issuancerules{ c:[type==\"a\"] && c:[type==\"b\"] => permit(); };",
+            1,
+            46,
+            "already bound",
+        ),
+        (
+            "version=1.2; issuancerules{ !c:[type==\"a\"] => add(type=\"a\", value=1); };",
+            1,
+            30,
+            "cannot bind an identifier",
+        ),
+        (
+            "version=1.0; issuancerules{ => issue(type=\"a\"); };",
+            1,
+            46,
+            "needs both type=… and value=…",
+        ),
+        (
+            "version=1.0; issuancerules{ => issue(type=\"a\", value=1, issuer=\"x\"); };",
+            1,
+            57,
+            "unknown argument 'issuer'",
+        ),
+        (
+            "version=1.0; issuancerules{ => issue(type=\"a\", value=1.5); };",
+            1,
+            54,
+            "fractional number",
+        ),
+        (
+            "version=1.0; issuancerules{ => issue(type=\"a\", value=99999999999999999999); };",
+            1,
+            54,
+            "out of range",
+        ),
+        (
+            "version=1.0; authorizationrules{ => permit(); } issuancerules{};",
+            1,
+            49,
+            "mismatched input 'issuancerules' expecting ';' (policy > authorizationRules)",
+        ),
+        (
+            "version=1.0; authorizationrules{ => permit();",
+            1,
+            46,
+            "mismatched input '<EOF>' expecting '}'",
+        ),
+        (
+            "version=1.0; authorizationrules{ [type==\"a\"] [type==\"b\"] => permit(); };",
+            1,
+            46,
+            "mismatched input '[' expecting {'&&', '||', '=>'}",
+        ),
+        (
+            "version=1.0; authorizationrules{ => allow(); };",
+            1,
+            37,
+            "expecting {'permit', 'deny', 'add', 'issue', 'issueproperty'}",
+        ),
+        (
+            "version=1.0; bogusrules{ };",
+            1,
+            14,
+            "expecting {'configurationrules', 'authorizationrules', 'issuancerules', <EOF>}",
+        ),
+        (
+            "version=1.0; authorizationrules{ => permit(); }; @",
+            1,
+            50,
+            "token recognition error at: '@'",
+        ),
+        (
+            "\r\n\r\nversion=1.0;\r\n  authorizationrules{ => permit() };",
+            4,
+            35,
+            "mismatched input '}' expecting ';'",
+        ),
+        (
+            "version=1.0;\nauthorizationrules{\n  [type==\"é\"] => permit(;\n};",
+            3,
+            25,
+            "mismatched input ';' expecting ')'",
+        ),
+        (
+            "",
+            1,
+            1,
+            "mismatched input '<EOF>' expecting 'version' (policy > versionInfo)",
+        ),
     ];
     let mut failures = Vec::new();
     for (policy, line, col, msg) in table {
@@ -478,10 +697,27 @@ fn compile_time_errors_with_positions() {
             || (e.line, e.column) != (Some(*line), Some(*col))
             || e.to_string() != format!("{line}:{col}: {}", e.message)
         {
-            failures.push(format!("{policy:?}: expected {line}:{col} {msg:?}, got {e}"));
+            failures.push(format!(
+                "{policy:?}: expected {line}:{col} {msg:?}, got {e}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn deep_nesting_is_refused_not_a_stack_overflow() {
+    let deep = |n: usize| {
+        format!(
+            "version=1.2; issuancerules{{ => issue(type=\"a\", value={}true{}); }};",
+            "NegateBool(".repeat(n),
+            ")".repeat(n)
+        )
+    };
+    assert!(compile(&deep(32)).is_ok());
+    let e = compile(&deep(100_000)).unwrap_err();
+    assert!(e.message.contains("nested more than 32 deep"), "{e}");
+    assert_eq!((e.line, e.column), (Some(1), Some(54 + 11 * 32)));
 }
 
 #[test]
@@ -507,7 +743,10 @@ fn eval_json_reports_verdicts_without_errors() {
     let denied = eval_json(&p, &json!({"ok": true, "bad": 1})).unwrap();
     assert_eq!(denied["permit"], json!(false));
     assert_eq!(denied["claims"], json!({}));
-    assert_eq!(denied["reason"], json!("A Deny claim was issued, authorization failed."));
+    assert_eq!(
+        denied["reason"],
+        json!("A Deny claim was issued, authorization failed.")
+    );
     let none = eval_json(&p, &json!({"ok": false})).unwrap();
     assert_eq!(none["permit"], json!(false));
     assert!(none["reason"].as_str().unwrap().starts_with("No Permit"));
@@ -515,11 +754,17 @@ fn eval_json_reports_verdicts_without_errors() {
     let arr = json!([{"type": "ok", "value": true, "issuer": "CustomClaim"}]);
     assert_eq!(eval_json(&p, &arr).unwrap()["permit"], json!(true));
     let bad_issuer = json!([{"type": "ok", "value": true, "issuer": "Me"}]);
-    assert_eq!(eval_json(&p, &bad_issuer).unwrap_err().code, "PolicyEvaluationError");
+    assert_eq!(
+        eval_json(&p, &bad_issuer).unwrap_err().code,
+        "PolicyEvaluationError"
+    );
     assert!(eval_json(&p, &json!("x")).is_err());
     // A real evaluation error stays an error.
     let f = compile(r#"version=1.2; authorizationrules{ => permit(); }; issuancerules{ => issue(type="x", value=JsonToClaimValue("{")); };"#).unwrap();
-    assert_eq!(eval_json(&f, &json!({})).unwrap_err().code, "PolicyEvaluationError");
+    assert_eq!(
+        eval_json(&f, &json!({})).unwrap_err().code,
+        "PolicyEvaluationError"
+    );
 }
 
 #[test]
@@ -527,13 +772,20 @@ fn defaults_table() {
     use attesta_policy::defaults::{PERMIT_ALL_POLICY, SGX_DEFAULT_POLICY, default_policy};
     assert_eq!(default_policy("SgxEnclave"), Some(SGX_DEFAULT_POLICY));
     assert_eq!(default_policy("openenclave"), Some(SGX_DEFAULT_POLICY));
-    assert_eq!(default_policy("SEVSNPVM"), Some("version= 1.0;authorizationrules{=> permit();};"));
+    assert_eq!(
+        default_policy("SEVSNPVM"),
+        Some("version= 1.0;authorizationrules{=> permit();};")
+    );
     assert_eq!(default_policy("TdxVm"), Some(PERMIT_ALL_POLICY));
     assert_eq!(default_policy("AzureGuest"), Some(PERMIT_ALL_POLICY));
     assert_eq!(default_policy("Tpm"), None);
     assert_eq!(default_policy("Nope"), None);
-    assert!(SGX_DEFAULT_POLICY.starts_with("version= 1.1;\nconfigurationrules{\n\t=> issueproperty("));
-    assert!(SGX_DEFAULT_POLICY.ends_with("\tc:[type==\"x-ms-attestation-type\"] => issue(type=\"tee\", value=c.value);\n};"));
+    assert!(
+        SGX_DEFAULT_POLICY.starts_with("version= 1.1;\nconfigurationrules{\n\t=> issueproperty(")
+    );
+    assert!(SGX_DEFAULT_POLICY.ends_with(
+        "\tc:[type==\"x-ms-attestation-type\"] => issue(type=\"tee\", value=c.value);\n};"
+    ));
     assert_eq!(SGX_DEFAULT_POLICY.lines().count(), 15);
 }
 
@@ -541,8 +793,14 @@ fn defaults_table() {
 fn policy_hashes() {
     use attesta_policy::defaults::{PERMIT_ALL_POLICY, SGX_DEFAULT_POLICY_2021};
     use attesta_policy::{policy_hash, stored_policy_b64};
-    assert_eq!(policy_hash(SGX_DEFAULT_POLICY_2021), "bROrN897ZfWmWY2V0FLUlu3uwk5xatGnKYHn3zBbSlw");
-    assert_eq!(policy_hash(PERMIT_ALL_POLICY), "9NY0VnTQ-IiBriBplVUpFbczcDaEBUwsiFYAzHu_gco");
+    assert_eq!(
+        policy_hash(SGX_DEFAULT_POLICY_2021),
+        "bROrN897ZfWmWY2V0FLUlu3uwk5xatGnKYHn3zBbSlw"
+    );
+    assert_eq!(
+        policy_hash(PERMIT_ALL_POLICY),
+        "9NY0VnTQ-IiBriBplVUpFbczcDaEBUwsiFYAzHu_gco"
+    );
     assert_eq!(
         stored_policy_b64("version=1.0; authorizationrules{=> permit();}; issuancerules{};"),
         "dmVyc2lvbj0xLjA7IGF1dGhvcml6YXRpb25ydWxlc3s9PiBwZXJtaXQoKTt9OyBpc3N1YW5jZXJ1bGVze307"

@@ -47,7 +47,12 @@ fn vector_policies() -> Vec<(String, String)> {
 fn every_vector_policy_file_is_found_and_parses() {
     let all = vector_policies();
     // 3 Azure-Samples policies + 2 SDK policies (checked so that a missing folder cannot pass silently).
-    assert_eq!(all.len(), 5, "{:?}", all.iter().map(|a| &a.0).collect::<Vec<_>>());
+    assert_eq!(
+        all.len(),
+        5,
+        "{:?}",
+        all.iter().map(|a| &a.0).collect::<Vec<_>>()
+    );
     for (name, text) in &all {
         let p = compile(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(p.version(), Some("1.0"), "{name}");
@@ -86,14 +91,24 @@ fn next_token_position(text: &str, mut offset: usize) -> (usize, usize, String) 
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
     let tok = if tok.is_empty() {
-        text[offset..].chars().next().map(String::from).unwrap_or("<EOF>".into())
+        text[offset..]
+            .chars()
+            .next()
+            .map(String::from)
+            .unwrap_or("<EOF>".into())
     } else {
         tok
     };
     (line, col, tok)
 }
 
-fn assert_parse_error(name: &str, text: &str, line: usize, col: usize, contains: &str) -> PolicyError {
+fn assert_parse_error(
+    name: &str,
+    text: &str,
+    line: usize,
+    col: usize,
+    contains: &str,
+) -> PolicyError {
     let err = compile(text).expect_err(name);
     assert_eq!(err.code, "PolicyParsingError", "{name}: {err}");
     assert_eq!(
@@ -127,7 +142,10 @@ fn malformed_variant_missing_version_semicolon() {
             col,
             &format!("mismatched input '{tok}' expecting ';'"),
         );
-        assert!(err.message.ends_with("(policy > versionInfo)"), "{name}: {err}");
+        assert!(
+            err.message.ends_with("(policy > versionInfo)"),
+            "{name}: {err}"
+        );
     }
 }
 
@@ -158,7 +176,13 @@ fn malformed_variant_bracket_for_paren_in_action() {
         };
         let broken = format!("{}]{}", &text[..at], &text[at + 1..]);
         let (line, col, _) = next_token_position(&broken, at);
-        assert_parse_error(&name, &broken, line, col, "mismatched input ']' expecting ')'");
+        assert_parse_error(
+            &name,
+            &broken,
+            line,
+            col,
+            "mismatched input ']' expecting ')'",
+        );
     }
 }
 
@@ -185,26 +209,50 @@ fn service(v: Value) -> Vec<Claim> {
 fn azure_samples_policies_verdicts() {
     let dir = "maa-policies/azure-samples-maa-signing-tool";
     let deny = compile(&read(&format!("{dir}/deny.all.txt"))).unwrap();
-    let err = deny.evaluate(&service(json!({"secureBootEnabled": true}))).unwrap_err();
+    let err = deny
+        .evaluate(&service(json!({"secureBootEnabled": true})))
+        .unwrap_err();
     assert_eq!(err.code, "PolicyEvaluationError");
-    assert_eq!(err.message, "A Deny claim was issued, authorization failed.");
+    assert_eq!(
+        err.message,
+        "A Deny claim was issued, authorization failed."
+    );
     assert_eq!((err.line, err.column), (Some(5), Some(1)));
 
     let permit = compile(&read(&format!("{dir}/permit.secure.boot.txt"))).unwrap();
-    let out = permit.evaluate(&service(json!({"secureBootEnabled": true}))).unwrap();
+    let out = permit
+        .evaluate(&service(json!({"secureBootEnabled": true})))
+        .unwrap();
     assert!(out.outgoing.is_empty() && out.properties.is_empty());
     // Same claim from the attester (CustomClaim) does not satisfy issuer=="AttestationService".
-    let custom = incoming_claims(&Map::new(), json!({"secureBootEnabled": true}).as_object().unwrap());
-    assert_eq!(permit.evaluate(&custom).unwrap_err().code, "PolicyEvaluationError");
+    let custom = incoming_claims(
+        &Map::new(),
+        json!({"secureBootEnabled": true}).as_object().unwrap(),
+    );
+    assert_eq!(
+        permit.evaluate(&custom).unwrap_err().code,
+        "PolicyEvaluationError"
+    );
     // SGX claims carry no secureBootEnabled → no permit.
-    let e = permit.evaluate(&service(json!({"x-ms-sgx-svn": 1}))).unwrap_err();
+    let e = permit
+        .evaluate(&service(json!({"x-ms-sgx-svn": 1})))
+        .unwrap_err();
     assert!(e.message.contains("No Permit claim"), "{e}");
     // secureBootEnabled false → refused.
-    assert!(permit.evaluate(&service(json!({"secureBootEnabled": false}))).is_err());
+    assert!(
+        permit
+            .evaluate(&service(json!({"secureBootEnabled": false})))
+            .is_err()
+    );
 
     let add = compile(&read(&format!("{dir}/add.custom.claim.txt"))).unwrap();
-    let out = add.evaluate(&service(json!({"secureBootEnabled": true}))).unwrap();
-    assert_eq!(Value::Object(out.outgoing), json!({"SecurityLevelValue": 100}));
+    let out = add
+        .evaluate(&service(json!({"secureBootEnabled": true})))
+        .unwrap();
+    assert_eq!(
+        Value::Object(out.outgoing),
+        json!({"SecurityLevelValue": 100})
+    );
 }
 
 #[test]
@@ -222,7 +270,9 @@ fn sdk_policies_verdicts() {
         .filter(|(k, _)| k.starts_with("x-ms-") && !k.contains(' '))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let out = sample.evaluate(&incoming_claims(&claims, &Map::new())).unwrap();
+    let out = sample
+        .evaluate(&incoming_claims(&claims, &Map::new()))
+        .unwrap();
     assert_eq!(
         Value::Object(out.outgoing),
         json!({"My-MrSigner": "2c1a44952ae8207135c6c29b75b8c029372ee94b677e15c20bd42340f10d41aa"})
@@ -230,10 +280,18 @@ fn sdk_policies_verdicts() {
     // A different signer, or a debuggable enclave, is refused.
     let mut other = claims.clone();
     other.insert("x-ms-sgx-mrsigner".into(), json!("00"));
-    assert!(sample.evaluate(&incoming_claims(&other, &Map::new())).is_err());
+    assert!(
+        sample
+            .evaluate(&incoming_claims(&other, &Map::new()))
+            .is_err()
+    );
     let mut debug = claims.clone();
     debug.insert("x-ms-sgx-is-debuggable".into(), json!(true));
-    assert!(sample.evaluate(&incoming_claims(&debug, &Map::new())).is_err());
+    assert!(
+        sample
+            .evaluate(&incoming_claims(&debug, &Map::new()))
+            .is_err()
+    );
 }
 
 /// The recorded 2021 `sharedwus` SGX token carries `x-ms-policy-hash` = hash of the 2021 default policy;
@@ -268,17 +326,23 @@ fn recorded_sgx_token_matches_2021_default_policy() {
 #[test]
 fn recorded_get_policy_reply_round_trips() {
     use base64::Engine as _;
-    let reply: Value =
-        serde_json::from_str(&read("maa-sdk/recorded/maa_get_policy_sgx_response.decoded.json")).unwrap();
+    let reply: Value = serde_json::from_str(&read(
+        "maa-sdk/recorded/maa_get_policy_sgx_response.decoded.json",
+    ))
+    .unwrap();
     let jws = reply["body"]["x-ms-policy"].as_str().unwrap();
     let payload = jws.split('.').nth(1).unwrap();
     let stored: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap(),
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
     )
     .unwrap();
     let b64 = stored["AttestationPolicy"].as_str().unwrap();
     let text = String::from_utf8(
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64).unwrap(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(b64)
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(text, read("maa-sdk/policies/minimal_permit.txt"));
@@ -299,7 +363,10 @@ fn claim_value_types_of_incoming_json() {
     assert_eq!(get("i").unwrap().value, ClaimValue::Integer(5));
     assert_eq!(get("b").unwrap().value, ClaimValue::Boolean(true));
     // preserve_order is on in the workspace: members stay in document order.
-    assert_eq!(get("o").unwrap().value, ClaimValue::String(r#"{"b":1,"a":[1,2]}"#.into()));
+    assert_eq!(
+        get("o").unwrap().value,
+        ClaimValue::String(r#"{"b":1,"a":[1,2]}"#.into())
+    );
     assert_eq!(get("f").unwrap().value, ClaimValue::String("1.5".into()));
     assert!(get("n").is_none());
     assert_eq!(get("s").unwrap().issuer, Issuer::AttestationService);
