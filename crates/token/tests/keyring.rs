@@ -221,3 +221,14 @@ fn damaged_stores_are_refused() {
     let e = KeyRing::load_or_create(dir, CN, OVERLAP, NOW).unwrap_err();
     assert_eq!(e.code(), "KeyManifestInvalid");
 }
+
+#[test]
+fn keys_and_ring_can_be_shared_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<SigningKey>();
+    send_sync::<KeyRing>();
+    fn send<T: Send>(_: &T) {}
+    // The relying-party future can be spawned on a multi-threaded runtime.
+    let fut = attesta_token::rp::verify_with_issuer("t", "https://a.example", None, NOW, 0);
+    send(&fut);
+}
