@@ -463,3 +463,14 @@ fn a_tampered_pck_leaf_is_rejected_after_the_genuine_one_was_seen() {
     }
     assert!(tampered > 20);
 }
+
+#[test]
+fn other_quote_versions_are_named_unsupported() {
+    let mut bytes = read(&format!("{DCAP_QVL}/quote.bin"));
+    for v in [2u8, 5] {
+        bytes[0] = v;
+        let err = parse_quote(&bytes).unwrap_err();
+        assert_eq!(err.code(), "UnsupportedQuoteVersion");
+        assert_eq!(err, SgxError::UnsupportedQuoteVersion(v as u16));
+    }
+}

@@ -411,6 +411,38 @@ mod tests {
     }
 
     #[test]
+    fn tcb_info_v2_levels_match_like_v3() {
+        let comps: String = (1..=16)
+            .map(|i| format!("\"sgxtcbcomp{i:02}svn\":{}", if i <= 2 { 5 } else { 0 }))
+            .collect::<Vec<_>>()
+            .join(",");
+        let body = format!(
+            r#"{{"version":2,"issueDate":"2020-01-01T00:00:00Z","nextUpdate":"2020-02-01T00:00:00Z","fmspc":"00906ED50000","pceId":"0000","tcbLevels":[{{"tcb":{{{comps},"pcesvn":9}},"tcbDate":"2019-11-13T00:00:00Z","tcbStatus":"OutOfDate"}}]}}"#
+        );
+        let info = parse_tcb_info(&body).unwrap();
+        assert_eq!(info.version, 2);
+        assert_eq!(info.levels[0].components[..3], [5, 5, 0]);
+        let mut platform = [0u8; 16];
+        platform[0] = 5;
+        platform[1] = 5;
+        assert_eq!(
+            info.match_level(&platform, 9).unwrap().status,
+            TcbStatus::OutOfDate
+        );
+        assert!(
+            info.match_level(&platform, 8).is_none(),
+            "PCESVN below the level"
+        );
+        platform[1] = 4;
+        assert!(
+            info.match_level(&platform, 9).is_none(),
+            "a component below the level"
+        );
+        assert!(parse_tcb_info(&body.replace("OutOfDate", "Bogus")).is_err());
+        assert!(parse_tcb_info(&body.replace("\"version\":2", "\"version\":4")).is_err());
+    }
+
+    #[test]
     fn the_signed_member_is_the_received_text() {
         let doc = split_tcb_info(r#"{"tcbInfo":{"b": 1,  "a":2},"signature":"00"}"#);
         assert!(doc.is_err(), "short signature rejected");
