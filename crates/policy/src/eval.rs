@@ -57,6 +57,22 @@ pub(crate) const NO_PERMIT_MESSAGE: &str = "No Permit claim was issued, authoriz
 
 /// Runs the policy. `Err` only for a real evaluation error; deny / no permit are reported in `Run`.
 pub(crate) fn run(policy: &Policy, incoming: &[Claim]) -> Result<Run, PolicyError> {
+    run_sections(policy, incoming, false)
+}
+
+/// Runs only `configurationrules` and returns the property claims they set.
+pub(crate) fn configuration(
+    policy: &Policy,
+    incoming: &[Claim],
+) -> Result<Map<String, Value>, PolicyError> {
+    Ok(run_sections(policy, incoming, true)?.properties)
+}
+
+fn run_sections(
+    policy: &Policy,
+    incoming: &[Claim],
+    configuration_only: bool,
+) -> Result<Run, PolicyError> {
     let mut st = State {
         claims: incoming
             .iter()
@@ -79,6 +95,18 @@ pub(crate) fn run(policy: &Policy, incoming: &[Claim]) -> Result<Run, PolicyErro
     let mut denied = None;
     for rule in &policy.configuration {
         st.rule(rule)?;
+    }
+    if configuration_only {
+        return Ok(Run {
+            denied,
+            permitted: false,
+            outgoing: Map::new(),
+            properties: st
+                .properties
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), v.to_json()))
+                .collect(),
+        });
     }
     for rule in &policy.authorization {
         if st.rule(rule)? == Verdict::Deny {

@@ -39,6 +39,10 @@
 //! * A type issued several times becomes an array of its distinct values; a property keeps its last value.
 //! * Configuration rules (1.1+), functions and `!` (1.2) are refused, with line and column, in older versions.
 //! * Unknown property names in `issueproperty` with a literal type fail at compile time.
+//! * Legacy dialect (reference §3.12): any identifier name binds (`F1:`, `C2:`); a condition without an
+//!   `issuer` test matches claims of every issuer, and attester claims take the legacy default issuer
+//!   `CustomClaim` ([`incoming_claims`]); `$`-prefixed claim names are ordinary strings here (mapping
+//!   them is the server's concern).
 //!
 //! # Rego
 //! With the default cargo feature `rego`, a Rego (v1) policy is run by `regorus`. The input document is
@@ -298,6 +302,21 @@ impl CompiledPolicy {
             Inner::Maa(p) => eval::run(p, incoming),
             #[cfg(feature = "rego")]
             Inner::Rego(r) => r.run(incoming),
+        }
+    }
+
+    /// Runs only the configuration rules and returns the property claims they set (e.g.
+    /// `x-ms-sgx-tcbidentifier`, `required_pcr_mask`), for settings the verifier needs before the
+    /// evidence is checked. MAA: `configurationrules` only; Rego: the `properties` object. Empty when the
+    /// policy sets none (the caller applies the defaults of reference §3.8).
+    pub fn configuration_properties(
+        &self,
+        incoming: &[Claim],
+    ) -> Result<Map<String, Value>, PolicyError> {
+        match &*self.inner {
+            Inner::Maa(p) => eval::configuration(p, incoming),
+            #[cfg(feature = "rego")]
+            Inner::Rego(r) => r.properties(incoming),
         }
     }
 

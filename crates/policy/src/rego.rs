@@ -100,29 +100,8 @@ impl RegoPolicy {
     }
 
     pub(crate) fn run(&self, incoming: &[Claim]) -> Result<Run, PolicyError> {
-        let mut claims = Map::new();
-        for c in incoming {
-            let v = match &c.value {
-                ClaimValue::String(s) => Value::String(s.clone()),
-                ClaimValue::Integer(i) => Value::from(*i),
-                ClaimValue::Boolean(b) => Value::Bool(*b),
-            };
-            match claims.get_mut(&c.claim_type) {
-                None => {
-                    claims.insert(c.claim_type.clone(), v);
-                }
-                // Incoming values are scalars, so an array here was built by this loop.
-                Some(Value::Array(items)) => items.push(v),
-                Some(existing) => {
-                    let first = existing.take();
-                    *existing = Value::Array(vec![first, v]);
-                }
-            }
-        }
-        let mut input = Map::new();
-        input.insert("claims".to_string(), Value::Object(claims));
         let mut engine = self.engine.clone();
-        engine.set_input(RegoValue::from(Value::Object(input)));
+        engine.set_input(input_document(incoming));
 
         let allow = engine
             .eval_rule(format!("{}.allow", self.package))
@@ -180,6 +159,16 @@ impl RegoPolicy {
         Ok(run)
     }
 
+    /// The `properties` object for these claims, whatever `allow` says.
+    pub(crate) fn properties(&self, incoming: &[Claim]) -> Result<Map<String, Value>, PolicyError> {
+        if !self.has_properties {
+            return Ok(Map::new());
+        }
+        let mut engine = self.engine.clone();
+        engine.set_input(input_document(incoming));
+        self.object_rule(&mut engine, "properties")
+    }
+
     fn object_rule(
         &self,
         engine: &mut Engine,
@@ -199,4 +188,30 @@ impl RegoPolicy {
             )),
         }
     }
+}
+
+/// `{"claims": {TYPE: VALUE}}`; a repeated type maps to an array of its values in order.
+fn input_document(incoming: &[Claim]) -> RegoValue {
+    let mut claims = Map::new();
+    for c in incoming {
+        let v = match &c.value {
+            ClaimValue::String(s) => Value::String(s.clone()),
+            ClaimValue::Integer(i) => Value::from(*i),
+            ClaimValue::Boolean(b) => Value::Bool(*b),
+        };
+        match claims.get_mut(&c.claim_type) {
+            None => {
+                claims.insert(c.claim_type.clone(), v);
+            }
+            // Incoming values are scalars, so an array here was built by this loop.
+            Some(Value::Array(items)) => items.push(v),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, v]);
+            }
+        }
+    }
+    let mut input = Map::new();
+    input.insert("claims".to_string(), Value::Object(claims));
+    RegoValue::from(Value::Object(input))
 }

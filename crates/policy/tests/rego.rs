@@ -50,6 +50,15 @@ fn example_policy_permits_and_issues() {
 }
 
 #[test]
+fn configuration_properties_ignore_allow() {
+    let p = compile(&example()).unwrap();
+    assert_eq!(
+        Value::Object(p.configuration_properties(&[]).unwrap()),
+        json!({"x-ms-sgx-tcbidentifier": "azuredefault"})
+    );
+}
+
+#[test]
 fn example_policy_refuses() {
     let p = compile(&example()).unwrap();
     for (k, v) in [

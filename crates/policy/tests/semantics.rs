@@ -230,6 +230,33 @@ issuancerules{
 }
 
 #[test]
+fn configuration_properties_run_only_configuration_rules() {
+    let p = compile(
+        r#"version=1.1;
+configurationrules{
+    => issueproperty(type="x-ms-sgx-tcbidentifier", value="11");
+    [type=="tpm", value==true] => issueproperty(type="required_pcr_mask", value=15);
+};
+authorizationrules{ => deny(); };
+issuancerules{ => issueproperty(type="omit_x5c", value=true); };"#,
+    )
+    .unwrap();
+    assert_eq!(
+        Value::Object(
+            p.configuration_properties(&[claim("tpm", json!(true), S)])
+                .unwrap()
+        ),
+        json!({"x-ms-sgx-tcbidentifier": "11", "required_pcr_mask": 15})
+    );
+    assert_eq!(
+        Value::Object(p.configuration_properties(&[]).unwrap()),
+        json!({"x-ms-sgx-tcbidentifier": "11"})
+    );
+    let none = compile("version=1.0; authorizationrules{ => permit(); };").unwrap();
+    assert!(none.configuration_properties(&[]).unwrap().is_empty());
+}
+
+#[test]
 fn repeated_issuance_makes_arrays_of_distinct_values() {
     let policy = r#"version=1.0; authorizationrules{ => permit(); }; issuancerules{
         => issue(type="same", value=1);
