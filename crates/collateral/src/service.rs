@@ -225,9 +225,6 @@ impl CollateralService {
         if attempt.at.is_some_and(|at| now >= at && now - at < retry) {
             return self.evaluate(&key, best, now, attempt.error.clone());
         }
-        attempt.at = Some(now);
-        attempt.error = None;
-
         // The shared cache first: a restart or another node may have it.
         if let Some(stored) = self.load(&key, tee, &fmspc, ca).await
             && best
@@ -243,7 +240,13 @@ impl CollateralService {
             return Ok(e.fetched(None));
         }
 
-        match self.fetch_upstream(tee, &fmspc, ca, now).await {
+        let fetched = self.fetch_upstream(tee, &fmspc, ca, now).await;
+        // Recorded only once the attempt completed: a caller cancelled
+        // mid-fetch (client gone) must not make the next one wait out the
+        // retry interval with nothing to show.
+        attempt.at = Some(now);
+        attempt.error = None;
+        match fetched {
             Ok(e) => {
                 if best.as_ref().is_none_or(|b| e.next_update >= b.next_update) {
                     self.persist(&key, &e).await;

@@ -508,3 +508,33 @@ async fn refresh_due_refreshes_only_keys_inside_the_margin() {
     assert_each_path(&sgx, 2);
     sgx.stop().await;
 }
+
+#[tokio::test]
+async fn a_cancelled_get_does_not_block_the_next_one() {
+    let f = Fixture::start_with(
+        SGX,
+        FixtureOptions {
+            delay: Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .await;
+    let svc = service(
+        &f,
+        Arc::new(MemoryCache::new()),
+        CollateralOptions::default(),
+    );
+    let now = ts(SGX_NOW);
+    // The caller gives up (its client went away) while the fetch is in flight.
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(50),
+        svc.get(f.tee, &f.fmspc, f.ca, now),
+    )
+    .await;
+    assert!(cancelled.is_err());
+    // The next caller, at the same instant, fetches rather than failing.
+    let got = svc.get(f.tee, &f.fmspc, f.ca, now).await.unwrap();
+    assert_eq!(got.next_update, ts(SGX_NEXT_UPDATE));
+    assert_eq!(f.count(&f.tcb_path()), 2);
+    f.stop().await;
+}
