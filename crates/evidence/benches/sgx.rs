@@ -51,6 +51,13 @@ fn bench(c: &mut Criterion) {
             .unwrap()
         })
     });
+    c.bench_function("sgx pck chain PEM decode", |b| {
+        b.iter(|| sgx::pki::pem_certificates(std::hint::black_box(q.pck_chain_pem)).unwrap())
+    });
+    let v = verify_quote(&q, &vc, &roots, at).unwrap();
+    c.bench_function("sgx claims", |b| {
+        b.iter(|| std::hint::black_box(&v).claims())
+    });
     c.bench_function("sgx parse_quote", |b| {
         b.iter(|| parse_quote(std::hint::black_box(&quote)).unwrap())
     });
