@@ -42,6 +42,18 @@ enum Command {
     /// List, add and remove a provider's policy-management certificates.
     #[command(subcommand, name = "policy-cert")]
     PolicyCert(commands::policy::PolicyCertCmd),
+    /// Import vendor collateral into a running server (air-gapped installs).
+    #[command(subcommand)]
+    Collateral(commands::collateral::CollateralCmd),
+    /// Verify evidence offline against a collateral bundle (no server needed).
+    #[command(subcommand)]
+    Verify(commands::verify::VerifyCmd),
+    /// Decode evidence and print its fields as JSON, without judging it.
+    #[command(subcommand)]
+    Inspect(commands::verify::InspectCmd),
+    /// Write synthetic evidence with collateral under a test root.
+    #[command(subcommand)]
+    Sample(commands::sample::SampleCmd),
 }
 
 #[tokio::main]
@@ -55,6 +67,10 @@ async fn main() -> ExitCode {
         Command::Attest(args) => commands::attest::run(args).await,
         Command::Policy(cmd) => commands::policy::run(cmd).await,
         Command::PolicyCert(cmd) => commands::policy::run_cert(cmd).await,
+        Command::Collateral(cmd) => commands::collateral::run(cmd).await,
+        Command::Verify(cmd) => commands::verify::run_verify(cmd),
+        Command::Inspect(cmd) => commands::verify::run_inspect(cmd),
+        Command::Sample(cmd) => commands::sample::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -107,7 +107,7 @@ async fn shutdown_signal() {
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
     let config = load_config(&args).map_err(anyhow::Error::msg)?;
-    let server = attesta_server::start(config, crate::commands::verifiers())
+    let server = attesta_server::start(config)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     eprintln!(

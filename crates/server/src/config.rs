@@ -40,6 +40,35 @@ pub struct Config {
     /// How long a node serves a compiled policy before re-reading the store
     /// (bounds staleness when several nodes share one store).
     pub policy_cache_ttl_secs: u64,
+    /// Where vendor collateral comes from.
+    pub collateral: CollateralConfig,
+}
+
+/// Vendor collateral settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollateralConfig {
+    /// Base URL of an Intel PCS v4-compatible API (Intel PCS, a PCCS, or a
+    /// THIM-style endpoint). Empty: no upstream, imported collateral only.
+    pub pcs_url: String,
+    /// Extra PEM CA to trust for the PCS endpoint's TLS certificate.
+    pub pcs_ca: Option<PathBuf>,
+    /// Refresh cached collateral this long before its nextUpdate.
+    pub refresh_margin_secs: u64,
+    /// Upper bound of any provider's `collateral_grace_secs`: expired
+    /// collateral older than this is never served.
+    pub max_grace_secs: u64,
+}
+
+impl Default for CollateralConfig {
+    fn default() -> Self {
+        Self {
+            pcs_url: attesta_collateral::INTEL_PCS_BASE_URL.to_string(),
+            pcs_ca: None,
+            refresh_margin_secs: 3600,
+            max_grace_secs: 30 * 24 * 3600,
+        }
+    }
 }
 
 /// Settings of the default provider.
@@ -78,6 +107,7 @@ impl Default for Config {
             admin_token: None,
             default_provider: DefaultProvider::default(),
             policy_cache_ttl_secs: 5,
+            collateral: CollateralConfig::default(),
         }
     }
 }

@@ -16,6 +16,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Attesta's specific code (e.g. `PckCertificateRevoked`), sent as
+    /// `innererror.code` as MAA's 2025-06-01 error model allows.
+    pub inner: Option<&'static str>,
 }
 
 impl ApiError {
@@ -24,7 +27,25 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            inner: None,
         }
+    }
+
+    /// Attach Attesta's specific error code.
+    pub fn with_inner(mut self, inner: &'static str) -> Self {
+        self.inner = Some(inner);
+        self
+    }
+
+    /// An evidence verification failure: `code` is the verifier's specific
+    /// code (MAA code `InvalidParameter`).
+    pub fn evidence(code: &'static str, message: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter",
+            format!("{code}: {message}"),
+        )
+        .with_inner(code)
     }
 
     /// 400 `InvalidParameter`: the request's evidence or a field is wrong.
@@ -71,7 +92,11 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(inner) = self.inner {
+            error["innererror"] = json!({ "code": inner });
+        }
+        let body = json!({ "error": error });
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Ok(v) = HeaderValue::from_str(self.code) {
             resp.headers_mut().insert("x-ms-error-code", v);

@@ -22,10 +22,12 @@
 pub mod auth;
 pub mod codec;
 pub mod config;
+pub mod dcap;
 pub mod error;
 pub mod evidence;
 mod fsutil;
 pub mod provider;
+pub mod provider_config;
 pub mod routes;
 pub mod state;
 pub mod tls;
@@ -36,8 +38,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use attesta_evidence::UnixTime;
+use attesta_collateral::CollateralService;
 use attesta_evidence::crypto::sha256;
+use attesta_evidence::{AttestationType, UnixTime};
 use attesta_store::{ProviderRecord, SqliteStore, Store, TrustModel};
 use attesta_token::keys::KeyRing;
 
@@ -158,9 +161,61 @@ async fn ensure_default_provider(config: &Config, store: &dyn Store) -> Result<(
     Ok(())
 }
 
-/// Prepare the data directory and start serving, with the verifiers this
-/// build has.
-pub async fn start(config: Config, verifiers: Verifiers) -> Result<RunningServer, StartError> {
+/// The collateral service: upstream PCS (or none), persisted in the store.
+fn collateral_service(
+    config: &Config,
+    store: Arc<dyn Store>,
+) -> Result<Arc<CollateralService>, StartError> {
+    let c = &config.collateral;
+    let source: Box<dyn attesta_collateral::CollateralSource> = if c.pcs_url.trim().is_empty() {
+        Box::new(dcap::NoUpstream)
+    } else {
+        let mut opts = attesta_collateral::PcsClientOptions::new(c.pcs_url.trim());
+        if let Some(ca) = &c.pcs_ca {
+            let pem = std::fs::read_to_string(ca).map_err(|e| {
+                StartError::Config(format!("collateral.pcs_ca {}: {e}", ca.display()))
+            })?;
+            opts.extra_root_ca_pem = Some(pem);
+        }
+        Box::new(
+            attesta_collateral::PcsClient::new(opts)
+                .map_err(|e| StartError::Config(format!("collateral.pcs_url: {e}")))?,
+        )
+    };
+    let opts = attesta_collateral::CollateralOptions {
+        refresh_margin: Duration::from_secs(c.refresh_margin_secs),
+        grace: Some(Duration::from_secs(c.max_grace_secs)),
+        ..Default::default()
+    };
+    Ok(Arc::new(CollateralService::new(
+        source,
+        Arc::new(dcap::StoreCollateralCache(store)),
+        opts,
+    )))
+}
+
+/// The evidence verifiers this build has.
+fn verifiers(collateral: &Arc<CollateralService>) -> Verifiers {
+    let mut v = Verifiers::new();
+    let verified = Arc::new(dcap::VerifiedCache::default());
+    for (ty, kind) in [
+        (AttestationType::SgxEnclave, dcap::DcapKind::Sgx),
+        (AttestationType::OpenEnclave, dcap::DcapKind::OpenEnclave),
+    ] {
+        v.register(
+            ty,
+            Arc::new(dcap::DcapVerifier {
+                kind,
+                collateral: collateral.clone(),
+                verified: verified.clone(),
+            }),
+        );
+    }
+    v
+}
+
+/// Prepare the data directory and start serving.
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     config.validate().map_err(StartError::Config)?;
     // One crypto provider for every rustls user in the process.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -192,7 +247,9 @@ pub async fn start(config: Config, verifiers: Verifiers) -> Result<RunningServer
 
     let listen = config.listen;
     let data_dir = config.data_dir.clone();
-    let state = AppState::new(config, store, keys, admin_hash, verifiers);
+    let collateral = collateral_service(&config, store.clone())?;
+    let verifiers = verifiers(&collateral);
+    let state = AppState::new(config, store, keys, admin_hash, verifiers, collateral);
     let app = routes::router(state.clone());
     let handle = axum_server::Handle::new();
     let server = axum_server::bind_rustls(listen, rustls_config).handle(handle.clone());

@@ -51,6 +51,8 @@ pub struct AppState {
     pub admin_token_hash: Arc<[u8; 32]>,
     /// The evidence verifiers this build has.
     pub verifiers: Arc<crate::evidence::Verifiers>,
+    /// Vendor collateral (fetch, cache, import).
+    pub collateral: Arc<attesta_collateral::CollateralService>,
     policies: Arc<RwLock<HashMap<(String, AttestationType), CachedPolicy>>>,
 }
 
@@ -61,6 +63,7 @@ impl AppState {
         keys: KeyRing,
         admin_token_hash: [u8; 32],
         verifiers: crate::evidence::Verifiers,
+        collateral: Arc<attesta_collateral::CollateralService>,
     ) -> Self {
         Self {
             config: Arc::new(config),
@@ -68,6 +71,7 @@ impl AppState {
             keys: Arc::new(RwLock::new(keys)),
             admin_token_hash: Arc::new(admin_token_hash),
             verifiers: Arc::new(verifiers),
+            collateral,
             policies: Arc::new(RwLock::new(HashMap::new())),
         }
     }

@@ -1,12 +1,16 @@
 //! The CLI's subcommands, one module each.
 
 pub mod attest;
+pub mod collateral;
 pub mod keys;
 pub mod policy;
 pub mod provider;
+pub mod sample;
 pub mod token;
+pub mod verify;
 
-/// The evidence verifiers this build registers with the server.
-pub fn verifiers() -> attesta_server::Verifiers {
-    attesta_server::Verifiers::new()
+/// Unpadded base64url.
+pub fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -42,6 +42,23 @@ pub enum ProviderCmd {
         /// required for isolated providers).
         #[arg(long = "policy-cert")]
         policy_certs: Vec<PathBuf>,
+        /// PEM root to trust besides Intel's SGX Root CA, for SGX/OE/TDX
+        /// evidence under a test PKI such as `attesta sample` writes (repeatable).
+        /// Tokens whose chain ends there carry x-attesta-test-root.
+        #[arg(long = "test-root-intel")]
+        test_roots_intel: Vec<PathBuf>,
+        /// PEM root to trust besides AMD's ARKs (repeatable).
+        #[arg(long = "test-root-amd")]
+        test_roots_amd: Vec<PathBuf>,
+        /// PEM TPM attestation-key CA to trust (repeatable).
+        #[arg(long = "test-root-tpm")]
+        test_roots_tpm: Vec<PathBuf>,
+        /// Seconds expired vendor collateral may still be used when it cannot be refreshed.
+        #[arg(long)]
+        collateral_grace_secs: Option<u64>,
+        /// Pin the verification time (RFC 3339), for testing with recorded evidence.
+        #[arg(long)]
+        verification_time: Option<String>,
         #[command(flatten)]
         admin: AdminArgs,
     },
@@ -71,8 +88,35 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
             trust_model,
             aad_tokens,
             policy_certs,
+            test_roots_intel,
+            test_roots_amd,
+            test_roots_tpm,
+            collateral_grace_secs,
+            verification_time,
             admin,
         } => {
+            let read_all = |paths: &[PathBuf]| -> anyhow::Result<Vec<String>> {
+                paths
+                    .iter()
+                    .map(|p| {
+                        std::fs::read_to_string(p)
+                            .with_context(|| format!("cannot read {}", p.display()))
+                    })
+                    .collect()
+            };
+            let mut config = serde_json::json!({
+                "test_roots": {
+                    "intel": read_all(&test_roots_intel)?,
+                    "amd": read_all(&test_roots_amd)?,
+                    "tpm": read_all(&test_roots_tpm)?,
+                }
+            });
+            if let Some(g) = collateral_grace_secs {
+                config["collateral_grace_secs"] = json!(g);
+            }
+            if let Some(t) = verification_time {
+                config["verification_time"] = json!(t);
+            }
             let mut pems = Vec::new();
             for p in &policy_certs {
                 pems.push(
@@ -85,6 +129,7 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
                 "trust_model": match trust_model { TrustModel::Aad => "aad", TrustModel::Isolated => "isolated" },
                 "aad_tokens": aad_tokens,
                 "policy_certificates": pems,
+                "config": config,
             });
             let token = admin.server.admin_token(&admin.admin_token)?;
             let c = admin.server.client()?;

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::auth::{require_admin, token_hash};
 use crate::error::ApiError;
 use crate::provider::validate_name;
+use crate::provider_config::ProviderConfig;
 use crate::routes::certificates::thumbprint;
 use crate::state::AppState;
 use attesta_evidence::UnixTime;
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/providers/{name}", get(show).delete(delete))
         .route("/admin/keys", get(keys))
         .route("/admin/keys:rotate", post(rotate))
+        .route("/admin/collateral", post(import_collateral))
 }
 
 /// What the admin API shows of a provider (never token hashes).
@@ -46,6 +48,7 @@ pub(crate) async fn view(state: &AppState, p: &ProviderRecord) -> Result<Value, 
         "control_plane_tokens": p.token_hashes.len(),
         "policy_certificates": certs.iter().map(|c| c.thumbprint.clone()).collect::<Vec<_>>(),
         "default": p.name == state.config.default_provider.name,
+        "config": p.config,
     }))
 }
 
@@ -73,6 +76,9 @@ struct CreateProvider {
     aad_tokens: Vec<String>,
     #[serde(default)]
     policy_certificates: Vec<String>,
+    /// Verification settings (test roots, collateral grace, pinned time).
+    #[serde(default)]
+    config: ProviderConfig,
 }
 
 fn default_trust() -> String {
@@ -132,11 +138,14 @@ async fn create(
             "aad_tokens may not contain empty tokens",
         ));
     }
+    req.config
+        .validate()
+        .map_err(|e| ApiError::invalid_parameter(format!("config: {e}")))?;
     let record = ProviderRecord {
         name: req.name.clone(),
         trust_model,
         token_hashes: req.aad_tokens.iter().map(|t| token_hash(t)).collect(),
-        config: json!({}),
+        config: serde_json::to_value(&req.config).map_err(ApiError::internal)?,
         created_at: now,
     };
     match state.store.create_provider(&record, &certs).await {
@@ -222,4 +231,31 @@ async fn rotate(
     };
     tracing::info!(kid = %kid, "signing key rotated");
     Ok(Json(key_list(&state)))
+}
+
+/// `POST /admin/collateral`: import one DCAP collateral bundle (the JSON of
+/// `attesta_collateral::serialize`), as `attesta collateral import` sends it.
+/// Nothing in it is trusted: verifiers check every signature when it is used.
+async fn import_collateral(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let collateral = attesta_collateral::deserialize(&body)
+        .map_err(|e| ApiError::invalid_parameter(format!("not a collateral bundle: {e}")))?;
+    let (tee, fmspc) = attesta_collateral::fmspc_of(&collateral)
+        .map_err(|e| ApiError::invalid_parameter(e.to_string()).with_inner(e.code()))?;
+    let fetched = state
+        .collateral
+        .import(collateral, UnixTime::now().0 as i64)
+        .await
+        .map_err(|e| ApiError::invalid_parameter(e.to_string()).with_inner(e.code()))?;
+    tracing::info!(%fmspc, next_update = fetched.next_update, "collateral imported");
+    Ok(Json(json!({
+        "tee": format!("{tee:?}").to_lowercase(),
+        "fmspc": fmspc,
+        "next_update": fetched.next_update,
+        "version": hex::encode(fetched.version),
+    })))
 }

@@ -249,7 +249,7 @@ pub async fn attest(
 }
 
 fn binding_error(e: binding::BindingError) -> ApiError {
-    ApiError::invalid_parameter(format!("{} ({})", e, e.code()))
+    ApiError::evidence(e.code(), &e)
 }
 
 pub(crate) fn policy_error(e: attesta_policy::PolicyError) -> ApiError {

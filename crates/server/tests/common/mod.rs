@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use attesta_server::{Config, RunningServer, Verifiers};
+use attesta_server::{Config, RunningServer};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
@@ -19,22 +19,19 @@ pub struct TestServer {
 }
 
 pub fn config(dir: &Path) -> Config {
-    Config {
+    let mut c = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
         ..Config::default()
-    }
+    };
+    // Tests never reach a real collateral service.
+    c.collateral.pcs_url = String::new();
+    c
 }
 
 pub async fn start(cfg: Config) -> TestServer {
-    start_with(cfg, Verifiers::new()).await
-}
-
-pub async fn start_with(cfg: Config, verifiers: Verifiers) -> TestServer {
     let dir = cfg.data_dir.clone();
-    let server = attesta_server::start(cfg, verifiers)
-        .await
-        .expect("server starts");
+    let server = attesta_server::start(cfg).await.expect("server starts");
     let pem = std::fs::read(&server.tls_cert).unwrap();
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())

@@ -1,0 +1,77 @@
+//! `attesta sample sgx|openenclave --out DIR`: write a synthetic quote (or
+//! OE report) with its full collateral under the testkit's own test root,
+//! so people can try Attesta without SGX hardware. The root is a test root:
+//! a server trusts it only when a provider is created with
+//! `--test-root-intel DIR/test_root.pem`, and its tokens then carry
+//! `x-attesta-test-root: true`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use attesta_evidence::UnixTime;
+use attesta_testkit::SgxSample;
+
+#[derive(Debug, Subcommand)]
+pub enum SampleCmd {
+    /// A synthetic SGX quote (quote.bin) with collateral and test root.
+    Sgx {
+        #[arg(long)]
+        out: PathBuf,
+        /// Runtime data to bind (its SHA-256 becomes report_data[0..32]).
+        #[arg(long)]
+        runtime_data: Option<PathBuf>,
+    },
+    /// A synthetic Open Enclave report (report.bin) with collateral and test root.
+    Openenclave {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        runtime_data: Option<PathBuf>,
+    },
+}
+
+pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
+    let (out, runtime, oe) = match cmd {
+        SampleCmd::Sgx { out, runtime_data } => (out, runtime_data, false),
+        SampleCmd::Openenclave { out, runtime_data } => (out, runtime_data, true),
+    };
+    let mut b = SgxSample::builder().at(UnixTime::now().0);
+    if let Some(p) = &runtime {
+        let data = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+        b = b.runtime_data(&data);
+    }
+    let sample = b.build();
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let (name, bytes) = if oe {
+        ("report.bin", &sample.oe_report)
+    } else {
+        ("quote.bin", &sample.quote)
+    };
+    std::fs::write(out.join(name), bytes)?;
+    attesta_testkit::write_bundle(&out.join("collateral"), &sample.collateral)?;
+    let root_pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        base64_lines(&sample.root_der)
+    );
+    std::fs::write(out.join("test_root.pem"), root_pem)?;
+    eprintln!(
+        "wrote {}/{name}, {}/collateral/ and {}/test_root.pem (a TEST root: trust it only explicitly)",
+        out.display(),
+        out.display(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn base64_lines(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    b64.as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,266 @@
+//! Offline verification and inspection, for audits and for people without a
+//! server: `attesta verify sgx|openenclave` and `attesta inspect
+//! sgx|openenclave`.
+//!
+//! `verify` prints one JSON object
+//! `{"verdict":"accepted"|"rejected","error":{"code","message"}|null,"claims":{…}}`
+//! and exits 0 when accepted, 1 when rejected, 2 on usage errors. It runs
+//! the same sans-I/O verifier as the server, at `--at` (default: now), with
+//! Intel's embedded root plus any `--trust-root` given explicitly.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::client::print_json;
+use attesta_evidence::openenclave::OeReport;
+use attesta_evidence::roots::{RootKind, TrustRoots};
+use attesta_evidence::sgx::{self, SgxVerifier};
+use attesta_evidence::{ErrorCode, UnixTime, Verifier, binding};
+
+#[derive(Debug, Args)]
+pub struct CommonVerifyArgs {
+    /// Collateral bundle directory (tcb_info.json, qe_identity.json, CRLs, issuer chains).
+    #[arg(long)]
+    pub collateral: PathBuf,
+    /// Verification time, RFC 3339 [default: now].
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Runtime data file; SHA-256 of it must equal report_data[0..32].
+    #[arg(long)]
+    pub runtime_data: Option<PathBuf>,
+    /// PEM root to trust besides Intel's SGX Root CA (for test PKIs; repeatable).
+    #[arg(long)]
+    pub trust_root: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VerifyCmd {
+    /// Verify an SGX DCAP quote.
+    Sgx {
+        #[arg(long)]
+        quote: PathBuf,
+        #[command(flatten)]
+        common: CommonVerifyArgs,
+    },
+    /// Verify an Open Enclave report.
+    Openenclave {
+        #[arg(long)]
+        report: PathBuf,
+        #[command(flatten)]
+        common: CommonVerifyArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InspectCmd {
+    /// Decode an SGX quote without judging it.
+    Sgx { file: PathBuf },
+    /// Decode an Open Enclave report without judging it.
+    Openenclave { file: PathBuf },
+}
+
+fn read(p: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+}
+
+fn verdict(result: Result<Value, (&'static str, String)>) -> ExitCode {
+    match result {
+        Ok(claims) => {
+            print_json(&json!({"verdict": "accepted", "error": null, "claims": claims}));
+            ExitCode::SUCCESS
+        }
+        Err((code, message)) => {
+            print_json(
+                &json!({"verdict": "rejected", "error": {"code": code, "message": message}, "claims": {}}),
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(2)
+}
+
+pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
+    let (evidence_path, common, oe) = match &cmd {
+        VerifyCmd::Sgx { quote, common } => (quote, common, false),
+        VerifyCmd::Openenclave { report, common } => (report, common, true),
+    };
+    let evidence = match read(evidence_path) {
+        Ok(b) => b,
+        Err(e) => return Ok(usage(e)),
+    };
+    let at = match &common.at {
+        Some(s) => match attesta_server::provider_config::parse_time(s) {
+            Ok(t) => t,
+            Err(e) => return Ok(usage(format!("--at: {e}"))),
+        },
+        None => UnixTime::now(),
+    };
+    let mut roots = sgx::intel_trust_roots(TrustRoots::empty());
+    for p in &common.trust_root {
+        let pem = match read(p) {
+            Ok(b) => b,
+            Err(e) => return Ok(usage(e)),
+        };
+        let ders = match sgx::pki::pem_certificates(&pem) {
+            Ok(d) if !d.is_empty() => d,
+            _ => return Ok(usage(format!("{} holds no PEM certificate", p.display()))),
+        };
+        for der in ders {
+            roots = roots.with_configured(RootKind::IntelSgx, der);
+        }
+    }
+    let runtime = match &common.runtime_data {
+        Some(p) => match read(p) {
+            Ok(b) => Some(b),
+            Err(e) => return Ok(usage(e)),
+        },
+        None => None,
+    };
+    let collateral = match attesta_collateral::import_dir(&common.collateral) {
+        Ok(c) => c,
+        Err(e) => return Ok(verdict(Err((e.code(), e.to_string())))),
+    };
+    // The server leaves the debug attribute to policy; so does this command
+    // (the claim x-ms-sgx-is-debuggable says it).
+    let sgx_v = SgxVerifier { allow_debug: true };
+    let result = if oe {
+        let v = attesta_evidence::openenclave::OpenEnclaveVerifier { sgx: sgx_v };
+        v.parse(&evidence)
+            .map_err(|e| (e.code(), e.to_string()))
+            .and_then(|ev| {
+                v.verify(&ev, &collateral, &roots, at)
+                    .map_err(|e| (e.code(), e.to_string()))
+            })
+    } else {
+        sgx_v
+            .parse(&evidence)
+            .map_err(|e| (e.code(), e.to_string()))
+            .and_then(|ev| {
+                sgx_v
+                    .verify(&ev, &collateral, &roots, at)
+                    .map_err(|e| (e.code(), e.to_string()))
+            })
+    };
+    let result = result.and_then(|verified| {
+        if let Some(rt) = &runtime {
+            binding::check_runtime_data(&verified.report_data, rt)
+                .map_err(|e| (e.code(), e.to_string()))?;
+        }
+        let mut claims = verified.claims.into_map();
+        if let Some(rt) = &runtime {
+            claims.insert("x-ms-sgx-ehd".into(), json!(crate::commands::b64url(rt)));
+        }
+        Ok(Value::Object(claims))
+    });
+    Ok(verdict(result))
+}
+
+fn report_json(r: &sgx::ReportBody) -> Value {
+    json!({
+        "cpu_svn": hex::encode(r.cpu_svn),
+        "misc_select": r.misc_select,
+        "isv_ext_prod_id": hex::encode(r.isv_ext_prod_id),
+        "attributes": hex::encode(r.attributes),
+        "debug": r.is_debug(),
+        "mr_enclave": hex::encode(r.mr_enclave),
+        "mr_signer": hex::encode(r.mr_signer),
+        "config_id": hex::encode(r.config_id),
+        "isv_prod_id": r.isv_prod_id,
+        "isv_svn": r.isv_svn,
+        "config_svn": r.config_svn,
+        "isv_family_id": hex::encode(r.isv_family_id),
+        "report_data": hex::encode(r.report_data),
+    })
+}
+
+fn quote_json(q: &sgx::Quote<'_>) -> Value {
+    let pck = sgx::pki::pem_certificates(q.pck_chain_pem).unwrap_or_default();
+    let subjects: Vec<String> = pck
+        .iter()
+        .filter_map(|d| {
+            sgx::pki::parse_cert(d)
+                .ok()
+                .map(|c| c.subject().to_string())
+        })
+        .collect();
+    let pck_ext = pck
+        .first()
+        .and_then(|d| sgx::pki::parse_cert(d).ok())
+        .and_then(|c| sgx::pki::pck_extension(&c).ok())
+        .map(|e| {
+            json!({
+                "fmspc": hex::encode_upper(e.fmspc),
+                "pce_id": hex::encode_upper(e.pce_id),
+                "pce_svn": e.pce_svn,
+                "cpu_svn": hex::encode(e.cpu_svn),
+                "tcb_components": e.cpu_svn_components.to_vec(),
+                "sgx_type": e.sgx_type,
+            })
+        });
+    json!({
+        "header": {
+            "version": q.header.version,
+            "att_key_type": q.header.att_key_type,
+            "tee_type": q.header.tee_type,
+            "qe_svn": q.header.qe_svn,
+            "pce_svn": q.header.pce_svn,
+            "qe_vendor_id": hex::encode(q.header.qe_vendor_id),
+            "user_data": hex::encode(q.header.user_data),
+        },
+        "report": report_json(&q.report),
+        "signature": hex::encode(q.signature),
+        "attestation_key": hex::encode(q.attestation_key),
+        "qe_report": report_json(&q.qe_report),
+        "qe_report_signature": hex::encode(q.qe_report_signature),
+        "qe_auth_data": hex::encode(q.qe_auth_data),
+        "certification_data_type": q.cert_data_type,
+        "pck_chain_subjects": subjects,
+        "pck_extension": pck_ext,
+        "sha256": hex::encode(attesta_evidence::crypto::sha256(q.raw)),
+    })
+}
+
+pub fn run_inspect(cmd: InspectCmd) -> anyhow::Result<ExitCode> {
+    let (path, oe) = match &cmd {
+        InspectCmd::Sgx { file } => (file, false),
+        InspectCmd::Openenclave { file } => (file, true),
+    };
+    let bytes = match read(path) {
+        Ok(b) => b,
+        Err(e) => return Ok(usage(e)),
+    };
+    let out = if oe {
+        OeReport::parse(&bytes).map(|r| {
+            json!({
+                "oe_header": {"version": r.version, "report_type": r.report_type, "report_size": r.report_size},
+                "quote": quote_json(&r.quote),
+                "sha256": hex::encode(attesta_evidence::crypto::sha256(&bytes)),
+            })
+        })
+    } else {
+        sgx::Quote::parse(&bytes).map(|q| quote_json(&q))
+    };
+    match out {
+        Ok(v) => {
+            print_json(&v);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!(
+                "error: {} is not a valid {}: {e} ({})",
+                path.display(),
+                if oe { "OE report" } else { "SGX quote" },
+                e.code()
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! SGX and Open Enclave attestation at the HTTP edge: find the quote's
+//! collateral, verify it once per collateral version, then verify the quote.
+//!
+//! The sans-I/O verifier (`attesta_evidence::sgx`) splits its work in two:
+//! `VerifiedCollateral::verify` checks every collateral signature, CRL and
+//! intermediate certificate; `verify_quote` does only the quote's own work.
+//! This module keeps verified collateral by its content version (SHA-256 of
+//! all its parts, from `attesta-collateral`), so a warm request costs the
+//! quote's signature checks and TCB matching only. A cached entry is never
+//! trusted past its validity window: `verify_quote` re-checks the window and
+//! that its root is in the provider's root set on every call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use attesta_collateral::{CollateralCache, CollateralError, CollateralService, PckCa};
+use attesta_evidence::dcap::DcapTee;
+use attesta_evidence::openenclave::OeReport;
+use attesta_evidence::roots::{RootKind, TrustRoots};
+use attesta_evidence::sgx::{self, SgxError, VerifiedCollateral};
+use attesta_evidence::{ErrorCode, UnixTime, Verified};
+use attesta_store::{CacheEntry, ProviderRecord, Store};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::evidence::{AttestInput, EvidenceVerifier};
+use crate::provider_config::ProviderConfig;
+
+/// The store as the collateral crate's persistent cache.
+pub struct StoreCollateralCache(pub Arc<dyn Store>);
+
+const CACHE_NAMESPACE: &str = "collateral";
+
+#[async_trait::async_trait]
+impl CollateralCache for StoreCollateralCache {
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, i64)>, String> {
+        self.0
+            .cache_get(CACHE_NAMESPACE, key)
+            .await
+            .map(|e| e.map(|e| (e.value, e.fetched_at)))
+            .map_err(|e| e.to_string())
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        fetched_at: i64,
+        expires_at: i64,
+    ) -> Result<(), String> {
+        let entry = CacheEntry {
+            value: value.to_vec(),
+            fetched_at,
+            expires_at,
+        };
+        self.0
+            .cache_put(CACHE_NAMESPACE, key, &entry)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Verified collateral by content version, shared by the SGX and OE verifiers.
+#[derive(Default)]
+pub struct VerifiedCache {
+    map: RwLock<HashMap<[u8; 32], Arc<VerifiedCollateral>>>,
+}
+
+impl VerifiedCache {
+    /// Verified collateral for `version`, verifying `raw` on a miss.
+    fn get_or_verify(
+        &self,
+        version: [u8; 32],
+        raw: &attesta_evidence::dcap::DcapCollateral,
+        roots: &TrustRoots,
+        at: UnixTime,
+    ) -> Result<Arc<VerifiedCollateral>, SgxError> {
+        if let Some(vc) = self.map.read().expect("verified cache lock").get(&version)
+            && vc.check_time(at).is_ok()
+            && roots.find(RootKind::IntelSgx, &vc.root_der).is_some()
+        {
+            return Ok(vc.clone());
+        }
+        let vc = Arc::new(VerifiedCollateral::verify(raw, roots, at)?);
+        let mut map = self.map.write().expect("verified cache lock");
+        // Bounded: drop everything when it grows past any realistic number of
+        // FMSPCs (each entry is re-verified on its next use).
+        if map.len() > 4096 {
+            map.clear();
+        }
+        map.insert(version, vc.clone());
+        Ok(vc)
+    }
+}
+
+/// Which DCAP evidence a verifier takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DcapKind {
+    /// `/attest/SgxEnclave`: a bare SGX quote.
+    Sgx,
+    /// `/attest/OpenEnclave`: an OE report wrapping an SGX quote.
+    OpenEnclave,
+}
+
+/// The SGX / Open Enclave evidence verifier.
+pub struct DcapVerifier {
+    pub kind: DcapKind,
+    pub collateral: Arc<CollateralService>,
+    pub verified: Arc<VerifiedCache>,
+}
+
+pub(crate) fn sgx_error(e: SgxError) -> ApiError {
+    ApiError::evidence(e.code(), &e)
+}
+
+fn collateral_error(e: CollateralError) -> ApiError {
+    let code = e.code();
+    let msg = format!(
+        "{e}; import the collateral for this platform with `attesta collateral import DIR` or check the collateral service"
+    );
+    ApiError::evidence(code, msg)
+}
+
+/// FMSPC (upper-case hex) and PCK CA of the quote's PCK leaf certificate,
+/// used only to find collateral: nothing is trusted until verification.
+fn pck_identity(quote: &sgx::Quote<'_>) -> Result<(String, PckCa), ApiError> {
+    let bad = |m: String| ApiError::evidence("PckChainInvalid", m);
+    let certs = sgx::pki::pem_certificates(quote.pck_chain_pem).map_err(bad)?;
+    let leaf_der = certs
+        .first()
+        .ok_or_else(|| bad("the quote carries no PCK certificate".into()))?;
+    let leaf = sgx::pki::parse_cert(leaf_der).map_err(bad)?;
+    let ext =
+        sgx::pki::pck_extension(&leaf).map_err(|e| ApiError::evidence("PckExtensionInvalid", e))?;
+    let cn = leaf
+        .issuer()
+        .iter_common_name()
+        .next()
+        .and_then(|a| a.as_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let ca = PckCa::from_issuer_common_name(&cn).ok_or_else(|| {
+        bad(format!(
+            "the PCK certificate's issuer '{cn}' is not an Intel PCK CA"
+        ))
+    })?;
+    Ok((hex::encode_upper(ext.fmspc), ca))
+}
+
+#[async_trait::async_trait]
+impl EvidenceVerifier for DcapVerifier {
+    async fn verify(
+        &self,
+        provider: &ProviderRecord,
+        input: &AttestInput,
+        now: UnixTime,
+    ) -> Result<Verified, ApiError> {
+        let pcfg = ProviderConfig::of(provider)?;
+        let (at, pinned) = pcfg.time(now)?;
+        let evidence_hash = attesta_evidence::crypto::sha256(&input.evidence);
+        let quote_bytes: &[u8] = match self.kind {
+            DcapKind::Sgx => &input.evidence,
+            DcapKind::OpenEnclave => {
+                OeReport::parse(&input.evidence)
+                    .map_err(|e| ApiError::evidence(e.code(), &e))?
+                    .quote
+                    .raw
+            }
+        };
+        let quote = sgx::parse_quote(quote_bytes).map_err(sgx_error)?;
+        let (fmspc, ca) = pck_identity(&quote)?;
+        let fetched = self
+            .collateral
+            .get(DcapTee::Sgx, &fmspc, ca, at.0 as i64)
+            .await
+            .map_err(collateral_error)?;
+        // Expired collateral is only usable inside the provider's grace.
+        let verify_at = match fetched.stale_for {
+            None => at,
+            Some(stale) => {
+                let grace = pcfg.collateral_grace_secs.unwrap_or(0);
+                if stale > grace {
+                    return Err(ApiError::evidence(
+                        "CollateralExpired",
+                        format!(
+                            "the collateral for FMSPC {fmspc} expired {stale} s ago and no fresh collateral could be fetched; this provider's grace period is {grace} s"
+                        ),
+                    ));
+                }
+                // Check the expired collateral as of the last second of its
+                // validity; the token says how long ago that was.
+                UnixTime(fetched.next_update.saturating_sub(1).max(0) as u64)
+            }
+        };
+        let roots = pcfg.roots(
+            sgx::intel_trust_roots(TrustRoots::empty()),
+            RootKind::IntelSgx,
+        )?;
+        let vc = self
+            .verified
+            .get_or_verify(fetched.version, &fetched.collateral, &roots, verify_at)
+            .map_err(sgx_error)?;
+        let v = sgx::verify_quote(&quote, &vc, &roots, verify_at).map_err(sgx_error)?;
+        let mut verified = v.to_verified(&evidence_hash);
+        // Deprecated alias still read by older relying parties.
+        if let Some(c) = verified.claims.get("x-ms-sgx-collateral").cloned() {
+            verified.claims.insert("maa-attestationcollateral", c);
+        }
+        if let Some(stale) = fetched.stale_for {
+            verified
+                .claims
+                .insert("x-attesta-collateral-expired-for", json!(stale));
+        }
+        if pinned {
+            verified
+                .claims
+                .insert("x-attesta-verification-time", json!(at.0));
+        }
+        Ok(verified)
+    }
+}
+
+/// A collateral source for air-gapped installs: nothing upstream, so only
+/// imported collateral (`attesta collateral import`) is used.
+pub struct NoUpstream;
+
+#[async_trait::async_trait]
+impl attesta_collateral::CollateralSource for NoUpstream {
+    async fn fetch(
+        &self,
+        tee: DcapTee,
+        fmspc: &str,
+        ca: PckCa,
+    ) -> Result<attesta_evidence::dcap::DcapCollateral, CollateralError> {
+        Err(CollateralError::NoOfflineBundle {
+            dir: std::path::PathBuf::from("(imported collateral)"),
+            key: attesta_collateral::cache_key(tee, fmspc, ca),
+        })
+    }
+
+    fn describe(&self) -> String {
+        "no upstream (imported collateral only)".into()
+    }
+}

@@ -1,0 +1,129 @@
+//! Per-provider configuration that changes how evidence is verified.
+//!
+//! Everything here loosens or redirects a default, so each field is explicit,
+//! scoped to one provider, and visible in the tokens it affects:
+//! - `test_roots` — extra trust roots (PEM), for example the testkit's test
+//!   CA. Tokens whose chain ended at one carry `x-attesta-test-root: true`.
+//! - `collateral_grace_secs` — how long expired vendor collateral may still
+//!   be used when fresh collateral cannot be fetched. Default 0: expired
+//!   collateral fails closed. Tokens issued in grace carry
+//!   `x-attesta-collateral-expired-for` (seconds).
+//! - `verification_time` — a pinned verification time (RFC 3339), for tests
+//!   against recorded evidence whose collateral has long expired. Tokens
+//!   carry `x-attesta-verification-time`.
+
+use serde::{Deserialize, Serialize};
+
+use attesta_evidence::UnixTime;
+use attesta_evidence::roots::{RootKind, TrustRoots};
+use attesta_store::ProviderRecord;
+
+use crate::error::ApiError;
+
+/// Extra trust roots by TEE family, PEM text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestRoots {
+    /// Roots accepted in place of the Intel SGX Root CA (SGX, OE, TDX).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intel: Vec<String>,
+    /// Roots accepted in place of AMD's ARKs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amd: Vec<String>,
+    /// TPM attestation-key CAs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tpm: Vec<String>,
+}
+
+/// A provider's verification settings (stored in the provider record).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    #[serde(default)]
+    pub test_roots: TestRoots,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collateral_grace_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_time: Option<String>,
+}
+
+fn pem_to_der(pem: &str) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    for item in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()) {
+        let item = item.map_err(|e| format!("invalid PEM: {e}"))?;
+        if item.label == "CERTIFICATE" {
+            x509_parser::parse_x509_certificate(&item.contents)
+                .map_err(|e| format!("invalid certificate: {e}"))?;
+            out.push(item.contents);
+        }
+    }
+    if out.is_empty() {
+        return Err("no CERTIFICATE block".into());
+    }
+    Ok(out)
+}
+
+/// Parse an RFC 3339 time.
+pub fn parse_time(s: &str) -> Result<UnixTime, String> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("'{s}' is not an RFC 3339 time: {e}"))?;
+    u64::try_from(t.unix_timestamp())
+        .map(UnixTime)
+        .map_err(|_| format!("'{s}' is before 1970"))
+}
+
+impl ProviderConfig {
+    /// Read from a provider record (an empty object means all defaults).
+    pub fn of(record: &ProviderRecord) -> Result<Self, ApiError> {
+        if record.config.is_null() {
+            return Ok(Self::default());
+        }
+        serde_json::from_value(record.config.clone()).map_err(|e| {
+            ApiError::internal(format!(
+                "provider '{}' has an unreadable config: {e}",
+                record.name
+            ))
+        })
+    }
+
+    /// Check every field (at creation).
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, list) in [
+            ("intel", &self.test_roots.intel),
+            ("amd", &self.test_roots.amd),
+            ("tpm", &self.test_roots.tpm),
+        ] {
+            for pem in list {
+                pem_to_der(pem).map_err(|e| format!("test_roots.{name}: {e}"))?;
+            }
+        }
+        if let Some(t) = &self.verification_time {
+            parse_time(t).map_err(|e| format!("verification_time: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The time to verify at: the pinned time, else `now`.
+    pub fn time(&self, now: UnixTime) -> Result<(UnixTime, bool), ApiError> {
+        match &self.verification_time {
+            Some(t) => parse_time(t).map(|t| (t, true)).map_err(ApiError::internal),
+            None => Ok((now, false)),
+        }
+    }
+
+    /// `base` plus this provider's extra roots of `kind`.
+    pub fn roots(&self, base: TrustRoots, kind: RootKind) -> Result<TrustRoots, ApiError> {
+        let list = match kind {
+            RootKind::IntelSgx => &self.test_roots.intel,
+            RootKind::AmdArk => &self.test_roots.amd,
+            RootKind::Tpm => &self.test_roots.tpm,
+        };
+        let mut roots = base;
+        for pem in list {
+            for der in pem_to_der(pem).map_err(ApiError::internal)? {
+                roots = roots.with_configured(kind, der);
+            }
+        }
+        Ok(roots)
+    }
+}
