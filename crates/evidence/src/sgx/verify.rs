@@ -52,37 +52,47 @@ pub struct PckCa {
     pub not_after: i64,
 }
 
-/// SHA-256 digests of PCK leaf certificates whose signature by this
-/// collateral's PCK CA has verified. A platform sends many quotes with one
-/// PCK certificate; re-checking a byte-identical certificate's signature
-/// can only give the same answer, so the warm path skips that one P-256
-/// verification (about a third of its cost). Validity and revocation are
-/// still checked on every quote. Bounded; cleared when full. Copied by
+/// What a PCK leaf certificate says, once its signature by the PCK CA verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LeafFacts {
+    not_before: i64,
+    not_after: i64,
+    raw_serial: Vec<u8>,
+    pck: PckExtension,
+    public_key: Vec<u8>,
+}
+
+/// PCK leaves whose signature by this collateral's PCK CA has verified,
+/// keyed by SHA-256 of the certificate's DER. A platform sends many quotes
+/// with one PCK certificate; re-checking a byte-identical certificate can
+/// only give the same answer, so the warm path skips one P-256 verification
+/// and the X.509 decode (about a third of its cost). Validity and revocation
+/// are still checked on every quote. Bounded; cleared when full. Copied by
 /// clones, ignored by equality.
 #[derive(Debug, Default)]
-struct LeafMemo(std::sync::RwLock<std::collections::HashSet<[u8; 32]>>);
+struct LeafMemo(std::sync::RwLock<std::collections::HashMap<[u8; 32], LeafFacts>>);
 
 const LEAF_MEMO_MAX: usize = 4096;
 
 impl LeafMemo {
-    fn contains(&self, digest: &[u8; 32]) -> bool {
-        self.0.read().map(|s| s.contains(digest)).unwrap_or(false)
+    fn get(&self, digest: &[u8; 32]) -> Option<LeafFacts> {
+        self.0.read().ok().and_then(|m| m.get(digest).cloned())
     }
 
-    fn insert(&self, digest: [u8; 32]) {
-        if let Ok(mut s) = self.0.write() {
-            if s.len() >= LEAF_MEMO_MAX {
-                s.clear();
+    fn insert(&self, digest: [u8; 32], facts: LeafFacts) {
+        if let Ok(mut m) = self.0.write() {
+            if m.len() >= LEAF_MEMO_MAX {
+                m.clear();
             }
-            s.insert(digest);
+            m.insert(digest, facts);
         }
     }
 }
 
 impl Clone for LeafMemo {
     fn clone(&self) -> Self {
-        let set = self.0.read().map(|s| s.clone()).unwrap_or_default();
-        LeafMemo(std::sync::RwLock::new(set))
+        let map = self.0.read().map(|m| m.clone()).unwrap_or_default();
+        LeafMemo(std::sync::RwLock::new(map))
     }
 }
 
@@ -493,32 +503,43 @@ pub fn verify_quote(
             return Err(SgxError::PckCrlIssuerMismatch(subject));
         }
     }
-    let leaf = pki::parse_cert(&certs[0]).map_err(SgxError::PckChainInvalid)?;
     let leaf_digest = crypto::sha256(&certs[0]);
-    if !collateral.leaf_memo.contains(&leaf_digest) {
-        pki::check_issued_by(
-            &leaf,
-            &collateral.pck_ca.subject_raw,
-            &collateral.pck_ca.public_key,
-        )
-        .map_err(SgxError::PckChainInvalid)?;
-        collateral.leaf_memo.insert(leaf_digest);
-    }
-    let (nb, na) = pki::validity(&leaf);
-    if !pki::within(t, nb, na) {
+    let leaf = match collateral.leaf_memo.get(&leaf_digest) {
+        Some(facts) => facts,
+        None => {
+            let leaf = pki::parse_cert(&certs[0]).map_err(SgxError::PckChainInvalid)?;
+            pki::check_issued_by(
+                &leaf,
+                &collateral.pck_ca.subject_raw,
+                &collateral.pck_ca.public_key,
+            )
+            .map_err(SgxError::PckChainInvalid)?;
+            let (not_before, not_after) = pki::validity(&leaf);
+            let facts = LeafFacts {
+                not_before,
+                not_after,
+                raw_serial: leaf.raw_serial().to_vec(),
+                pck: pki::pck_extension(&leaf).map_err(SgxError::PckExtensionInvalid)?,
+                public_key: pki::public_key(&leaf),
+            };
+            collateral.leaf_memo.insert(leaf_digest, facts.clone());
+            facts
+        }
+    };
+    if !pki::within(t, leaf.not_before, leaf.not_after) {
         return Err(SgxError::PckCertificateExpired {
-            not_before: nb,
-            not_after: na,
+            not_before: leaf.not_before,
+            not_after: leaf.not_after,
             at: t,
         });
     }
-    if collateral.pck_crl.is_revoked(leaf.raw_serial()) {
+    if collateral.pck_crl.is_revoked(&leaf.raw_serial) {
         return Err(SgxError::PckCertificateRevoked(hex::encode(
-            leaf.raw_serial(),
+            &leaf.raw_serial,
         )));
     }
-    let pck = pki::pck_extension(&leaf).map_err(SgxError::PckExtensionInvalid)?;
-    let pck_key = pki::public_key(&leaf);
+    let pck = leaf.pck;
+    let pck_key = leaf.public_key;
 
     check_quote_signatures(quote, &pck_key)?;
     let e = evaluate_tcb(
