@@ -49,6 +49,7 @@ fn dcap_qvl_vector_verifies_with_its_stated_status() {
         &serde_json::json!(["INTEL-SA-00289", "INTEL-SA-00615"])
     );
     assert_eq!(c.get("x-attesta-qe-tcb-status").unwrap(), "UpToDate");
+    assert_eq!(c.get("x-attesta-tcb-date").unwrap(), "2024-03-13T00:00:00Z");
     assert_eq!(c.get("x-attesta-test-root").unwrap(), false);
     assert!(
         c.get("x-ms-sgx-report-data")
@@ -473,4 +474,14 @@ fn other_quote_versions_are_named_unsupported() {
         assert_eq!(err.code(), "UnsupportedQuoteVersion");
         assert_eq!(err, SgxError::UnsupportedQuoteVersion(v as u16));
     }
+}
+
+#[test]
+fn verifier_parse_errors_carry_parse_codes() {
+    let v = SgxVerifier::default();
+    assert_eq!(v.parse(&[3, 0]).unwrap_err().code(), "EvidenceTruncated");
+    let oe = OpenEnclaveVerifier::default();
+    let quote = read(&format!("{DCAP_QVL}/quote.bin"));
+    // A bare quote is not an OE report (its first u32 is 0x00020003).
+    assert_eq!(oe.parse(&quote).unwrap_err().code(), "EvidenceUnsupported");
 }

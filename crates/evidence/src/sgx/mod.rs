@@ -30,7 +30,7 @@
 //! `x-ms-sgx-collateral` members. `quotehash` is confirmed by recorded MAA
 //! tokens: SHA-256 of the quote for `/attest/SgxEnclave`, of the whole OE
 //! report (header included) for `/attest/OpenEnclave`. The others are
-//! [inferred] — the recorded token has `tcbinfocertshash == qeidcertshash`
+//! \[inferred\] — the recorded token has `tcbinfocertshash == qeidcertshash`
 //! and `tcbinfocrlhash == qeidcrlhash`, consistent with both documents being
 //! signed by one TCB signing chain checked against one Root CA CRL:
 //! `tcbinfohash` / `qeidhash` = SHA-256 of the PCS response body as received;
