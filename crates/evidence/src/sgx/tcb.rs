@@ -372,8 +372,10 @@ pub fn parse_qe_identity(body: &str) -> Result<QeIdentity, String> {
         version,
         issue_date: time_field(m, "issueDate")?,
         next_update: time_field(m, "nextUpdate")?,
-        miscselect: u32::from_be_bytes(hex_field(m, "miscselect")?),
-        miscselect_mask: u32::from_be_bytes(hex_field(m, "miscselectMask")?),
+        // The hex is the field's bytes as they sit in the report (little-
+        // endian), as Intel's QVL and dcap-qvl compare them.
+        miscselect: u32::from_le_bytes(hex_field(m, "miscselect")?),
+        miscselect_mask: u32::from_le_bytes(hex_field(m, "miscselectMask")?),
         attributes: hex_field(m, "attributes")?,
         attributes_mask: hex_field(m, "attributesMask")?,
         mrsigner: hex_field(m, "mrsigner")?,
