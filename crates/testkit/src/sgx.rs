@@ -76,6 +76,7 @@ pub struct SgxSampleBuilder {
     version: u16,
     debug: bool,
     kss: bool,
+    config_id: Option<[u8; 64]>,
     tcb_status: TcbStatus,
     qe_tcb_status: TcbStatus,
     advisory_ids: Vec<String>,
@@ -108,6 +109,7 @@ impl Default for SgxSampleBuilder {
             version: 3,
             debug: false,
             kss: false,
+            config_id: None,
             tcb_status: TcbStatus::UpToDate,
             qe_tcb_status: TcbStatus::UpToDate,
             advisory_ids: Vec::new(),
@@ -182,6 +184,16 @@ impl SgxSampleBuilder {
         let d = digest::digest(&digest::SHA256, data);
         self.report_data = [0; 64];
         self.report_data[..32].copy_from_slice(d.as_ref());
+        self
+    }
+    /// Bind init-time data as MAA does for KSS enclaves: CONFIGID =
+    /// SHA-256(data) ‖ 32 zero bytes (turns KSS on).
+    pub fn init_time_data(mut self, data: &[u8]) -> Self {
+        let d = digest::digest(&digest::SHA256, data);
+        let mut id = [0u8; 64];
+        id[..32].copy_from_slice(d.as_ref());
+        self.config_id = Some(id);
+        self.kss = true;
         self
     }
     pub fn report_data(mut self, rd: [u8; 64]) -> Self {
@@ -414,6 +426,7 @@ fn report_body(
     isv_svn: u16,
     report_data: &[u8; 64],
     kss: bool,
+    config_id: Option<[u8; 64]>,
 ) -> Vec<u8> {
     let mut b = Vec::with_capacity(384);
     b.extend_from_slice(&PLATFORM_COMPONENTS); // CPUSVN
@@ -425,7 +438,8 @@ fn report_body(
     b.extend_from_slice(&[0; 32]);
     b.extend_from_slice(mr_signer);
     b.extend_from_slice(&[0; 32]);
-    b.extend_from_slice(&if kss { [0x44; 64] } else { [0; 64] }); // CONFIGID
+    // CONFIGID
+    b.extend_from_slice(&config_id.unwrap_or(if kss { [0x44; 64] } else { [0; 64] }));
     b.extend_from_slice(&isv_prod_id.to_le_bytes());
     b.extend_from_slice(&isv_svn.to_le_bytes());
     b.extend_from_slice(&(if kss { 7u16 } else { 0 }).to_le_bytes()); // CONFIGSVN
@@ -591,6 +605,7 @@ fn build(b: SgxSampleBuilder) -> SgxSample {
         b.isv_svn,
         &b.report_data,
         b.kss,
+        b.config_id,
     );
     let mut header = Vec::with_capacity(48);
     header.extend_from_slice(&b.version.to_le_bytes());
@@ -618,6 +633,7 @@ fn build(b: SgxSampleBuilder) -> SgxSample {
         QE_ISVSVN,
         &qe_rd,
         false,
+        None,
     );
     let mut qe_sig = sign(&leaf_key.ring, &qe_report);
     if b.bad_qe_report_signature {
