@@ -32,6 +32,7 @@ pub mod routes;
 pub mod state;
 pub mod tls;
 pub mod tokens;
+pub mod tpm;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -249,7 +250,17 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let data_dir = config.data_dir.clone();
     let collateral = collateral_service(&config, store.clone())?;
     let verifiers = verifiers(&collateral);
-    let state = AppState::new(config, store, keys, admin_hash, verifiers, collateral);
+    let tpm_context = tpm::ContextKey::load_or_create(&config.data_dir.join("tpm-context.key"))
+        .map_err(StartError::DataDir)?;
+    let state = AppState::new(
+        config,
+        store,
+        keys,
+        admin_hash,
+        verifiers,
+        collateral,
+        tpm_context,
+    );
     let app = routes::router(state.clone());
     let handle = axum_server::Handle::new();
     let server = axum_server::bind_rustls(listen, rustls_config).handle(handle.clone());

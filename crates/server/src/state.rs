@@ -53,6 +53,8 @@ pub struct AppState {
     pub verifiers: Arc<crate::evidence::Verifiers>,
     /// Vendor collateral (fetch, cache, import).
     pub collateral: Arc<attesta_collateral::CollateralService>,
+    /// Seals the TPM protocol's service_context.
+    pub tpm_context: Arc<crate::tpm::ContextKey>,
     policies: Arc<RwLock<HashMap<(String, AttestationType), CachedPolicy>>>,
 }
 
@@ -64,6 +66,7 @@ impl AppState {
         admin_token_hash: [u8; 32],
         verifiers: crate::evidence::Verifiers,
         collateral: Arc<attesta_collateral::CollateralService>,
+        tpm_context: crate::tpm::ContextKey,
     ) -> Self {
         Self {
             config: Arc::new(config),
@@ -72,6 +75,7 @@ impl AppState {
             admin_token_hash: Arc::new(admin_token_hash),
             verifiers: Arc::new(verifiers),
             collateral,
+            tpm_context: Arc::new(tpm_context),
             policies: Arc::new(RwLock::new(HashMap::new())),
         }
     }

@@ -247,7 +247,6 @@ async fn error_bodies_and_statuses() {
     for ty in [
         AttestationType::SevSnpVm,
         AttestationType::TdxVm,
-        AttestationType::Tpm,
         AttestationType::AzureGuest,
     ] {
         let body =
@@ -303,5 +302,67 @@ async fn servicehealth_is_204() {
     let resp = t.client.get(t.url("/servicehealth")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 204);
     let _: Value = Value::Null;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn tpm_init_returns_a_challenge_and_sealed_context() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    use base64::Engine;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let init = json!({"payload": {"type": "aikcert"}});
+    let (s, b) = json(
+        t.client
+            .post(t.url(&format!("/attest/Tpm?{V}")))
+            .json(&json!({"data": b64(&init)}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let msg: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(b["data"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let challenge = msg["payload"]["challenge"].as_str().unwrap();
+    assert_eq!(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(challenge)
+            .unwrap()
+            .len(),
+        16
+    );
+    assert!(msg["payload"]["service_context"].as_str().unwrap().len() > 40);
+    // A request carrying that context reaches the (not yet built) quote
+    // verification: 501, never a token.
+    let body =
+        json!({"challenge": challenge, "service_context": msg["payload"]["service_context"]});
+    let req = json!({"payload": {"request": attesta_token::jws::unsigned_jws(body.to_string().as_bytes())}});
+    let (s, b) = json(
+        t.client
+            .post(t.url(&format!("/attest/Tpm?{V}")))
+            .json(&json!({"data": b64(&req)}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &b, 501, "NotImplemented");
+    // An unknown init type is a protocol error.
+    let (s, b) = json(
+        t.client
+            .post(t.url(&format!("/attest/Tpm?{V}")))
+            .json(&json!({"data": b64(&json!({"payload": {"type": "ek"}}))}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(b["error"]["innererror"]["code"], "TpmProtocolError");
     t.stop().await;
 }

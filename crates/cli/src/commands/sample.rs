@@ -23,6 +23,9 @@ pub enum SampleCmd {
         /// Runtime data to bind (its SHA-256 becomes report_data[0..32]).
         #[arg(long)]
         runtime_data: Option<PathBuf>,
+        /// Init-time data to bind (its SHA-256 becomes CONFIGID[0..32]; KSS on).
+        #[arg(long)]
+        init_time_data: Option<PathBuf>,
     },
     /// A synthetic Open Enclave report (report.bin) with collateral and test root.
     Openenclave {
@@ -30,18 +33,32 @@ pub enum SampleCmd {
         out: PathBuf,
         #[arg(long)]
         runtime_data: Option<PathBuf>,
+        #[arg(long)]
+        init_time_data: Option<PathBuf>,
     },
 }
 
 pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
-    let (out, runtime, oe) = match cmd {
-        SampleCmd::Sgx { out, runtime_data } => (out, runtime_data, false),
-        SampleCmd::Openenclave { out, runtime_data } => (out, runtime_data, true),
+    let (out, runtime, init, oe) = match cmd {
+        SampleCmd::Sgx {
+            out,
+            runtime_data,
+            init_time_data,
+        } => (out, runtime_data, init_time_data, false),
+        SampleCmd::Openenclave {
+            out,
+            runtime_data,
+            init_time_data,
+        } => (out, runtime_data, init_time_data, true),
     };
     let mut b = SgxSample::builder().at(UnixTime::now().0);
     if let Some(p) = &runtime {
         let data = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
         b = b.runtime_data(&data);
+    }
+    if let Some(p) = &init {
+        let data = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+        b = b.init_time_data(&data);
     }
     let sample = b.build();
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;

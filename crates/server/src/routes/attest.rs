@@ -109,8 +109,14 @@ pub async fn attest(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let ty = attestation_type(&params)?;
-    if matches!(ty, AttestationType::Tpm | AttestationType::AzureGuest) {
-        // These use their own envelopes (`data`, `attestationInfo`).
+    if ty == AttestationType::Tpm {
+        // The TPM protocol has its own `{"data": …}` envelope.
+        let message = crate::tpm::decode_envelope(&body)?;
+        let reply =
+            crate::tpm::handle(&state.tpm_context, ctx.name(), &message, UnixTime::now().0)?;
+        return Ok(Json(crate::tpm::encode_envelope(&reply)));
+    }
+    if ty == AttestationType::AzureGuest {
         return Err(ApiError::not_implemented(format!(
             "{ty} attestation is not available in this build of Attesta yet"
         )));

@@ -1,0 +1,257 @@
+//! The MAA TPM protocol envelope on `/attest/Tpm` (reference §4): the
+//! `{"data": base64url(JSON)}` envelope with its `payload` member, the
+//! `aikcert` init, and the challenge with its `service_context`.
+//!
+//! The protocol is stateless across round trips: the challenge and its
+//! expiry travel inside `service_context`, encrypted and authenticated with
+//! AES-256-GCM under a node key (`<data dir>/tpm-context.key`, 0600; nodes
+//! that share the key can finish each other's exchanges). The context is
+//! bound to the provider it was issued for.
+//!
+//! Verifying the request message (quote, AK certificate, event log) is not
+//! in this build yet: such a request is checked against its context and then
+//! answered 501, never with a token.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use serde_json::{Value, json};
+
+use crate::codec::{b64_lenient, b64url};
+use crate::error::ApiError;
+
+/// How long a challenge stays valid.
+pub const CHALLENGE_SECS: u64 = 300;
+
+/// The node key sealing `service_context`.
+pub struct ContextKey {
+    key: LessSafeKey,
+    name: String,
+}
+
+impl ContextKey {
+    /// Load the key from `path`, creating it on first start.
+    pub fn load_or_create(path: &std::path::Path) -> Result<Self, String> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(_) => {
+                let mut b = [0u8; 32];
+                aws_lc_rs::rand::fill(&mut b).map_err(|_| "no system randomness".to_string())?;
+                crate::fsutil::write_private(path, &b)?;
+                b.to_vec()
+            }
+        };
+        if bytes.len() != 32 {
+            return Err(format!("{} must hold 32 bytes", path.display()));
+        }
+        let name = hex::encode(attesta_evidence::crypto::sha256(&bytes));
+        let key =
+            LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| "bad AES key")?);
+        Ok(Self { key, name })
+    }
+
+    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce)
+            .map_err(|_| ApiError::internal("no system randomness"))?;
+        let mut buf = plaintext.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
+            .map_err(|_| ApiError::internal("sealing the TPM service context failed"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    fn open(&self, sealed: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut buf = ct.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(aad), &mut buf)
+            .ok()?;
+        Some(plain.to_vec())
+    }
+}
+
+fn tpm_error(message: impl Into<String>) -> ApiError {
+    ApiError::invalid_parameter(message).with_inner("TpmProtocolError")
+}
+
+/// Decode the `{"data": …}` envelope into its JSON message.
+pub fn decode_envelope(body: &[u8]) -> Result<Value, ApiError> {
+    let outer: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid_parameter(format!("the request body is not valid JSON: {e}"))
+    })?;
+    let data = outer
+        .get("data")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid_parameter("the TPM request has no 'data' member"))?;
+    let bytes = b64_lenient(data)
+        .map_err(|e| ApiError::invalid_parameter(format!("'data' is not base64url: {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| tpm_error(format!("'data' does not hold a JSON message: {e}")))
+}
+
+/// Encode a JSON message into the `{"data": …}` envelope.
+pub fn encode_envelope(message: &Value) -> Value {
+    json!({ "data": b64url(message.to_string().as_bytes()) })
+}
+
+/// Answer one TPM protocol message for `provider` at `now`.
+pub fn handle(
+    key: &ContextKey,
+    provider: &str,
+    message: &Value,
+    now: u64,
+) -> Result<Value, ApiError> {
+    let payload = message
+        .get("payload")
+        .ok_or_else(|| tpm_error("the TPM message has no 'payload' member"))?;
+    if let Some(ty) = payload.get("type") {
+        if ty != "aikcert" {
+            return Err(tpm_error(format!(
+                "init type {ty} is not supported; the only init type is \"aikcert\""
+            )));
+        }
+        let mut challenge = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut challenge)
+            .map_err(|_| ApiError::internal("no system randomness"))?;
+        let inner = json!({ "challenge": b64url(&challenge), "exp": now + CHALLENGE_SECS });
+        let sealed = key.seal(inner.to_string().as_bytes(), provider.as_bytes())?;
+        let context = json!({ "ProtectionKeyName": key.name, "ProtectedContext": b64url(&sealed) });
+        return Ok(json!({
+            "payload": {
+                "challenge": b64url(&challenge),
+                "service_context": b64url(context.to_string().as_bytes()),
+            }
+        }));
+    }
+    if let Some(request) = payload.get("request").and_then(Value::as_str) {
+        let claimed = attesta_token::jws::parse_jws(request)
+            .map_err(|e| tpm_error(format!("the request is not a JWS: {e}")))?;
+        let body: Value = serde_json::from_slice(&claimed.payload)
+            .map_err(|e| tpm_error(format!("the request payload is not JSON: {e}")))?;
+        let challenge = open_context(key, provider, &body, now)?;
+        if body.get("challenge").and_then(Value::as_str) != Some(challenge.as_str()) {
+            return Err(tpm_error(
+                "the request's challenge is not the one issued with its service_context",
+            ));
+        }
+        return Err(ApiError::not_implemented(
+            "TPM quote verification is not available in this build of Attesta yet",
+        ));
+    }
+    Err(tpm_error(
+        "the TPM message payload is neither an init ('type') nor a request ('request')",
+    ))
+}
+
+/// The challenge sealed in a request's `service_context`, if authentic,
+/// issued for this provider, and unexpired.
+fn open_context(
+    key: &ContextKey,
+    provider: &str,
+    body: &Value,
+    now: u64,
+) -> Result<String, ApiError> {
+    let ctx = body
+        .get("service_context")
+        .and_then(Value::as_str)
+        .ok_or_else(|| tpm_error("the request has no service_context"))?;
+    let outer: Value = b64_lenient(ctx)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| tpm_error("service_context is malformed"))?;
+    let sealed = outer
+        .get("ProtectedContext")
+        .and_then(Value::as_str)
+        .and_then(|s| b64_lenient(s).ok())
+        .ok_or_else(|| tpm_error("service_context is malformed"))?;
+    let plain = key.open(&sealed, provider.as_bytes()).ok_or_else(|| {
+        tpm_error("service_context was not issued by this service for this provider")
+    })?;
+    let inner: Value =
+        serde_json::from_slice(&plain).map_err(|_| tpm_error("service_context is malformed"))?;
+    let exp = inner.get("exp").and_then(Value::as_u64).unwrap_or(0);
+    if now > exp {
+        return Err(tpm_error(
+            "the challenge has expired; start again with an aikcert init",
+        ));
+    }
+    inner
+        .get("challenge")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| tpm_error("service_context is malformed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> (tempfile::TempDir, ContextKey) {
+        let d = tempfile::tempdir().unwrap();
+        let k = ContextKey::load_or_create(&d.path().join("k")).unwrap();
+        (d, k)
+    }
+
+    fn request_with(ctx: &str, challenge: &str) -> Value {
+        let body = json!({"challenge": challenge, "service_context": ctx});
+        let jws = attesta_token::jws::unsigned_jws(body.to_string().as_bytes());
+        json!({"payload": {"request": jws}})
+    }
+
+    #[test]
+    fn init_then_request_round_trip() {
+        let (_d, k) = key();
+        let reply = handle(&k, "p", &json!({"payload": {"type": "aikcert"}}), 1000).unwrap();
+        let challenge = reply["payload"]["challenge"].as_str().unwrap();
+        assert_eq!(b64_lenient(challenge).unwrap().len(), 16);
+        let ctx = reply["payload"]["service_context"].as_str().unwrap();
+        // A genuine context with its challenge reaches the (unbuilt) verifier.
+        let e = handle(&k, "p", &request_with(ctx, challenge), 1001).unwrap_err();
+        assert_eq!(e.code, "NotImplemented");
+        // Wrong challenge, other provider, expired, or another node's key.
+        let e = handle(&k, "p", &request_with(ctx, "AAAA"), 1001).unwrap_err();
+        assert_eq!(e.inner, Some("TpmProtocolError"));
+        let e = handle(&k, "q", &request_with(ctx, challenge), 1001).unwrap_err();
+        assert!(e.message.contains("not issued"), "{}", e.message);
+        let e = handle(
+            &k,
+            "p",
+            &request_with(ctx, challenge),
+            1000 + CHALLENGE_SECS + 1,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("expired"), "{}", e.message);
+        let (_d2, other) = key();
+        let e = handle(&other, "p", &request_with(ctx, challenge), 1001).unwrap_err();
+        assert!(e.message.contains("not issued"));
+    }
+
+    #[test]
+    fn bad_messages_are_protocol_errors() {
+        let (_d, k) = key();
+        for m in [
+            json!({}),
+            json!({"payload": {"type": "other"}}),
+            json!({"payload": {"x": 1}}),
+        ] {
+            assert_eq!(
+                handle(&k, "p", &m, 0).unwrap_err().inner,
+                Some("TpmProtocolError")
+            );
+        }
+        assert!(decode_envelope(b"{\"data\":\"!!\"}").is_err());
+        let env = encode_envelope(&json!({"payload": {"type": "aikcert"}}));
+        let back = decode_envelope(env.to_string().as_bytes()).unwrap();
+        assert_eq!(back["payload"]["type"], "aikcert");
+    }
+}
