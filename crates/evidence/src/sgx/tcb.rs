@@ -6,6 +6,8 @@
 //! the received body (serde_json's `RawValue`), never re-serialised.
 
 use serde::Deserialize;
+
+use crate::dcap::DcapTee;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -236,36 +238,39 @@ pub fn parse_time(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + se)
 }
 
-fn str_field<'v>(m: &'v Map<String, Value>, k: &str) -> Result<&'v str, String> {
+pub(crate) fn str_field<'v>(m: &'v Map<String, Value>, k: &str) -> Result<&'v str, String> {
     m.get(k)
         .and_then(Value::as_str)
         .ok_or_else(|| format!("'{k}' is missing or not a string"))
 }
 
-fn uint_field(m: &Map<String, Value>, k: &str, max: u64) -> Result<u64, String> {
+pub(crate) fn uint_field(m: &Map<String, Value>, k: &str, max: u64) -> Result<u64, String> {
     m.get(k)
         .and_then(Value::as_u64)
         .filter(|v| *v <= max)
         .ok_or_else(|| format!("'{k}' is missing or not an integer up to {max}"))
 }
 
-fn time_field(m: &Map<String, Value>, k: &str) -> Result<i64, String> {
+pub(crate) fn time_field(m: &Map<String, Value>, k: &str) -> Result<i64, String> {
     let s = str_field(m, k)?;
     parse_time(s).ok_or_else(|| format!("'{k}' is not an RFC 3339 UTC time: {s}"))
 }
 
-fn hex_field<const N: usize>(m: &Map<String, Value>, k: &str) -> Result<[u8; N], String> {
+pub(crate) fn hex_field<const N: usize>(
+    m: &Map<String, Value>,
+    k: &str,
+) -> Result<[u8; N], String> {
     let v = hex::decode(str_field(m, k)?).map_err(|e| format!("'{k}' is not hex: {e}"))?;
     v.try_into()
         .map_err(|v: Vec<u8>| format!("'{k}' is {} bytes, expected {N}", v.len()))
 }
 
-fn status_field(m: &Map<String, Value>) -> Result<TcbStatus, String> {
+pub(crate) fn status_field(m: &Map<String, Value>) -> Result<TcbStatus, String> {
     let s = str_field(m, "tcbStatus")?;
     TcbStatus::parse(s).ok_or_else(|| format!("unknown tcbStatus '{s}'"))
 }
 
-fn advisories(m: &Map<String, Value>) -> Result<Vec<String>, String> {
+pub(crate) fn advisories(m: &Map<String, Value>) -> Result<Vec<String>, String> {
     match m.get("advisoryIDs") {
         None => Ok(Vec::new()),
         Some(Value::Array(a)) => a
@@ -280,23 +285,36 @@ fn advisories(m: &Map<String, Value>) -> Result<Vec<String>, String> {
     }
 }
 
-fn object<'v>(v: &'v Value, what: &str) -> Result<&'v Map<String, Value>, String> {
+pub(crate) fn object<'v>(v: &'v Value, what: &str) -> Result<&'v Map<String, Value>, String> {
     v.as_object()
         .ok_or_else(|| format!("{what} is not an object"))
 }
 
 /// Decode the signed `tcbInfo` text of an SGX TCB info v2 or v3.
 pub fn parse_tcb_info(body: &str) -> Result<TcbInfo, String> {
+    parse_tcb_info_for(body, DcapTee::Sgx)
+}
+
+/// Decode a TCB info's platform part for `tee`: SGX accepts v2 and v3
+/// (`id` `SGX`), TDX only v3 with `id` `TDX` (its TDX-only members are read
+/// by the tdx module).
+pub(crate) fn parse_tcb_info_for(body: &str, tee: DcapTee) -> Result<TcbInfo, String> {
     let v: Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
     let m = object(&v, "tcbInfo")?;
     let version = uint_field(m, "version", u32::MAX as u64)? as u32;
+    if tee == DcapTee::Tdx && version != 3 {
+        return Err(format!(
+            "TDX TCB info version {version} is not supported (3 is)"
+        ));
+    }
     if version != 2 && version != 3 {
         return Err(format!("version {version} is not supported (2 and 3 are)"));
     }
     if version == 3 {
+        let want = if tee == DcapTee::Tdx { "TDX" } else { "SGX" };
         let id = str_field(m, "id")?;
-        if id != "SGX" {
-            return Err(format!("id '{id}' is not 'SGX'"));
+        if id != want {
+            return Err(format!("id '{id}' is not '{want}'"));
         }
     }
     let levels_v = m
@@ -343,11 +361,17 @@ pub fn parse_tcb_info(body: &str) -> Result<TcbInfo, String> {
 
 /// Decode the signed `enclaveIdentity` text of a QE identity v2.
 pub fn parse_qe_identity(body: &str) -> Result<QeIdentity, String> {
+    parse_qe_identity_for(body, DcapTee::Sgx)
+}
+
+/// Decode a QE identity v2 for `tee`: `id` `QE` for SGX, `TD_QE` for TDX.
+pub(crate) fn parse_qe_identity_for(body: &str, tee: DcapTee) -> Result<QeIdentity, String> {
     let v: Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
     let m = object(&v, "enclaveIdentity")?;
+    let want = if tee == DcapTee::Tdx { "TD_QE" } else { "QE" };
     let id = str_field(m, "id")?;
-    if id != "QE" {
-        return Err(format!("id '{id}' is not 'QE'"));
+    if id != want {
+        return Err(format!("id '{id}' is not '{want}'"));
     }
     let version = uint_field(m, "version", u32::MAX as u64)? as u32;
     if version != 2 {

@@ -16,14 +16,14 @@
 
 use crate::claims::Claims;
 use crate::crypto::{self, Scheme};
-use crate::dcap::DcapCollateral;
+use crate::dcap::{DcapCollateral, DcapTee};
 use crate::roots::{RootKind, TrustRoots};
 use crate::types::UnixTime;
 
 use super::error::SgxError;
 use super::pki::{self, CheckedCrl, PckExtension};
 use super::quote::{Quote, ReportBody};
-use super::tcb::{self, QeIdentity, TcbInfo, TcbStatus};
+use super::tcb::{self, QeIdentity, QeTcbLevel, TcbInfo, TcbStatus};
 
 /// SHA-256 digests of the collateral, for the `x-ms-sgx-collateral` claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +192,18 @@ impl VerifiedCollateral {
         roots: &TrustRoots,
         at: UnixTime,
     ) -> Result<VerifiedCollateral, SgxError> {
+        Self::verify_for(collateral, roots, at, DcapTee::Sgx)
+    }
+
+    /// [`VerifiedCollateral::verify`] for either DCAP TEE: `tee` selects
+    /// which TCB info id (`SGX` / `TDX`) and QE identity id (`QE` /
+    /// `TD_QE`) the documents must carry. Shared with the TDX verifier.
+    pub(crate) fn verify_for(
+        collateral: &DcapCollateral,
+        roots: &TrustRoots,
+        at: UnixTime,
+        tee: DcapTee,
+    ) -> Result<VerifiedCollateral, SgxError> {
         let t = at.0;
         // TCB signing chain and the root it anchors to.
         let tcb_chain = split_chain(
@@ -230,7 +242,7 @@ impl VerifiedCollateral {
             &doc.signature,
         )
         .map_err(|_| SgxError::TcbInfoSignatureInvalid)?;
-        let tcb_info = tcb::parse_tcb_info(doc.body).map_err(SgxError::TcbInfoInvalid)?;
+        let tcb_info = tcb::parse_tcb_info_for(doc.body, tee).map_err(SgxError::TcbInfoInvalid)?;
         check_window(t, (tcb_info.issue_date, tcb_info.next_update), || {
             SgxError::TcbInfoExpired {
                 issue_date: tcb_info.issue_date,
@@ -262,7 +274,8 @@ impl VerifiedCollateral {
             &doc.signature,
         )
         .map_err(|_| SgxError::QeIdentitySignatureInvalid)?;
-        let qe_identity = tcb::parse_qe_identity(doc.body).map_err(SgxError::QeIdentityInvalid)?;
+        let qe_identity =
+            tcb::parse_qe_identity_for(doc.body, tee).map_err(SgxError::QeIdentityInvalid)?;
         check_window(t, (qe_identity.issue_date, qe_identity.next_update), || {
             SgxError::QeIdentityExpired {
                 issue_date: qe_identity.issue_date,
@@ -461,6 +474,52 @@ pub fn verify_quote(
     roots: &TrustRoots,
     at: UnixTime,
 ) -> Result<SgxVerified, SgxError> {
+    let VerifiedPck {
+        pck,
+        public_key: pck_key,
+        test_root,
+    } = verify_pck_chain(quote.pck_chain_pem, collateral, roots, at)?;
+    check_quote_signatures(quote, &pck_key)?;
+    let e = evaluate_tcb(
+        &pck,
+        &quote.qe_report,
+        &collateral.tcb_info,
+        &collateral.qe_identity,
+    )?;
+    Ok(SgxVerified {
+        quote_version: quote.header.version,
+        report: quote.report.clone(),
+        tcb_status: e.tcb_status,
+        platform_tcb_status: e.platform_tcb_status,
+        qe_tcb_status: e.qe_tcb_status,
+        advisory_ids: e.advisory_ids,
+        tcb_date: e.tcb_date,
+        pck,
+        test_root,
+        quote_hash: crypto::sha256(quote.raw),
+        collateral_hashes: collateral.hashes.clone(),
+    })
+}
+
+/// A PCK leaf certificate that verified against cached collateral.
+pub(crate) struct VerifiedPck {
+    pub(crate) pck: PckExtension,
+    /// Uncompressed P-256 point of the leaf's key.
+    pub(crate) public_key: Vec<u8>,
+    /// True when the chain ended at a configured (non-embedded) root.
+    pub(crate) test_root: bool,
+}
+
+/// The quote's PCK chain against verified collateral at `at`: the cached
+/// collateral is still current and its root trusted; the quote's CA and root
+/// copies name the verified subject and key; the leaf is signed by the PCK
+/// CA (memoised), current and not revoked. Shared by SGX and TDX.
+pub(crate) fn verify_pck_chain(
+    pck_chain_pem: &[u8],
+    collateral: &VerifiedCollateral,
+    roots: &TrustRoots,
+    at: UnixTime,
+) -> Result<VerifiedPck, SgxError> {
     let t = at.0;
     // The cached collateral must still be current and its root still trusted.
     collateral.check_time(at)?;
@@ -469,7 +528,7 @@ pub fn verify_quote(
         .ok_or(SgxError::UntrustedRoot("collateral"))?;
 
     // PCK chain from the quote: leaf, the collateral's PCK CA, and (optionally) the root.
-    let certs = pki::pem_certificates(quote.pck_chain_pem).map_err(SgxError::PckChainInvalid)?;
+    let certs = pki::pem_certificates(pck_chain_pem).map_err(SgxError::PckChainInvalid)?;
     if certs.len() < 2 || certs.len() > 3 {
         return Err(SgxError::PckChainInvalid(format!(
             "expected PCK leaf, PCK CA and root, found {} certificates",
@@ -538,28 +597,10 @@ pub fn verify_quote(
             &leaf.raw_serial,
         )));
     }
-    let pck = leaf.pck;
-    let pck_key = leaf.public_key;
-
-    check_quote_signatures(quote, &pck_key)?;
-    let e = evaluate_tcb(
-        &pck,
-        &quote.qe_report,
-        &collateral.tcb_info,
-        &collateral.qe_identity,
-    )?;
-    Ok(SgxVerified {
-        quote_version: quote.header.version,
-        report: quote.report.clone(),
-        tcb_status: e.tcb_status,
-        platform_tcb_status: e.platform_tcb_status,
-        qe_tcb_status: e.qe_tcb_status,
-        advisory_ids: e.advisory_ids,
-        tcb_date: e.tcb_date,
-        pck,
+    Ok(VerifiedPck {
+        pck: leaf.pck,
+        public_key: leaf.public_key,
         test_root: root.configured,
-        quote_hash: crypto::sha256(quote.raw),
-        collateral_hashes: collateral.hashes.clone(),
     })
 }
 
@@ -568,31 +609,62 @@ pub fn verify_quote(
 /// to SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes, and header ‖
 /// ISV report body (the received bytes) signed by the attestation key.
 pub fn check_quote_signatures(quote: &Quote<'_>, pck_key: &[u8]) -> Result<(), SgxError> {
+    check_signature_parts(
+        &SignatureParts {
+            qe_report_bytes: quote.qe_report_bytes,
+            qe_report_signature: &quote.qe_report_signature,
+            qe_report_data: &quote.qe_report.report_data,
+            attestation_key: &quote.attestation_key,
+            qe_auth_data: quote.qe_auth_data,
+            signed_bytes: quote.signed_bytes,
+            signature: &quote.signature,
+        },
+        pck_key,
+    )
+}
+
+/// The parts of a DCAP quote (SGX or TDX) that the signature checks read,
+/// all as received.
+pub(crate) struct SignatureParts<'a> {
+    pub(crate) qe_report_bytes: &'a [u8],
+    pub(crate) qe_report_signature: &'a [u8; 64],
+    pub(crate) qe_report_data: &'a [u8; 64],
+    pub(crate) attestation_key: &'a [u8; 64],
+    pub(crate) qe_auth_data: &'a [u8],
+    pub(crate) signed_bytes: &'a [u8],
+    pub(crate) signature: &'a [u8; 64],
+}
+
+/// [`check_quote_signatures`] over the parts of any DCAP quote.
+pub(crate) fn check_signature_parts(
+    q: &SignatureParts<'_>,
+    pck_key: &[u8],
+) -> Result<(), SgxError> {
     crypto::verify(
         Scheme::EcdsaP256Sha256Fixed,
         pck_key,
-        quote.qe_report_bytes,
-        &quote.qe_report_signature,
+        q.qe_report_bytes,
+        q.qe_report_signature,
     )
     .map_err(|_| SgxError::QeReportSignatureInvalid)?;
 
-    let mut bound = Vec::with_capacity(64 + quote.qe_auth_data.len());
-    bound.extend_from_slice(&quote.attestation_key);
-    bound.extend_from_slice(quote.qe_auth_data);
+    let mut bound = Vec::with_capacity(64 + q.qe_auth_data.len());
+    bound.extend_from_slice(q.attestation_key);
+    bound.extend_from_slice(q.qe_auth_data);
     let digest = crypto::sha256(&bound);
-    let rd = &quote.qe_report.report_data;
+    let rd = q.qe_report_data;
     if !crypto::constant_time_eq(&rd[..32], &digest) || rd[32..].iter().any(|&b| b != 0) {
         return Err(SgxError::QeReportDataMismatch);
     }
 
     let mut ak = [0u8; 65];
     ak[0] = 0x04;
-    ak[1..].copy_from_slice(&quote.attestation_key);
+    ak[1..].copy_from_slice(q.attestation_key);
     crypto::verify(
         Scheme::EcdsaP256Sha256Fixed,
         &ak,
-        quote.signed_bytes,
-        &quote.signature,
+        q.signed_bytes,
+        q.signature,
     )
     .map_err(|_| SgxError::QuoteSignatureInvalid)
 }
@@ -624,6 +696,31 @@ pub fn evaluate_tcb(
     info: &TcbInfo,
     id: &QeIdentity,
 ) -> Result<TcbEvaluation, SgxError> {
+    check_platform_ids(pck, info)?;
+    let qe_level = match_qe(qe, id)?;
+    let level = info
+        .match_level(&pck.cpu_svn_components, pck.pce_svn)
+        .ok_or(SgxError::TcbLevelNotFound)?;
+    if level.status == TcbStatus::Revoked {
+        return Err(SgxError::TcbRevoked);
+    }
+    let mut advisory_ids = level.advisory_ids.clone();
+    for a in &qe_level.advisory_ids {
+        if !advisory_ids.contains(a) {
+            advisory_ids.push(a.clone());
+        }
+    }
+    Ok(TcbEvaluation {
+        tcb_status: TcbStatus::converge(level.status, qe_level.status),
+        platform_tcb_status: level.status,
+        qe_tcb_status: qe_level.status,
+        advisory_ids,
+        tcb_date: level.tcb_date.clone(),
+    })
+}
+
+/// The TCB info is for the PCK certificate's FMSPC and PCE ID.
+pub(crate) fn check_platform_ids(pck: &PckExtension, info: &TcbInfo) -> Result<(), SgxError> {
     if info.fmspc != pck.fmspc {
         return Err(SgxError::TcbInfoFmspcMismatch {
             tcb_info: hex::encode_upper(info.fmspc),
@@ -636,6 +733,15 @@ pub fn evaluate_tcb(
             pck: hex::encode_upper(pck.pce_id),
         });
     }
+    Ok(())
+}
+
+/// The QE matches the identity (MRSIGNER, ISVPRODID, masked MISCSELECT and
+/// ATTRIBUTES) and its ISVSVN meets a level that is not `Revoked`.
+pub(crate) fn match_qe<'i>(
+    qe: &ReportBody,
+    id: &'i QeIdentity,
+) -> Result<&'i QeTcbLevel, SgxError> {
     if qe.mr_signer != id.mrsigner {
         return Err(SgxError::QeIdentityMismatch("MRSIGNER differs"));
     }
@@ -660,25 +766,7 @@ pub fn evaluate_tcb(
     if qe_level.status == TcbStatus::Revoked {
         return Err(SgxError::QeTcbRevoked);
     }
-    let level = info
-        .match_level(&pck.cpu_svn_components, pck.pce_svn)
-        .ok_or(SgxError::TcbLevelNotFound)?;
-    if level.status == TcbStatus::Revoked {
-        return Err(SgxError::TcbRevoked);
-    }
-    let mut advisory_ids = level.advisory_ids.clone();
-    for a in &qe_level.advisory_ids {
-        if !advisory_ids.contains(a) {
-            advisory_ids.push(a.clone());
-        }
-    }
-    Ok(TcbEvaluation {
-        tcb_status: TcbStatus::converge(level.status, qe_level.status),
-        platform_tcb_status: level.status,
-        qe_tcb_status: qe_level.status,
-        advisory_ids,
-        tcb_date: level.tcb_date.clone(),
-    })
+    Ok(qe_level)
 }
 
 /// KSS attribute (ATTRIBUTES.FLAGS bit 7).
