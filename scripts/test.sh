@@ -25,3 +25,6 @@ fi
 
 stage "tests (cargo test --workspace)"
 cargo test --workspace --locked
+
+stage "Microsoft SDK compatibility (Python azure-security-attestation, JS @azure/attestation)"
+bash compat/run.sh

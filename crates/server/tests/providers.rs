@@ -603,3 +603,46 @@ async fn restart_keeps_providers_policies_and_keys() {
     assert_eq!(mode, 0o600);
     t.stop().await;
 }
+
+/// The signed set-policy request Microsoft's Python SDK sent to the real
+/// service (recorded), replayed byte for byte: accepted on an aad provider,
+/// and the reply's token hash is the one the real service returned.
+#[tokio::test]
+async fn recorded_sdk_signed_set_policy_yields_the_recorded_token_hash() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/vectors/maa-sdk/recorded");
+    let request =
+        std::fs::read_to_string(dir.join("maa_set_policy_sgx_secured_request.jws")).unwrap();
+    let recorded: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("maa_set_policy_sgx_secured_response.decoded.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    let (s, b) = put_policy(
+        &t,
+        "/policies/SgxEnclave",
+        Some(&t.admin),
+        request.trim_end(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let c = claims(b["token"].as_str().unwrap());
+    assert_eq!(c["x-ms-policy-result"], "Updated");
+    assert_eq!(
+        c["x-ms-policy-token-hash"],
+        recorded["body"]["x-ms-policy-token-hash"]
+    );
+    assert_eq!(
+        c["x-ms-policy-signer"],
+        recorded["body"]["x-ms-policy-signer"]
+    );
+    // The stored JWS is returned exactly as sent.
+    let (_, b) = get_policy(&t, "/policies/SgxEnclave", Some(&t.admin), None).await;
+    assert_eq!(
+        claims(b["token"].as_str().unwrap())["x-ms-policy"],
+        request.trim_end()
+    );
+    t.stop().await;
+}
