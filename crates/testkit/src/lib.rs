@@ -10,5 +10,7 @@ pub mod bundle;
 
 pub use bundle::{read_bundle, write_bundle};
 pub mod sgx;
+pub mod tdx;
 
 pub use sgx::{SgxSample, SgxSampleBuilder};
+pub use tdx::{TdxSample, TdxSampleBuilder};

@@ -20,21 +20,21 @@ use aws_lc_rs::digest;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer,
-    CustomExtension, DistinguishedName, DnType, IsCa, KeyIdMethod, KeyPair, RevokedCertParams,
-    SerialNumber,
+    BasicConstraints, Certificate, CertificateParams, CertificateRevocationList,
+    CertificateRevocationListParams, CertifiedIssuer, CustomExtension, DistinguishedName, DnType,
+    IsCa, KeyIdMethod, KeyPair, RevokedCertParams, SerialNumber,
 };
 use time::OffsetDateTime;
 
 /// The default verification time of samples: 2030-03-17T17:46:40Z.
 pub const DEFAULT_AT: u64 = 1_900_000_000;
-const DAY: i64 = 86_400;
+pub(crate) const DAY: i64 = 86_400;
 /// Intel's QE MRSIGNER, reused so samples look like Intel's QE.
 pub const QE_MRSIGNER: [u8; 32] = [
     0x8c, 0x4f, 0x57, 0x75, 0xd7, 0x96, 0x50, 0x3e, 0x96, 0x13, 0x7f, 0x77, 0xc6, 0x8a, 0x82, 0x9a,
     0x00, 0x56, 0xac, 0x8d, 0xed, 0x70, 0x14, 0x0b, 0x08, 0x1b, 0x09, 0x44, 0x90, 0xc5, 0x7b, 0xff,
 ];
-const QE_VENDOR_ID: [u8; 16] = [
+pub(crate) const QE_VENDOR_ID: [u8; 16] = [
     0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07,
 ];
 const SGX_OID: [u64; 9] = [1, 2, 840, 113_741, 1, 13, 1, 0, 0];
@@ -293,11 +293,11 @@ impl SgxSampleBuilder {
 
 // ---------------------------------------------------------------- helpers
 
-fn odt(t: i64) -> OffsetDateTime {
+pub(crate) fn odt(t: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(t).expect("time in range")
 }
 
-fn rfc3339(t: i64) -> String {
+pub(crate) fn rfc3339(t: i64) -> String {
     let d = odt(t);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
@@ -310,12 +310,12 @@ fn rfc3339(t: i64) -> String {
     )
 }
 
-struct Key {
-    ring: EcdsaKeyPair,
-    rcgen: KeyPair,
+pub(crate) struct Key {
+    pub(crate) ring: EcdsaKeyPair,
+    pub(crate) rcgen: KeyPair,
 }
 
-fn key() -> Key {
+pub(crate) fn key() -> Key {
     let rng = SystemRandom::new();
     let pkcs8 =
         EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("keygen");
@@ -326,7 +326,7 @@ fn key() -> Key {
     }
 }
 
-fn sign(k: &EcdsaKeyPair, msg: &[u8]) -> [u8; 64] {
+pub(crate) fn sign(k: &EcdsaKeyPair, msg: &[u8]) -> [u8; 64] {
     let sig = k.sign(&SystemRandom::new(), msg).expect("sign");
     let mut out = [0u8; 64];
     out.copy_from_slice(sig.as_ref());
@@ -412,13 +412,14 @@ fn sgx_extension(components: &[u8; 16], pce_svn: u16, fmspc: &[u8; 6]) -> Vec<u8
     der(0x30, &body)
 }
 
-const PLATFORM_COMPONENTS: [u8; 16] = [5, 5, 2, 4, 1, 128, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-const PLATFORM_PCESVN: u16 = 13;
+pub(crate) const PLATFORM_COMPONENTS: [u8; 16] =
+    [5, 5, 2, 4, 1, 128, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+pub(crate) const PLATFORM_PCESVN: u16 = 13;
 const QE_ISVSVN: u16 = 8;
 const QE_ATTRIBUTES: [u8; 16] = [0x11, 0, 0, 0, 0, 0, 0, 0, 0x1f, 0, 0, 0, 0, 0, 0, 0];
 
 #[allow(clippy::too_many_arguments)]
-fn report_body(
+pub(crate) fn report_body(
     attributes: [u8; 16],
     mr_enclave: &[u8; 32],
     mr_signer: &[u8; 32],
@@ -479,11 +480,33 @@ fn tcb_level_json(
     )
 }
 
-fn build(b: SgxSampleBuilder) -> SgxSample {
-    let at = b.at as i64;
+/// What the shared test PKI varies.
+pub(crate) struct PkiOptions {
+    pub(crate) at: u64,
+    pub(crate) fmspc: [u8; 6],
+    pub(crate) expire_pck: bool,
+    pub(crate) revoke_pck: bool,
+    pub(crate) revoke_pck_ca: bool,
+    pub(crate) expire_pck_crl: bool,
+}
+
+/// The test PKI that mirrors Intel's (root, PCK CA, TCB signer, PCK leaf
+/// with the SGX extension, both CRLs); shared by the SGX and TDX samples.
+pub(crate) struct Pki {
+    pub(crate) root: CertifiedIssuer<'static, KeyPair>,
+    pub(crate) pck_ca: CertifiedIssuer<'static, KeyPair>,
+    pub(crate) signer_key: Key,
+    pub(crate) signer_cert: Certificate,
+    pub(crate) leaf: Certificate,
+    pub(crate) leaf_key: Key,
+    pub(crate) root_crl: CertificateRevocationList,
+    pub(crate) pck_crl: CertificateRevocationList,
+}
+
+pub(crate) fn pki(o: &PkiOptions) -> Pki {
+    let at = o.at as i64;
     let (issue, next) = (at - 10 * DAY, at + 20 * DAY);
     let expired = (at - 40 * DAY, at - DAY);
-
     // PKI.
     let root_key = key();
     let root = CertifiedIssuer::self_signed(
@@ -523,7 +546,7 @@ fn build(b: SgxSampleBuilder) -> SgxSample {
     .expect("tcb signer");
     let leaf_key = key();
     let leaf_serial = 0x1eaf_u64;
-    let mut leaf_params = if b.expire_pck {
+    let mut leaf_params = if o.expire_pck {
         params(
             "Attesta Test SGX PCK Certificate",
             leaf_serial,
@@ -545,7 +568,7 @@ fn build(b: SgxSampleBuilder) -> SgxSample {
         .custom_extensions
         .push(CustomExtension::from_oid_content(
             &oid,
-            sgx_extension(&PLATFORM_COMPONENTS, PLATFORM_PCESVN, &b.fmspc),
+            sgx_extension(&PLATFORM_COMPONENTS, PLATFORM_PCESVN, &o.fmspc),
         ));
     let leaf = leaf_params
         .signed_by(&leaf_key.rcgen, &pck_ca)
@@ -570,7 +593,7 @@ fn build(b: SgxSampleBuilder) -> SgxSample {
     };
     let root_crl = crl(
         (issue, at + 300 * DAY),
-        if b.revoke_pck_ca {
+        if o.revoke_pck_ca {
             vec![revoked(ca_serial)]
         } else {
             vec![]
@@ -579,12 +602,12 @@ fn build(b: SgxSampleBuilder) -> SgxSample {
     .signed_by(&root)
     .expect("root crl");
     let pck_crl = crl(
-        if b.expire_pck_crl {
+        if o.expire_pck_crl {
             expired
         } else {
             (issue, next)
         },
-        if b.revoke_pck {
+        if o.revoke_pck {
             vec![revoked(leaf_serial)]
         } else {
             vec![]
@@ -592,6 +615,41 @@ fn build(b: SgxSampleBuilder) -> SgxSample {
     )
     .signed_by(&pck_ca)
     .expect("pck crl");
+
+    Pki {
+        root,
+        pck_ca,
+        signer_key,
+        signer_cert,
+        leaf,
+        leaf_key,
+        root_crl,
+        pck_crl,
+    }
+}
+
+fn build(b: SgxSampleBuilder) -> SgxSample {
+    let at = b.at as i64;
+    let (issue, next) = (at - 10 * DAY, at + 20 * DAY);
+    let expired = (at - 40 * DAY, at - DAY);
+
+    let Pki {
+        root,
+        pck_ca,
+        signer_key,
+        signer_cert,
+        leaf,
+        leaf_key,
+        root_crl,
+        pck_crl,
+    } = pki(&PkiOptions {
+        at: b.at,
+        fmspc: b.fmspc,
+        expire_pck: b.expire_pck,
+        revoke_pck: b.revoke_pck,
+        revoke_pck_ca: b.revoke_pck_ca,
+        expire_pck_crl: b.expire_pck_crl,
+    });
 
     // Quote.
     let mut attributes = [0u8; 16];

@@ -76,7 +76,7 @@ pub struct TdxTcbInfo {
 }
 
 impl TdxTcbInfo {
-    /// The first level (Intel orders them newest first) the platform meets.
+    /// The first level, in Intel QVL's order (see [`parse_tdx_tcb_info`]), the platform meets.
     pub fn match_level(
         &self,
         cpu_svn: &[u8; 16],
@@ -188,6 +188,15 @@ pub fn parse_tdx_tcb_info(body: &str) -> Result<TdxTcbInfo, String> {
             advisory_ids: advisories(l)?,
         });
     }
+    // Intel's QVL does not trust the JSON order: it keeps the levels sorted
+    // by SGX components, then PCESVN, then TDX components, highest first
+    // (lexicographic), and matches the first the platform meets.
+    levels.sort_by(|a, b| {
+        b.sgx_components
+            .cmp(&a.sgx_components)
+            .then(b.pce_svn.cmp(&a.pce_svn))
+            .then(b.tdx_components.cmp(&a.tdx_components))
+    });
     Ok(TdxTcbInfo {
         levels,
         tdx_module,
