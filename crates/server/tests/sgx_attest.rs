@@ -385,3 +385,51 @@ async fn real_sgx_quote_with_imported_collateral_at_the_pinned_time() {
     assert_eq!(b["error"]["innererror"]["code"], "CollateralExpired", "{b}");
     t.stop().await;
 }
+
+/// Expired collateral fails closed; a provider that grants a grace period
+/// accepts it and the token says how long it has been expired.
+#[tokio::test]
+async fn expired_collateral_needs_an_explicit_grace_and_the_token_says_so() {
+    let day = 86_400u64;
+    let now = UnixTime::now().0;
+    // The testkit's collateral is valid until `at` + 20 days: five days ago.
+    let sample = SgxSample::builder().at(now - 25 * day).build();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    let root = pem(&sample.root_der);
+    for (name, grace) in [("strict", 0u64), ("short", day), ("lenient", 10 * day)] {
+        let body = json!({"name": name, "config": {"test_roots": {"intel": [root.clone()]}, "collateral_grace_secs": grace}});
+        let (s, b) = admin_post(&t, "/admin/providers", serde_json::to_vec(&body).unwrap()).await;
+        assert_eq!(s, 201, "{b}");
+    }
+    let (s, b) = admin_post(
+        &t,
+        "/admin/collateral",
+        attesta_collateral::serialize(&sample.collateral),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let quote = json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)});
+    for name in ["strict", "short"] {
+        let (s, b) = attest(
+            &t,
+            &format!("/providers/{name}/attest/SgxEnclave"),
+            quote.clone(),
+        )
+        .await;
+        assert_error(s, &b, 400, "InvalidParameter");
+        assert_eq!(
+            b["error"]["innererror"]["code"], "CollateralExpired",
+            "{name}: {b}"
+        );
+    }
+    let (s, b) = attest(&t, "/providers/lenient/attest/SgxEnclave", quote).await;
+    assert_eq!(s, 200, "{b}");
+    let c = claims(b["token"].as_str().unwrap());
+    let expired_for = c["x-attesta-collateral-expired-for"].as_u64().unwrap();
+    assert!(
+        (5 * day - 120..=5 * day + 120).contains(&expired_for),
+        "{expired_for}"
+    );
+    t.stop().await;
+}
