@@ -66,20 +66,20 @@ impl TdxVerifiedCollateral {
         roots: &TrustRoots,
         at: UnixTime,
     ) -> Result<Self, TdxError> {
-        if let Some((id, version)) = signed_member_id(&collateral.tcb_info_json, "tcbInfo") {
-            if id != "TDX" || version != Some(3) {
-                return Err(TdxError::TdxTcbInfoExpected(format!(
-                    "id '{id}', version {}",
-                    version
-                        .map(|v| v.to_string())
-                        .unwrap_or_else(|| "none".into())
-                )));
-            }
+        if let Some((id, version)) = signed_member_id(&collateral.tcb_info_json, "tcbInfo")
+            && (id != "TDX" || version != Some(3))
+        {
+            return Err(TdxError::TdxTcbInfoExpected(format!(
+                "id '{id}', version {}",
+                version
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "none".into())
+            )));
         }
-        if let Some((id, _)) = signed_member_id(&collateral.qe_identity_json, "enclaveIdentity") {
-            if id != "TD_QE" {
-                return Err(TdxError::TdQeIdentityExpected(format!("id '{id}'")));
-            }
+        if let Some((id, _)) = signed_member_id(&collateral.qe_identity_json, "enclaveIdentity")
+            && id != "TD_QE"
+        {
+            return Err(TdxError::TdQeIdentityExpected(format!("id '{id}'")));
         }
         let dcap = VerifiedCollateral::verify_for(collateral, roots, at, DcapTee::Tdx)?;
         // The signature over this text verified inside `verify_for`.
