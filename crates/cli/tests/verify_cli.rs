@@ -130,3 +130,58 @@ fn sample_then_verify_with_and_without_the_test_root() {
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["error"]["code"], "MissingFile");
 }
+
+#[test]
+fn tdx_verify_inspect_and_sample() {
+    let dir = vectors().join("tdx/dcap-qvl-tdx-v4");
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let at = expected["verification_time_to_pin"].as_str().unwrap();
+    let (code, v) = run(bin()
+        .args(["verify", "tdx", "--quote"])
+        .arg(dir.join("quote.bin"))
+        .arg("--collateral")
+        .arg(&dir)
+        .args(["--at", at]));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["claims"]["attester_tcb_status"], "UpToDate");
+    assert_eq!(v["claims"]["tdx_mrtd"], expected["report"]["mrtd"]);
+
+    // The partial folder has no CRLs: rejected for missing collateral.
+    let partial = vectors().join("tdx/trustee-tdx-quote6-partial");
+    let quote = std::fs::read_dir(&partial)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "bin" || x == "dat"))
+        .unwrap();
+    let (code, v) = run(bin()
+        .args(["verify", "tdx", "--quote"])
+        .arg(&quote)
+        .arg("--collateral")
+        .arg(&partial));
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["code"], "MissingFile");
+    let (code, v) = run(bin().args(["inspect", "tdx"]).arg(&quote));
+    assert_eq!(code, 0);
+    assert_eq!(v["trailing_bytes"], 70);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("td");
+    assert!(
+        bin()
+            .args(["sample", "tdx", "--out"])
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, v) = run(bin()
+        .args(["verify", "tdx", "--quote"])
+        .arg(out.join("quote.bin"))
+        .arg("--collateral")
+        .arg(out.join("collateral"))
+        .arg("--trust-root")
+        .arg(out.join("test_root.pem")));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["claims"]["x-attesta-test-root"], true);
+}

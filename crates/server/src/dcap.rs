@@ -18,6 +18,7 @@ use attesta_evidence::dcap::DcapTee;
 use attesta_evidence::openenclave::OeReport;
 use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::sgx::{self, SgxError, VerifiedCollateral};
+use attesta_evidence::tdx::{self, TdxError, TdxVerifiedCollateral};
 use attesta_evidence::{ErrorCode, UnixTime, Verified};
 use attesta_store::{CacheEntry, ProviderRecord, Store};
 use serde_json::json;
@@ -60,10 +61,12 @@ impl CollateralCache for StoreCollateralCache {
     }
 }
 
-/// Verified collateral by content version, shared by the SGX and OE verifiers.
+/// Verified collateral by content version, shared by the SGX, OE and TDX
+/// verifiers.
 #[derive(Default)]
 pub struct VerifiedCache {
     map: RwLock<HashMap<[u8; 32], Arc<VerifiedCollateral>>>,
+    tdx: RwLock<HashMap<[u8; 32], Arc<TdxVerifiedCollateral>>>,
 }
 
 impl VerifiedCache {
@@ -91,6 +94,29 @@ impl VerifiedCache {
         map.insert(version, vc.clone());
         Ok(vc)
     }
+
+    /// Verified TDX collateral for `version`, verifying `raw` on a miss.
+    fn get_or_verify_tdx(
+        &self,
+        version: [u8; 32],
+        raw: &attesta_evidence::dcap::DcapCollateral,
+        roots: &TrustRoots,
+        at: UnixTime,
+    ) -> Result<Arc<TdxVerifiedCollateral>, TdxError> {
+        if let Some(vc) = self.tdx.read().expect("verified cache lock").get(&version)
+            && vc.check_time(at).is_ok()
+            && roots.find(RootKind::IntelSgx, &vc.dcap.root_der).is_some()
+        {
+            return Ok(vc.clone());
+        }
+        let vc = Arc::new(TdxVerifiedCollateral::verify(raw, roots, at)?);
+        let mut map = self.tdx.write().expect("verified cache lock");
+        if map.len() > 4096 {
+            map.clear();
+        }
+        map.insert(version, vc.clone());
+        Ok(vc)
+    }
 }
 
 /// Which DCAP evidence a verifier takes.
@@ -100,6 +126,8 @@ pub enum DcapKind {
     Sgx,
     /// `/attest/OpenEnclave`: an OE report wrapping an SGX quote.
     OpenEnclave,
+    /// `/attest/TdxVm`: a TD quote (v4 or v5).
+    Tdx,
 }
 
 /// The SGX / Open Enclave evidence verifier.
@@ -113,6 +141,10 @@ pub(crate) fn sgx_error(e: SgxError) -> ApiError {
     ApiError::evidence(e.code(), &e)
 }
 
+pub(crate) fn tdx_error(e: TdxError) -> ApiError {
+    ApiError::evidence(e.code(), &e)
+}
+
 fn collateral_error(e: CollateralError) -> ApiError {
     let code = e.code();
     let msg = format!(
@@ -123,9 +155,9 @@ fn collateral_error(e: CollateralError) -> ApiError {
 
 /// FMSPC (upper-case hex) and PCK CA of the quote's PCK leaf certificate,
 /// used only to find collateral: nothing is trusted until verification.
-fn pck_identity(quote: &sgx::Quote<'_>) -> Result<(String, PckCa), ApiError> {
+fn pck_identity(pck_chain_pem: &[u8]) -> Result<(String, PckCa), ApiError> {
     let bad = |m: String| ApiError::evidence("PckChainInvalid", m);
-    let certs = sgx::pki::pem_certificates(quote.pck_chain_pem).map_err(bad)?;
+    let certs = sgx::pki::pem_certificates(pck_chain_pem).map_err(bad)?;
     let leaf_der = certs
         .first()
         .ok_or_else(|| bad("the quote carries no PCK certificate".into()))?;
@@ -147,34 +179,23 @@ fn pck_identity(quote: &sgx::Quote<'_>) -> Result<(String, PckCa), ApiError> {
     Ok((hex::encode_upper(ext.fmspc), ca))
 }
 
-#[async_trait::async_trait]
-impl EvidenceVerifier for DcapVerifier {
-    async fn verify(
+impl DcapVerifier {
+    /// The collateral for a PCK chain's platform, and the time to check it
+    /// at: `at`, or — for expired collateral inside the provider's grace —
+    /// the last second of its validity.
+    async fn collateral(
         &self,
-        provider: &ProviderRecord,
-        input: &AttestInput,
-        now: UnixTime,
-    ) -> Result<Verified, ApiError> {
-        let pcfg = ProviderConfig::of(provider)?;
-        let (at, pinned) = pcfg.time(now)?;
-        let evidence_hash = attesta_evidence::crypto::sha256(&input.evidence);
-        let quote_bytes: &[u8] = match self.kind {
-            DcapKind::Sgx => &input.evidence,
-            DcapKind::OpenEnclave => {
-                OeReport::parse(&input.evidence)
-                    .map_err(|e| ApiError::evidence(e.code(), &e))?
-                    .quote
-                    .raw
-            }
-        };
-        let quote = sgx::parse_quote(quote_bytes).map_err(sgx_error)?;
-        let (fmspc, ca) = pck_identity(&quote)?;
+        tee: DcapTee,
+        pck_chain_pem: &[u8],
+        pcfg: &ProviderConfig,
+        at: UnixTime,
+    ) -> Result<(attesta_collateral::Fetched, UnixTime), ApiError> {
+        let (fmspc, ca) = pck_identity(pck_chain_pem)?;
         let fetched = self
             .collateral
-            .get(DcapTee::Sgx, &fmspc, ca, at.0 as i64)
+            .get(tee, &fmspc, ca, at.0 as i64)
             .await
             .map_err(collateral_error)?;
-        // Expired collateral is only usable inside the provider's grace.
         let verify_at = match fetched.stale_for {
             None => at,
             Some(stale) => {
@@ -187,26 +208,68 @@ impl EvidenceVerifier for DcapVerifier {
                         ),
                     ));
                 }
-                // Check the expired collateral as of the last second of its
-                // validity; the token says how long ago that was.
                 UnixTime(fetched.next_update.saturating_sub(1).max(0) as u64)
             }
         };
+        Ok((fetched, verify_at))
+    }
+}
+
+#[async_trait::async_trait]
+impl EvidenceVerifier for DcapVerifier {
+    async fn verify(
+        &self,
+        provider: &ProviderRecord,
+        input: &AttestInput,
+        now: UnixTime,
+    ) -> Result<Verified, ApiError> {
+        let pcfg = ProviderConfig::of(provider)?;
+        let (at, pinned) = pcfg.time(now)?;
         let roots = pcfg.roots(
             sgx::intel_trust_roots(TrustRoots::empty()),
             RootKind::IntelSgx,
         )?;
-        let vc = self
-            .verified
-            .get_or_verify(fetched.version, &fetched.collateral, &roots, verify_at)
-            .map_err(sgx_error)?;
-        let v = sgx::verify_quote(&quote, &vc, &roots, verify_at).map_err(sgx_error)?;
-        let mut verified = v.to_verified(&evidence_hash);
-        // Deprecated alias still read by older relying parties.
-        if let Some(c) = verified.claims.get("x-ms-sgx-collateral").cloned() {
-            verified.claims.insert("maa-attestationcollateral", c);
-        }
-        if let Some(stale) = fetched.stale_for {
+        let (mut verified, stale_for) = match self.kind {
+            DcapKind::Sgx | DcapKind::OpenEnclave => {
+                let evidence_hash = attesta_evidence::crypto::sha256(&input.evidence);
+                let quote_bytes: &[u8] = if self.kind == DcapKind::Sgx {
+                    &input.evidence
+                } else {
+                    OeReport::parse(&input.evidence)
+                        .map_err(|e| ApiError::evidence(e.code(), &e))?
+                        .quote
+                        .raw
+                };
+                let quote = sgx::parse_quote(quote_bytes).map_err(sgx_error)?;
+                let (fetched, verify_at) = self
+                    .collateral(DcapTee::Sgx, quote.pck_chain_pem, &pcfg, at)
+                    .await?;
+                let vc = self
+                    .verified
+                    .get_or_verify(fetched.version, &fetched.collateral, &roots, verify_at)
+                    .map_err(sgx_error)?;
+                let v = sgx::verify_quote(&quote, &vc, &roots, verify_at).map_err(sgx_error)?;
+                let mut verified = v.to_verified(&evidence_hash);
+                // Deprecated alias still read by older relying parties.
+                if let Some(c) = verified.claims.get("x-ms-sgx-collateral").cloned() {
+                    verified.claims.insert("maa-attestationcollateral", c);
+                }
+                (verified, fetched.stale_for)
+            }
+            DcapKind::Tdx => {
+                let quote = tdx::parse_td_quote(&input.evidence).map_err(tdx_error)?;
+                let (fetched, verify_at) = self
+                    .collateral(DcapTee::Tdx, quote.pck_chain_pem, &pcfg, at)
+                    .await?;
+                let vc = self
+                    .verified
+                    .get_or_verify_tdx(fetched.version, &fetched.collateral, &roots, verify_at)
+                    .map_err(tdx_error)?;
+                let v = tdx::verify_td_quote(&quote, &vc, &roots, verify_at).map_err(tdx_error)?;
+                (v.to_verified(), fetched.stale_for)
+            }
+        };
+        if let Some(stale) = stale_for {
             verified
                 .claims
                 .insert("x-attesta-collateral-expired-for", json!(stale));

@@ -202,6 +202,7 @@ fn verifiers(collateral: &Arc<CollateralService>) -> Verifiers {
     for (ty, kind) in [
         (AttestationType::SgxEnclave, dcap::DcapKind::Sgx),
         (AttestationType::OpenEnclave, dcap::DcapKind::OpenEnclave),
+        (AttestationType::TdxVm, dcap::DcapKind::Tdx),
     ] {
         v.register(
             ty,

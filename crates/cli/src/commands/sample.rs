@@ -36,10 +36,19 @@ pub enum SampleCmd {
         #[arg(long)]
         init_time_data: Option<PathBuf>,
     },
+    /// A synthetic TDX TD quote (quote.bin, v4) with TDX collateral and test root.
+    Tdx {
+        #[arg(long)]
+        out: PathBuf,
+        /// Runtime data to bind (its SHA-256 becomes REPORTDATA[0..32]).
+        #[arg(long)]
+        runtime_data: Option<PathBuf>,
+    },
 }
 
 pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
     let (out, runtime, init, oe) = match cmd {
+        SampleCmd::Tdx { out, runtime_data } => return tdx(out, runtime_data),
         SampleCmd::Sgx {
             out,
             runtime_data,
@@ -61,19 +70,12 @@ pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
         b = b.init_time_data(&data);
     }
     let sample = b.build();
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let (name, bytes) = if oe {
         ("report.bin", &sample.oe_report)
     } else {
         ("quote.bin", &sample.quote)
     };
-    std::fs::write(out.join(name), bytes)?;
-    attesta_testkit::write_bundle(&out.join("collateral"), &sample.collateral)?;
-    let root_pem = format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        base64_lines(&sample.root_der)
-    );
-    std::fs::write(out.join("test_root.pem"), root_pem)?;
+    write_out(&out, name, bytes, &sample.collateral, &sample.root_der)?;
     eprintln!(
         "wrote {}/{name}, {}/collateral/ and {}/test_root.pem (a TEST root: trust it only explicitly)",
         out.display(),
@@ -81,6 +83,49 @@ pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
         out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn tdx(out: PathBuf, runtime: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let mut b = attesta_testkit::tdx::TdxSample::builder().at(UnixTime::now().0);
+    if let Some(p) = &runtime {
+        let data = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+        b = b.runtime_data(&data);
+    }
+    let sample = b.build();
+    write_out(
+        &out,
+        "quote.bin",
+        &sample.quote,
+        &sample.collateral,
+        &sample.root_der,
+    )?;
+    eprintln!(
+        "wrote {}/quote.bin, {}/collateral/ and {}/test_root.pem (a TEST root: trust it only explicitly)",
+        out.display(),
+        out.display(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Evidence, its collateral bundle and the test root, in the layout
+/// `attesta verify` and `attesta collateral import` read.
+fn write_out(
+    out: &std::path::Path,
+    name: &str,
+    evidence: &[u8],
+    collateral: &attesta_evidence::dcap::DcapCollateral,
+    root_der: &[u8],
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::write(out.join(name), evidence)?;
+    attesta_testkit::write_bundle(&out.join("collateral"), collateral)?;
+    let root_pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        base64_lines(root_der)
+    );
+    std::fs::write(out.join("test_root.pem"), root_pem)?;
+    Ok(())
 }
 
 fn base64_lines(der: &[u8]) -> String {

@@ -53,6 +53,13 @@ pub enum VerifyCmd {
         #[command(flatten)]
         common: CommonVerifyArgs,
     },
+    /// Verify a TDX TD quote (v4 or v5).
+    Tdx {
+        #[arg(long)]
+        quote: PathBuf,
+        #[command(flatten)]
+        common: CommonVerifyArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +68,8 @@ pub enum InspectCmd {
     Sgx { file: PathBuf },
     /// Decode an Open Enclave report without judging it.
     Openenclave { file: PathBuf },
+    /// Decode a TDX TD quote without judging it.
+    Tdx { file: PathBuf },
 }
 
 fn read(p: &Path) -> anyhow::Result<Vec<u8>> {
@@ -88,9 +97,16 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
-    let (evidence_path, common, oe) = match &cmd {
-        VerifyCmd::Sgx { quote, common } => (quote, common, false),
-        VerifyCmd::Openenclave { report, common } => (report, common, true),
+    #[derive(PartialEq)]
+    enum Kind {
+        Sgx,
+        Oe,
+        Tdx,
+    }
+    let (evidence_path, common, kind) = match &cmd {
+        VerifyCmd::Sgx { quote, common } => (quote, common, Kind::Sgx),
+        VerifyCmd::Openenclave { report, common } => (report, common, Kind::Oe),
+        VerifyCmd::Tdx { quote, common } => (quote, common, Kind::Tdx),
     };
     let evidence = match read(evidence_path) {
         Ok(b) => b,
@@ -131,7 +147,15 @@ pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
     // The server leaves the debug attribute to policy; so does this command
     // (the claim x-ms-sgx-is-debuggable says it).
     let sgx_v = SgxVerifier { allow_debug: true };
-    let result = if oe {
+    let result = if kind == Kind::Tdx {
+        let v = attesta_evidence::tdx::TdxVerifier { allow_debug: true };
+        v.parse(&evidence)
+            .map_err(|e| (e.code(), e.to_string()))
+            .and_then(|ev| {
+                v.verify(&ev, &collateral, &roots, at)
+                    .map_err(|e| (e.code(), e.to_string()))
+            })
+    } else if kind == Kind::Oe {
         let v = attesta_evidence::openenclave::OpenEnclaveVerifier { sgx: sgx_v };
         v.parse(&evidence)
             .map_err(|e| (e.code(), e.to_string()))
@@ -155,7 +179,9 @@ pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
                 .map_err(|e| (e.code(), e.to_string()))?;
         }
         let mut claims = verified.claims.into_map();
-        if let Some(rt) = &runtime {
+        if let Some(rt) = &runtime
+            && kind != Kind::Tdx
+        {
             claims.insert("x-ms-sgx-ehd".into(), json!(crate::commands::b64url(rt)));
         }
         Ok(Value::Object(claims))
@@ -232,6 +258,7 @@ pub fn run_inspect(cmd: InspectCmd) -> anyhow::Result<ExitCode> {
     let (path, oe) = match &cmd {
         InspectCmd::Sgx { file } => (file, false),
         InspectCmd::Openenclave { file } => (file, true),
+        InspectCmd::Tdx { file } => return inspect_tdx(file),
     };
     let bytes = match read(path) {
         Ok(b) => b,
@@ -258,6 +285,65 @@ pub fn run_inspect(cmd: InspectCmd) -> anyhow::Result<ExitCode> {
                 "error: {} is not a valid {}: {e} ({})",
                 path.display(),
                 if oe { "OE report" } else { "SGX quote" },
+                e.code()
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn inspect_tdx(path: &Path) -> anyhow::Result<ExitCode> {
+    let bytes = match read(path) {
+        Ok(b) => b,
+        Err(e) => return Ok(usage(e)),
+    };
+    match attesta_evidence::tdx::TdQuote::parse(&bytes) {
+        Ok(q) => {
+            let r = &q.report;
+            let pck = sgx::pki::pem_certificates(q.pck_chain_pem).unwrap_or_default();
+            let fmspc = pck
+                .first()
+                .and_then(|d| sgx::pki::parse_cert(d).ok())
+                .and_then(|c| sgx::pki::pck_extension(&c).ok())
+                .map(|e| hex::encode_upper(e.fmspc));
+            let v = json!({
+                "header": {
+                    "version": q.header.version,
+                    "att_key_type": q.header.att_key_type,
+                    "tee_type": q.header.tee_type,
+                    "qe_vendor_id": hex::encode(q.header.qe_vendor_id),
+                },
+                "report": {
+                    "tee_tcb_svn": hex::encode(r.tee_tcb_svn),
+                    "mrseam": hex::encode(r.mr_seam),
+                    "mrsignerseam": hex::encode(r.mr_signer_seam),
+                    "seam_attributes": hex::encode(r.seam_attributes),
+                    "td_attributes": hex::encode(r.td_attributes),
+                    "xfam": hex::encode(r.xfam),
+                    "mrtd": hex::encode(r.mr_td),
+                    "mrconfigid": hex::encode(r.mr_config_id),
+                    "mrowner": hex::encode(r.mr_owner),
+                    "mrownerconfig": hex::encode(r.mr_owner_config),
+                    "rtmr0": hex::encode(r.rtmr[0]),
+                    "rtmr1": hex::encode(r.rtmr[1]),
+                    "rtmr2": hex::encode(r.rtmr[2]),
+                    "rtmr3": hex::encode(r.rtmr[3]),
+                    "reportdata": hex::encode(r.report_data),
+                    "tee_tcb_svn2": r.tee_tcb_svn2.map(hex::encode),
+                    "mrservicetd": r.mr_service_td.map(hex::encode),
+                    "debug": r.is_debug(),
+                },
+                "fmspc": fmspc,
+                "trailing_bytes": bytes.len() - q.unpadded().len(),
+                "sha256": hex::encode(attesta_evidence::crypto::sha256(&bytes)),
+            });
+            print_json(&v);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!(
+                "error: {} is not a valid TD quote: {e} ({})",
+                path.display(),
                 e.code()
             );
             Ok(ExitCode::from(1))
