@@ -133,6 +133,13 @@ fn td15_relaunch_is_advised_when_only_the_launch_tcb_is_old() {
         v.claims().get("attester_tcb_status"),
         Some(&"TDRelaunchAdvised".into())
     );
+    // A current TCB that no level covers cannot be appraised, as in Intel's QVL.
+    let s = TdxSample::builder().version(5).stale_current_tcb().build();
+    assert_eq!(code(&s), "TdxCurrentTcbInvalid");
+    match verify(&s).unwrap_err() {
+        tdx::TdxError::TdxCurrentTcbInvalid(inner) => assert_eq!(inner.code(), "TcbLevelNotFound"),
+        other => panic!("unexpected {other:?}"),
+    }
     // A TD 1.0 body has no current TCB: the launch status stands.
     let s = TdxSample::builder().version(4).relaunch_advised().build();
     assert_eq!(

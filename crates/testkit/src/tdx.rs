@@ -92,6 +92,7 @@ pub struct TdxSampleBuilder {
     no_module_identity: bool,
     outdated_tee_tcb: bool,
     relaunch_advised: bool,
+    stale_current_tcb: bool,
     no_matching_level: bool,
     revoke_pck: bool,
     expire_pck_crl: bool,
@@ -122,6 +123,7 @@ impl Default for TdxSampleBuilder {
             no_module_identity: false,
             outdated_tee_tcb: false,
             relaunch_advised: false,
+            stale_current_tcb: false,
             no_matching_level: false,
             revoke_pck: false,
             expire_pck_crl: false,
@@ -243,6 +245,11 @@ impl TdxSampleBuilder {
         relaunch_advised
     );
     switch!(
+        /// TD 1.5: the current TCB (TEE_TCB_SVN2) is below every level while
+        /// the launch TCB is fine: `TdxCurrentTcbInvalid`.
+        stale_current_tcb
+    );
+    switch!(
         /// Every platform level is above the TD: `TcbLevelNotFound`.
         no_matching_level
     );
@@ -353,7 +360,10 @@ fn build(b: TdxSampleBuilder) -> TdxSample {
 
     // The TD's launch and current TCB SVNs.
     let mut svn = TEE_TCB_SVN;
-    let svn2 = TEE_TCB_SVN;
+    let mut svn2 = TEE_TCB_SVN;
+    if b.stale_current_tcb {
+        svn2[2] = 1;
+    }
     if b.relaunch_advised {
         svn[2] = 1;
     }
