@@ -56,6 +56,7 @@ pub struct AppState {
     /// Seals the TPM protocol's service_context.
     pub tpm_context: Arc<crate::tpm::ContextKey>,
     policies: Arc<RwLock<HashMap<(String, AttestationType), CachedPolicy>>>,
+    providers: Arc<RwLock<HashMap<String, (Option<Arc<ProviderRecord>>, Instant)>>>,
 }
 
 impl AppState {
@@ -77,17 +78,36 @@ impl AppState {
             collateral,
             tpm_context: Arc::new(tpm_context),
             policies: Arc::new(RwLock::new(HashMap::new())),
+            providers: Arc::new(RwLock::new(HashMap::new())),
         }
     }
 
-    /// A provider by name.
+    /// A provider by name, cached for `policy_cache_ttl_secs` like policies
+    /// (a delete on this node invalidates at once).
     pub async fn provider(&self, name: &str) -> Result<Option<Arc<ProviderRecord>>, ApiError> {
-        Ok(self
+        let ttl = Duration::from_secs(self.config.policy_cache_ttl_secs);
+        if let Some((p, at)) = self
+            .providers
+            .read()
+            .expect("provider cache lock")
+            .get(name)
+            && at.elapsed() < ttl
+        {
+            return Ok(p.clone());
+        }
+        let record = self
             .store
             .get_provider(name)
             .await
             .map_err(ApiError::internal)?
-            .map(Arc::new))
+            .map(Arc::new);
+        let mut cache = self.providers.write().expect("provider cache lock");
+        // Host names are attacker-chosen: bound what unknown names can cost.
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(name.to_string(), (record.clone(), Instant::now()));
+        Ok(record)
     }
 
     /// The policy `provider` applies to `ty`: the stored one, else the type's
@@ -133,6 +153,14 @@ impl AppState {
             },
         );
         Ok(policy)
+    }
+
+    /// Forget a cached provider record (after a create, update or delete).
+    pub fn invalidate_provider(&self, provider: &str) {
+        self.providers
+            .write()
+            .expect("provider cache lock")
+            .remove(provider);
     }
 
     /// Forget cached policies of a provider (after a write or a delete).

@@ -159,6 +159,7 @@ async fn create(
         }
         Err(e) => return Err(ApiError::internal(e)),
     }
+    state.invalidate_provider(&record.name);
     tracing::info!(provider = %record.name, trust_model = %record.trust_model, "provider created");
     Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
 }
@@ -198,6 +199,7 @@ async fn delete(
         )));
     }
     state.invalidate_policies(&name);
+    state.invalidate_provider(&name);
     tracing::info!(provider = %name, "provider deleted");
     Ok(StatusCode::NO_CONTENT)
 }
