@@ -113,6 +113,61 @@ pub enum CollateralError {
         "cannot set up the collateral HTTP client: {reason}; check the base URL and the extra root CA PEM"
     )]
     ClientSetup { reason: String },
+
+    /// AMD's Key Distribution Service (or the configured KDS mirror) could
+    /// not be reached at all.
+    #[error(
+        "AMD KDS unreachable at {url}: {reason}; check the configured KDS base URL and network \
+         access, or import the VCEK and ASK/ARK with `attesta collateral import`"
+    )]
+    KdsUnavailable { url: String, reason: String },
+
+    /// The KDS answered with an unexpected HTTP status.
+    #[error("AMD KDS returned HTTP {status} for {url}; retry later or check the KDS mirror's logs")]
+    KdsStatus { url: String, status: u16 },
+
+    /// The KDS is rate-limiting this client (HTTP 429) and the bounded
+    /// back-off ran out, or another request is already backing off.
+    #[error(
+        "AMD KDS is rate-limiting requests ({url}); retry in {retry_after} s, or put a caching \
+         KDS mirror in front of it / import endorsements offline"
+    )]
+    KdsRateLimited { url: String, retry_after: u64 },
+
+    /// The KDS has nothing at this URL (HTTP 404): an unknown chip ID or TCB,
+    /// or a product the service does not serve.
+    #[error(
+        "AMD KDS has no endorsement at {url} (HTTP 404); check that the chip ID and reported TCB \
+         come from a genuine SEV-SNP report and that the product name is right"
+    )]
+    KdsNotFound { url: String },
+
+    /// A certificate (VCEK, VLEK, ASK, ASVK, ARK) or CRL could not be read as
+    /// what it must be.
+    #[error(
+        "malformed AMD certificate ({part}): {reason}; the KDS, mirror or imported file is not \
+         serving genuine AMD SEV-SNP endorsements"
+    )]
+    MalformedCertificate { part: String, reason: String },
+
+    /// A SEV-SNP endorsement request that cannot be answered as asked.
+    #[error("invalid SEV-SNP endorsement request: {reason}")]
+    InvalidSnpRequest { reason: String },
+
+    /// No SEV-SNP endorsement is cached and no KDS is configured to fetch it.
+    #[error(
+        "no SEV-SNP endorsement cached for {key} and no AMD KDS configured; import the VCEK/VLEK \
+         and ASK/ARK with `attesta collateral import`, or configure a KDS base URL"
+    )]
+    SnpEndorsementMissing { key: String },
+
+    /// A directory to import holds no recognisable SEV-SNP certificate.
+    #[error(
+        "{} holds no AMD SEV-SNP certificate (VCEK, VLEK, ASK, ASVK or ARK as .der/.pem/.crt/.cer); \
+         check the path",
+        dir.display()
+    )]
+    NoSnpEndorsements { dir: PathBuf },
 }
 
 impl CollateralError {
@@ -132,6 +187,21 @@ impl CollateralError {
             Self::CacheFormat { .. } => "CacheFormat",
             Self::CacheUnavailable { .. } => "CacheUnavailable",
             Self::ClientSetup { .. } => "ClientSetup",
+            Self::KdsUnavailable { .. } => "KdsUnavailable",
+            Self::KdsStatus { .. } => "KdsStatus",
+            Self::KdsRateLimited { .. } => "KdsRateLimited",
+            Self::KdsNotFound { .. } => "NotFound",
+            Self::MalformedCertificate { .. } => "MalformedCertificate",
+            Self::InvalidSnpRequest { .. } => "InvalidSnpRequest",
+            Self::SnpEndorsementMissing { .. } => "SnpEndorsementMissing",
+            Self::NoSnpEndorsements { .. } => "NoSnpEndorsements",
+        }
+    }
+
+    pub(crate) fn bad_cert(part: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::MalformedCertificate {
+            part: part.into(),
+            reason: reason.into(),
         }
     }
 

@@ -37,13 +37,37 @@
 //!   store crate; [`MemoryCache`] here).
 //! - [`serialize`] / [`deserialize`] — the cache encoding; [`cache_key`] —
 //!   where a bundle for `(tee, fmspc, ca)` is stored.
+//!
+//! ## AMD SEV-SNP endorsements
+//!
+//! ```text
+//! SNP report → product, CHIP_ID, REPORTED_TCB, signing key (VCEK/VLEK)
+//!        │
+//!        ▼
+//! SnpEndorsementService::{vcek, cert_chain, crl}(…, now)   ← this crate
+//!        │  VCEK DER, ASK/ASVK + ARK, CRL
+//!        ▼
+//! attesta_evidence SNP verifier(report, endorsements, ARK roots, now)
+//! ```
+//!
+//! - [`KdsClient`] — AMD Key Distribution Service API ([`AMD_KDS_BASE_URL`]
+//!   or a mirror), with request spacing and bounded back-off on HTTP 429.
+//! - [`SnpEndorsementService`] — VCEKs cached forever (immutable per chip
+//!   and TCB), chains cached long, CRLs refreshed by `nextUpdate`;
+//!   single-flight per key; the same [`CollateralCache`] as DCAP.
+//! - [`import_snp_dir`] / [`read_snp_dir`] — offline VCEK/VLEK/ASK/ASVK/ARK
+//!   files, filed by the AMD extensions and names they carry.
 
 mod bundle;
 mod cache;
 mod error;
 mod parts;
+mod kds;
 mod pcs;
 mod service;
+mod snp_certs;
+mod snp_import;
+mod snp_service;
 mod source;
 
 pub use attesta_evidence::dcap::{DcapCollateral, DcapTee};
@@ -57,3 +81,12 @@ pub use parts::{
 pub use pcs::{INTEL_PCS_BASE_URL, PcsClient, PcsClientOptions, TcbUpdate};
 pub use service::{CollateralOptions, CollateralService, Fetched, store_bundle};
 pub use source::{CollateralSource, OfflineSource};
+pub use kds::{AMD_KDS_BASE_URL, KdsClient, KdsClientOptions, KdsClock, TokioClock};
+pub use snp_certs::{
+    SnpCertChain, SnpEndorsementFacts, SnpKeyKind, SnpProduct, SnpTcb, endorsement_facts,
+};
+pub use snp_import::{SnpBundle, read_snp_dir};
+pub use snp_service::{
+    SnpCrl, SnpEndorsementService, SnpOptions, import_snp_dir, snp_chain_key, snp_crl_key,
+    snp_vcek_key, snp_vlek_key, store_snp_bundle,
+};
