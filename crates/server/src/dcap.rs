@@ -27,6 +27,62 @@ use crate::error::ApiError;
 use crate::evidence::{AttestInput, EvidenceVerifier};
 use crate::provider_config::ProviderConfig;
 
+/// The `tcbEvaluationDataNumber` of the TCB info the evidence was judged
+/// against (Attesta's claim; policies select a minimum with
+/// `x-ms-sgx-tcbidentifier`).
+pub const TCB_EVALUATION_CLAIM: &str = "x-attesta-tcb-evaluation-data-number";
+
+/// Apply the `x-ms-sgx-tcbidentifier` configuration property (reference
+/// §1.10, §3.8): the TCB baseline evidence is judged against.
+///
+/// Attesta judges evidence against the newest collateral it has, so
+/// honouring a baseline means refusing evidence judged against collateral
+/// older than it: a numeric identifier N (the TCB evaluation data number of
+/// Intel's baseline) requires `tcbEvaluationDataNumber >= N`. `azuredefault`
+/// (MAA's default, baseline 10) and absence impose nothing beyond that
+/// default. Any other value is refused rather than ignored.
+pub fn check_tcb_baseline(
+    properties: &serde_json::Map<String, serde_json::Value>,
+    claims: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), ApiError> {
+    let Some(id) = properties.get("x-ms-sgx-tcbidentifier") else {
+        return Ok(());
+    };
+    let id = match id {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let required: u64 = if id.eq_ignore_ascii_case("azuredefault") {
+        10
+    } else {
+        id.parse().map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "PolicyEvaluationError",
+                format!("x-ms-sgx-tcbidentifier '{id}' is not a known TCB baseline; use azuredefault or a TCB evaluation data number such as 15"),
+            )
+        })?
+    };
+    let have = claims
+        .get(TCB_EVALUATION_CLAIM)
+        .and_then(serde_json::Value::as_u64);
+    match have {
+        Some(n) if n >= required => Ok(()),
+        Some(n) => Err(ApiError::evidence(
+            "TcbBaselineNotMet",
+            format!(
+                "the collateral's tcbEvaluationDataNumber {n} is older than the policy's TCB baseline {required}"
+            ),
+        )),
+        None => Err(ApiError::evidence(
+            "TcbBaselineNotMet",
+            format!(
+                "the collateral has no tcbEvaluationDataNumber to compare with the policy's TCB baseline {required}"
+            ),
+        )),
+    }
+}
+
 /// The store as the collateral crate's persistent cache.
 pub struct StoreCollateralCache(pub Arc<dyn Store>);
 
@@ -250,6 +306,9 @@ impl EvidenceVerifier for DcapVerifier {
                     .map_err(sgx_error)?;
                 let v = sgx::verify_quote(&quote, &vc, &roots, verify_at).map_err(sgx_error)?;
                 let mut verified = v.to_verified(&evidence_hash);
+                if let Some(n) = vc.tcb_info.tcb_evaluation_data_number {
+                    verified.claims.insert(TCB_EVALUATION_CLAIM, json!(n));
+                }
                 // Deprecated alias still read by older relying parties.
                 if let Some(c) = verified.claims.get("x-ms-sgx-collateral").cloned() {
                     verified.claims.insert("maa-attestationcollateral", c);
@@ -266,7 +325,11 @@ impl EvidenceVerifier for DcapVerifier {
                     .get_or_verify_tdx(fetched.version, &fetched.collateral, &roots, verify_at)
                     .map_err(tdx_error)?;
                 let v = tdx::verify_td_quote(&quote, &vc, &roots, verify_at).map_err(tdx_error)?;
-                (v.to_verified(), fetched.stale_for)
+                let mut verified = v.to_verified();
+                if let Some(n) = vc.dcap.tcb_info.tcb_evaluation_data_number {
+                    verified.claims.insert(TCB_EVALUATION_CLAIM, json!(n));
+                }
+                (verified, fetched.stale_for)
             }
         };
         if let Some(stale) = stale_for {

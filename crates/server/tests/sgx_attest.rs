@@ -433,3 +433,49 @@ async fn expired_collateral_needs_an_explicit_grace_and_the_token_says_so() {
     );
     t.stop().await;
 }
+
+/// `x-ms-sgx-tcbidentifier` is honoured: a baseline newer than the
+/// collateral's tcbEvaluationDataNumber refuses the quote.
+#[tokio::test]
+async fn tcb_baseline_configuration_rule_is_honoured() {
+    let sample = SgxSample::builder().at(UnixTime::now().0).build();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = lab_server(tmp.path(), &sample).await;
+    let quote = json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)});
+    // The default policy (azuredefault) accepts it and the claim is there.
+    let (s, b) = attest(&t, "/providers/lab/attest/SgxEnclave", quote.clone()).await;
+    assert_eq!(s, 200, "{b}");
+    let have = claims(b["token"].as_str().unwrap())["x-attesta-tcb-evaluation-data-number"]
+        .as_u64()
+        .unwrap();
+    let rule = |id: &str| {
+        format!(
+            "version=1.1; configurationrules{{ => issueproperty(type=\"x-ms-sgx-tcbidentifier\", value=\"{id}\"); }}; authorizationrules{{ => permit(); }}; issuancerules{{ }};"
+        )
+    };
+    for (id, ok) in [
+        (have.to_string(), true),
+        ((have + 1).to_string(), false),
+        ("nonsense".into(), false),
+    ] {
+        let (s, b) = attest(
+            &t,
+            "/providers/lab/attest/SgxEnclave",
+            json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote), "draftPolicyForAttestation": rule(&id)}),
+        )
+        .await;
+        if ok {
+            assert_eq!(s, 200, "{id}: {b}");
+        } else {
+            assert_eq!(s, 400, "{id}: {b}");
+        }
+    }
+    let (_, b) = attest(
+        &t,
+        "/providers/lab/attest/SgxEnclave",
+        json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote), "draftPolicyForAttestation": rule(&(have + 1).to_string())}),
+    )
+    .await;
+    assert_eq!(b["error"]["innererror"]["code"], "TcbBaselineNotMet", "{b}");
+    t.stop().await;
+}

@@ -229,6 +229,15 @@ pub async fn attest(
         }
     };
     let incoming = attesta_policy::incoming_claims(&service, &Map::new());
+    if matches!(
+        ty,
+        AttestationType::SgxEnclave | AttestationType::OpenEnclave
+    ) {
+        let config = compiled
+            .configuration_properties(&incoming)
+            .map_err(policy_error)?;
+        crate::dcap::check_tcb_baseline(&config, &service)?;
+    }
     let evaluation = compiled.evaluate(&incoming).map_err(policy_error)?;
 
     // Token.
