@@ -56,8 +56,11 @@ pub struct AppState {
     /// Seals the TPM protocol's service_context.
     pub tpm_context: Arc<crate::tpm::ContextKey>,
     policies: Arc<RwLock<HashMap<(String, AttestationType), CachedPolicy>>>,
-    providers: Arc<RwLock<HashMap<String, (Option<Arc<ProviderRecord>>, Instant)>>>,
+    providers: Arc<RwLock<HashMap<String, CachedProvider>>>,
 }
+
+/// A provider record (or its absence) and when it was read.
+type CachedProvider = (Option<Arc<ProviderRecord>>, Instant);
 
 impl AppState {
     pub fn new(
