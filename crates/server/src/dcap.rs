@@ -117,61 +117,86 @@ impl CollateralCache for StoreCollateralCache {
     }
 }
 
+/// Verified forms by collateral content version, bounded in size.
+struct VersionCache<T> {
+    map: RwLock<HashMap<[u8; 32], Arc<T>>>,
+}
+
+impl<T> Default for VersionCache<T> {
+    fn default() -> Self {
+        Self {
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T> VersionCache<T> {
+    /// The cached entry for `version` while `usable` holds for it, else the
+    /// result of `verify` (cached when it succeeds; failures never are).
+    fn get_or_verify<E>(
+        &self,
+        version: [u8; 32],
+        usable: impl Fn(&T) -> bool,
+        verify: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Arc<T>, E> {
+        if let Some(v) = self.map.read().expect("verified cache lock").get(&version)
+            && usable(v)
+        {
+            return Ok(v.clone());
+        }
+        let v = Arc::new(verify()?);
+        let mut map = self.map.write().expect("verified cache lock");
+        // Bounded: drop everything past any realistic number of platforms
+        // (each entry is re-verified on its next use).
+        if map.len() > 4096 {
+            map.clear();
+        }
+        map.insert(version, v.clone());
+        Ok(v)
+    }
+}
+
 /// Verified collateral by content version, shared by the SGX, OE and TDX
-/// verifiers.
+/// verifiers. An entry is reused only while its validity window holds at
+/// the request's time and its root is in the request's root set.
 #[derive(Default)]
 pub struct VerifiedCache {
-    map: RwLock<HashMap<[u8; 32], Arc<VerifiedCollateral>>>,
-    tdx: RwLock<HashMap<[u8; 32], Arc<TdxVerifiedCollateral>>>,
+    sgx: VersionCache<VerifiedCollateral>,
+    tdx: VersionCache<TdxVerifiedCollateral>,
 }
 
 impl VerifiedCache {
-    /// Verified collateral for `version`, verifying `raw` on a miss.
-    fn get_or_verify(
+    fn sgx(
         &self,
         version: [u8; 32],
         raw: &attesta_evidence::dcap::DcapCollateral,
         roots: &TrustRoots,
         at: UnixTime,
     ) -> Result<Arc<VerifiedCollateral>, SgxError> {
-        if let Some(vc) = self.map.read().expect("verified cache lock").get(&version)
-            && vc.check_time(at).is_ok()
-            && roots.find(RootKind::IntelSgx, &vc.root_der).is_some()
-        {
-            return Ok(vc.clone());
-        }
-        let vc = Arc::new(VerifiedCollateral::verify(raw, roots, at)?);
-        let mut map = self.map.write().expect("verified cache lock");
-        // Bounded: drop everything when it grows past any realistic number of
-        // FMSPCs (each entry is re-verified on its next use).
-        if map.len() > 4096 {
-            map.clear();
-        }
-        map.insert(version, vc.clone());
-        Ok(vc)
+        self.sgx.get_or_verify(
+            version,
+            |vc| {
+                vc.check_time(at).is_ok() && roots.find(RootKind::IntelSgx, &vc.root_der).is_some()
+            },
+            || VerifiedCollateral::verify(raw, roots, at),
+        )
     }
 
-    /// Verified TDX collateral for `version`, verifying `raw` on a miss.
-    fn get_or_verify_tdx(
+    fn tdx(
         &self,
         version: [u8; 32],
         raw: &attesta_evidence::dcap::DcapCollateral,
         roots: &TrustRoots,
         at: UnixTime,
     ) -> Result<Arc<TdxVerifiedCollateral>, TdxError> {
-        if let Some(vc) = self.tdx.read().expect("verified cache lock").get(&version)
-            && vc.check_time(at).is_ok()
-            && roots.find(RootKind::IntelSgx, &vc.dcap.root_der).is_some()
-        {
-            return Ok(vc.clone());
-        }
-        let vc = Arc::new(TdxVerifiedCollateral::verify(raw, roots, at)?);
-        let mut map = self.tdx.write().expect("verified cache lock");
-        if map.len() > 4096 {
-            map.clear();
-        }
-        map.insert(version, vc.clone());
-        Ok(vc)
+        self.tdx.get_or_verify(
+            version,
+            |vc| {
+                vc.check_time(at).is_ok()
+                    && roots.find(RootKind::IntelSgx, &vc.dcap.root_der).is_some()
+            },
+            || TdxVerifiedCollateral::verify(raw, roots, at),
+        )
     }
 }
 
@@ -302,7 +327,7 @@ impl EvidenceVerifier for DcapVerifier {
                     .await?;
                 let vc = self
                     .verified
-                    .get_or_verify(fetched.version, &fetched.collateral, &roots, verify_at)
+                    .sgx(fetched.version, &fetched.collateral, &roots, verify_at)
                     .map_err(sgx_error)?;
                 let v = sgx::verify_quote(&quote, &vc, &roots, verify_at).map_err(sgx_error)?;
                 let mut verified = v.to_verified(&evidence_hash);
@@ -322,7 +347,7 @@ impl EvidenceVerifier for DcapVerifier {
                     .await?;
                 let vc = self
                     .verified
-                    .get_or_verify_tdx(fetched.version, &fetched.collateral, &roots, verify_at)
+                    .tdx(fetched.version, &fetched.collateral, &roots, verify_at)
                     .map_err(tdx_error)?;
                 let v = tdx::verify_td_quote(&quote, &vc, &roots, verify_at).map_err(tdx_error)?;
                 let mut verified = v.to_verified();
