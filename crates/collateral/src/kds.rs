@@ -203,13 +203,21 @@ impl KdsClient {
                 backoff = backoff.saturating_mul(2);
                 self.block(self.opts.clock.now() + delay);
                 if waited + delay > self.opts.max_backoff_total {
-                    tracing::warn!(url, retry_after = delay.as_secs(), "KDS rate limit: giving up");
+                    tracing::warn!(
+                        url,
+                        retry_after = delay.as_secs(),
+                        "KDS rate limit: giving up"
+                    );
                     return Err(CollateralError::KdsRateLimited {
                         url: url.to_owned(),
                         retry_after: ceil_secs(delay),
                     });
                 }
-                tracing::info!(url, delay_ms = delay.as_millis() as u64, "KDS rate limit: backing off");
+                tracing::info!(
+                    url,
+                    delay_ms = delay.as_millis() as u64,
+                    "KDS rate limit: backing off"
+                );
                 self.opts.clock.sleep(delay).await;
                 waited += delay;
                 continue;

@@ -61,8 +61,8 @@
 mod bundle;
 mod cache;
 mod error;
-mod parts;
 mod kds;
+mod parts;
 mod pcs;
 mod service;
 mod snp_certs;
@@ -74,14 +74,13 @@ pub use attesta_evidence::dcap::{DcapCollateral, DcapTee};
 pub use bundle::{BUNDLE_FILES, deserialize, export_dir, import_dir, serialize};
 pub use cache::{CollateralCache, MemoryCache};
 pub use error::CollateralError;
+pub use kds::{AMD_KDS_BASE_URL, KdsClient, KdsClientOptions, KdsClock, TokioClock};
 pub use parts::{
     PckCa, cache_key, check_matches, fmspc_of, next_update_of, normalize_fmspc, pck_ca_of,
     version_of,
 };
 pub use pcs::{INTEL_PCS_BASE_URL, PcsClient, PcsClientOptions, TcbUpdate};
 pub use service::{CollateralOptions, CollateralService, Fetched, store_bundle};
-pub use source::{CollateralSource, OfflineSource};
-pub use kds::{AMD_KDS_BASE_URL, KdsClient, KdsClientOptions, KdsClock, TokioClock};
 pub use snp_certs::{
     SnpCertChain, SnpEndorsementFacts, SnpKeyKind, SnpProduct, SnpTcb, endorsement_facts,
 };
@@ -90,3 +89,4 @@ pub use snp_service::{
     SnpCrl, SnpEndorsementService, SnpOptions, import_snp_dir, snp_chain_key, snp_crl_key,
     snp_vcek_key, snp_vlek_key, store_snp_bundle,
 };
+pub use source::{CollateralSource, OfflineSource};

@@ -144,8 +144,9 @@ pub(crate) fn parse_cert<'a>(
     part: &str,
     der: &'a [u8],
 ) -> Result<X509Certificate<'a>, CollateralError> {
-    let (rest, cert) = X509Certificate::from_der(der)
-        .map_err(|e| CollateralError::bad_cert(part, format!("not a DER X.509 certificate: {e}")))?;
+    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
+        CollateralError::bad_cert(part, format!("not a DER X.509 certificate: {e}"))
+    })?;
     if !rest.is_empty() {
         return Err(CollateralError::bad_cert(
             part,
@@ -356,9 +357,7 @@ impl SnpCertChain {
             match (role_of(&part, der)?, kind) {
                 (CertRole::Ark(p), _) if p == product => ark = Some(der.clone()),
                 (CertRole::Ask(p), SnpKeyKind::Vcek) if p == product => inter = Some(der.clone()),
-                (CertRole::Asvk(p), SnpKeyKind::Vlek) if p == product => {
-                    inter = Some(der.clone())
-                }
+                (CertRole::Asvk(p), SnpKeyKind::Vlek) if p == product => inter = Some(der.clone()),
                 _ => {}
             }
         }
@@ -372,9 +371,8 @@ impl SnpCertChain {
             intermediate: inter.ok_or_else(|| {
                 CollateralError::bad_cert(&part, format!("no {name} for {product}"))
             })?,
-            ark: ark.ok_or_else(|| {
-                CollateralError::bad_cert(&part, format!("no ARK-{product}"))
-            })?,
+            ark: ark
+                .ok_or_else(|| CollateralError::bad_cert(&part, format!("no ARK-{product}")))?,
         })
     }
 

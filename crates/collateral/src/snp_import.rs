@@ -45,9 +45,13 @@ fn file_certs(path: &Path) -> Result<Vec<Vec<u8>>, CollateralError> {
         path: path.to_path_buf(),
         reason,
     };
-    let len = std::fs::metadata(path).map_err(|e| io(e.to_string()))?.len();
+    let len = std::fs::metadata(path)
+        .map_err(|e| io(e.to_string()))?
+        .len();
     if len > MAX_FILE {
-        return Err(io(format!("{len} bytes is too large for a certificate file")));
+        return Err(io(format!(
+            "{len} bytes is too large for a certificate file"
+        )));
     }
     let bytes = std::fs::read(path).map_err(|e| io(e.to_string()))?;
     let part = path.display().to_string();

@@ -235,7 +235,11 @@ impl SnpEndorsementService {
         now: i64,
     ) -> Result<Arc<SnpCertChain>, CollateralError> {
         let key = snp_chain_key(product, kind);
-        match self.get(&key, Want::Chain { product, kind }, now).await?.value {
+        match self
+            .get(&key, Want::Chain { product, kind }, now)
+            .await?
+            .value
+        {
             Value::Chain(ref c) => Ok(c.clone()),
             _ => Err(wrong_kind(&key)),
         }
@@ -352,7 +356,12 @@ impl SnpEndorsementService {
             );
         };
         let fetched = self.fetch(kds, &want, now).await;
-        attempt.at = Some(now);
+        // A rate-limit answer is not remembered per key: the client already
+        // refuses requests until its back-off ends, and must not make this
+        // key wait out the (longer) retry interval after that.
+        if !matches!(fetched, Err(CollateralError::KdsRateLimited { .. })) {
+            attempt.at = Some(now);
+        }
         attempt.error = None;
         match fetched {
             Ok((e, bytes)) => {
@@ -361,7 +370,10 @@ impl SnpEndorsementService {
                     slot.set(e.clone());
                     best = Some(e);
                 } else {
-                    tracing::warn!(key, "KDS served an older copy than the cached one; keeping ours");
+                    tracing::warn!(
+                        key,
+                        "KDS served an older copy than the cached one; keeping ours"
+                    );
                 }
             }
             Err(err) => {
@@ -380,9 +392,11 @@ impl SnpEndorsementService {
         error: Option<CollateralError>,
     ) -> Result<Arc<Entry>, CollateralError> {
         let Some(e) = best else {
-            return Err(error.unwrap_or_else(|| CollateralError::SnpEndorsementMissing {
-                key: key.to_owned(),
-            }));
+            return Err(
+                error.unwrap_or_else(|| CollateralError::SnpEndorsementMissing {
+                    key: key.to_owned(),
+                }),
+            );
         };
         if e.usable(now) {
             return Ok(e);
