@@ -85,6 +85,30 @@ pub struct SnpTcb {
 }
 
 impl SnpTcb {
+    /// Reads an 8-byte TCB_VERSION from an attestation report (e.g.
+    /// `REPORTED_TCB` at 0x180), whose layout depends on the product (AMD
+    /// SEV-SNP firmware ABI): before Turin `[bootloader, tee, 0, 0, 0, 0,
+    /// snp, microcode]`; on Turin `[fmc, bootloader, tee, snp, 0, 0, 0,
+    /// microcode]`.
+    pub fn from_tcb_version(product: SnpProduct, v: &[u8; 8]) -> SnpTcb {
+        match product {
+            SnpProduct::Turin => SnpTcb {
+                fmc: Some(v[0]),
+                bootloader: v[1],
+                tee: v[2],
+                snp: v[3],
+                microcode: v[7],
+            },
+            SnpProduct::Milan | SnpProduct::Genoa => SnpTcb {
+                bootloader: v[0],
+                tee: v[1],
+                snp: v[6],
+                microcode: v[7],
+                fmc: None,
+            },
+        }
+    }
+
     /// The canonical spelling in cache keys, e.g. `bl3-tee0-snp8-uc115` or
     /// `fmc0-bl0-tee0-snp0-uc9`.
     pub fn key_part(&self) -> String {

@@ -18,17 +18,34 @@ const NOW: i64 = 1_750_000_000;
 /// CHIP_ID (0x1A0) and REPORTED_TCB (0x180) of a Milan/Genoa report.
 fn report_ids(report: &[u8]) -> ([u8; 64], SnpTcb) {
     let chip: [u8; 64] = report[0x1A0..0x1E0].try_into().unwrap();
-    let t = &report[0x180..0x188];
-    (
-        chip,
+    let t: [u8; 8] = report[0x180..0x188].try_into().unwrap();
+    // Milan and Genoa share the layout.
+    (chip, SnpTcb::from_tcb_version(SnpProduct::Milan, &t))
+}
+
+#[test]
+fn tcb_version_layouts() {
+    let (_, tcb) = report_ids(&read("snp/virtee-sev-milan", "report.bin"));
+    assert_eq!(
+        tcb,
         SnpTcb {
-            bootloader: t[0],
-            tee: t[1],
-            snp: t[6],
-            microcode: t[7],
-            fmc: None,
-        },
-    )
+            bootloader: 3,
+            tee: 0,
+            snp: 8,
+            microcode: 115,
+            fmc: None
+        }
+    );
+    assert_eq!(
+        SnpTcb::from_tcb_version(SnpProduct::Turin, &[1, 2, 3, 4, 0, 0, 0, 9]),
+        SnpTcb {
+            fmc: Some(1),
+            bootloader: 2,
+            tee: 3,
+            snp: 4,
+            microcode: 9
+        }
+    );
 }
 
 #[test]
