@@ -49,6 +49,8 @@ pub enum Scheme {
     EcdsaP384Sha384Asn1,
     /// RSASSA-PKCS1-v1_5 / SHA-256 (2048–8192-bit keys, DER RSAPublicKey).
     RsaPkcs1Sha256,
+    /// RSASSA-PKCS1-v1_5 / SHA-384 (DER RSAPublicKey): TPM quotes.
+    RsaPkcs1Sha384,
     /// RSASSA-PSS / SHA-256 (DER RSAPublicKey).
     RsaPssSha256,
     /// RSASSA-PSS / SHA-384 (DER RSAPublicKey): AMD certificates.
@@ -76,6 +78,7 @@ pub fn verify(
         Scheme::EcdsaP384Sha384Fixed => &signature::ECDSA_P384_SHA384_FIXED,
         Scheme::EcdsaP384Sha384Asn1 => &signature::ECDSA_P384_SHA384_ASN1,
         Scheme::RsaPkcs1Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Scheme::RsaPkcs1Sha384 => &signature::RSA_PKCS1_2048_8192_SHA384,
         Scheme::RsaPssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
         Scheme::RsaPssSha384 => &signature::RSA_PSS_2048_8192_SHA384,
     };

@@ -43,6 +43,7 @@ pub mod reader;
 pub mod roots;
 pub mod sgx;
 pub mod tdx;
+pub mod tpm;
 pub mod types;
 
 pub use claims::Claims;

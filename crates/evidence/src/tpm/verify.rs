@@ -1,0 +1,529 @@
+//! TPM quote verification: a pure function of the quotes, the AK (public
+//! area and certificate), the PCR values sent with the quotes, the event
+//! log, the expected nonce, the trusted AK CAs and the time.
+//!
+//! Checks, each with its own error:
+//! 1. the AK is trusted: its certificate chains to a configured TPM/vTPM CA
+//!    (signatures and validity at the verification time) and holds the same
+//!    key as the AK public area — or, when the policy says
+//!    `require_valid_aik_cert=false`, the AK is taken as given and the claim
+//!    `aikValidated` is false;
+//! 2. each quote is a `TPMS_ATTEST` of type quote with the TPM's magic,
+//!    signed by the AK over the bytes received (SHA-256 or stronger);
+//! 3. its `extraData` equals the expected nonce (the challenge, or the
+//!    key-binding hash the protocol defines);
+//! 4. its PCR digest equals the digest (with the signature's hash) of the
+//!    PCR values sent, in selection order;
+//! 5. the quoted PCRs cover `required_pcr_mask`;
+//! 6. the event log, when given, replays to the quoted values of every PCR
+//!    it touches in every quoted bank it carries; events are used for claims
+//!    only when their PCR replayed and, for the data a claim reads, when the
+//!    event digest is the hash of that data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+use x509_parser::prelude::*;
+
+use super::eventlog::{
+    EFI_GLOBAL_VARIABLE, EV_EFI_VARIABLE_DRIVER_CONFIG, EventLog, Pcrs, efi_variable,
+};
+use super::structures::{
+    Attest, Attested, Public, PublicKey, Signature, TPM_ALG_SHA256, TPM_ALG_SHA384, TPM_ALG_SHA512,
+    TPM_ECC_NIST_P256, TPM_ECC_NIST_P384, TPM_GENERATED_VALUE, aik_pub_hash, hash, hash_name,
+    left_pad,
+};
+use crate::claims::Claims;
+use crate::crypto::{self, Scheme};
+use crate::error::{ErrorCode, ParseError};
+use crate::roots::{RootKind, TrustRoots};
+use crate::types::UnixTime;
+
+/// Why TPM evidence did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TpmError {
+    #[error("the TPM evidence could not be decoded: {0}")]
+    Parse(#[from] ParseError),
+    #[error(
+        "the policy requires a valid AK certificate (require_valid_aik_cert) and none was sent"
+    )]
+    AkCertificateRequired,
+    #[error("the AK certificate is invalid: {0}")]
+    AkCertificateInvalid(String),
+    #[error("the AK certificate or its issuer is not valid at the verification time ({0})")]
+    AkCertificateExpired(String),
+    #[error(
+        "the AK certificate does not chain to a trusted TPM CA; configure the CA for this provider"
+    )]
+    AkChainUntrusted,
+    #[error("the AK certificate's key is not the AK public key the quote was checked with")]
+    AkKeyMismatch,
+    #[error("the quote's signature scheme is not supported: {0}")]
+    UnsupportedSignature(String),
+    #[error("the quote is signed with {0}, which is too weak; use SHA-256 or stronger")]
+    WeakSignatureHash(&'static str),
+    #[error("the quote signature does not verify with the AK")]
+    QuoteSignatureInvalid,
+    #[error(
+        "the attestation structure is not a TPM2_Quote (magic {magic:#x}, type {attest_type:#x})"
+    )]
+    NotAQuote { magic: u32, attest_type: u16 },
+    #[error("the quote's extraData {actual} is not the expected nonce {expected}")]
+    NonceMismatch { expected: String, actual: String },
+    #[error("no {bank} value for PCR {pcr} was sent with the quote")]
+    PcrValueMissing { bank: &'static str, pcr: u32 },
+    #[error("the quote's PCR digest does not match the PCR values sent ({bank} bank)")]
+    PcrDigestMismatch { bank: &'static str },
+    #[error("the quoted PCRs {quoted:#x} do not cover the required mask {required:#x}")]
+    PcrSelectionInsufficient { quoted: u64, required: u64 },
+    #[error("the event log does not replay to the quoted PCR {pcr} ({bank} bank)")]
+    EventLogMismatch { bank: &'static str, pcr: u32 },
+}
+
+impl ErrorCode for TpmError {
+    fn code(&self) -> &'static str {
+        match self {
+            TpmError::Parse(e) => e.code(),
+            TpmError::AkCertificateRequired => "AkCertificateRequired",
+            TpmError::AkCertificateInvalid(_) => "AkCertificateInvalid",
+            TpmError::AkCertificateExpired(_) => "AkCertificateExpired",
+            TpmError::AkChainUntrusted => "AkChainUntrusted",
+            TpmError::AkKeyMismatch => "AkKeyMismatch",
+            TpmError::UnsupportedSignature(_) => "UnsupportedSignature",
+            TpmError::WeakSignatureHash(_) => "WeakSignatureHash",
+            TpmError::QuoteSignatureInvalid => "QuoteSignatureInvalid",
+            TpmError::NotAQuote { .. } => "NotAQuote",
+            TpmError::NonceMismatch { .. } => "NonceMismatch",
+            TpmError::PcrValueMissing { .. } => "PcrValueMissing",
+            TpmError::PcrDigestMismatch { .. } => "PcrDigestMismatch",
+            TpmError::PcrSelectionInsufficient { .. } => "PcrSelectionInsufficient",
+            TpmError::EventLogMismatch { .. } => "EventLogMismatch",
+        }
+    }
+}
+
+/// One quote: the `TPMS_ATTEST` bytes and the `TPMT_SIGNATURE` over them.
+#[derive(Debug, Clone, Copy)]
+pub struct QuoteParts<'a> {
+    pub attest: &'a [u8],
+    pub signature: &'a [u8],
+}
+
+/// Everything a TPM attestation sends.
+#[derive(Debug, Clone)]
+pub struct TpmEvidence<'a> {
+    /// One quote per bank (or one quote over several banks).
+    pub quotes: Vec<QuoteParts<'a>>,
+    /// The AK's `TPMT_PUBLIC`.
+    pub ak_public: &'a [u8],
+    /// The AK certificate (DER), and intermediates up to a trusted CA.
+    pub ak_cert: Option<&'a [u8]>,
+    pub intermediates: Vec<Vec<u8>>,
+    /// PCR values sent with the quotes: bank → index → value.
+    pub pcrs: Pcrs,
+    /// The TCG event log, if sent.
+    pub event_log: Option<&'a [u8]>,
+}
+
+/// Verification settings from the provider's policy (reference §3.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TpmSettings {
+    pub require_valid_aik_cert: bool,
+    pub required_pcr_mask: u64,
+}
+
+impl Default for TpmSettings {
+    fn default() -> Self {
+        Self {
+            require_valid_aik_cert: true,
+            required_pcr_mask: 0x00FF_FFFF,
+        }
+    }
+}
+
+/// Verified TPM evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TpmVerified {
+    pub aik_validated: bool,
+    pub aik_pub_hash: String,
+    /// Quoted PCR values: bank → index → value.
+    pub quoted: Pcrs,
+    /// The event log, when it was sent and replayed.
+    pub event_log: Option<EventLog>,
+    /// PCRs (index) whose log events replayed in at least one quoted bank.
+    pub verified_log_pcrs: BTreeSet<u32>,
+    pub reset_count: u32,
+    pub restart_count: u32,
+    pub test_root: bool,
+}
+
+fn cert_key_matches(cert: &X509Certificate<'_>, ak: &Public<'_>) -> bool {
+    match (cert.public_key().parsed(), &ak.key) {
+        (Ok(x509_parser::public_key::PublicKey::RSA(k)), PublicKey::Rsa { modulus, exponent }) => {
+            let strip = |v: &[u8]| {
+                v.iter()
+                    .skip_while(|&&b| b == 0)
+                    .copied()
+                    .collect::<Vec<u8>>()
+            };
+            strip(k.modulus) == strip(modulus)
+                && strip(k.exponent) == strip(&exponent.to_be_bytes())
+        }
+        (Ok(x509_parser::public_key::PublicKey::EC(point)), PublicKey::Ecc { .. }) => {
+            ak.verification_key().is_some_and(|p| p == point.data())
+        }
+        _ => false,
+    }
+}
+
+fn within(cert: &X509Certificate<'_>, at: UnixTime) -> bool {
+    let t = at.0 as i64;
+    cert.validity().not_before.timestamp() <= t && t <= cert.validity().not_after.timestamp()
+}
+
+/// Check the AK certificate chain to a configured TPM CA. Returns whether
+/// the chain ended at a configured (test) root.
+fn check_ak_chain(
+    leaf_der: &[u8],
+    intermediates: &[Vec<u8>],
+    roots: &TrustRoots,
+    at: UnixTime,
+) -> Result<bool, TpmError> {
+    let (_, leaf) = X509Certificate::from_der(leaf_der)
+        .map_err(|e| TpmError::AkCertificateInvalid(format!("not X.509: {e}")))?;
+    if !within(&leaf, at) {
+        return Err(TpmError::AkCertificateExpired("AK certificate".into()));
+    }
+    let mut parsed = Vec::new();
+    for d in intermediates {
+        let (_, c) = X509Certificate::from_der(d).map_err(|e| {
+            TpmError::AkCertificateInvalid(format!("intermediate is not X.509: {e}"))
+        })?;
+        parsed.push(c);
+    }
+    let root_certs: Vec<(X509Certificate<'_>, bool)> = roots
+        .of_kind(RootKind::Tpm)
+        .filter_map(|r| {
+            X509Certificate::from_der(&r.der)
+                .ok()
+                .map(|(_, c)| (c, r.configured))
+        })
+        .collect();
+    // Walk up from the leaf: at each step, a trusted root that issued the
+    // current certificate ends the chain; otherwise an intermediate that
+    // issued it (signature checked, CA, valid) becomes the current one.
+    let mut current = leaf;
+    for _ in 0..=parsed.len() {
+        for (root, configured) in &root_certs {
+            if root.subject() == current.issuer()
+                && current.verify_signature(Some(root.public_key())).is_ok()
+            {
+                if !within(root, at) {
+                    return Err(TpmError::AkCertificateExpired("TPM CA".into()));
+                }
+                return Ok(*configured);
+            }
+        }
+        let next = parsed.iter().find(|c| {
+            c.subject() == current.issuer()
+                && current.verify_signature(Some(c.public_key())).is_ok()
+        });
+        match next {
+            Some(c) => {
+                if !c.is_ca() {
+                    return Err(TpmError::AkCertificateInvalid(
+                        "an intermediate is not a CA".into(),
+                    ));
+                }
+                if !within(c, at) {
+                    return Err(TpmError::AkCertificateExpired("intermediate CA".into()));
+                }
+                current = c.clone();
+            }
+            None => break,
+        }
+    }
+    Err(TpmError::AkChainUntrusted)
+}
+
+fn check_signature(ak: &Public<'_>, sig: &Signature, msg: &[u8]) -> Result<(), TpmError> {
+    let key = ak
+        .verification_key()
+        .ok_or_else(|| TpmError::UnsupportedSignature("AK key type or curve".into()))?;
+    let h = sig.hash_alg();
+    if !matches!(h, TPM_ALG_SHA256 | TPM_ALG_SHA384 | TPM_ALG_SHA512) {
+        return Err(TpmError::WeakSignatureHash(hash_name(h)));
+    }
+    let ok = match (sig, &ak.key) {
+        (Signature::Rsa { pss, sig, .. }, PublicKey::Rsa { .. }) => {
+            let scheme = match (pss, h) {
+                (false, TPM_ALG_SHA256) => Scheme::RsaPkcs1Sha256,
+                (false, TPM_ALG_SHA384) => Scheme::RsaPkcs1Sha384,
+                (true, TPM_ALG_SHA256) => Scheme::RsaPssSha256,
+                (true, TPM_ALG_SHA384) => Scheme::RsaPssSha384,
+                _ => {
+                    return Err(TpmError::UnsupportedSignature(format!(
+                        "RSA with {}",
+                        hash_name(h)
+                    )));
+                }
+            };
+            crypto::verify(scheme, &key, msg, sig).is_ok()
+        }
+        (Signature::Ecdsa { r, s, .. }, PublicKey::Ecc { curve, .. }) => {
+            let (scheme, size) = match (*curve, h) {
+                (TPM_ECC_NIST_P256, TPM_ALG_SHA256) => (Scheme::EcdsaP256Sha256Fixed, 32),
+                (TPM_ECC_NIST_P384, TPM_ALG_SHA384) => (Scheme::EcdsaP384Sha384Fixed, 48),
+                _ => {
+                    return Err(TpmError::UnsupportedSignature(format!(
+                        "ECDSA curve {curve:#x} with {}",
+                        hash_name(h)
+                    )));
+                }
+            };
+            let (Some(r), Some(s)) = (left_pad(r, size), left_pad(s, size)) else {
+                return Err(TpmError::QuoteSignatureInvalid);
+            };
+            crypto::verify(scheme, &key, msg, &[r, s].concat()).is_ok()
+        }
+        _ => {
+            return Err(TpmError::UnsupportedSignature(
+                "signature and AK key types differ".into(),
+            ));
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(TpmError::QuoteSignatureInvalid)
+    }
+}
+
+/// Verify TPM evidence (see the module doc for the checks).
+pub fn verify(
+    ev: &TpmEvidence<'_>,
+    expected_nonce: &[u8],
+    roots: &TrustRoots,
+    settings: &TpmSettings,
+    at: UnixTime,
+) -> Result<TpmVerified, TpmError> {
+    let ak = Public::parse(ev.ak_public)?;
+    let spki = ak
+        .spki_der()
+        .ok_or_else(|| TpmError::UnsupportedSignature("AK key type or curve".into()))?;
+
+    // 1. AK trust.
+    let (aik_validated, test_root) = match ev.ak_cert {
+        Some(der) => {
+            let (_, cert) = X509Certificate::from_der(der)
+                .map_err(|e| TpmError::AkCertificateInvalid(format!("not X.509: {e}")))?;
+            if !cert_key_matches(&cert, &ak) {
+                return Err(TpmError::AkKeyMismatch);
+            }
+            match check_ak_chain(der, &ev.intermediates, roots, at) {
+                Ok(test) => (true, test),
+                Err(e) if settings.require_valid_aik_cert => return Err(e),
+                Err(_) => (false, false),
+            }
+        }
+        None if settings.require_valid_aik_cert => return Err(TpmError::AkCertificateRequired),
+        None => (false, false),
+    };
+
+    // 2–4. Each quote.
+    if ev.quotes.is_empty() {
+        return Err(TpmError::Parse(ParseError::Malformed {
+            what: "TPM evidence",
+            reason: "no quote".into(),
+        }));
+    }
+    let mut quoted: Pcrs = BTreeMap::new();
+    let mut reset_count = 0;
+    let mut restart_count = 0;
+    for q in &ev.quotes {
+        let attest = Attest::parse(q.attest)?;
+        let sig = Signature::parse(q.signature)?;
+        check_signature(&ak, &sig, attest.raw)?;
+        let Attested::Quote {
+            selection,
+            pcr_digest,
+        } = &attest.attested
+        else {
+            return Err(TpmError::NotAQuote {
+                magic: attest.magic,
+                attest_type: attest.attest_type,
+            });
+        };
+        if attest.magic != TPM_GENERATED_VALUE {
+            return Err(TpmError::NotAQuote {
+                magic: attest.magic,
+                attest_type: attest.attest_type,
+            });
+        }
+        if !crypto::constant_time_eq(&attest.extra_data, expected_nonce) {
+            return Err(TpmError::NonceMismatch {
+                expected: hex::encode(expected_nonce),
+                actual: hex::encode(&attest.extra_data),
+            });
+        }
+        let mut concat = Vec::new();
+        for s in selection {
+            let bank_name = hash_name(s.hash_alg);
+            for &p in &s.pcrs {
+                let v = ev.pcrs.get(&s.hash_alg).and_then(|b| b.get(&p)).ok_or(
+                    TpmError::PcrValueMissing {
+                        bank: bank_name,
+                        pcr: p,
+                    },
+                )?;
+                concat.extend_from_slice(v);
+            }
+        }
+        let digest = hash(sig.hash_alg(), &concat)
+            .ok_or_else(|| TpmError::UnsupportedSignature(hash_name(sig.hash_alg()).into()))?;
+        if !crypto::constant_time_eq(&digest, pcr_digest) {
+            let bank = selection
+                .first()
+                .map(|s| hash_name(s.hash_alg))
+                .unwrap_or("unknown");
+            return Err(TpmError::PcrDigestMismatch { bank });
+        }
+        for s in selection {
+            let bank = quoted.entry(s.hash_alg).or_default();
+            for &p in &s.pcrs {
+                if let Some(v) = ev.pcrs.get(&s.hash_alg).and_then(|b| b.get(&p)) {
+                    bank.insert(p, v.clone());
+                }
+            }
+        }
+        reset_count = attest.reset_count;
+        restart_count = attest.restart_count;
+    }
+
+    // 5. Coverage.
+    let quoted_mask = quoted
+        .values()
+        .flat_map(|b| b.keys())
+        .filter(|&&p| p < 64)
+        .fold(0u64, |m, &p| m | (1 << p));
+    if quoted_mask & settings.required_pcr_mask != settings.required_pcr_mask {
+        return Err(TpmError::PcrSelectionInsufficient {
+            quoted: quoted_mask,
+            required: settings.required_pcr_mask,
+        });
+    }
+
+    // 6. Event log.
+    let mut verified_log_pcrs = BTreeSet::new();
+    let event_log = match ev.event_log {
+        None => None,
+        Some(bytes) => {
+            let log = EventLog::parse(bytes)?;
+            let replay = log.replay();
+            for (bank, pcrs) in &replay {
+                let Some(q) = quoted.get(bank) else { continue };
+                for (pcr, value) in pcrs {
+                    match q.get(pcr) {
+                        Some(v) if v == value => {
+                            verified_log_pcrs.insert(*pcr);
+                        }
+                        Some(_) => {
+                            return Err(TpmError::EventLogMismatch {
+                                bank: hash_name(*bank),
+                                pcr: *pcr,
+                            });
+                        }
+                        None => {}
+                    }
+                }
+            }
+            Some(log)
+        }
+    };
+
+    Ok(TpmVerified {
+        aik_validated,
+        aik_pub_hash: aik_pub_hash(&spki),
+        quoted,
+        event_log,
+        verified_log_pcrs,
+        reset_count,
+        restart_count,
+        test_root,
+    })
+}
+
+impl TpmVerified {
+    /// Secure boot state, from a `SecureBoot` variable event in PCR 7 whose
+    /// PCR replayed and whose digest (in a quoted bank) is the hash of its
+    /// data. `None` when the verified log does not say.
+    pub fn secure_boot(&self) -> Option<bool> {
+        let log = self.event_log.as_ref()?;
+        if !self.verified_log_pcrs.contains(&7) {
+            return None;
+        }
+        log.events
+            .iter()
+            .filter(|e| e.pcr_index == 7 && e.event_type == EV_EFI_VARIABLE_DRIVER_CONFIG)
+            .filter(|e| {
+                e.digests.iter().any(|(bank, d)| {
+                    self.quoted.contains_key(bank)
+                        && hash(*bank, &e.data).as_deref() == Some(d.as_slice())
+                })
+            })
+            .filter_map(efi_variable)
+            .filter(|v| v.guid == EFI_GLOBAL_VARIABLE && v.name == "SecureBoot")
+            .last()
+            .map(|v| v.data.first() == Some(&1))
+    }
+
+    /// The `pcrs` claim value: `{"PCRs":[{"Index":n,"Digests":{"SHA256":"hex",…}}]}`.
+    pub fn pcrs_json(&self) -> Value {
+        let mut by_index: BTreeMap<u32, serde_json::Map<String, Value>> = BTreeMap::new();
+        for (bank, pcrs) in &self.quoted {
+            for (i, v) in pcrs {
+                by_index
+                    .entry(*i)
+                    .or_default()
+                    .insert(hash_name(*bank).into(), json!(hex::encode(v)));
+            }
+        }
+        let list: Vec<Value> = by_index
+            .into_iter()
+            .map(|(i, d)| json!({"Index": i, "Digests": d}))
+            .collect();
+        json!({ "PCRs": list })
+    }
+
+    /// Incoming claims (reference §3.3), plus Attesta's own.
+    ///
+    /// | claim | from |
+    /// |---|---|
+    /// | `aikValidated` | the AK certificate chained to a configured CA |
+    /// | `aikPubHash` | base64(SHA-256(DER SubjectPublicKeyInfo of the AK)) |
+    /// | `tpmVersion` | 2 |
+    /// | `secureBootEnabled` | `SecureBoot` variable event in PCR 7 (only when the log proves it) |
+    /// | `pcrs` | the quoted PCR values |
+    /// | `events` | the log's events (only when a log was sent and replayed) |
+    /// | `x-attesta-tpm-reset-count`, `-restart-count` | TPMS_CLOCK_INFO of the quote: a changed reset count means a reboot |
+    /// | `x-attesta-test-root` | the AK chain ended at a configured test root |
+    pub fn claims(&self) -> Claims {
+        let mut c = Claims::new();
+        c.insert("aikValidated", self.aik_validated);
+        c.insert("aikPubHash", self.aik_pub_hash.clone());
+        c.insert("tpmVersion", 2);
+        if let Some(sb) = self.secure_boot() {
+            c.insert("secureBootEnabled", sb);
+        }
+        c.insert("pcrs", self.pcrs_json());
+        if let Some(log) = &self.event_log {
+            c.insert("events", log.events_json());
+        }
+        c.insert("x-attesta-tpm-reset-count", self.reset_count);
+        c.insert("x-attesta-tpm-restart-count", self.restart_count);
+        if self.test_root {
+            c.insert("x-attesta-test-root", true);
+        }
+        c
+    }
+}
