@@ -42,6 +42,7 @@ pub mod openenclave;
 pub mod reader;
 pub mod roots;
 pub mod sgx;
+pub mod snp;
 pub mod tdx;
 pub mod tpm;
 pub mod types;
