@@ -78,7 +78,7 @@ if [ -z "$PY" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; the
     && /usr/bin/python3 -c 'import cryptography.x509' >/dev/null 2>&1 && PY=/usr/bin/python3 || true
 fi
 if [ -z "$PY" ]; then
-  VENV="${XDG_CACHE_HOME:-$HOME/.cache}/attesta-tpm-sim/venv"
+  VENV="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/attesta-tpm-sim/venv"
   if ! "$VENV/bin/python" -c 'import cryptography.x509' >/dev/null 2>&1; then
     log "creating $VENV with cryptography"
     python3 -m venv "$VENV"
