@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Helper for make-evidence.sh: the parts of the swtpm evidence harness that are easier in Python.
 
-It owns four jobs, one subcommand each:
+It owns these jobs, one subcommand each (plus ``ports``, two free consecutive loopback ports for
+swtpm, and ``manifest``, which writes manifest.json):
 
 * ``eventlog`` - the scripted boot: a fixed list of measurements, written as a crypto-agile TCG event
   log (TCG PC Client Platform Firmware Profile: a SHA-1-format EV_NO_ACTION "Spec ID Event03" first
