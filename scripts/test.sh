@@ -26,5 +26,12 @@ fi
 stage "tests (cargo test --workspace)"
 cargo test --workspace --locked
 
+stage "software TPM (swtpm + tpm2-tools): real quotes through attesta verify tpm"
+swtpm_dir=$(mktemp -d)
+bash tests/tpm-sim/make-evidence.sh "$swtpm_dir/on"
+bash tests/tpm-sim/make-evidence.sh --secure-boot off "$swtpm_dir/off"
+ATTESTA_SWTPM_EVIDENCE="$swtpm_dir" cargo test --locked -p attesta-cli --test swtpm -- --ignored
+rm -rf "$swtpm_dir"
+
 stage "Microsoft SDK compatibility (Python azure-security-attestation, JS @azure/attestation)"
 bash compat/run.sh

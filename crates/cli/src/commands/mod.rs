@@ -7,6 +7,7 @@ pub mod policy;
 pub mod provider;
 pub mod sample;
 pub mod token;
+pub mod tpm;
 pub mod verify;
 
 /// Unpadded base64url.

@@ -60,6 +60,8 @@ pub enum VerifyCmd {
         #[command(flatten)]
         common: CommonVerifyArgs,
     },
+    /// Verify TPM quotes with the AK, PCR values and event log.
+    Tpm(crate::commands::tpm::VerifyTpmArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +72,9 @@ pub enum InspectCmd {
     Openenclave { file: PathBuf },
     /// Decode a TDX TD quote without judging it.
     Tdx { file: PathBuf },
+    /// Decode a TCG event log: its events and the PCR values it replays to.
+    #[command(name = "tpm-eventlog")]
+    TpmEventlog { file: PathBuf },
 }
 
 fn read(p: &Path) -> anyhow::Result<Vec<u8>> {
@@ -103,12 +108,13 @@ pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
         Oe,
         Tdx,
     }
-    let (evidence_path, common, kind) = match &cmd {
+    let (evidence_path, common, kind) = match cmd {
         VerifyCmd::Sgx { quote, common } => (quote, common, Kind::Sgx),
         VerifyCmd::Openenclave { report, common } => (report, common, Kind::Oe),
         VerifyCmd::Tdx { quote, common } => (quote, common, Kind::Tdx),
+        VerifyCmd::Tpm(args) => return crate::commands::tpm::run_verify(args),
     };
-    let evidence = match read(evidence_path) {
+    let evidence = match read(&evidence_path) {
         Ok(b) => b,
         Err(e) => return Ok(usage(e)),
     };
@@ -259,6 +265,9 @@ pub fn run_inspect(cmd: InspectCmd) -> anyhow::Result<ExitCode> {
         InspectCmd::Sgx { file } => (file, false),
         InspectCmd::Openenclave { file } => (file, true),
         InspectCmd::Tdx { file } => return inspect_tdx(file),
+        InspectCmd::TpmEventlog { file } => {
+            return crate::commands::tpm::run_inspect_eventlog(file);
+        }
     };
     let bytes = match read(path) {
         Ok(b) => b,
