@@ -10,7 +10,9 @@ pub mod bundle;
 
 pub use bundle::{read_bundle, write_bundle};
 pub mod sgx;
+pub mod snp;
 pub mod tdx;
 
 pub use sgx::{SgxSample, SgxSampleBuilder};
+pub use snp::{SnpSample, SnpSampleBuilder};
 pub use tdx::{TdxSample, TdxSampleBuilder};
