@@ -32,6 +32,7 @@ bash tests/tpm-sim/make-evidence.sh "$swtpm_dir/on"
 bash tests/tpm-sim/make-evidence.sh --secure-boot off "$swtpm_dir/off"
 ATTESTA_SWTPM_EVIDENCE="$swtpm_dir" cargo test --locked -p attesta-cli --test swtpm -- --ignored
 rm -rf "$swtpm_dir"
+cargo test --locked -p attesta-server --test tpm_swtpm -- --ignored
 
 stage "Microsoft SDK compatibility (Python azure-security-attestation, JS @azure/attestation)"
 bash compat/run.sh

@@ -120,18 +120,8 @@ pub fn handle(
                 "init type {ty} is not supported; the only init type is \"aikcert\""
             )));
         }
-        let mut challenge = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut challenge)
-            .map_err(|_| ApiError::internal("no system randomness"))?;
-        let inner = json!({ "challenge": b64url(&challenge), "exp": now + CHALLENGE_SECS });
-        let sealed = key.seal(inner.to_string().as_bytes(), provider.as_bytes())?;
-        let context = json!({ "ProtectionKeyName": key.name, "ProtectedContext": b64url(&sealed) });
-        return Ok(json!({
-            "payload": {
-                "challenge": b64url(&challenge),
-                "service_context": b64url(context.to_string().as_bytes()),
-            }
-        }));
+        let (challenge, context) = new_challenge(key, provider, now)?;
+        return Ok(json!({ "payload": { "challenge": challenge, "service_context": context } }));
     }
     if let Some(request) = payload.get("request").and_then(Value::as_str) {
         let claimed = attesta_token::jws::parse_jws(request)
@@ -153,9 +143,25 @@ pub fn handle(
     ))
 }
 
+/// A fresh 16-byte challenge (base64url) and the `service_context` sealing
+/// it with its expiry, bound to `provider`.
+pub fn new_challenge(
+    key: &ContextKey,
+    provider: &str,
+    now: u64,
+) -> Result<(String, String), ApiError> {
+    let mut challenge = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut challenge)
+        .map_err(|_| ApiError::internal("no system randomness"))?;
+    let inner = json!({ "challenge": b64url(&challenge), "exp": now + CHALLENGE_SECS });
+    let sealed = key.seal(inner.to_string().as_bytes(), provider.as_bytes())?;
+    let context = json!({ "ProtectionKeyName": key.name, "ProtectedContext": b64url(&sealed) });
+    Ok((b64url(&challenge), b64url(context.to_string().as_bytes())))
+}
+
 /// The challenge sealed in a request's `service_context`, if authentic,
 /// issued for this provider, and unexpired.
-fn open_context(
+pub fn open_context(
     key: &ContextKey,
     provider: &str,
     body: &Value,

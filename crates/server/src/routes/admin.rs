@@ -27,7 +27,10 @@ use attesta_store::{PolicyCertRecord, ProviderRecord, StoreError, TrustModel};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/providers", get(list).post(create))
-        .route("/admin/providers/{name}", get(show).delete(delete))
+        .route(
+            "/admin/providers/{name}",
+            get(show).delete(delete).patch(update),
+        )
         .route("/admin/keys", get(keys))
         .route("/admin/keys:rotate", post(rotate))
         .route("/admin/collateral", post(import_collateral))
@@ -175,6 +178,57 @@ async fn show(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no attestation provider is named '{name}'")))?;
     Ok(Json(view(&state, &p).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateProvider {
+    /// Replaces the verification settings when given.
+    #[serde(default)]
+    config: Option<ProviderConfig>,
+    /// Replaces the control-plane tokens when given.
+    #[serde(default)]
+    aad_tokens: Option<Vec<String>>,
+}
+
+/// `PATCH /admin/providers/{name}`: replace a provider's configuration
+/// (test roots, collateral grace, pinned time) and/or its control-plane
+/// tokens. Trust model and policy-management certificates do not change here.
+async fn update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(req): Json<UpdateProvider>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let mut record = state
+        .store
+        .get_provider(&name)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no attestation provider is named '{name}'")))?;
+    if let Some(config) = req.config {
+        config
+            .validate()
+            .map_err(|e| ApiError::invalid_parameter(format!("config: {e}")))?;
+        record.config = serde_json::to_value(&config).map_err(ApiError::internal)?;
+    }
+    if let Some(tokens) = req.aad_tokens {
+        if tokens.iter().any(|t| t.trim().is_empty()) {
+            return Err(ApiError::invalid_parameter(
+                "aad_tokens may not contain empty tokens",
+            ));
+        }
+        record.token_hashes = tokens.iter().map(|t| token_hash(t)).collect();
+    }
+    state
+        .store
+        .update_provider(&record)
+        .await
+        .map_err(ApiError::internal)?;
+    state.invalidate_provider(&name);
+    tracing::info!(provider = %name, "provider updated");
+    Ok(Json(view(&state, &record).await?))
 }
 
 async fn delete(

@@ -108,6 +108,10 @@ pub async fn attest(
     params: RawPathParams,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let raw_type = path_param(&params, "attestation_type").unwrap_or_default();
+    if raw_type.eq_ignore_ascii_case("Tpm:quote") {
+        return crate::routes::tpm::quote(state, ctx, body).await;
+    }
     let ty = attestation_type(&params)?;
     if ty == AttestationType::Tpm {
         // The TPM protocol has its own `{"data": …}` envelope.
@@ -208,12 +212,57 @@ pub async fn attest(
     }
     service.insert("x-ms-attestation-type".into(), json!(ty.claim_value()));
 
-    // Policy: the draft when given, else the provider's.
-    let (compiled, policy_hash, signer) = match &draft {
-        Some(text) => {
-            let compiled = attesta_policy::compile(text).map_err(policy_error)?;
-            (compiled, attesta_policy::policy_hash(text), None)
-        }
+    let policy = resolve_policy(&state, &ctx, ty, draft.as_deref()).await?;
+    let incoming = attesta_policy::incoming_claims(&service, &Map::new());
+    if matches!(
+        ty,
+        AttestationType::SgxEnclave | AttestationType::OpenEnclave
+    ) {
+        let config = policy
+            .compiled
+            .configuration_properties(&incoming)
+            .map_err(policy_error)?;
+        crate::dcap::check_tcb_baseline(&config, &service)?;
+    }
+    let evaluation = policy.compiled.evaluate(&incoming).map_err(policy_error)?;
+    let token = issue_token(
+        &state,
+        &ctx,
+        &policy,
+        service,
+        evaluation.outgoing,
+        req.nonce,
+        TokenShape {
+            lifetime_secs: state.config.token_lifetime_secs,
+            include_x5c: false,
+        },
+    );
+    Ok(Json(json!({ "token": token })))
+}
+
+/// The policy an attestation is judged by.
+pub(crate) struct PolicyInUse {
+    pub compiled: attesta_policy::CompiledPolicy,
+    pub hash: String,
+    pub signer: Option<Value>,
+    /// A draft policy: the token is unsecured.
+    pub draft: bool,
+}
+
+/// The draft policy when given, else the provider's policy for `ty`.
+pub(crate) async fn resolve_policy(
+    state: &AppState,
+    ctx: &ProviderCtx,
+    ty: AttestationType,
+    draft: Option<&str>,
+) -> Result<PolicyInUse, ApiError> {
+    match draft {
+        Some(text) => Ok(PolicyInUse {
+            compiled: attesta_policy::compile(text).map_err(policy_error)?,
+            hash: attesta_policy::policy_hash(text),
+            signer: None,
+            draft: true,
+        }),
         None => {
             let active = state.policy(ctx.name(), ty).await?.ok_or_else(|| {
                 ApiError::invalid_operation(format!(
@@ -221,46 +270,52 @@ pub async fn attest(
                     ctx.name()
                 ))
             })?;
-            (
-                active.compiled.clone(),
-                active.hash.clone(),
-                active.signer.clone(),
-            )
+            Ok(PolicyInUse {
+                compiled: active.compiled.clone(),
+                hash: active.hash.clone(),
+                signer: active.signer.clone(),
+                draft: false,
+            })
         }
-    };
-    let incoming = attesta_policy::incoming_claims(&service, &Map::new());
-    if matches!(
-        ty,
-        AttestationType::SgxEnclave | AttestationType::OpenEnclave
-    ) {
-        let config = compiled
-            .configuration_properties(&incoming)
-            .map_err(policy_error)?;
-        crate::dcap::check_tcb_baseline(&config, &service)?;
     }
-    let evaluation = compiled.evaluate(&incoming).map_err(policy_error)?;
+}
 
-    // Token.
-    let mut claims = tokens::time_claims(&ctx.base_url, state.config.token_lifetime_secs);
+/// Token lifetime and header shape.
+pub(crate) struct TokenShape {
+    pub lifetime_secs: u64,
+    pub include_x5c: bool,
+}
+
+/// Assemble and sign the attestation token: the common MAA claims, the
+/// service-emitted claims, and the policy's outgoing claims at top level.
+pub(crate) fn issue_token(
+    state: &AppState,
+    ctx: &ProviderCtx,
+    policy: &PolicyInUse,
+    service: Map<String, Value>,
+    outgoing: Map<String, Value>,
+    nonce: Option<Value>,
+    shape: TokenShape,
+) -> String {
+    let mut claims = tokens::time_claims(&ctx.base_url, shape.lifetime_secs);
     claims.insert("jti".into(), json!(tokens::jti()));
     claims.insert("x-ms-ver".into(), json!("1.0"));
-    claims.insert("x-ms-policy-hash".into(), json!(policy_hash));
-    if let Some(signer) = signer {
-        claims.insert("x-ms-policy-signer".into(), signer);
+    claims.insert("x-ms-policy-hash".into(), json!(policy.hash));
+    if let Some(signer) = &policy.signer {
+        claims.insert("x-ms-policy-signer".into(), signer.clone());
     }
-    if let Some(nonce) = req.nonce {
+    if let Some(nonce) = nonce {
         claims.insert("nonce".into(), nonce);
     }
     claims.extend(service);
-    claims.extend(evaluation.outgoing);
-    let token = if draft.is_some() {
+    claims.extend(outgoing);
+    if policy.draft {
         // Draft-policy results are unsecured tokens: they must not be usable
         // as attestation results.
         attesta_token::jwt::unsecured_jwt(&claims)
     } else {
-        tokens::sign(&state, &ctx.base_url, &claims, false)
-    };
-    Ok(Json(json!({ "token": token })))
+        tokens::sign(state, &ctx.base_url, &claims, shape.include_x5c)
+    }
 }
 
 fn binding_error(e: binding::BindingError) -> ApiError {

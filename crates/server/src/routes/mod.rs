@@ -12,6 +12,7 @@ pub mod attest;
 pub mod certificates;
 pub mod metadata;
 pub mod policy;
+pub mod tpm;
 
 use std::time::Duration;
 
@@ -44,7 +45,10 @@ pub const API_VERSIONS: &[&str] = &[
 fn maa_routes(state: &AppState) -> Router<AppState> {
     // Routes whose swagger declares api-version required.
     let versioned = Router::new()
-        .route("/attest/{attestation_type}", post(attest::attest))
+        .route(
+            "/attest/{attestation_type}",
+            post(attest::attest).get(tpm::challenge),
+        )
         .route(
             "/policies/{attestation_type}",
             get(policy::get_policy)
