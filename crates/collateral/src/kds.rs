@@ -295,7 +295,7 @@ impl KdsClient {
     ) -> Result<(Vec<u8>, i64), CollateralError> {
         let url = format!("{}/{}/v1/{product}/crl", self.base, kind.as_str());
         let der = self.get(&url).await?;
-        let next = crl_next_update(&format!("{product} CRL"), &der)?;
+        let next = crl_next_update(&format!("{product} CRL"), &der, product)?;
         Ok((der, next))
     }
 }

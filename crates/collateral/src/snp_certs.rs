@@ -314,14 +314,31 @@ pub fn endorsement_facts(der: &[u8]) -> Result<SnpEndorsementFacts, CollateralEr
     })
 }
 
-/// A CRL's `nextUpdate` (Unix seconds); checks it parses as a DER CRL.
-pub(crate) fn crl_next_update(part: &str, der: &[u8]) -> Result<i64, CollateralError> {
+/// A CRL's `nextUpdate` (Unix seconds); checks it parses as a DER CRL
+/// issued (by name) by `ARK-{product}`.
+pub(crate) fn crl_next_update(
+    part: &str,
+    der: &[u8],
+    product: SnpProduct,
+) -> Result<i64, CollateralError> {
     let (rest, crl) = CertificateRevocationList::from_der(der)
         .map_err(|e| CollateralError::bad_cert(part, format!("not a DER X.509 CRL: {e}")))?;
     if !rest.is_empty() {
         return Err(CollateralError::bad_cert(
             part,
             format!("{} bytes after the CRL", rest.len()),
+        ));
+    }
+    let issuer = crl
+        .issuer()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .unwrap_or_default();
+    if issuer != format!("ARK-{product}") {
+        return Err(CollateralError::bad_cert(
+            part,
+            format!("CRL issuer {issuer:?} is not ARK-{product}"),
         ));
     }
     Ok(crl

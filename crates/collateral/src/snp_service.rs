@@ -471,7 +471,7 @@ impl SnpEndorsementService {
                 self.chain_entry(SnpCertChain::from_pem(product, kind, &bytes)?, fetched_at)
             }
             Want::Crl { product, .. } => {
-                let next = crl_next_update(&format!("{product} CRL"), &bytes)?;
+                let next = crl_next_update(&format!("{product} CRL"), &bytes, product)?;
                 self.crl_entry(bytes, next, fetched_at)
             }
         })

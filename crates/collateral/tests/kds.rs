@@ -632,6 +632,25 @@ async fn malformed_answers_are_malformed_certificate() {
         matches!(&err, CollateralError::MalformedCertificate { reason, .. } if reason.contains("no ARK-Milan")),
         "{err:?}"
     );
+    // A CRL from another product's ARK.
+    t.f.script([Reply::Body(t.f.crl_der())]);
+    let err = t
+        .svc
+        .crl(SnpProduct::Genoa, SnpKeyKind::Vcek, NOW)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, CollateralError::MalformedCertificate { reason, .. } if reason.contains("is not ARK-Genoa")),
+        "{err:?}"
+    );
+    // A CRL that is not DER.
+    t.f.script([Reply::Body(b"garbage".to_vec())]);
+    let err = t
+        .svc
+        .crl(SnpProduct::Milan, SnpKeyKind::Vcek, NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "MalformedCertificate", "{err}");
     // Nothing bad was cached.
     assert!(t.cache.is_empty());
     t.f.stop().await;
