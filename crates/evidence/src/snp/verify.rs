@@ -56,9 +56,11 @@ pub struct VekFacts {
     pub hw_id: Option<Vec<u8>>,
 }
 
-/// An AMD chain that verified: cache it by [`VerifiedChain::vek_sha256`] and
-/// reuse it for every report the VCEK/VLEK signs, re-checking only
-/// [`VerifiedChain::check_time`].
+/// An AMD chain that verified: cache it by [`VerifiedChain::vek_sha256`]
+/// (and the CRL's digest when one was given) within one trust-root set —
+/// a chain that ended at a configured test root must not be reused for a
+/// tenant that does not trust that root — and reuse it for every report the
+/// VCEK/VLEK signs; [`verify_report`] re-checks [`VerifiedChain::check_time`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedChain {
     pub vek: VekFacts,
