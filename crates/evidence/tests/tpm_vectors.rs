@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::tpm::structures::{TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384};
 use attesta_evidence::tpm::{
-    EventLog, LogFormat, Pcrs, QuoteParts, TpmEvidence, TpmSettings, verify,
+    AkPublic, EventLog, LogFormat, Pcrs, QuoteParts, TpmEvidence, TpmSettings, verify,
 };
 use attesta_evidence::{ErrorCode, UnixTime};
 use serde_json::Value;
@@ -131,7 +131,7 @@ fn evidence<'a>(
                 signature: &g.sig[b],
             })
             .collect(),
-        ak_public: ak_pub,
+        ak_public: AkPublic::Tpmt(ak_pub),
         ak_cert,
         intermediates: vec![read(g.dir.join("gce_ek_intermediate_2.der"))],
         pcrs: g.pcrs.clone(),

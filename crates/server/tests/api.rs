@@ -333,8 +333,8 @@ async fn tpm_init_returns_a_challenge_and_sealed_context() {
         16
     );
     assert!(msg["payload"]["service_context"].as_str().unwrap().len() > 40);
-    // A request carrying that context reaches the (not yet built) quote
-    // verification: 501, never a token.
+    // A request carrying that context but no request key is a protocol
+    // error (the full request message is tested with swtpm).
     let body =
         json!({"challenge": challenge, "service_context": msg["payload"]["service_context"]});
     let req = json!({"payload": {"request": attesta_token::jws::unsigned_jws(body.to_string().as_bytes())}});
@@ -347,7 +347,20 @@ async fn tpm_init_returns_a_challenge_and_sealed_context() {
             .unwrap(),
     )
     .await;
-    assert_error(s, &b, 501, "NotImplemented");
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(b["error"]["innererror"]["code"], "TpmProtocolError");
+    // The same context against another provider's route is refused.
+    let (s, b) = json(
+        t.client
+            .post(t.url(&format!("/attest/Tpm?{V}")))
+            .header("host", "nobody.attest.example")
+            .json(&json!({"data": b64(&req)}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &b, 404, "NotFound");
     // An unknown init type is a protocol error.
     let (s, b) = json(
         t.client

@@ -171,3 +171,224 @@ async fn swtpm_one_shot_over_https() {
     assert_eq!(b["error"]["innererror"]["code"], "NonceMismatch", "{b}");
     t.stop().await;
 }
+
+/// The MAA TPM protocol (reference §4) with a real software TPM: `aikcert`
+/// init, then a v2 request message signed PS256 by a request key bound to
+/// the quote (qualifyingData = SHA-256(JWK ‖ 0x00 ‖ challenge)), answered
+/// with a report token carrying `cnf`, `rp_data` and policy-issued claims.
+#[tokio::test]
+#[ignore = "needs swtpm: run by the test command's swtpm stage"]
+async fn swtpm_maa_protocol_v2_over_https() {
+    use attesta_evidence::tpm::structures::{Public, PublicKey};
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::KeySize;
+    use aws_lc_rs::signature::{KeyPair, RSA_PSS_SHA256, RsaKeyPair};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(&tmp.path().join("data"))).await;
+    let (s, b) = json(
+        t.client
+            .post(t.url("/admin/providers"))
+            .bearer_auth(&t.admin)
+            .json(&json!({"name": "win"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let policy = "version=1.2;\nconfigurationrules{ => issueproperty(type=\"required_pcr_mask\", value=255); => issueproperty(type=\"omit_x5c\", value=true); };\nauthorizationrules{ [type==\"aikValidated\", value==true] && [type==\"secureBootEnabled\", value==true] => permit(); };\nissuancerules{ c:[type==\"role\", issuer==\"CustomClaim\"] => issue(type=\"role\", value=c.value); c:[type==\"x-ms-tpm-request-key\"] => issue(type=\"requestKeyType\", value=JsonToClaimValue(JmesPath(c.value, \"jwk.kty\"))); };";
+    let (s, b) = json(
+        t.client
+            .put(t.url(&format!("/providers/win/policies/Tpm?{V}")))
+            .bearer_auth(&t.admin)
+            .body(unsigned_policy(policy))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+
+    let envelope = |m: &Value| json!({"data": URL_SAFE_NO_PAD.encode(m.to_string())});
+    let open = |b: &Value| -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(b["data"].as_str().unwrap()).unwrap())
+            .unwrap()
+    };
+    let post = |body: Value| {
+        t.client
+            .post(t.url(&format!("/providers/win/attest/Tpm?{V}")))
+            .json(&body)
+            .send()
+    };
+    let (s, b) = json(
+        post(envelope(&json!({"payload": {"type": "aikcert"}})))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let init = open(&b);
+    let ch = init["payload"]["challenge"].as_str().unwrap().to_string();
+    let ctx = init["payload"]["service_context"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The request key and its JWK text, exactly as it will be sent.
+    let key = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+    let pk = key.public_key();
+    let jwk_text = format!(
+        r#"{{"kty":"RSA","n":"{}","e":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(pk.modulus().big_endian_without_leading_zero()),
+        URL_SAFE_NO_PAD.encode(pk.exponent().big_endian_without_leading_zero())
+    );
+    let mut bound = jwk_text.as_bytes().to_vec();
+    bound.push(0);
+    bound.extend(URL_SAFE_NO_PAD.decode(&ch).unwrap());
+    let nonce = attesta_evidence::crypto::sha256(&bound);
+    let out = tmp.path().join("ev");
+    let st = Command::new("bash")
+        .arg(harness())
+        .arg(&out)
+        .arg(hex::encode(nonce))
+        .status()
+        .unwrap();
+    assert!(st.success(), "the swtpm harness failed");
+    let ca = std::fs::read_to_string(out.join("ca.pem")).unwrap();
+    let (s, b) = json(
+        t.client
+            .patch(t.url("/admin/providers/win"))
+            .bearer_auth(&t.admin)
+            .json(&json!({"config": {"test_roots": {"tpm": [ca]}}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+
+    let ak_tpmt = std::fs::read(out.join("ak.tpmt")).unwrap();
+    let PublicKey::Rsa { modulus, exponent } = Public::parse(&ak_tpmt).unwrap().key else {
+        panic!("RSA AK expected")
+    };
+    let ak_jwk = json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&modulus), "e": URL_SAFE_NO_PAD.encode(exponent.to_be_bytes().iter().skip_while(|&&b| b == 0).copied().collect::<Vec<u8>>())});
+    let pcrs: Value =
+        serde_json::from_slice(&std::fs::read(out.join("pcrs.json")).unwrap()).unwrap();
+    let banks: Vec<Value> = pcrs
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(bank, values)| {
+            let alg = match bank.as_str() {
+                "sha1" => 4,
+                "sha256" => 11,
+                "sha384" => 12,
+                _ => 13,
+            };
+            let vals: Vec<Value> = values
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(i, d)| json!({"index": i.parse::<u32>().unwrap(), "digest": d}))
+                .collect();
+            json!({"algorithm": alg, "values": vals})
+        })
+        .collect();
+    let tpm_att = json!({"current_attestation": {
+        "logs": [{"type": "TCG", "log": b64(&out.join("eventlog.bin"))}],
+        "aik_cert": b64(&out.join("ak_cert.der")),
+        "aik_pub": ak_jwk,
+        "pcrs": banks,
+        "quote": b64(&out.join("quote.msg")),
+        "signature": b64(&out.join("quote.sig")),
+    }});
+    let payload = format!(
+        r#"{{"att_type":"basic","challenge":"{ch}","service_context":"{ctx}","rp_id":"https://rp.example","rp_data":"cnAtZGF0YQ","custom_claims":[{{"name":"role","value":"db","value_type":"String"}}],"request_key":{{"jwk":{jwk_text},"info":{{"tpm_quote":{{"hash_alg":"sha-256"}}}}}},"tpm_att_data":{tpm_att}}}"#
+    );
+    let sign = |payload: &str| {
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"PS256","typ":"attReqV2"}"#),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let mut sig = vec![0u8; key.public_modulus_len()];
+        key.sign(
+            &RSA_PSS_SHA256,
+            &SystemRandom::new(),
+            signing_input.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    };
+    let (s, b) = json(
+        post(envelope(&json!({"payload": {"request": sign(&payload)}})))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let report = open(&b)["payload"]["report"].as_str().unwrap().to_string();
+    let (header, c) = attesta_token::jwt::decode_unverified(&report).unwrap();
+    assert!(!header.contains_key("x5c"), "omit_x5c was set");
+    assert_eq!(c["role"], "db");
+    assert_eq!(c["requestKeyType"], "RSA");
+    assert_eq!(c["rp_data"], "cnAtZGF0YQ");
+    assert_eq!(
+        c["cnf"]["jwk"]["n"],
+        URL_SAFE_NO_PAD.encode(pk.modulus().big_endian_without_leading_zero())
+    );
+
+    // The same request with another request key: the binding breaks.
+    let other = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+    let other_jwk = format!(
+        r#"{{"kty":"RSA","n":"{}","e":"AQAB"}}"#,
+        URL_SAFE_NO_PAD.encode(
+            other
+                .public_key()
+                .modulus()
+                .big_endian_without_leading_zero()
+        )
+    );
+    let swapped = payload.replace(&jwk_text, &other_jwk);
+    let mut sig = vec![0u8; other.public_modulus_len()];
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"PS256","typ":"attReqV2"}"#),
+        URL_SAFE_NO_PAD.encode(&swapped)
+    );
+    other
+        .sign(
+            &RSA_PSS_SHA256,
+            &SystemRandom::new(),
+            signing_input.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+    let forged = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig));
+    let (s, b) = json(
+        post(envelope(&json!({"payload": {"request": forged}})))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(b["error"]["innererror"]["code"], "NonceMismatch", "{b}");
+    // A request whose JWS signature is not the request key's.
+    let mut tampered = sign(&payload);
+    let n = tampered.len() - 10;
+    tampered.replace_range(n..n + 1, if &tampered[n..n + 1] == "A" { "B" } else { "A" });
+    let (s, b) = json(
+        post(envelope(&json!({"payload": {"request": tampered}})))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(
+        b["error"]["innererror"]["code"], "RequestSignatureInvalid",
+        "{b}"
+    );
+    t.stop().await;
+}

@@ -204,7 +204,7 @@ pub fn run_verify(a: VerifyTpmArgs) -> anyhow::Result<ExitCode> {
             .zip(&sigs)
             .map(|(attest, signature)| QuoteParts { attest, signature })
             .collect(),
-        ak_public: &ak,
+        ak_public: attesta_evidence::tpm::AkPublic::Tpmt(&ak),
         ak_cert: ak_cert.as_deref(),
         intermediates,
         pcrs,

@@ -374,10 +374,10 @@ pub fn efi_variable(e: &Event) -> Option<EfiVariable> {
 pub fn secure_boot(log: &EventLog) -> Option<bool> {
     log.events
         .iter()
+        .rev()
         .filter(|e| e.pcr_index == 7 && e.event_type == EV_EFI_VARIABLE_DRIVER_CONFIG)
         .filter_map(efi_variable)
-        .filter(|v| v.guid == EFI_GLOBAL_VARIABLE && v.name == "SecureBoot")
-        .last()
+        .find(|v| v.guid == EFI_GLOBAL_VARIABLE && v.name == "SecureBoot")
         .map(|v| v.data.first() == Some(&1))
 }
 

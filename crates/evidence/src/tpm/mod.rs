@@ -16,4 +16,4 @@ pub mod structures;
 pub mod verify;
 
 pub use eventlog::{EventLog, LogFormat, Pcrs};
-pub use verify::{QuoteParts, TpmError, TpmEvidence, TpmSettings, TpmVerified, verify};
+pub use verify::{AkPublic, QuoteParts, TpmError, TpmEvidence, TpmSettings, TpmVerified, verify};

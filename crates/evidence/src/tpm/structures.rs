@@ -356,11 +356,13 @@ impl<'a> Public<'a> {
         out.extend(hash(self.name_alg, self.raw)?);
         Some(out)
     }
+}
 
+impl PublicKey {
     /// DER SubjectPublicKeyInfo of the key (for hashing and comparing with a
     /// certificate's key).
     pub fn spki_der(&self) -> Option<Vec<u8>> {
-        Some(match &self.key {
+        Some(match self {
             PublicKey::Rsa { modulus, exponent } => {
                 let rsa_key = der_seq(&[der_uint(modulus), der_uint(&exponent.to_be_bytes())]);
                 // rsaEncryption with NULL parameters.
@@ -383,7 +385,7 @@ impl<'a> Public<'a> {
     /// The key as the crypto boundary wants it: DER RSAPublicKey for RSA,
     /// the uncompressed point for ECC.
     pub fn verification_key(&self) -> Option<Vec<u8>> {
-        match &self.key {
+        match self {
             PublicKey::Rsa { modulus, exponent } => Some(der_seq(&[
                 der_uint(modulus),
                 der_uint(&exponent.to_be_bytes()),
@@ -397,6 +399,60 @@ impl<'a> Public<'a> {
                 ec_point(x, y, size)
             }
         }
+    }
+}
+
+impl PublicKey {
+    /// A key from a JWK (RSA `n`/`e`, or EC P-256/P-384 `x`/`y`), base64url.
+    pub fn from_jwk(jwk: &serde_json::Value) -> Result<PublicKey, String> {
+        use base64::Engine;
+        let field = |name: &str| -> Result<Vec<u8>, String> {
+            let s = jwk
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| format!("the JWK has no '{name}'"))?;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(s.trim_end_matches('='))
+                .map_err(|e| format!("JWK '{name}' is not base64url: {e}"))
+        };
+        match jwk.get("kty").and_then(serde_json::Value::as_str) {
+            Some("RSA") => {
+                let e = field("e")?;
+                if e.is_empty() || e.len() > 4 {
+                    return Err("the JWK exponent is not a 32-bit value".into());
+                }
+                let exponent = e.iter().fold(0u32, |a, &b| (a << 8) | u32::from(b));
+                Ok(PublicKey::Rsa {
+                    modulus: field("n")?,
+                    exponent,
+                })
+            }
+            Some("EC") => {
+                let curve = match jwk.get("crv").and_then(serde_json::Value::as_str) {
+                    Some("P-256") => TPM_ECC_NIST_P256,
+                    Some("P-384") => TPM_ECC_NIST_P384,
+                    other => return Err(format!("unsupported JWK curve {other:?}")),
+                };
+                Ok(PublicKey::Ecc {
+                    curve,
+                    x: field("x")?,
+                    y: field("y")?,
+                })
+            }
+            other => Err(format!("unsupported JWK key type {other:?}")),
+        }
+    }
+}
+
+impl Public<'_> {
+    /// DER SubjectPublicKeyInfo of the key.
+    pub fn spki_der(&self) -> Option<Vec<u8>> {
+        self.key.spki_der()
+    }
+
+    /// The key as the crypto boundary wants it.
+    pub fn verification_key(&self) -> Option<Vec<u8>> {
+        self.key.verification_key()
     }
 }
 

@@ -109,13 +109,21 @@ pub struct QuoteParts<'a> {
     pub signature: &'a [u8],
 }
 
+/// How the AK public key arrives: as the TPM's `TPMT_PUBLIC`, or as a key
+/// (the MAA protocol sends a JWK).
+#[derive(Debug, Clone)]
+pub enum AkPublic<'a> {
+    Tpmt(&'a [u8]),
+    Key(PublicKey),
+}
+
 /// Everything a TPM attestation sends.
 #[derive(Debug, Clone)]
 pub struct TpmEvidence<'a> {
     /// One quote per bank (or one quote over several banks).
     pub quotes: Vec<QuoteParts<'a>>,
-    /// The AK's `TPMT_PUBLIC`.
-    pub ak_public: &'a [u8],
+    /// The AK public key.
+    pub ak_public: AkPublic<'a>,
     /// The AK certificate (DER), and intermediates up to a trusted CA.
     pub ak_cert: Option<&'a [u8]>,
     pub intermediates: Vec<Vec<u8>>,
@@ -157,8 +165,8 @@ pub struct TpmVerified {
     pub test_root: bool,
 }
 
-fn cert_key_matches(cert: &X509Certificate<'_>, ak: &Public<'_>) -> bool {
-    match (cert.public_key().parsed(), &ak.key) {
+fn cert_key_matches(cert: &X509Certificate<'_>, ak: &PublicKey) -> bool {
+    match (cert.public_key().parsed(), ak) {
         (Ok(x509_parser::public_key::PublicKey::RSA(k)), PublicKey::Rsa { modulus, exponent }) => {
             let strip = |v: &[u8]| {
                 v.iter()
@@ -246,7 +254,7 @@ fn check_ak_chain(
     Err(TpmError::AkChainUntrusted)
 }
 
-fn check_signature(ak: &Public<'_>, sig: &Signature, msg: &[u8]) -> Result<(), TpmError> {
+fn check_signature(ak: &PublicKey, sig: &Signature, msg: &[u8]) -> Result<(), TpmError> {
     let key = ak
         .verification_key()
         .ok_or_else(|| TpmError::UnsupportedSignature("AK key type or curve".into()))?;
@@ -254,7 +262,7 @@ fn check_signature(ak: &Public<'_>, sig: &Signature, msg: &[u8]) -> Result<(), T
     if !matches!(h, TPM_ALG_SHA256 | TPM_ALG_SHA384 | TPM_ALG_SHA512) {
         return Err(TpmError::WeakSignatureHash(hash_name(h)));
     }
-    let ok = match (sig, &ak.key) {
+    let ok = match (sig, ak) {
         (Signature::Rsa { pss, sig, .. }, PublicKey::Rsa { .. }) => {
             let scheme = match (pss, h) {
                 (false, TPM_ALG_SHA256) => Scheme::RsaPkcs1Sha256,
@@ -307,7 +315,10 @@ pub fn verify(
     settings: &TpmSettings,
     at: UnixTime,
 ) -> Result<TpmVerified, TpmError> {
-    let ak = Public::parse(ev.ak_public)?;
+    let ak: PublicKey = match &ev.ak_public {
+        AkPublic::Tpmt(bytes) => Public::parse(bytes)?.key,
+        AkPublic::Key(k) => k.clone(),
+    };
     let spki = ak
         .spki_der()
         .ok_or_else(|| TpmError::UnsupportedSignature("AK key type or curve".into()))?;
@@ -464,6 +475,7 @@ impl TpmVerified {
         }
         log.events
             .iter()
+            .rev()
             .filter(|e| e.pcr_index == 7 && e.event_type == EV_EFI_VARIABLE_DRIVER_CONFIG)
             .filter(|e| {
                 e.digests.iter().any(|(bank, d)| {
@@ -472,8 +484,7 @@ impl TpmVerified {
                 })
             })
             .filter_map(efi_variable)
-            .filter(|v| v.guid == EFI_GLOBAL_VARIABLE && v.name == "SecureBoot")
-            .last()
+            .find(|v| v.guid == EFI_GLOBAL_VARIABLE && v.name == "SecureBoot")
             .map(|v| v.data.first() == Some(&1))
     }
 

@@ -116,6 +116,14 @@ pub async fn attest(
     if ty == AttestationType::Tpm {
         // The TPM protocol has its own `{"data": …}` envelope.
         let message = crate::tpm::decode_envelope(&body)?;
+        if let Some(request) = message
+            .get("payload")
+            .and_then(|p| p.get("request"))
+            .and_then(Value::as_str)
+        {
+            let reply = crate::routes::tpm::maa_request(&state, &ctx, request).await?;
+            return Ok(Json(crate::tpm::encode_envelope(&reply)));
+        }
         let reply =
             crate::tpm::handle(&state.tpm_context, ctx.name(), &message, UnixTime::now().0)?;
         return Ok(Json(crate::tpm::encode_envelope(&reply)));

@@ -201,7 +201,7 @@ pub async fn quote(
                 signature: s,
             })
             .collect(),
-        ak_public: &ak_public,
+        ak_public: attesta_evidence::tpm::AkPublic::Tpmt(&ak_public),
         ak_cert: ak_cert.as_deref(),
         intermediates,
         pcrs,
@@ -254,4 +254,317 @@ pub async fn quote(
         },
     );
     Ok(Json(json!({ "token": token })))
+}
+
+/// The request key object of a v2 request (`request_key`), with its JWK
+/// kept as the exact text received (the key binding hashes it).
+#[derive(Debug, Deserialize)]
+struct KeyObject {
+    jwk: Box<serde_json::value::RawValue>,
+    #[serde(default)]
+    info: Option<Value>,
+}
+
+/// A member of the request payload, at its root or inside `att_data`.
+fn member<'a>(payload: &'a Value, name: &str) -> Option<&'a Value> {
+    payload
+        .get(name)
+        .or_else(|| payload.get("att_data").and_then(|a| a.get(name)))
+}
+
+fn tpm_error(message: impl Into<String>) -> ApiError {
+    ApiError::invalid_parameter(message).with_inner("TpmProtocolError")
+}
+
+/// Digest bytes sent as hex or base64url.
+fn digest_bytes(s: &str) -> Result<Vec<u8>, ApiError> {
+    if s.len().is_multiple_of(2) && s.len() >= 40 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return hex::decode(s).map_err(|_| tpm_error("a PCR digest is not hex"));
+    }
+    b64_lenient(s).map_err(|_| tpm_error("a PCR digest is neither hex nor base64url"))
+}
+
+/// `{"payload": {"request": JWS}}` of the MAA TPM protocol (reference §4.3,
+/// request message v1 and v2), answered with `{"payload": {"report": JWT}}`.
+///
+/// Supported: `att_type` `basic`; the JWS signed (PS256 or RS256) by the
+/// request key (`request_key.jwk` in v2, `attest_key` in v1); key binding by
+/// `tpm_quote` (qualifyingData = SHA-256(JWK text as sent ‖ 0x00 ‖
+/// challenge)) or none (qualifyingData = challenge); `custom_claims` (as
+/// `CustomClaim`s); `rp_data` and `rp_id`. Not yet: `vbs` attestation,
+/// `tpm_certify` binding, `other_keys`, v1's NCrypt platform claims.
+pub async fn maa_request(
+    state: &AppState,
+    ctx: &ProviderCtx,
+    request: &str,
+) -> Result<Value, ApiError> {
+    let jws = attesta_token::jws::parse_jws(request)
+        .map_err(|e| tpm_error(format!("the request is not a JWS: {e}")))?;
+    let alg = jws
+        .header
+        .get("alg")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let typ = jws
+        .header
+        .get("typ")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let payload: Value = serde_json::from_slice(&jws.payload)
+        .map_err(|e| tpm_error(format!("the request payload is not JSON: {e}")))?;
+    let now = UnixTime::now();
+    let context = member(&payload, "service_context")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let challenge_b64 = crate::tpm::open_context(
+        &state.tpm_context,
+        ctx.name(),
+        &json!({ "service_context": context }),
+        now.0,
+    )?;
+    if member(&payload, "challenge").and_then(Value::as_str) != Some(challenge_b64.as_str()) {
+        return Err(tpm_error(
+            "the request's challenge is not the one issued with its service_context",
+        ));
+    }
+    let challenge = bytes("challenge", &challenge_b64)?;
+    match member(&payload, "att_type").and_then(Value::as_str) {
+        Some("basic") | None => {}
+        Some(other) => {
+            return Err(ApiError::not_implemented(format!(
+                "TPM att_type '{other}' is not available in this build yet"
+            )));
+        }
+    }
+
+    // The request key signs the JWS. v2: request_key {jwk, info}; v1: attest_key (a JWK).
+    #[derive(Deserialize)]
+    struct Keys {
+        #[serde(default)]
+        request_key: Option<KeyObject>,
+        #[serde(default)]
+        attest_key: Option<Box<serde_json::value::RawValue>>,
+        #[serde(default)]
+        att_data: Option<Box<serde_json::value::RawValue>>,
+    }
+    let keys: Keys = serde_json::from_slice(&jws.payload)
+        .map_err(|e| tpm_error(format!("request keys: {e}")))?;
+    let inner_keys: Option<Keys> = keys
+        .att_data
+        .as_ref()
+        .and_then(|raw| serde_json::from_str(raw.get()).ok());
+    let (jwk_text, info) = match (keys.request_key, keys.attest_key, inner_keys) {
+        (Some(k), _, _) => (k.jwk.get().to_string(), k.info),
+        (None, Some(k), _) => (k.get().to_string(), None),
+        (
+            None,
+            None,
+            Some(Keys {
+                request_key: Some(k),
+                ..
+            }),
+        ) => (k.jwk.get().to_string(), k.info),
+        (
+            None,
+            None,
+            Some(Keys {
+                attest_key: Some(k),
+                ..
+            }),
+        ) => (k.get().to_string(), None),
+        _ => {
+            return Err(tpm_error(
+                "the request has no request_key (v2) or attest_key (v1)",
+            ));
+        }
+    };
+    let jwk: Value =
+        serde_json::from_str(&jwk_text).map_err(|e| tpm_error(format!("request key: {e}")))?;
+    let request_key =
+        attesta_evidence::tpm::structures::PublicKey::from_jwk(&jwk).map_err(tpm_error)?;
+    let scheme = match (alg.as_str(), &request_key) {
+        ("PS256", attesta_evidence::tpm::structures::PublicKey::Rsa { .. }) => {
+            attesta_evidence::crypto::Scheme::RsaPssSha256
+        }
+        ("RS256", attesta_evidence::tpm::structures::PublicKey::Rsa { .. }) => {
+            attesta_evidence::crypto::Scheme::RsaPkcs1Sha256
+        }
+        ("ES256", attesta_evidence::tpm::structures::PublicKey::Ecc { .. }) => {
+            attesta_evidence::crypto::Scheme::EcdsaP256Sha256Fixed
+        }
+        (a, _) => {
+            return Err(tpm_error(format!(
+                "request JWS alg '{a}' does not fit the request key"
+            )));
+        }
+    };
+    let key_bytes = request_key
+        .verification_key()
+        .ok_or_else(|| tpm_error("unsupported request key"))?;
+    attesta_evidence::crypto::verify(
+        scheme,
+        &key_bytes,
+        jws.signing_input().as_bytes(),
+        &jws.signature,
+    )
+    .map_err(|_| {
+        ApiError::evidence(
+            "RequestSignatureInvalid",
+            "the request JWS is not signed by its request key",
+        )
+    })?;
+
+    // Key binding decides what the quote's qualifyingData must be.
+    let binding = info
+        .as_ref()
+        .and_then(|i| i.as_object())
+        .map(|o| o.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let nonce = if binding.iter().any(|k| k == "tpm_quote") {
+        let mut input = jwk_text.as_bytes().to_vec();
+        input.push(0);
+        input.extend_from_slice(&challenge);
+        attesta_evidence::crypto::sha256(&input).to_vec()
+    } else if binding.iter().any(|k| k == "tpm_certify") {
+        return Err(ApiError::not_implemented(
+            "tpm_certify key binding is not available in this build yet",
+        ));
+    } else {
+        challenge.clone()
+    };
+
+    // The TPM evidence.
+    let tpm_att = member(&payload, "tpm_att_data")
+        .ok_or_else(|| tpm_error("the request has no tpm_att_data"))?;
+    let current = tpm_att.get("current_attestation").unwrap_or(tpm_att);
+    let s = |name: &str| current.get(name).and_then(Value::as_str);
+    let quote = bytes("quote", s("quote").ok_or_else(|| tpm_error("no quote"))?)?;
+    let signature = bytes(
+        "signature",
+        s("signature").ok_or_else(|| tpm_error("no signature"))?,
+    )?;
+    let ak_pub = current
+        .get("aik_pub")
+        .ok_or_else(|| tpm_error("no aik_pub"))?;
+    let ak_key =
+        attesta_evidence::tpm::structures::PublicKey::from_jwk(ak_pub).map_err(tpm_error)?;
+    let ak_cert = s("aik_cert").map(|c| bytes("aik_cert", c)).transpose()?;
+    let mut pcrs: Pcrs = Default::default();
+    for bank_entry in current
+        .get("pcrs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let alg = bank_entry
+            .get("algorithm")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| tpm_error("a pcrs entry has no algorithm"))? as u16;
+        for v in bank_entry
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let idx = v
+                .get("index")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| tpm_error("a PCR value has no index"))? as u32;
+            let digest = digest_bytes(v.get("digest").and_then(Value::as_str).unwrap_or_default())?;
+            pcrs.entry(alg).or_default().insert(idx, digest);
+        }
+    }
+    let log = current
+        .get("logs")
+        .and_then(Value::as_array)
+        .and_then(|logs| {
+            logs.iter()
+                .find(|l| l.get("type").and_then(Value::as_str) == Some("TCG"))
+        })
+        .and_then(|l| l.get("log").and_then(Value::as_str))
+        .map(|l| bytes("log", l))
+        .transpose()?;
+
+    let policy = resolve_policy(state, ctx, AttestationType::Tpm, None).await?;
+    let config = policy
+        .compiled
+        .configuration_properties(&[])
+        .map_err(policy_error)?;
+    let pcfg = ProviderConfig::of(&ctx.record)?;
+    let (at, pinned) = pcfg.time(now)?;
+    let roots = pcfg.roots(TrustRoots::empty(), RootKind::Tpm)?;
+    let evidence = TpmEvidence {
+        quotes: vec![QuoteParts {
+            attest: &quote,
+            signature: &signature,
+        }],
+        ak_public: attesta_evidence::tpm::AkPublic::Key(ak_key),
+        ak_cert: ak_cert.as_deref(),
+        intermediates: Vec::new(),
+        pcrs,
+        event_log: log.as_deref(),
+    };
+    let verified = attesta_evidence::tpm::verify(&evidence, &nonce, &roots, &settings(&config), at)
+        .map_err(|e| ApiError::evidence(e.code(), &e))?;
+
+    let mut incoming_map = verified.claims().into_map();
+    incoming_map.insert(
+        "x-ms-attestation-type".into(),
+        json!(AttestationType::Tpm.claim_value()),
+    );
+    incoming_map.insert(
+        "x-ms-tpm-request-key".into(),
+        json!({ "jwk": jwk, "info": info.clone().unwrap_or(json!({})) }),
+    );
+    let mut custom = Map::new();
+    for c in member(&payload, "custom_claims")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let (Some(name), Some(value)) = (c.get("name").and_then(Value::as_str), c.get("value")) {
+            custom.insert(name.to_string(), value.clone());
+        }
+    }
+    let incoming = attesta_policy::incoming_claims(&incoming_map, &custom);
+    let evaluation = policy.compiled.evaluate(&incoming).map_err(policy_error)?;
+    let mut service: Map<String, Value> = incoming_map
+        .into_iter()
+        .filter(|(k, _)| k == "x-ms-attestation-type" || k.starts_with("x-attesta-"))
+        .collect();
+    // RFC 7800 confirmation: the attested request key.
+    service.insert("cnf".into(), json!({ "jwk": jwk }));
+    if let Some(rp) = member(&payload, "rp_data") {
+        service.insert("rp_data".into(), rp.clone());
+    }
+    if pinned {
+        service.insert("x-attesta-verification-time".into(), json!(at.0));
+    }
+    tracing::debug!(typ = %typ, "TPM request verified");
+    let minutes = evaluation
+        .properties
+        .get("report_validity_in_minutes")
+        .and_then(Value::as_u64)
+        .unwrap_or(1440)
+        .clamp(1, 525_600);
+    let omit_x5c = evaluation
+        .properties
+        .get("omit_x5c")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let token = issue_token(
+        state,
+        ctx,
+        &policy,
+        service,
+        evaluation.outgoing,
+        None,
+        TokenShape {
+            lifetime_secs: minutes * 60,
+            include_x5c: !omit_x5c,
+        },
+    );
+    Ok(json!({ "payload": { "report": token } }))
 }
