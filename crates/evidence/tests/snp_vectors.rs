@@ -439,3 +439,37 @@ fn maa_report_member_round_trips_and_verifies_through_the_trait() {
         &v.expected["measurement"]
     );
 }
+
+#[test]
+fn claim_names_and_types_match_a_real_maa_sevsnpvm_token() {
+    let jwt = String::from_utf8(read("maa-tokens/azure-samples/sevsnpvm-token.jwt.txt")).unwrap();
+    let payload = jwt.trim().split('.').nth(1).unwrap();
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .unwrap();
+    let token: serde_json::Map<String, Value> = serde_json::from_slice(&payload).unwrap();
+    let mut maa: Vec<(&String, &Value)> = token
+        .iter()
+        .filter(|(k, _)| k.starts_with("x-ms-sevsnpvm-") || *k == "x-ms-attestation-type")
+        .collect();
+    let v = &all_vectors()[0];
+    let claims = verify_report(&v.report, &chain_of(v), AT).unwrap().claims();
+    let mut ours: Vec<(&String, &Value)> = claims
+        .iter()
+        .filter(|(k, _)| k.starts_with("x-ms-"))
+        .collect();
+    assert_eq!(maa.len(), 18);
+    maa.sort_by_key(|(k, _)| k.as_str());
+    ours.sort_by_key(|(k, _)| k.as_str());
+    assert_eq!(ours.len(), maa.len());
+    for ((mk, mv), (ok, ov)) in maa.iter().zip(ours.iter()) {
+        assert_eq!(mk, ok);
+        let kind = |v: &Value| match v {
+            Value::String(s) => format!("string/{}", s.len()),
+            Value::Bool(_) => "bool".into(),
+            Value::Number(_) => "number".into(),
+            _ => "other".into(),
+        };
+        assert_eq!(kind(mv), kind(ov), "{mk}");
+    }
+}
