@@ -148,7 +148,7 @@ pub struct SnpSampleBuilder {
     measurement: [u8; 48],
     vmpl: u32,
     at: u64,
-    vek_window: Option<(i64, i64)>,
+    expired_vek: bool,
     wrong_root: bool,
     bad_signature: bool,
     crl: bool,
@@ -183,7 +183,7 @@ impl Default for SnpSampleBuilder {
             measurement: [0x5A; 48],
             vmpl: 0,
             at: DEFAULT_AT,
-            vek_window: None,
+            expired_vek: false,
             wrong_root: false,
             bad_signature: false,
             crl: false,
@@ -278,8 +278,7 @@ impl SnpSampleBuilder {
     }
     /// The VCEK/VLEK expired one day before `at` (VcekExpired / VlekExpired).
     pub fn expired_vek(mut self) -> Self {
-        let at = self.at as i64;
-        self.vek_window = Some((at - 400 * 86_400, at - 86_400));
+        self.expired_vek = true;
         self
     }
     /// Chain to a second test ARK that [`SnpSample::trust_roots`] does not hold (UntrustedArk).
@@ -571,9 +570,11 @@ fn build(b: SnpSampleBuilder) -> SnpSample {
         exts.push(ext("1.3.6.1.4.1.3704.1.4", false, &hw[..hw_len]));
     }
     let at = b.at as i64;
-    let window = b
-        .vek_window
-        .unwrap_or((at - 365 * 86_400, at + 365 * 86_400));
+    let window = if b.expired_vek {
+        (at - 400 * 86_400, at - 86_400)
+    } else {
+        (at - 365 * 86_400, at + 365 * 86_400)
+    };
     let vek_der = cert(
         VEK_SERIAL,
         &ca_cn,
