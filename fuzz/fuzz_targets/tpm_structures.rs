@@ -1,0 +1,17 @@
+#![no_main]
+//! Fuzz target for the TPM 2.0 structure parsers (`attesta_evidence::tpm::structures`):
+//! any bytes give a value or a typed error for TPMS_ATTEST, TPMT_SIGNATURE and
+//! TPMT_PUBLIC; a parsed public area's name and key encodings never panic.
+
+use attesta_evidence::tpm::structures::{Attest, Public, Signature};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = Attest::parse(data);
+    let _ = Signature::parse(data);
+    if let Ok(p) = Public::parse(data) {
+        let _ = p.name();
+        let _ = p.spki_der();
+        let _ = p.verification_key();
+    }
+});
