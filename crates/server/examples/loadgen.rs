@@ -28,6 +28,7 @@ async fn main() {
         ..Config::default()
     };
     cfg.collateral.pcs_url = String::new();
+    cfg.collateral.kds_url = String::new();
     let server = attesta_server::start(cfg).await.expect("server starts");
     let pem = std::fs::read(&server.tls_cert).unwrap();
     let client = reqwest::Client::builder()

@@ -58,6 +58,9 @@ pub struct CollateralConfig {
     /// Upper bound of any provider's `collateral_grace_secs`: expired
     /// collateral older than this is never served.
     pub max_grace_secs: u64,
+    /// Base URL of AMD's Key Distribution Service (or a mirror) for VCEKs
+    /// and certificate chains. Empty: imported endorsements only.
+    pub kds_url: String,
 }
 
 impl Default for CollateralConfig {
@@ -67,6 +70,7 @@ impl Default for CollateralConfig {
             pcs_ca: None,
             refresh_margin_secs: 3600,
             max_grace_secs: 30 * 24 * 3600,
+            kds_url: attesta_collateral::AMD_KDS_BASE_URL.to_string(),
         }
     }
 }

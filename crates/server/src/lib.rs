@@ -29,6 +29,7 @@ mod fsutil;
 pub mod provider;
 pub mod provider_config;
 pub mod routes;
+pub mod snp;
 pub mod state;
 pub mod tls;
 pub mod tokens;
@@ -195,9 +196,38 @@ fn collateral_service(
     )))
 }
 
+/// The SEV-SNP endorsement service: AMD KDS (or none), persisted in the store.
+fn snp_endorsements(
+    config: &Config,
+    store: Arc<dyn Store>,
+) -> Result<Arc<attesta_collateral::SnpEndorsementService>, StartError> {
+    let kds = if config.collateral.kds_url.trim().is_empty() {
+        None
+    } else {
+        Some(
+            attesta_collateral::KdsClient::new(attesta_collateral::KdsClientOptions::new(
+                config.collateral.kds_url.trim(),
+            ))
+            .map_err(|e| StartError::Config(format!("collateral.kds_url: {e}")))?,
+        )
+    };
+    Ok(Arc::new(attesta_collateral::SnpEndorsementService::new(
+        kds,
+        Arc::new(dcap::StoreCollateralCache(store)),
+        attesta_collateral::SnpOptions::default(),
+    )))
+}
+
 /// The evidence verifiers this build has.
-fn verifiers(collateral: &Arc<CollateralService>) -> Verifiers {
+fn verifiers(
+    collateral: &Arc<CollateralService>,
+    snp_endorsements: &Arc<attesta_collateral::SnpEndorsementService>,
+) -> Verifiers {
     let mut v = Verifiers::new();
+    v.register(
+        AttestationType::SevSnpVm,
+        Arc::new(snp::SnpVerifier::new(snp_endorsements.clone())),
+    );
     let verified = Arc::new(dcap::VerifiedCache::default());
     for (ty, kind) in [
         (AttestationType::SgxEnclave, dcap::DcapKind::Sgx),
@@ -250,7 +280,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let listen = config.listen;
     let data_dir = config.data_dir.clone();
     let collateral = collateral_service(&config, store.clone())?;
-    let verifiers = verifiers(&collateral);
+    let snp_endorsements = snp_endorsements(&config, store.clone())?;
+    let verifiers = verifiers(&collateral, &snp_endorsements);
     let tpm_context = tpm::ContextKey::load_or_create(&config.data_dir.join("tpm-context.key"))
         .map_err(StartError::DataDir)?;
     let state = AppState::new(
@@ -261,6 +292,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         verifiers,
         collateral,
         tpm_context,
+        snp_endorsements,
     );
     let app = routes::router(state.clone());
     let handle = axum_server::Handle::new();

@@ -55,6 +55,8 @@ pub struct AppState {
     pub collateral: Arc<attesta_collateral::CollateralService>,
     /// Seals the TPM protocol's service_context.
     pub tpm_context: Arc<crate::tpm::ContextKey>,
+    /// SEV-SNP endorsements (AMD KDS, cache, import).
+    pub snp_endorsements: Arc<attesta_collateral::SnpEndorsementService>,
     policies: Arc<RwLock<HashMap<(String, AttestationType), CachedPolicy>>>,
     providers: Arc<RwLock<HashMap<String, CachedProvider>>>,
 }
@@ -63,6 +65,7 @@ pub struct AppState {
 type CachedProvider = (Option<Arc<ProviderRecord>>, Instant);
 
 impl AppState {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
         store: Arc<dyn Store>,
@@ -71,6 +74,7 @@ impl AppState {
         verifiers: crate::evidence::Verifiers,
         collateral: Arc<attesta_collateral::CollateralService>,
         tpm_context: crate::tpm::ContextKey,
+        snp_endorsements: Arc<attesta_collateral::SnpEndorsementService>,
     ) -> Self {
         Self {
             config: Arc::new(config),
@@ -80,6 +84,7 @@ impl AppState {
             verifiers: Arc::new(verifiers),
             collateral,
             tpm_context: Arc::new(tpm_context),
+            snp_endorsements,
             policies: Arc::new(RwLock::new(HashMap::new())),
             providers: Arc::new(RwLock::new(HashMap::new())),
         }

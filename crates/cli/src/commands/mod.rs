@@ -6,6 +6,7 @@ pub mod keys;
 pub mod policy;
 pub mod provider;
 pub mod sample;
+pub mod snp;
 pub mod token;
 pub mod tpm;
 pub mod verify;

@@ -36,6 +36,14 @@ pub enum SampleCmd {
         #[arg(long)]
         init_time_data: Option<PathBuf>,
     },
+    /// A synthetic SEV-SNP report (report.bin, vcek.der, ca_chain.pem) under a test ARK.
+    Snp {
+        #[arg(long)]
+        out: PathBuf,
+        /// Runtime data to bind (its SHA-256 becomes REPORT_DATA[0..32]).
+        #[arg(long)]
+        runtime_data: Option<PathBuf>,
+    },
     /// A synthetic TDX TD quote (quote.bin, v4) with TDX collateral and test root.
     Tdx {
         #[arg(long)]
@@ -49,6 +57,9 @@ pub enum SampleCmd {
 pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
     let (out, runtime, init, oe) = match cmd {
         SampleCmd::Tdx { out, runtime_data } => return tdx(out, runtime_data),
+        SampleCmd::Snp { out, runtime_data } => {
+            return crate::commands::snp::run_sample(&out, runtime_data.as_deref());
+        }
         SampleCmd::Sgx {
             out,
             runtime_data,

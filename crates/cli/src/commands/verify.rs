@@ -62,6 +62,8 @@ pub enum VerifyCmd {
     },
     /// Verify TPM quotes with the AK, PCR values and event log.
     Tpm(crate::commands::tpm::VerifyTpmArgs),
+    /// Verify an SEV-SNP attestation report with its VCEK/VLEK chain.
+    Snp(crate::commands::snp::VerifySnpArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +74,8 @@ pub enum InspectCmd {
     Openenclave { file: PathBuf },
     /// Decode a TDX TD quote without judging it.
     Tdx { file: PathBuf },
+    /// Decode an SEV-SNP attestation report without judging it.
+    Snp { file: PathBuf },
     /// Decode a TCG event log: its events and the PCR values it replays to.
     #[command(name = "tpm-eventlog")]
     TpmEventlog { file: PathBuf },
@@ -113,6 +117,7 @@ pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
         VerifyCmd::Openenclave { report, common } => (report, common, Kind::Oe),
         VerifyCmd::Tdx { quote, common } => (quote, common, Kind::Tdx),
         VerifyCmd::Tpm(args) => return crate::commands::tpm::run_verify(args),
+        VerifyCmd::Snp(args) => return crate::commands::snp::run_verify(args),
     };
     let evidence = match read(&evidence_path) {
         Ok(b) => b,
@@ -268,6 +273,7 @@ pub fn run_inspect(cmd: InspectCmd) -> anyhow::Result<ExitCode> {
         InspectCmd::TpmEventlog { file } => {
             return crate::commands::tpm::run_inspect_eventlog(file);
         }
+        InspectCmd::Snp { file } => return crate::commands::snp::run_inspect(file),
     };
     let bytes = match read(path) {
         Ok(b) => b,

@@ -40,7 +40,8 @@ impl ErrorCode for MaaReportError {
 pub struct MaaSnpReport {
     /// The raw attestation report bytes (not yet parsed).
     pub report: Vec<u8>,
-    /// DER certificates of VcekCertChain in order (VCEK, ASK, ARK).
+    /// DER certificates of VcekCertChain in order (VCEK, ASK, ARK); empty when
+    /// the request sent none.
     pub cert_chain: Vec<Vec<u8>>,
     /// The decoded Endorsements JSON (`{"Uvm": [...]}`), when present.
     pub endorsements: Option<serde_json::Value>,
@@ -81,11 +82,19 @@ pub fn parse_report_json(json: &[u8]) -> Result<MaaSnpReport, MaaReportError> {
         str_member("SnpReport")?.ok_or(MaaReportError::Missing("SnpReport"))?,
         "SnpReport",
     )?;
-    let chain_pem = b64(
-        str_member("VcekCertChain")?.ok_or(MaaReportError::Missing("VcekCertChain"))?,
-        "VcekCertChain",
-    )?;
-    let cert_chain = pki::pem_certificates(&chain_pem).map_err(MaaReportError::BadCertChain)?;
+    // VcekCertChain is optional: without it the service fetches the chain
+    // (AMD KDS or imported endorsements). Present, it must hold certificates.
+    let cert_chain = match str_member("VcekCertChain")? {
+        None => Vec::new(),
+        Some(s) => {
+            let chain_pem = b64(s, "VcekCertChain")?;
+            let certs = pki::pem_certificates(&chain_pem).map_err(MaaReportError::BadCertChain)?;
+            if certs.is_empty() {
+                return Err(MaaReportError::BadCertChain("no CERTIFICATE block".into()));
+            }
+            certs
+        }
+    };
     let endorsements = match str_member("Endorsements")? {
         None => None,
         Some(s) => {

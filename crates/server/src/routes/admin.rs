@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/keys", get(keys))
         .route("/admin/keys:rotate", post(rotate))
         .route("/admin/collateral", post(import_collateral))
+        .route("/admin/collateral/snp", post(import_snp))
 }
 
 /// What the admin API shows of a provider (never token hashes).
@@ -314,4 +315,49 @@ async fn import_collateral(
         "next_update": fetched.next_update,
         "version": hex::encode(fetched.version),
     })))
+}
+
+/// `POST /admin/collateral/snp`: import SEV-SNP endorsements (VCEK/VLEK,
+/// ASK/ASVK, ARK; DER or PEM) as `{"files": {"name": base64, …}}`, the
+/// files of a directory as `attesta collateral import` sends them. Nothing in
+/// them is trusted: the verifier checks every signature when they are used.
+async fn import_snp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let files = body
+        .get("files")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            ApiError::invalid_parameter("the body needs a 'files' object of name -> base64 content")
+        })?;
+    let dir = std::env::temp_dir().join(format!("attesta-snp-import-{}", crate::tokens::jti()));
+    std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
+    let result = async {
+        for (name, content) in files {
+            let safe = std::path::Path::new(name)
+                .file_name()
+                .filter(|n| n.to_string_lossy() == *name)
+                .ok_or_else(|| {
+                    ApiError::invalid_parameter(format!("'{name}' is not a plain file name"))
+                })?;
+            let bytes = content
+                .as_str()
+                .and_then(|c| crate::codec::b64_lenient(c).ok())
+                .ok_or_else(|| ApiError::invalid_parameter(format!("'{name}' is not base64")))?;
+            std::fs::write(dir.join(safe), bytes).map_err(ApiError::internal)?;
+        }
+        state
+            .snp_endorsements
+            .import_dir(&dir, UnixTime::now().0 as i64)
+            .await
+            .map_err(|e| ApiError::invalid_parameter(e.to_string()).with_inner(e.code()))
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let keys = result?;
+    tracing::info!(count = keys.len(), "SEV-SNP endorsements imported");
+    Ok(Json(json!({ "imported": keys })))
 }

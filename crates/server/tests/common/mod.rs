@@ -26,6 +26,7 @@ pub fn config(dir: &Path) -> Config {
     };
     // Tests never reach a real collateral service.
     c.collateral.pcs_url = String::new();
+    c.collateral.kds_url = String::new();
     c
 }
 
