@@ -3,6 +3,10 @@
 //! service and its cache), verify the chain once per certificate set and
 //! trust-root set, then the report's own signature per request.
 //!
+//! AMD's CRL for the hierarchy is checked whenever the endorsement service
+//! has one (from KDS or its cache); without KDS access and no cached CRL the
+//! chain is checked without it, as the "when available" allows.
+//!
 //! The chain check (three RSA-PSS signatures and the certificates' AMD
 //! extensions) is cached by SHA-256 over the VCEK/VLEK, the ASK/ASVK, the
 //! CRL if any, and the provider's configured AMD roots, so an entry
@@ -132,9 +136,32 @@ impl EvidenceVerifier for SnpVerifier {
                 (vek.as_ref().clone(), chain.intermediate.clone())
             }
         };
+        // AMD's CRL for the chain's hierarchy, when the endorsement service
+        // has one (fetched from KDS or cached); it is checked when present.
+        let crl = match x509_parser::parse_x509_certificate(&vek)
+            .ok()
+            .and_then(|(_, c)| snp::vek_facts(&c).ok())
+        {
+            Some(f) => {
+                let kind = if f.kind == SigningKey::Vlek {
+                    SnpKeyKind::Vlek
+                } else {
+                    SnpKeyKind::Vcek
+                };
+                self.endorsements
+                    .crl(product(f.generation), kind, at.0 as i64)
+                    .await
+                    .ok()
+                    .map(|c| c.der.clone())
+            }
+            None => None,
+        };
         let roots = pcfg.roots(snp::with_amd_roots(TrustRoots::empty()), RootKind::AmdArk)?;
         let mut key_input = vek.clone();
         key_input.extend_from_slice(&ask);
+        if let Some(c) = &crl {
+            key_input.extend_from_slice(c);
+        }
         for r in roots.of_kind(RootKind::AmdArk).filter(|r| r.configured) {
             key_input.extend_from_slice(&r.der);
         }
