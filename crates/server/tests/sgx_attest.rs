@@ -17,46 +17,7 @@ use attesta_token::jwt::{VerifyOptions, verify_jwt};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-const V: &str = "api-version=2020-10-01";
-
-fn pem(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<String> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| String::from_utf8_lossy(c).into())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    )
-}
-
-async fn admin_post(t: &TestServer, path: &str, body: Vec<u8>) -> (u16, Value) {
-    json(
-        t.client
-            .post(t.url(path))
-            .bearer_auth(&t.admin)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-async fn attest(t: &TestServer, path: &str, body: Value) -> (u16, Value) {
-    json(
-        t.client
-            .post(t.url(&format!("{path}?{V}")))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
+const V: &str = "2020-10-01";
 
 async fn jwks(t: &TestServer) -> Jwks {
     serde_json::from_value(
@@ -236,7 +197,9 @@ async fn sgx_enclave_binary_runtime_data_draft_policy_denial_and_binding() {
     let deny = "version=1.0; authorizationrules{ [type==\"x-ms-sgx-is-debuggable\", value==false] => deny(); => permit(); }; issuancerules{};";
     let (s, b) = json(
         t.client
-            .put(t.url(&format!("/providers/lab/policies/SgxEnclave?{V}")))
+            .put(t.url(&format!(
+                "/providers/lab/policies/SgxEnclave?api-version={V}"
+            )))
             .bearer_auth(&t.admin)
             .body(unsigned_policy(deny))
             .send()
@@ -478,4 +441,8 @@ async fn tcb_baseline_configuration_rule_is_honoured() {
     .await;
     assert_eq!(b["error"]["innererror"]["code"], "TcbBaselineNotMet", "{b}");
     t.stop().await;
+}
+
+async fn attest(t: &TestServer, path: &str, body: Value) -> (u16, Value) {
+    attest_at(t, path, V, body).await
 }

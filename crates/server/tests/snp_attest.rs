@@ -8,29 +8,17 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-use attesta_testkit::snp::{SnpSample, pem};
+use attesta_testkit::snp::SnpSample;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-const V: &str = "api-version=2022-08-01";
+const V: &str = "2022-08-01";
 
 async fn admin(t: &TestServer, path: &str, body: Value) -> (u16, Value) {
     json(
         t.client
             .post(t.url(path))
             .bearer_auth(&t.admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-async fn attest(t: &TestServer, path: &str, body: Value) -> (u16, Value) {
-    json(
-        t.client
-            .post(t.url(&format!("{path}?{V}")))
             .json(&body)
             .send()
             .await
@@ -230,4 +218,8 @@ async fn v3_report_served_from_imported_endorsements() {
     let c = claims(b["token"].as_str().unwrap());
     assert_eq!(c["x-attesta-snp-processor"], "Genoa");
     t.stop().await;
+}
+
+async fn attest(t: &TestServer, path: &str, body: Value) -> (u16, Value) {
+    attest_at(t, path, V, body).await
 }

@@ -12,46 +12,7 @@ use attesta_testkit::tdx::TdxSample;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-const V: &str = "api-version=2025-06-01";
-
-fn pem(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<String> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| String::from_utf8_lossy(c).into())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    )
-}
-
-async fn admin_post(t: &TestServer, path: &str, body: Vec<u8>) -> (u16, Value) {
-    json(
-        t.client
-            .post(t.url(path))
-            .bearer_auth(&t.admin)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-async fn attest(t: &TestServer, path: &str, body: Value) -> (u16, Value) {
-    json(
-        t.client
-            .post(t.url(&format!("{path}?{V}")))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
+const V: &str = "2025-06-01";
 
 #[tokio::test]
 async fn testkit_td_quote_yields_tdxvm_claims() {
@@ -162,4 +123,8 @@ async fn real_td_quote_at_the_pinned_time() {
     assert_eq!(c["tdx_rtmr1"], expected["report"]["rtmr1"]);
     assert_eq!(c["tdx_report_data"], expected["report"]["reportdata"]);
     t.stop().await;
+}
+
+async fn attest(t: &TestServer, path: &str, body: Value) -> (u16, Value) {
+    attest_at(t, path, V, body).await
 }

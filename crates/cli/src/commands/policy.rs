@@ -319,6 +319,21 @@ fn cert_change_body(cert: &Path, signing: &SigningArgs) -> anyhow::Result<String
     Ok(serde_json::to_string(&jws)?)
 }
 
+/// Send a signed certificate change to `route` and print the result.
+async fn change_cert(
+    route: &str,
+    cert: &Path,
+    signing: &SigningArgs,
+    control: &ControlArgs,
+) -> anyhow::Result<()> {
+    let body = cert_change_body(cert, signing)?;
+    let req = control
+        .request(reqwest::Method::POST, route)?
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body);
+    print_result(&send(req).await?)
+}
+
 pub async fn run_cert(cmd: PolicyCertCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         PolicyCertCmd::List { control } => {
@@ -329,26 +344,12 @@ pub async fn run_cert(cmd: PolicyCertCmd) -> anyhow::Result<ExitCode> {
             cert,
             signing,
             control,
-        } => {
-            let body = cert_change_body(&cert, &signing)?;
-            let req = control
-                .request(reqwest::Method::POST, "/certificates:add")?
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body);
-            print_result(&send(req).await?)?;
-        }
+        } => change_cert("/certificates:add", &cert, &signing, &control).await?,
         PolicyCertCmd::Remove {
             cert,
             signing,
             control,
-        } => {
-            let body = cert_change_body(&cert, &signing)?;
-            let req = control
-                .request(reqwest::Method::POST, "/certificates:remove")?
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body);
-            print_result(&send(req).await?)?;
-        }
+        } => change_cert("/certificates:remove", &cert, &signing, &control).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -102,6 +102,34 @@ pub async fn challenge(
     ))
 }
 
+/// The token's lifetime (`report_validity_in_minutes`, default one day, at
+/// most one year) and header (`x5c` unless `omit_x5c`), from property claims.
+fn token_shape(properties: &Map<String, Value>) -> TokenShape {
+    let minutes = properties
+        .get("report_validity_in_minutes")
+        .and_then(Value::as_u64)
+        .unwrap_or(1440)
+        .clamp(1, 525_600);
+    let omit_x5c = properties
+        .get("omit_x5c")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    TokenShape {
+        lifetime_secs: minutes * 60,
+        include_x5c: !omit_x5c,
+    }
+}
+
+/// The service-emitted claims of a TPM token: the attestation type and
+/// Attesta's own; evidence claims stay incoming (the policy issues what the
+/// token says, as MAA's TPM tokens do).
+fn service_claims(incoming: Map<String, Value>) -> Map<String, Value> {
+    incoming
+        .into_iter()
+        .filter(|(k, _)| k == "x-ms-attestation-type" || k.starts_with("x-attesta-"))
+        .collect()
+}
+
 /// Policy settings for TPM verification from configuration rules.
 fn settings(config: &Map<String, Value>) -> TpmSettings {
     let mut s = TpmSettings::default();
@@ -223,24 +251,10 @@ pub async fn quote(
     let evaluation = policy.compiled.evaluate(&incoming).map_err(policy_error)?;
 
     // Service-emitted claims in the token: the type and Attesta's own.
-    let mut service: Map<String, Value> = incoming_map
-        .into_iter()
-        .filter(|(k, _)| k == "x-ms-attestation-type" || k.starts_with("x-attesta-"))
-        .collect();
+    let mut service = service_claims(incoming_map);
     if pinned {
         service.insert("x-attesta-verification-time".into(), json!(at.0));
     }
-    let minutes = evaluation
-        .properties
-        .get("report_validity_in_minutes")
-        .and_then(Value::as_u64)
-        .unwrap_or(1440)
-        .clamp(1, 525_600);
-    let omit_x5c = evaluation
-        .properties
-        .get("omit_x5c")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     let token = issue_token(
         &state,
         &ctx,
@@ -248,10 +262,7 @@ pub async fn quote(
         service,
         evaluation.outgoing,
         req.nonce,
-        TokenShape {
-            lifetime_secs: minutes * 60,
-            include_x5c: !omit_x5c,
-        },
+        token_shape(&evaluation.properties),
     );
     Ok(Json(json!({ "token": token })))
 }
@@ -530,10 +541,7 @@ pub async fn maa_request(
     }
     let incoming = attesta_policy::incoming_claims(&incoming_map, &custom);
     let evaluation = policy.compiled.evaluate(&incoming).map_err(policy_error)?;
-    let mut service: Map<String, Value> = incoming_map
-        .into_iter()
-        .filter(|(k, _)| k == "x-ms-attestation-type" || k.starts_with("x-attesta-"))
-        .collect();
+    let mut service = service_claims(incoming_map);
     // RFC 7800 confirmation: the attested request key.
     service.insert("cnf".into(), json!({ "jwk": jwk }));
     if let Some(rp) = member(&payload, "rp_data") {
@@ -543,17 +551,6 @@ pub async fn maa_request(
         service.insert("x-attesta-verification-time".into(), json!(at.0));
     }
     tracing::debug!(typ = %typ, "TPM request verified");
-    let minutes = evaluation
-        .properties
-        .get("report_validity_in_minutes")
-        .and_then(Value::as_u64)
-        .unwrap_or(1440)
-        .clamp(1, 525_600);
-    let omit_x5c = evaluation
-        .properties
-        .get("omit_x5c")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     let token = issue_token(
         state,
         ctx,
@@ -561,10 +558,7 @@ pub async fn maa_request(
         service,
         evaluation.outgoing,
         None,
-        TokenShape {
-            lifetime_secs: minutes * 60,
-            include_x5c: !omit_x5c,
-        },
+        token_shape(&evaluation.properties),
     );
     Ok(json!({ "payload": { "report": token } }))
 }

@@ -110,3 +110,46 @@ pub fn unsigned_policy(text: &str) -> String {
         serde_json::json!({"AttestationPolicy": URL_SAFE_NO_PAD.encode(text)}).to_string();
     attesta_token::jws::unsigned_jws(payload.as_bytes())
 }
+
+/// PEM text of a DER certificate.
+pub fn pem(der: &[u8]) -> String {
+    use base64::engine::general_purpose::STANDARD;
+    let b64 = STANDARD.encode(der);
+    let lines: Vec<String> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8_lossy(c).into())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
+/// POST raw bytes to an admin route with the admin token.
+pub async fn admin_post(t: &TestServer, path: &str, body: Vec<u8>) -> (u16, Value) {
+    json(
+        t.client
+            .post(t.url(path))
+            .bearer_auth(&t.admin)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// POST an attest body to `path` with `api_version`.
+pub async fn attest_at(t: &TestServer, path: &str, api_version: &str, body: Value) -> (u16, Value) {
+    json(
+        t.client
+            .post(t.url(&format!("{path}?api-version={api_version}")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
