@@ -5,8 +5,11 @@
 //! - `POST /admin/providers` — create: `{"name", "trust_model": "aad"|"isolated",
 //!   "aad_tokens": [..], "policy_certificates": ["<PEM>", ..]}`; an isolated
 //!   provider needs at least one policy-management certificate
-//! - `GET /admin/providers/{name}`, `DELETE /admin/providers/{name}`
+//! - `GET /admin/providers/{name}`, `DELETE /admin/providers/{name}`,
+//!   `PATCH /admin/providers/{name}` (`{"config"?, "aad_tokens"?}`)
 //! - `GET /admin/keys`, `POST /admin/keys:rotate`
+//! - `POST /admin/collateral` (a DCAP bundle), `POST /admin/collateral/snp`
+//!   (SEV-SNP endorsement files)
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
