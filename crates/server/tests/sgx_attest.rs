@@ -446,3 +446,33 @@ async fn tcb_baseline_configuration_rule_is_honoured() {
 async fn attest(t: &TestServer, path: &str, body: Value) -> (u16, Value) {
     attest_at(t, path, V, body).await
 }
+
+/// Policies written for the 2019–2020 service use `$`-prefixed incoming
+/// claim names; they still evaluate, and the token keeps the current names.
+#[tokio::test]
+async fn legacy_dollar_claim_names_reach_the_policy_not_the_token() {
+    let sample = SgxSample::builder().at(UnixTime::now().0).build();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = lab_server(tmp.path(), &sample).await;
+    let legacy = "version=1.0; authorizationrules{ [type==\"$is-debuggable\", value==false] && [type==\"$tee\", value==\"sgx\"] => permit(); }; issuancerules{ c:[type==\"$sgx-mrenclave\"] => issue(type=\"legacy-mrenclave\", value=c.value); };";
+    let (s, b) = attest(
+        &t,
+        "/providers/lab/attest/SgxEnclave",
+        json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote), "draftPolicyForAttestation": legacy}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let c = claims(b["token"].as_str().unwrap());
+    assert_eq!(c["legacy-mrenclave"], hex::encode(sample.mr_enclave));
+    assert!(c.keys().all(|k| !k.starts_with('$')), "{c:?}");
+    // And a legacy rule that does not hold denies.
+    let strict = "version=1.0; authorizationrules{ [type==\"$is-debuggable\", value==true] => permit(); }; issuancerules{ };";
+    let (s, b) = attest(
+        &t,
+        "/providers/lab/attest/SgxEnclave",
+        json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote), "draftPolicyForAttestation": strict}),
+    )
+    .await;
+    assert_error(s, &b, 400, "PolicyEvaluationError");
+    t.stop().await;
+}

@@ -221,7 +221,16 @@ pub async fn attest(
     service.insert("x-ms-attestation-type".into(), json!(ty.claim_value()));
 
     let policy = resolve_policy(&state, &ctx, ty, draft.as_deref()).await?;
-    let incoming = attesta_policy::incoming_claims(&service, &Map::new());
+    let mut incoming = attesta_policy::incoming_claims(&service, &Map::new());
+    if matches!(
+        ty,
+        AttestationType::SgxEnclave | AttestationType::OpenEnclave
+    ) {
+        incoming.extend(attesta_policy::incoming_claims(
+            &legacy_sgx_claims(&service),
+            &Map::new(),
+        ));
+    }
     if matches!(
         ty,
         AttestationType::SgxEnclave | AttestationType::OpenEnclave
@@ -246,6 +255,32 @@ pub async fn attest(
         },
     );
     Ok(Json(json!({ "token": token })))
+}
+
+/// The deprecated incoming SGX claim names older MAA policies use (reference
+/// §2.3: `$is-debuggable`, `$product-id`, `$sgx-mrsigner`, `$sgx-mrenclave`,
+/// `$svn`, `$tee`, `$maa-ehd`, `$aas-ehd`, `$maa-attestationcollateral`).
+/// They are visible to policy only; the token keeps the current names.
+fn legacy_sgx_claims(service: &Map<String, Value>) -> Map<String, Value> {
+    const ALIASES: [(&str, &str); 9] = [
+        ("x-ms-sgx-is-debuggable", "$is-debuggable"),
+        ("x-ms-sgx-product-id", "$product-id"),
+        ("x-ms-sgx-mrsigner", "$sgx-mrsigner"),
+        ("x-ms-sgx-mrenclave", "$sgx-mrenclave"),
+        ("x-ms-sgx-svn", "$svn"),
+        ("x-ms-attestation-type", "$tee"),
+        ("x-ms-sgx-ehd", "$maa-ehd"),
+        ("x-ms-sgx-ehd", "$aas-ehd"),
+        ("x-ms-sgx-collateral", "$maa-attestationcollateral"),
+    ];
+    ALIASES
+        .iter()
+        .filter_map(|(current, legacy)| {
+            service
+                .get(*current)
+                .map(|v| (legacy.to_string(), v.clone()))
+        })
+        .collect()
 }
 
 /// The policy an attestation is judged by.
