@@ -10,8 +10,7 @@
 //! trusted past its validity window: `verify_quote` re-checks the window and
 //! that its root is in the provider's root set on every call.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use attesta_collateral::{CollateralCache, CollateralError, CollateralService, PckCa};
 use attesta_evidence::dcap::DcapTee;
@@ -23,6 +22,7 @@ use attesta_evidence::{ErrorCode, UnixTime, Verified};
 use attesta_store::{CacheEntry, ProviderRecord, Store};
 use serde_json::json;
 
+use crate::cache::VersionCache;
 use crate::error::ApiError;
 use crate::evidence::{AttestInput, EvidenceVerifier};
 use crate::provider_config::ProviderConfig;
@@ -117,52 +117,22 @@ impl CollateralCache for StoreCollateralCache {
     }
 }
 
-/// Verified forms by collateral content version, bounded in size.
-struct VersionCache<T> {
-    map: RwLock<HashMap<[u8; 32], Arc<T>>>,
-}
-
-impl<T> Default for VersionCache<T> {
-    fn default() -> Self {
-        Self {
-            map: RwLock::new(HashMap::new()),
-        }
-    }
-}
-
-impl<T> VersionCache<T> {
-    /// The cached entry for `version` while `usable` holds for it, else the
-    /// result of `verify` (cached when it succeeds; failures never are).
-    fn get_or_verify<E>(
-        &self,
-        version: [u8; 32],
-        usable: impl Fn(&T) -> bool,
-        verify: impl FnOnce() -> Result<T, E>,
-    ) -> Result<Arc<T>, E> {
-        if let Some(v) = self.map.read().expect("verified cache lock").get(&version)
-            && usable(v)
-        {
-            return Ok(v.clone());
-        }
-        let v = Arc::new(verify()?);
-        let mut map = self.map.write().expect("verified cache lock");
-        // Bounded: drop everything past any realistic number of platforms
-        // (each entry is re-verified on its next use).
-        if map.len() > 4096 {
-            map.clear();
-        }
-        map.insert(version, v.clone());
-        Ok(v)
-    }
-}
-
 /// Verified collateral by content version, shared by the SGX, OE and TDX
 /// verifiers. An entry is reused only while its validity window holds at
 /// the request's time and its root is in the request's root set.
-#[derive(Default)]
 pub struct VerifiedCache {
     sgx: VersionCache<VerifiedCollateral>,
     tdx: VersionCache<TdxVerifiedCollateral>,
+}
+
+impl Default for VerifiedCache {
+    fn default() -> Self {
+        // Far more than any realistic number of platforms (FMSPCs).
+        Self {
+            sgx: VersionCache::new(4096),
+            tdx: VersionCache::new(4096),
+        }
+    }
 }
 
 impl VerifiedCache {

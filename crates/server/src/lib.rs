@@ -20,6 +20,7 @@
 //! serves until [`RunningServer::shutdown`].
 
 pub mod auth;
+mod cache;
 pub mod codec;
 pub mod config;
 pub mod dcap;

@@ -13,8 +13,7 @@
 //! accepted under one provider's test root is never reused for a provider
 //! that does not trust it. A warm request costs one P-384 verify.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use attesta_collateral::{SnpEndorsementService, SnpKeyKind, SnpProduct, SnpTcb};
 use attesta_evidence::roots::{RootKind, TrustRoots};
@@ -23,6 +22,7 @@ use attesta_evidence::{ErrorCode, UnixTime, Verified};
 use attesta_store::ProviderRecord;
 use serde_json::json;
 
+use crate::cache::VersionCache;
 use crate::error::ApiError;
 use crate::evidence::{AttestInput, EvidenceVerifier};
 use crate::provider_config::ProviderConfig;
@@ -30,14 +30,14 @@ use crate::provider_config::ProviderConfig;
 /// The `/attest/SevSnpVm` verifier.
 pub struct SnpVerifier {
     pub endorsements: Arc<SnpEndorsementService>,
-    chains: RwLock<HashMap<[u8; 32], Arc<VerifiedChain>>>,
+    chains: VersionCache<VerifiedChain>,
 }
 
 impl SnpVerifier {
     pub fn new(endorsements: Arc<SnpEndorsementService>) -> Self {
         Self {
             endorsements,
-            chains: RwLock::new(HashMap::new()),
+            chains: VersionCache::new(16_384),
         }
     }
 
@@ -48,18 +48,11 @@ impl SnpVerifier {
         roots: &TrustRoots,
         at: UnixTime,
     ) -> Result<Arc<VerifiedChain>, SnpError> {
-        if let Some(c) = self.chains.read().expect("snp chain cache").get(&key)
-            && c.check_time(at).is_ok()
-        {
-            return Ok(c.clone());
-        }
-        let c = Arc::new(VerifiedChain::verify(collateral, roots, at)?);
-        let mut map = self.chains.write().expect("snp chain cache");
-        if map.len() > 16_384 {
-            map.clear();
-        }
-        map.insert(key, c.clone());
-        Ok(c)
+        self.chains.get_or_verify(
+            key,
+            |c| c.check_time(at).is_ok(),
+            || VerifiedChain::verify(collateral, roots, at),
+        )
     }
 }
 
