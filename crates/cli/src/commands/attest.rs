@@ -46,10 +46,6 @@ pub struct AttestArgs {
     pub server: ServerArgs,
 }
 
-fn read(p: &PathBuf) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
-}
-
 pub async fn run(args: AttestArgs) -> anyhow::Result<ExitCode> {
     let ty: AttestationType = args.attestation_type.parse()?;
     let member = match ty {
@@ -62,23 +58,24 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<ExitCode> {
     let mut body = serde_json::Map::new();
     body.insert(
         member.into(),
-        json!(URL_SAFE_NO_PAD.encode(read(&args.evidence)?)),
+        json!(URL_SAFE_NO_PAD.encode(crate::commands::read(&args.evidence)?)),
     );
     if let Some(p) = &args.runtime_data {
         let kind = if args.runtime_json { "JSON" } else { "Binary" };
         body.insert(
             "runtimeData".into(),
-            json!({"data": URL_SAFE_NO_PAD.encode(read(p)?), "dataType": kind}),
+            json!({"data": URL_SAFE_NO_PAD.encode(crate::commands::read(p)?), "dataType": kind}),
         );
     }
     if let Some(p) = &args.init_time_data {
         body.insert(
             "initTimeData".into(),
-            json!({"data": URL_SAFE_NO_PAD.encode(read(p)?), "dataType": "Binary"}),
+            json!({"data": URL_SAFE_NO_PAD.encode(crate::commands::read(p)?), "dataType": "Binary"}),
         );
     }
     if let Some(p) = &args.draft_policy {
-        let text = String::from_utf8(read(p)?).context("the draft policy is not UTF-8")?;
+        let text = String::from_utf8(crate::commands::read(p)?)
+            .context("the draft policy is not UTF-8")?;
         body.insert("draftPolicyForAttestation".into(), json!(text));
     }
     if let Some(n) = &args.nonce {

@@ -9,6 +9,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::client::print_json;
+use crate::commands::{certs, read, usage, verdict};
 use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::snp::{self, SnpCollateral, VerifiedChain};
 use attesta_evidence::{ErrorCode, UnixTime, binding};
@@ -34,25 +35,6 @@ pub struct VerifySnpArgs {
     /// PEM ARK to trust besides AMD's (for test PKIs; repeatable).
     #[arg(long)]
     pub trust_root: Vec<PathBuf>,
-}
-
-fn read(p: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
-}
-
-fn certs(p: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
-    let data = read(p)?;
-    if data.starts_with(b"-----") {
-        attesta_evidence::sgx::pki::pem_certificates(&data)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
-    } else {
-        Ok(vec![data])
-    }
-}
-
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {msg:#}");
-    ExitCode::from(2)
 }
 
 pub fn run_verify(a: VerifySnpArgs) -> anyhow::Result<ExitCode> {
@@ -108,18 +90,7 @@ pub fn run_verify(a: VerifySnpArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(Value::Object(verified.claims.into_map()))
     });
-    match result {
-        Ok(claims) => {
-            print_json(&json!({"verdict": "accepted", "error": null, "claims": claims}));
-            Ok(ExitCode::SUCCESS)
-        }
-        Err((code, message)) => {
-            print_json(
-                &json!({"verdict": "rejected", "error": {"code": code, "message": message}, "claims": {}}),
-            );
-            Ok(ExitCode::from(1))
-        }
-    }
+    Ok(verdict(result))
 }
 
 pub fn run_inspect(file: &Path) -> anyhow::Result<ExitCode> {

@@ -10,6 +10,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::client::print_json;
+use crate::commands::{certs, read, usage, verdict};
 use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::tpm::structures::{
     TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384, TPM_ALG_SHA512,
@@ -54,25 +55,6 @@ pub struct VerifyTpmArgs {
     /// Verification time, RFC 3339 [default: now].
     #[arg(long)]
     pub at: Option<String>,
-}
-
-fn read(p: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
-}
-
-/// DER certificates from a DER or PEM file.
-fn certs(p: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
-    let data = read(p)?;
-    if data.starts_with(b"-----") {
-        let mut out = Vec::new();
-        for item in x509_parser::pem::Pem::iter_from_buffer(&data) {
-            let item = item.with_context(|| format!("{} is not valid PEM", p.display()))?;
-            out.push(item.contents);
-        }
-        Ok(out)
-    } else {
-        Ok(vec![data])
-    }
 }
 
 fn bank_of(name: &str, len: usize) -> Option<u16> {
@@ -123,11 +105,6 @@ fn load_pcrs(files: &[PathBuf]) -> anyhow::Result<Pcrs> {
         }
     }
     Ok(out)
-}
-
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {msg}");
-    ExitCode::from(2)
 }
 
 pub fn run_verify(a: VerifyTpmArgs) -> anyhow::Result<ExitCode> {
@@ -214,20 +191,14 @@ pub fn run_verify(a: VerifyTpmArgs) -> anyhow::Result<ExitCode> {
         require_valid_aik_cert: !a.no_aik_cert_required,
         required_pcr_mask: mask,
     };
-    match attesta_evidence::tpm::verify(&ev, &nonce, &roots, &settings, at) {
-        Ok(v) => {
+    let result = attesta_evidence::tpm::verify(&ev, &nonce, &roots, &settings, at)
+        .map(|v| {
             let mut claims = v.claims().into_map();
             claims.insert("x-ms-attestation-type".into(), json!("tpm"));
-            print_json(&json!({"verdict": "accepted", "error": null, "claims": claims}));
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            print_json(
-                &json!({"verdict": "rejected", "error": {"code": e.code(), "message": e.to_string()}, "claims": {}}),
-            );
-            Ok(ExitCode::from(1))
-        }
-    }
+            Value::Object(claims)
+        })
+        .map_err(|e| (e.code(), e.to_string()));
+    Ok(verdict(result))
 }
 
 /// `attesta inspect tpm-eventlog FILE`: the events and the replayed PCRs.

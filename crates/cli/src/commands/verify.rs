@@ -11,11 +11,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::client::print_json;
+use crate::commands::{read, usage, verdict};
 use attesta_evidence::openenclave::OeReport;
 use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::sgx::{self, SgxVerifier};
@@ -79,30 +79,6 @@ pub enum InspectCmd {
     /// Decode a TCG event log: its events and the PCR values it replays to.
     #[command(name = "tpm-eventlog")]
     TpmEventlog { file: PathBuf },
-}
-
-fn read(p: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
-}
-
-fn verdict(result: Result<Value, (&'static str, String)>) -> ExitCode {
-    match result {
-        Ok(claims) => {
-            print_json(&json!({"verdict": "accepted", "error": null, "claims": claims}));
-            ExitCode::SUCCESS
-        }
-        Err((code, message)) => {
-            print_json(
-                &json!({"verdict": "rejected", "error": {"code": code, "message": message}, "claims": {}}),
-            );
-            ExitCode::from(1)
-        }
-    }
-}
-
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {msg}");
-    ExitCode::from(2)
 }
 
 pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
