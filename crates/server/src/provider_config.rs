@@ -47,7 +47,9 @@ pub struct ProviderConfig {
     pub verification_time: Option<String>,
 }
 
-fn pem_to_der(pem: &str) -> Result<Vec<Vec<u8>>, String> {
+/// DER certificates from PEM text (its CERTIFICATE blocks), each parsed as
+/// X.509; no CERTIFICATE block is an error.
+pub(crate) fn pem_to_der(pem: &str) -> Result<Vec<Vec<u8>>, String> {
     let mut out = Vec::new();
     for item in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()) {
         let item = item.map_err(|e| format!("invalid PEM: {e}"))?;

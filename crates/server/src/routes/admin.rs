@@ -92,25 +92,10 @@ fn default_trust() -> String {
     "aad".into()
 }
 
-/// DER certificates from PEM text (one or more blocks).
+/// DER certificates from PEM text (one or more blocks), each parsed as X.509.
 pub(crate) fn certs_from_pem(pem: &str) -> Result<Vec<Vec<u8>>, ApiError> {
-    let mut out = Vec::new();
-    for item in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()) {
-        let item = item.map_err(|e| ApiError::invalid_parameter(format!("invalid PEM: {e}")))?;
-        if item.label != "CERTIFICATE" {
-            continue;
-        }
-        x509_parser::parse_x509_certificate(&item.contents).map_err(|e| {
-            ApiError::invalid_parameter(format!("a policy certificate is not valid X.509: {e}"))
-        })?;
-        out.push(item.contents);
-    }
-    if out.is_empty() {
-        return Err(ApiError::invalid_parameter(
-            "no CERTIFICATE block found in a policy_certificates entry",
-        ));
-    }
-    Ok(out)
+    crate::provider_config::pem_to_der(pem)
+        .map_err(|e| ApiError::invalid_parameter(format!("a policy_certificates entry: {e}")))
 }
 
 async fn create(
