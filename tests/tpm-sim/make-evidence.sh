@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # make-evidence.sh — genuine TPM 2.0 evidence from a private swtpm instance, for the TPM verifier's tests.
 #
-# Usage: make-evidence.sh [--secure-boot on|off] [--banks sha1,sha256] [--no-ecc] OUT_DIR [NONCE_HEX]
+# Usage: make-evidence.sh [--secure-boot on|off] [--banks sha1,sha256] [--no-ecc] [--certify-key PEM]
+#                         OUT_DIR [NONCE_HEX]
 #
 # Starts swtpm on 127.0.0.1 (free ports, state in a temp dir, PCR banks activated with swtpm_setup),
 # creates an EK and AKs (RSA-2048 RSASSA/SHA-256 and ECC P-256 ECDSA/SHA-256) with tpm2-tools, issues
 # AK certificates from a throwaway test CA, extends PCRs 0-7 with a scripted boot whose crypto-agile TCG
 # event log it writes beside them, quotes PCRs 0-7 of every bank over the nonce, writes manifest.json,
-# and finally re-verifies everything from the files (tpmsim.py check). Exits non-zero if any step or
+# and finally re-verifies everything from the files (tpmsim.py check). With --certify-key, the RSA
+# private key in PEM is loaded into the TPM (null hierarchy) and certified by the RSA AK with
+# TPM2_Certify over the same nonce (certify.attest, certify.sig, certify_key.tpmt). Exits non-zero if any step or
 # check fails. Installs swtpm, swtpm-tools and tpm2-tools (Debian packages) and Python's cryptography
 # when missing. See README.md in this directory for the files and their formats.
 set -euo pipefail
@@ -17,6 +20,7 @@ DEFAULT_NONCE="0123456789abcdeffedcba9876543210"
 SECURE_BOOT=on
 BANKS=sha1,sha256
 ECC=1
+CERTIFY_KEY=""
 
 usage() {
   echo "usage: $0 [--secure-boot on|off] [--banks sha1,sha256[,sha384,sha512]] [--no-ecc] OUT_DIR [NONCE_HEX]" >&2
@@ -31,6 +35,7 @@ while [ $# -gt 0 ]; do
     --banks) [ $# -ge 2 ] || usage; BANKS="$2"; shift 2 ;;
     --banks=*) BANKS="${1#*=}"; shift ;;
     --no-ecc) ECC=0; shift ;;
+    --certify-key) [ $# -ge 2 ] || usage; CERTIFY_KEY="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
     -h|--help) usage ;;
     -*) echo "unknown option $1" >&2; usage ;;
     *) POS+=("$1"); shift ;;
@@ -183,6 +188,23 @@ tpm2_quote -c "$W/ak.ctx" -l "$SEL" "${QUAL[@]}" -g sha256 \
 if [ $ECC = 1 ]; then
   tpm2_quote -c "$W/ak_ecc.ctx" -l "$SEL" "${QUAL[@]}" -g sha256 \
     -m "$OUT/quote_ecc.msg" -s "$OUT/quote_ecc.sig" -f tss -o "$OUT/quote_ecc.pcrs" -F values >/dev/null; flush
+fi
+
+# --- 6b. TPM2_Certify of an external key by the AK ----------------------------------------------
+if [ -n "$CERTIFY_KEY" ]; then
+  flush
+  tpm2_loadexternal -C n -G rsa -r "$CERTIFY_KEY" -c "$W/ck.ctx" >/dev/null; flush
+  tpm2_readpublic -c "$W/ck.ctx" -f tss -o "$W/ck.pub" >/dev/null; flush
+  tpm2_evictcontrol -C o -c "$W/ak.ctx" 0x81010002 >/dev/null; flush
+  tpm2_readpublic -c "$W/ck.ctx" >/dev/null   # leaves the key loaded in a transient slot
+  ck_handle="$(tpm2_getcap handles-transient | sed -n 's/^- \(0x[0-9a-fA-F]*\).*/\1/p' | head -n1)"
+  [ -n "$ck_handle" ] || { echo "the certified key is not loaded" >&2; exit 1; }
+  "${SIM[@]}" certify-cmd --object "$ck_handle" --sign 0x81010002 --nonce "$NONCE" --out "$W/certify.cmd"
+  tpm2_send -o "$W/certify.rsp" <"$W/certify.cmd"
+  "${SIM[@]}" certify-rsp --rsp "$W/certify.rsp" --nonce "$NONCE" --attest "$OUT/certify.attest" \
+    --sig "$OUT/certify.sig" --public-in "$W/ck.pub" --public-out "$OUT/certify_key.tpmt"
+  flush
+  tpm2_evictcontrol -C o -c 0x81010002 >/dev/null
 fi
 
 # --- 7. manifest -------------------------------------------------------------------------------

@@ -719,6 +719,70 @@ def cmd_manifest(args):
         f.write("\n")
 
 
+TPM_ST_SESSIONS = 0x8002
+TPM_CC_CERTIFY = 0x00000148
+TPM_RS_PW = 0x40000009
+TPM_ST_ATTEST_CERTIFY = 0x8017
+
+
+def cmd_certify_cmd(args):
+    """Write a raw TPM2_Certify command (empty-password sessions for both handles, the key's own
+    signing scheme) for tpm2_send: tpm2_certify of the packaged tools cannot set qualifyingData."""
+    nonce = bytes.fromhex(args.nonce)
+    pw_session = struct.pack(">IHBH", TPM_RS_PW, 0, 0, 0)
+    auth = pw_session + pw_session
+    body = struct.pack(">II", int(args.object, 0), int(args.sign, 0))
+    body += struct.pack(">I", len(auth)) + auth
+    body += struct.pack(">H", len(nonce)) + nonce
+    body += struct.pack(">H", TPM_ALG_NULL)
+    cmd = struct.pack(">HII", TPM_ST_SESSIONS, 10 + len(body), TPM_CC_CERTIFY) + body
+    with open(args.out, "wb") as f:
+        f.write(cmd)
+
+
+def cmd_certify_rsp(args):
+    """Split a TPM2_Certify response into the TPMS_ATTEST and the TPMT_SIGNATURE, and check it."""
+    with open(args.rsp, "rb") as f:
+        data = f.read()
+    r = Rd(data, "TPM2_Certify response")
+    _tag, size, rc = r.u16(), r.u32(), r.u32()
+    if rc != 0 or size != len(data):
+        fail("TPM2_Certify failed: response code 0x%08x" % rc)
+    r.u32()  # parameterSize
+    attest = r.tpm2b()
+    start = r.i
+    sig = parse_signature_prefix(r)
+    sig_bytes = data[start:r.i]
+    a = Rd(attest, "TPMS_ATTEST")
+    magic, typ = a.u32(), a.u16()
+    if magic != TPM_GENERATED_VALUE or typ != TPM_ST_ATTEST_CERTIFY:
+        fail("the certification is not a TPM2_Certify TPMS_ATTEST")
+    a.tpm2b()
+    if a.tpm2b() != bytes.fromhex(args.nonce):
+        fail("the certification does not carry the nonce")
+    with open(args.attest, "wb") as f:
+        f.write(attest)
+    with open(args.sig, "wb") as f:
+        f.write(sig_bytes)
+    # TPM2B_PUBLIC from tpm2_readpublic -> TPMT_PUBLIC, as MAA's tpm_certify.public carries it.
+    with open(args.public_in, "rb") as f:
+        pub = f.read()
+    if struct.unpack(">H", pub[:2])[0] != len(pub) - 2:
+        fail("%s is not a TPM2B_PUBLIC" % args.public_in)
+    with open(args.public_out, "wb") as f:
+        f.write(pub[2:])
+
+
+def parse_signature_prefix(r):
+    alg, _hash = r.u16(), r.u16()
+    if alg in (TPM_ALG_RSASSA, TPM_ALG_RSAPSS):
+        r.tpm2b()
+    elif alg == TPM_ALG_ECDSA:
+        r.tpm2b(), r.tpm2b()
+    else:
+        fail("TPMT_SIGNATURE: unsupported sigAlg 0x%04x" % alg)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -750,6 +814,20 @@ def main():
     s.add_argument("--tpm-info", required=True)
     s.add_argument("--tools", required=True)
     s.set_defaults(fn=cmd_manifest)
+    s = sub.add_parser("certify-cmd")
+    s.add_argument("--object", required=True)
+    s.add_argument("--sign", required=True)
+    s.add_argument("--nonce", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_certify_cmd)
+    s = sub.add_parser("certify-rsp")
+    s.add_argument("--rsp", required=True)
+    s.add_argument("--nonce", required=True)
+    s.add_argument("--attest", required=True)
+    s.add_argument("--sig", required=True)
+    s.add_argument("--public-in", required=True)
+    s.add_argument("--public-out", required=True)
+    s.set_defaults(fn=cmd_certify_rsp)
     s = sub.add_parser("check")
     s.add_argument("out_dir")
     s.set_defaults(fn=cmd_check)

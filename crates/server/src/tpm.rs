@@ -8,9 +8,9 @@
 //! that share the key can finish each other's exchanges). The context is
 //! bound to the provider it was issued for.
 //!
-//! Verifying the request message (quote, AK certificate, event log) is not
-//! in this build yet: such a request is checked against its context and then
-//! answered 501, never with a token.
+//! The request message (quote, AK certificate, event log, key binding) is
+//! verified in `routes::tpm::maa_request`, which opens the context with
+//! [`open_context`].
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use serde_json::{Value, json};
@@ -104,8 +104,10 @@ pub fn encode_envelope(message: &Value) -> Value {
     json!({ "data": b64url(message.to_string().as_bytes()) })
 }
 
-/// Answer one TPM protocol message for `provider` at `now`.
-pub fn handle(
+/// Answer an init message (`{"payload": {"type": "aikcert"}}`) for
+/// `provider` at `now` with a challenge and its sealed `service_context`.
+/// Request messages (`{"payload": {"request": JWS}}`) are not answered here.
+pub fn handle_init(
     key: &ContextKey,
     provider: &str,
     message: &Value,
@@ -114,33 +116,18 @@ pub fn handle(
     let payload = message
         .get("payload")
         .ok_or_else(|| tpm_error("the TPM message has no 'payload' member"))?;
-    if let Some(ty) = payload.get("type") {
-        if ty != "aikcert" {
-            return Err(tpm_error(format!(
-                "init type {ty} is not supported; the only init type is \"aikcert\""
-            )));
-        }
-        let (challenge, context) = new_challenge(key, provider, now)?;
-        return Ok(json!({ "payload": { "challenge": challenge, "service_context": context } }));
-    }
-    if let Some(request) = payload.get("request").and_then(Value::as_str) {
-        let claimed = attesta_token::jws::parse_jws(request)
-            .map_err(|e| tpm_error(format!("the request is not a JWS: {e}")))?;
-        let body: Value = serde_json::from_slice(&claimed.payload)
-            .map_err(|e| tpm_error(format!("the request payload is not JSON: {e}")))?;
-        let challenge = open_context(key, provider, &body, now)?;
-        if body.get("challenge").and_then(Value::as_str) != Some(challenge.as_str()) {
-            return Err(tpm_error(
-                "the request's challenge is not the one issued with its service_context",
-            ));
-        }
-        return Err(ApiError::not_implemented(
-            "TPM quote verification is not available in this build of Attesta yet",
+    let Some(ty) = payload.get("type") else {
+        return Err(tpm_error(
+            "the TPM message payload is neither an init ('type') nor a request ('request')",
         ));
+    };
+    if ty != "aikcert" {
+        return Err(tpm_error(format!(
+            "init type {ty} is not supported; the only init type is \"aikcert\""
+        )));
     }
-    Err(tpm_error(
-        "the TPM message payload is neither an init ('type') nor a request ('request')",
-    ))
+    let (challenge, context) = new_challenge(key, provider, now)?;
+    Ok(json!({ "payload": { "challenge": challenge, "service_context": context } }))
 }
 
 /// A fresh 16-byte challenge (base64url) and the `service_context` sealing
@@ -208,38 +195,28 @@ mod tests {
         (d, k)
     }
 
-    fn request_with(ctx: &str, challenge: &str) -> Value {
-        let body = json!({"challenge": challenge, "service_context": ctx});
-        let jws = attesta_token::jws::unsigned_jws(body.to_string().as_bytes());
-        json!({"payload": {"request": jws}})
+    fn open(k: &ContextKey, provider: &str, ctx: &str, now: u64) -> Result<String, ApiError> {
+        open_context(k, provider, &json!({ "service_context": ctx }), now)
     }
 
     #[test]
-    fn init_then_request_round_trip() {
+    fn init_then_context_round_trip() {
         let (_d, k) = key();
-        let reply = handle(&k, "p", &json!({"payload": {"type": "aikcert"}}), 1000).unwrap();
+        let reply = handle_init(&k, "p", &json!({"payload": {"type": "aikcert"}}), 1000).unwrap();
         let challenge = reply["payload"]["challenge"].as_str().unwrap();
         assert_eq!(b64_lenient(challenge).unwrap().len(), 16);
         let ctx = reply["payload"]["service_context"].as_str().unwrap();
-        // A genuine context with its challenge reaches the (unbuilt) verifier.
-        let e = handle(&k, "p", &request_with(ctx, challenge), 1001).unwrap_err();
-        assert_eq!(e.code, "NotImplemented");
-        // Wrong challenge, other provider, expired, or another node's key.
-        let e = handle(&k, "p", &request_with(ctx, "AAAA"), 1001).unwrap_err();
-        assert_eq!(e.inner, Some("TpmProtocolError"));
-        let e = handle(&k, "q", &request_with(ctx, challenge), 1001).unwrap_err();
+        // The genuine context gives its challenge back.
+        assert_eq!(open(&k, "p", ctx, 1001).unwrap(), challenge);
+        // Another provider, expired, or another node's key.
+        let e = open(&k, "q", ctx, 1001).unwrap_err();
         assert!(e.message.contains("not issued"), "{}", e.message);
-        let e = handle(
-            &k,
-            "p",
-            &request_with(ctx, challenge),
-            1000 + CHALLENGE_SECS + 1,
-        )
-        .unwrap_err();
+        let e = open(&k, "p", ctx, 1000 + CHALLENGE_SECS + 1).unwrap_err();
         assert!(e.message.contains("expired"), "{}", e.message);
         let (_d2, other) = key();
-        let e = handle(&other, "p", &request_with(ctx, challenge), 1001).unwrap_err();
+        let e = open(&other, "p", ctx, 1001).unwrap_err();
         assert!(e.message.contains("not issued"));
+        assert_eq!(e.inner, Some("TpmProtocolError"));
     }
 
     #[test]
@@ -251,7 +228,7 @@ mod tests {
             json!({"payload": {"x": 1}}),
         ] {
             assert_eq!(
-                handle(&k, "p", &m, 0).unwrap_err().inner,
+                handle_init(&k, "p", &m, 0).unwrap_err().inner,
                 Some("TpmProtocolError")
             );
         }

@@ -16,4 +16,7 @@ pub mod structures;
 pub mod verify;
 
 pub use eventlog::{EventLog, LogFormat, Pcrs};
-pub use verify::{AkPublic, QuoteParts, TpmError, TpmEvidence, TpmSettings, TpmVerified, verify};
+pub use verify::{
+    AkPublic, CertifiedKey, CertifyParts, QuoteParts, TpmError, TpmEvidence, TpmSettings,
+    TpmVerified, VerifiedAkChain, verify, verify_with_chain,
+};

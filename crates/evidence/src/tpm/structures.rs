@@ -403,6 +403,15 @@ impl PublicKey {
 }
 
 impl PublicKey {
+    /// Whether two keys are the same key (their DER SubjectPublicKeyInfo
+    /// agree, so leading zeros and encodings do not matter).
+    pub fn same_key(&self, other: &PublicKey) -> bool {
+        match (self.spki_der(), other.spki_der()) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// A key from a JWK (RSA `n`/`e`, or EC P-256/P-384 `x`/`y`), base64url.
     pub fn from_jwk(jwk: &serde_json::Value) -> Result<PublicKey, String> {
         use base64::Engine;

@@ -78,6 +78,16 @@ pub enum TpmError {
     PcrSelectionInsufficient { quoted: u64, required: u64 },
     #[error("the event log does not replay to the quoted PCR {pcr} ({bank} bank)")]
     EventLogMismatch { bank: &'static str, pcr: u32 },
+    #[error(
+        "the key certification is not a TPM2_Certify structure (magic {magic:#x}, type {attest_type:#x})"
+    )]
+    NotACertification { magic: u32, attest_type: u16 },
+    #[error("the key certification's signature does not verify with the AK")]
+    CertificationSignatureInvalid,
+    #[error("the key certification's qualifyingData {actual} is not the expected nonce {expected}")]
+    CertificationNonceMismatch { expected: String, actual: String },
+    #[error("the key certification names another object than the public area sent with it")]
+    CertifiedNameMismatch,
 }
 
 impl ErrorCode for TpmError {
@@ -92,6 +102,10 @@ impl ErrorCode for TpmError {
             TpmError::UnsupportedSignature(_) => "UnsupportedSignature",
             TpmError::WeakSignatureHash(_) => "WeakSignatureHash",
             TpmError::QuoteSignatureInvalid => "QuoteSignatureInvalid",
+            TpmError::NotACertification { .. } => "NotACertification",
+            TpmError::CertificationSignatureInvalid => "CertificationSignatureInvalid",
+            TpmError::CertificationNonceMismatch { .. } => "CertificationNonceMismatch",
+            TpmError::CertifiedNameMismatch => "CertifiedNameMismatch",
             TpmError::NotAQuote { .. } => "NotAQuote",
             TpmError::NonceMismatch { .. } => "NonceMismatch",
             TpmError::PcrValueMissing { .. } => "PcrValueMissing",
@@ -153,6 +167,11 @@ impl Default for TpmSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TpmVerified {
     pub aik_validated: bool,
+    /// The verified AK chain (for a cache to hand back to
+    /// [`verify_with_chain`]); `None` when the AK was not validated.
+    pub ak_chain: Option<VerifiedAkChain>,
+    /// The AK the quotes were checked with.
+    pub ak: PublicKey,
     pub aik_pub_hash: String,
     /// Quoted PCR values: bank → index → value.
     pub quoted: Pcrs,
@@ -189,14 +208,67 @@ fn within(cert: &X509Certificate<'_>, at: UnixTime) -> bool {
     cert.validity().not_before.timestamp() <= t && t <= cert.validity().not_after.timestamp()
 }
 
-/// Check the AK certificate chain to a configured TPM CA. Returns whether
-/// the chain ended at a configured (test) root.
-fn check_ak_chain(
+/// An AK certificate chain that verified to a configured TPM CA: what a
+/// cache may keep. It stays good for any verification time inside
+/// `[not_before, not_after]` (the intersection of every certificate's
+/// validity on the path) and only for the same certificates and roots
+/// (`fingerprint`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAkChain {
+    pub fingerprint: [u8; 32],
+    pub not_before: i64,
+    pub not_after: i64,
+    /// The chain ended at a configured (test) root.
+    pub test_root: bool,
+}
+
+impl VerifiedAkChain {
+    /// Whether this verified chain stands for `leaf` + `intermediates` under
+    /// `roots` at `at`.
+    pub fn covers(
+        &self,
+        leaf: &[u8],
+        intermediates: &[Vec<u8>],
+        roots: &TrustRoots,
+        at: UnixTime,
+    ) -> bool {
+        let t = at.0 as i64;
+        self.not_before <= t
+            && t <= self.not_after
+            && crypto::constant_time_eq(
+                &self.fingerprint,
+                &chain_fingerprint(leaf, intermediates, roots),
+            )
+    }
+}
+
+/// SHA-256 over the AK certificate, the intermediates and the TPM roots
+/// (each length-prefixed): the identity of one chain-verification problem.
+pub fn chain_fingerprint(leaf: &[u8], intermediates: &[Vec<u8>], roots: &TrustRoots) -> [u8; 32] {
+    let mut input = Vec::with_capacity(leaf.len() + 4096);
+    let mut add = |tag: u8, bytes: &[u8]| {
+        input.push(tag);
+        input.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+        input.extend_from_slice(bytes);
+    };
+    add(0, leaf);
+    for i in intermediates {
+        add(1, i);
+    }
+    for r in roots.of_kind(RootKind::Tpm) {
+        add(if r.configured { 3 } else { 2 }, &r.der);
+    }
+    crypto::sha256(&input)
+}
+
+/// Check the AK certificate chain to a configured TPM CA (signatures, CA
+/// flags, validity at `at`).
+pub fn verify_ak_chain(
     leaf_der: &[u8],
     intermediates: &[Vec<u8>],
     roots: &TrustRoots,
     at: UnixTime,
-) -> Result<bool, TpmError> {
+) -> Result<VerifiedAkChain, TpmError> {
     let (_, leaf) = X509Certificate::from_der(leaf_der)
         .map_err(|e| TpmError::AkCertificateInvalid(format!("not X.509: {e}")))?;
     if !within(&leaf, at) {
@@ -217,6 +289,12 @@ fn check_ak_chain(
                 .map(|(_, c)| (c, r.configured))
         })
         .collect();
+    let mut not_before = leaf.validity().not_before.timestamp();
+    let mut not_after = leaf.validity().not_after.timestamp();
+    let mut narrow = |c: &X509Certificate<'_>| {
+        not_before = not_before.max(c.validity().not_before.timestamp());
+        not_after = not_after.min(c.validity().not_after.timestamp());
+    };
     // Walk up from the leaf: at each step, a trusted root that issued the
     // current certificate ends the chain; otherwise an intermediate that
     // issued it (signature checked, CA, valid) becomes the current one.
@@ -229,7 +307,13 @@ fn check_ak_chain(
                 if !within(root, at) {
                     return Err(TpmError::AkCertificateExpired("TPM CA".into()));
                 }
-                return Ok(*configured);
+                narrow(root);
+                return Ok(VerifiedAkChain {
+                    fingerprint: chain_fingerprint(leaf_der, intermediates, roots),
+                    not_before,
+                    not_after,
+                    test_root: *configured,
+                });
             }
         }
         let next = parsed.iter().find(|c| {
@@ -246,6 +330,7 @@ fn check_ak_chain(
                 if !within(c, at) {
                     return Err(TpmError::AkCertificateExpired("intermediate CA".into()));
                 }
+                narrow(c);
                 current = c.clone();
             }
             None => break,
@@ -315,6 +400,21 @@ pub fn verify(
     settings: &TpmSettings,
     at: UnixTime,
 ) -> Result<TpmVerified, TpmError> {
+    verify_with_chain(ev, expected_nonce, roots, settings, at, None)
+}
+
+/// [`verify`], reusing an AK chain verified earlier (from
+/// [`TpmVerified::ak_chain`]) when it [covers](VerifiedAkChain::covers) this
+/// evidence's certificates, roots and time; otherwise the chain is verified
+/// afresh. Everything else (key match, quote, PCRs, log) is always checked.
+pub fn verify_with_chain(
+    ev: &TpmEvidence<'_>,
+    expected_nonce: &[u8],
+    roots: &TrustRoots,
+    settings: &TpmSettings,
+    at: UnixTime,
+    known_chain: Option<&VerifiedAkChain>,
+) -> Result<TpmVerified, TpmError> {
     let ak: PublicKey = match &ev.ak_public {
         AkPublic::Tpmt(bytes) => Public::parse(bytes)?.key,
         AkPublic::Key(k) => k.clone(),
@@ -324,22 +424,28 @@ pub fn verify(
         .ok_or_else(|| TpmError::UnsupportedSignature("AK key type or curve".into()))?;
 
     // 1. AK trust.
-    let (aik_validated, test_root) = match ev.ak_cert {
+    let ak_chain = match ev.ak_cert {
         Some(der) => {
             let (_, cert) = X509Certificate::from_der(der)
                 .map_err(|e| TpmError::AkCertificateInvalid(format!("not X.509: {e}")))?;
             if !cert_key_matches(&cert, &ak) {
                 return Err(TpmError::AkKeyMismatch);
             }
-            match check_ak_chain(der, &ev.intermediates, roots, at) {
-                Ok(test) => (true, test),
+            let chain = match known_chain {
+                Some(k) if k.covers(der, &ev.intermediates, roots, at) => Ok(k.clone()),
+                _ => verify_ak_chain(der, &ev.intermediates, roots, at),
+            };
+            match chain {
+                Ok(chain) => Some(chain),
                 Err(e) if settings.require_valid_aik_cert => return Err(e),
-                Err(_) => (false, false),
+                Err(_) => None,
             }
         }
         None if settings.require_valid_aik_cert => return Err(TpmError::AkCertificateRequired),
-        None => (false, false),
+        None => None,
     };
+    let aik_validated = ak_chain.is_some();
+    let test_root = ak_chain.as_ref().is_some_and(|c| c.test_root);
 
     // 2–4. Each quote.
     if ev.quotes.is_empty() {
@@ -454,6 +560,8 @@ pub fn verify(
 
     Ok(TpmVerified {
         aik_validated,
+        ak_chain,
+        ak,
         aik_pub_hash: aik_pub_hash(&spki),
         quoted,
         event_log,
@@ -464,7 +572,77 @@ pub fn verify(
     })
 }
 
+/// A `TPM2_Certify` over a key, made by the AK: the key's `TPMT_PUBLIC`,
+/// the `TPMS_ATTEST` and its `TPMT_SIGNATURE` (MAA's `info.tpm_certify`).
+#[derive(Debug, Clone, Copy)]
+pub struct CertifyParts<'a> {
+    pub public: &'a [u8],
+    pub certification: &'a [u8],
+    pub signature: &'a [u8],
+}
+
+/// A key the TPM certified: its public key and the object properties a
+/// policy may judge (MAA shows `name_alg`, `obj_attr`, `auth_policy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertifiedKey {
+    pub key: PublicKey,
+    pub name: Vec<u8>,
+    pub name_alg: u16,
+    /// `TPMA_OBJECT` (fixedTPM 0x2, fixedParent 0x10,
+    /// sensitiveDataOrigin 0x20, …).
+    pub object_attributes: u32,
+    pub auth_policy: Vec<u8>,
+}
+
 impl TpmVerified {
+    /// Check that the verified AK certified the key in `parts`
+    /// (`TPM2_Certify`): the structure is a certification of the TPM, signed
+    /// by the AK, over `expected_nonce`, naming exactly the object whose
+    /// public area was sent. Returns the certified key and its properties.
+    pub fn certify(
+        &self,
+        parts: &CertifyParts<'_>,
+        expected_nonce: &[u8],
+    ) -> Result<CertifiedKey, TpmError> {
+        let public = Public::parse(parts.public)?;
+        let attest = Attest::parse(parts.certification)?;
+        let sig = Signature::parse(parts.signature)?;
+        check_signature(&self.ak, &sig, attest.raw).map_err(|e| match e {
+            TpmError::QuoteSignatureInvalid => TpmError::CertificationSignatureInvalid,
+            other => other,
+        })?;
+        let Attested::Certify { name, .. } = &attest.attested else {
+            return Err(TpmError::NotACertification {
+                magic: attest.magic,
+                attest_type: attest.attest_type,
+            });
+        };
+        if attest.magic != TPM_GENERATED_VALUE {
+            return Err(TpmError::NotACertification {
+                magic: attest.magic,
+                attest_type: attest.attest_type,
+            });
+        }
+        if !crypto::constant_time_eq(&attest.extra_data, expected_nonce) {
+            return Err(TpmError::CertificationNonceMismatch {
+                expected: hex::encode(expected_nonce),
+                actual: hex::encode(&attest.extra_data),
+            });
+        }
+        // A name algorithm we cannot hash names no object we could match.
+        let own_name = public.name().ok_or(TpmError::CertifiedNameMismatch)?;
+        if !crypto::constant_time_eq(&own_name, name) {
+            return Err(TpmError::CertifiedNameMismatch);
+        }
+        Ok(CertifiedKey {
+            key: public.key.clone(),
+            name: own_name,
+            name_alg: public.name_alg,
+            object_attributes: public.object_attributes,
+            auth_policy: public.auth_policy.clone(),
+        })
+    }
+
     /// Secure boot state, from a `SecureBoot` variable event in PCR 7 whose
     /// PCR replayed and whose digest (in a quoted bank) is the hash of its
     /// data. `None` when the verified log does not say.

@@ -125,7 +125,7 @@ pub async fn attest(
             return Ok(Json(crate::tpm::encode_envelope(&reply)));
         }
         let reply =
-            crate::tpm::handle(&state.tpm_context, ctx.name(), &message, UnixTime::now().0)?;
+            crate::tpm::handle_init(&state.tpm_context, ctx.name(), &message, UnixTime::now().0)?;
         return Ok(Json(crate::tpm::encode_envelope(&reply)));
     }
     if ty == AttestationType::AzureGuest {

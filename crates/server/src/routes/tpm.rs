@@ -295,15 +295,98 @@ fn digest_bytes(s: &str) -> Result<Vec<u8>, ApiError> {
     b64_lenient(s).map_err(|_| tpm_error("a PCR digest is neither hex nor base64url"))
 }
 
+/// At most this many `other_keys` (reference §4.3).
+const MAX_OTHER_KEYS: usize = 2;
+
+/// A key object (`request_key` or an `other_keys` entry) as policies see it
+/// (reference §4.3): the JWK unchanged and its `info` — empty for an unbound
+/// key, `tpm_quote` as sent (the quote's qualifyingData already proved it),
+/// or `tpm_certify` replaced by the certified object's `name_alg`,
+/// `obj_attr` and `auth_policy` after checking that the verified AK
+/// certified exactly this key over the challenge. `tpm_quote` binding is
+/// only allowed for the request key.
+fn key_object(
+    verified: &attesta_evidence::tpm::TpmVerified,
+    jwk: &Value,
+    info: Option<&Value>,
+    challenge: &[u8],
+    is_request_key: bool,
+) -> Result<Value, ApiError> {
+    let info = match info {
+        None | Some(Value::Null) => return Ok(json!({ "jwk": jwk, "info": {} })),
+        Some(Value::Object(o)) => o,
+        Some(_) => return Err(tpm_error("a key object's info is not a JSON object")),
+    };
+    if info.is_empty() {
+        return Ok(json!({ "jwk": jwk, "info": {} }));
+    }
+    if info.len() > 1 {
+        return Err(tpm_error(
+            "a key object's info names more than one key binding",
+        ));
+    }
+    if let Some(q) = info.get("tpm_quote") {
+        if !is_request_key {
+            return Err(tpm_error(
+                "tpm_quote key binding is only allowed for the request key, not in other_keys",
+            ));
+        }
+        return Ok(json!({ "jwk": jwk, "info": { "tpm_quote": q } }));
+    }
+    if let Some(c) = info.get("tpm_certify") {
+        let field = |name: &str| -> Result<Vec<u8>, ApiError> {
+            let s = c
+                .get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| tpm_error(format!("tpm_certify has no '{name}'")))?;
+            bytes(name, s)
+        };
+        let public = field("public")?;
+        let certification = field("certification")?;
+        let signature = field("signature")?;
+        let certified = verified
+            .certify(
+                &attesta_evidence::tpm::CertifyParts {
+                    public: &public,
+                    certification: &certification,
+                    signature: &signature,
+                },
+                challenge,
+            )
+            .map_err(|e| ApiError::evidence(e.code(), &e))?;
+        let key = attesta_evidence::tpm::structures::PublicKey::from_jwk(jwk).map_err(tpm_error)?;
+        if !certified.key.same_key(&key) {
+            return Err(ApiError::evidence(
+                "CertifiedKeyMismatch",
+                "the key the TPM certified (tpm_certify.public) is not the key in the jwk",
+            ));
+        }
+        return Ok(json!({
+            "jwk": jwk,
+            "info": { "tpm_certify": {
+                "name_alg": certified.name_alg,
+                "obj_attr": certified.object_attributes,
+                "auth_policy": crate::codec::b64url(&certified.auth_policy),
+            }},
+        }));
+    }
+    let name = info.keys().next().cloned().unwrap_or_default();
+    Err(ApiError::not_implemented(format!(
+        "key binding '{name}' is not supported; use tpm_quote, tpm_certify or none"
+    )))
+}
+
 /// `{"payload": {"request": JWS}}` of the MAA TPM protocol (reference §4.3,
 /// request message v1 and v2), answered with `{"payload": {"report": JWT}}`.
 ///
 /// Supported: `att_type` `basic`; the JWS signed (PS256 or RS256) by the
 /// request key (`request_key.jwk` in v2, `attest_key` in v1); key binding by
 /// `tpm_quote` (qualifyingData = SHA-256(JWK text as sent ‖ 0x00 ‖
-/// challenge)) or none (qualifyingData = challenge); `custom_claims` (as
-/// `CustomClaim`s); `rp_data` and `rp_id`. Not yet: `vbs` attestation,
-/// `tpm_certify` binding, `other_keys`, v1's NCrypt platform claims.
+/// challenge)), `tpm_certify` (a TPM2_Certify of the key by the AK over the
+/// challenge; the quote's qualifyingData is then the challenge) or none;
+/// up to two `other_keys` (unbound or `tpm_certify`); `custom_claims` (as
+/// `CustomClaim`s); `rp_data` and `rp_id`. Not yet: `vbs` attestation and
+/// v1's NCrypt platform claims (`current_claim`).
 pub async fn maa_request(
     state: &AppState,
     ctx: &ProviderCtx,
@@ -438,10 +521,6 @@ pub async fn maa_request(
         input.push(0);
         input.extend_from_slice(&challenge);
         attesta_evidence::crypto::sha256(&input).to_vec()
-    } else if binding.iter().any(|k| k == "tpm_certify") {
-        return Err(ApiError::not_implemented(
-            "tpm_certify key binding is not available in this build yet",
-        ));
     } else {
         challenge.clone()
     };
@@ -525,10 +604,27 @@ pub async fn maa_request(
         "x-ms-attestation-type".into(),
         json!(AttestationType::Tpm.claim_value()),
     );
-    incoming_map.insert(
-        "x-ms-tpm-request-key".into(),
-        json!({ "jwk": jwk, "info": info.clone().unwrap_or(json!({})) }),
-    );
+    let request_key_claim = key_object(&verified, &jwk, info.as_ref(), &challenge, true)?;
+    incoming_map.insert("x-ms-tpm-request-key".into(), request_key_claim);
+    if let Some(others) = member(&payload, "other_keys") {
+        let list = others
+            .as_array()
+            .ok_or_else(|| tpm_error("other_keys is not an array"))?;
+        if list.len() > MAX_OTHER_KEYS {
+            return Err(tpm_error(format!(
+                "other_keys holds {} keys; at most {MAX_OTHER_KEYS} are accepted",
+                list.len()
+            )));
+        }
+        let mut claims = Vec::with_capacity(list.len());
+        for k in list {
+            let jwk = k
+                .get("jwk")
+                .ok_or_else(|| tpm_error("an other_keys entry has no jwk"))?;
+            claims.push(key_object(&verified, jwk, k.get("info"), &challenge, false)?);
+        }
+        incoming_map.insert("x-ms-tpm-other-keys".into(), Value::Array(claims));
+    }
     let mut custom = Map::new();
     for c in member(&payload, "custom_claims")
         .and_then(Value::as_array)
