@@ -42,4 +42,23 @@ impl<T> VersionCache<T> {
         map.insert(key, v.clone());
         Ok(v)
     }
+
+    /// The cached entry for `key`, if `usable` holds for it.
+    pub fn get(&self, key: &[u8; 32], usable: impl Fn(&T) -> bool) -> Option<Arc<T>> {
+        self.map
+            .read()
+            .expect("verified cache lock")
+            .get(key)
+            .filter(|v| usable(v))
+            .cloned()
+    }
+
+    /// Keep `value`, verified by the caller, under `key`.
+    pub fn insert(&self, key: [u8; 32], value: T) {
+        let mut map = self.map.write().expect("verified cache lock");
+        if map.len() > self.capacity {
+            map.clear();
+        }
+        map.insert(key, Arc::new(value));
+    }
 }

@@ -57,6 +57,8 @@ pub struct AppState {
     pub tpm_context: Arc<crate::tpm::ContextKey>,
     /// SEV-SNP endorsements (AMD KDS, cache, import).
     pub snp_endorsements: Arc<attesta_collateral::SnpEndorsementService>,
+    /// Verified TPM AK certificate chains (see `tpm::verify_cached`).
+    pub tpm_chains: Arc<crate::cache::VersionCache<attesta_evidence::tpm::VerifiedAkChain>>,
     policies: Arc<RwLock<HashMap<(String, AttestationType), CachedPolicy>>>,
     providers: Arc<RwLock<HashMap<String, CachedProvider>>>,
 }
@@ -85,6 +87,7 @@ impl AppState {
             collateral,
             tpm_context: Arc::new(tpm_context),
             snp_endorsements,
+            tpm_chains: Arc::new(crate::cache::VersionCache::new(16_384)),
             policies: Arc::new(RwLock::new(HashMap::new())),
             providers: Arc::new(RwLock::new(HashMap::new())),
         }

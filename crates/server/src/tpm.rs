@@ -15,6 +15,10 @@
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use serde_json::{Value, json};
 
+use attesta_evidence::UnixTime;
+use attesta_evidence::roots::TrustRoots;
+use attesta_evidence::tpm::{TpmError, TpmEvidence, TpmSettings, TpmVerified, VerifiedAkChain};
+
 use crate::codec::{b64_lenient, b64url};
 use crate::error::ApiError;
 
@@ -183,6 +187,37 @@ pub fn open_context(
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| tpm_error("service_context is malformed"))
+}
+
+/// Verify TPM evidence, reusing an AK certificate chain this node verified
+/// before for the same certificates and roots while the verification time
+/// stays inside the chain's validity (the quote, PCRs and log are checked on
+/// every request). A newly verified chain is remembered.
+pub fn verify_cached(
+    chains: &crate::cache::VersionCache<VerifiedAkChain>,
+    evidence: &TpmEvidence<'_>,
+    nonce: &[u8],
+    roots: &TrustRoots,
+    settings: &TpmSettings,
+    at: UnixTime,
+) -> Result<TpmVerified, TpmError> {
+    let key = evidence.ak_cert.map(|c| {
+        attesta_evidence::tpm::verify::chain_fingerprint(c, &evidence.intermediates, roots)
+    });
+    let t = at.0 as i64;
+    let known = key.and_then(|k| chains.get(&k, |c| c.not_before <= t && t <= c.not_after));
+    let verified = attesta_evidence::tpm::verify_with_chain(
+        evidence,
+        nonce,
+        roots,
+        settings,
+        at,
+        known.as_deref(),
+    )?;
+    if let (Some(k), None, Some(chain)) = (key, &known, &verified.ak_chain) {
+        chains.insert(k, chain.clone());
+    }
+    Ok(verified)
 }
 
 #[cfg(test)]

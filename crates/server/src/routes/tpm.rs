@@ -238,9 +238,15 @@ pub async fn quote(
     let pcfg = ProviderConfig::of(&ctx.record)?;
     let (at, pinned) = pcfg.time(now)?;
     let roots = pcfg.roots(TrustRoots::empty(), RootKind::Tpm)?;
-    let verified =
-        attesta_evidence::tpm::verify(&evidence, &challenge, &roots, &settings(&config), at)
-            .map_err(|e| ApiError::evidence(e.code(), &e))?;
+    let verified = crate::tpm::verify_cached(
+        &state.tpm_chains,
+        &evidence,
+        &challenge,
+        &roots,
+        &settings(&config),
+        at,
+    )
+    .map_err(|e| ApiError::evidence(e.code(), &e))?;
 
     let mut incoming_map = verified.claims().into_map();
     incoming_map.insert(
@@ -596,8 +602,15 @@ pub async fn maa_request(
         pcrs,
         event_log: log.as_deref(),
     };
-    let verified = attesta_evidence::tpm::verify(&evidence, &nonce, &roots, &settings(&config), at)
-        .map_err(|e| ApiError::evidence(e.code(), &e))?;
+    let verified = crate::tpm::verify_cached(
+        &state.tpm_chains,
+        &evidence,
+        &nonce,
+        &roots,
+        &settings(&config),
+        at,
+    )
+    .map_err(|e| ApiError::evidence(e.code(), &e))?;
 
     let mut incoming_map = verified.claims().into_map();
     incoming_map.insert(
@@ -621,7 +634,13 @@ pub async fn maa_request(
             let jwk = k
                 .get("jwk")
                 .ok_or_else(|| tpm_error("an other_keys entry has no jwk"))?;
-            claims.push(key_object(&verified, jwk, k.get("info"), &challenge, false)?);
+            claims.push(key_object(
+                &verified,
+                jwk,
+                k.get("info"),
+                &challenge,
+                false,
+            )?);
         }
         incoming_map.insert("x-ms-tpm-other-keys".into(), Value::Array(claims));
     }
