@@ -12,7 +12,9 @@ pub use bundle::{read_bundle, write_bundle};
 pub mod sgx;
 pub mod snp;
 pub mod tdx;
+pub mod tpm;
 
 pub use sgx::{SgxSample, SgxSampleBuilder};
 pub use snp::{SnpSample, SnpSampleBuilder};
 pub use tdx::{TdxSample, TdxSampleBuilder};
+pub use tpm::{AkKind, LogEvent, TpmSample, TpmSampleBuilder};
