@@ -197,7 +197,7 @@ async fn swtpm_maa_protocol_v2_over_https() {
     )
     .await;
     assert_eq!(s, 201, "{b}");
-    let policy = "version=1.2;\nconfigurationrules{ => issueproperty(type=\"required_pcr_mask\", value=255); => issueproperty(type=\"omit_x5c\", value=true); };\nauthorizationrules{ [type==\"aikValidated\", value==true] && [type==\"secureBootEnabled\", value==true] => permit(); };\nissuancerules{ c:[type==\"role\", issuer==\"CustomClaim\"] => issue(type=\"role\", value=c.value); c:[type==\"x-ms-tpm-request-key\"] => issue(type=\"requestKeyType\", value=JsonToClaimValue(JmesPath(c.value, \"jwk.kty\"))); };";
+    let policy = "version=1.2;\nconfigurationrules{ => issueproperty(type=\"required_pcr_mask\", value=255); => issueproperty(type=\"omit_x5c\", value=true); };\nauthorizationrules{ [type==\"aikValidated\", value==true] && [type==\"secureBootEnabled\", value==true] => permit(); };\nissuancerules{ c:[type==\"role\", issuer==\"CustomClaim\"] => issue(type=\"role\", value=c.value); c:[type==\"x-ms-tpm-request-key\"] => issue(type=\"requestKeyType\", value=JsonToClaimValue(JmesPath(c.value, \"jwk.kty\"))); c:[type==\"bootEvents\"] => issue(type=\"bootEventCount\", value=JsonToClaimValue(JmesPath(c.value, \"length(Events)\"))); };";
     let (s, b) = json(
         t.client
             .put(t.url(&format!("/providers/win/policies/Tpm?{V}")))
@@ -295,14 +295,17 @@ async fn swtpm_maa_protocol_v2_over_https() {
             json!({"algorithm": alg, "values": vals})
         })
         .collect();
-    let tpm_att = json!({"current_attestation": {
+    let current = json!({
         "logs": [{"type": "TCG", "log": b64(&out.join("eventlog.bin"))}],
         "aik_cert": b64(&out.join("ak_cert.der")),
         "aik_pub": ak_jwk,
         "pcrs": banks,
         "quote": b64(&out.join("quote.msg")),
         "signature": b64(&out.join("quote.sig")),
-    }});
+    });
+    // The boot attestation of this power cycle: the swtpm made one quote, so
+    // the boot attestation is that quote again (same reset count and clock).
+    let tpm_att = json!({"current_attestation": current, "boot_attestation": current});
     let payload = format!(
         r#"{{"att_type":"basic","challenge":"{ch}","service_context":"{ctx}","rp_id":"https://rp.example","rp_data":"cnAtZGF0YQ","custom_claims":[{{"name":"role","value":"db","value_type":"String"}}],"request_key":{{"jwk":{jwk_text},"info":{{"tpm_quote":{{"hash_alg":"sha-256"}}}}}},"tpm_att_data":{tpm_att}}}"#
     );
@@ -334,6 +337,17 @@ async fn swtpm_maa_protocol_v2_over_https() {
     assert!(!header.contains_key("x5c"), "omit_x5c was set");
     assert_eq!(c["role"], "db");
     assert_eq!(c["requestKeyType"], "RSA");
+    let logged: Value =
+        serde_json::from_slice(&std::fs::read(out.join("events.json")).unwrap()).unwrap();
+    let logged = logged
+        .as_array()
+        .or_else(|| logged["events"].as_array())
+        .expect("events.json lists the events")
+        .len();
+    assert_eq!(
+        c["bootEventCount"], logged,
+        "bootEvents holds the boot log's events"
+    );
     assert_eq!(c["rp_data"], "cnAtZGF0YQ");
     assert_eq!(
         c["cnf"]["jwk"]["n"],
@@ -633,7 +647,10 @@ async fn swtpm_maa_protocol_v2_tpm_certify_over_https() {
     .await;
     assert_error(s, &b, 400, "InvalidParameter");
     assert!(
-        b["error"]["message"].as_str().unwrap().contains("at most 2"),
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 2"),
         "{b}"
     );
     t.stop().await;

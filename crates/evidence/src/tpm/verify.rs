@@ -88,6 +88,10 @@ pub enum TpmError {
     CertificationNonceMismatch { expected: String, actual: String },
     #[error("the key certification names another object than the public area sent with it")]
     CertifiedNameMismatch,
+    #[error(
+        "the boot attestation is not from the current TPM power cycle (boot reset/restart count {boot:?}, current {current:?}); send the boot log of this boot"
+    )]
+    BootLogDiscontinuous { boot: (u32, u32), current: (u32, u32) },
 }
 
 impl ErrorCode for TpmError {
@@ -106,6 +110,7 @@ impl ErrorCode for TpmError {
             TpmError::CertificationSignatureInvalid => "CertificationSignatureInvalid",
             TpmError::CertificationNonceMismatch { .. } => "CertificationNonceMismatch",
             TpmError::CertifiedNameMismatch => "CertifiedNameMismatch",
+            TpmError::BootLogDiscontinuous { .. } => "BootLogDiscontinuous",
             TpmError::NotAQuote { .. } => "NotAQuote",
             TpmError::NonceMismatch { .. } => "NonceMismatch",
             TpmError::PcrValueMissing { .. } => "PcrValueMissing",
@@ -181,6 +186,11 @@ pub struct TpmVerified {
     pub verified_log_pcrs: BTreeSet<u32>,
     pub reset_count: u32,
     pub restart_count: u32,
+    /// TPMS_CLOCK_INFO.clock of the last quote (milliseconds the TPM has run).
+    pub clock: u64,
+    /// The verified boot attestation of a resumed machine, if one was sent
+    /// ([`TpmVerified::verify_boot`]).
+    pub boot: Option<BootVerified>,
     pub test_root: bool,
 }
 
@@ -448,19 +458,81 @@ pub fn verify_with_chain(
     let test_root = ak_chain.as_ref().is_some_and(|c| c.test_root);
 
     // 2–4. Each quote.
-    if ev.quotes.is_empty() {
+    let quotes = check_quotes(&ak, &ev.quotes, &ev.pcrs, Some(expected_nonce))?;
+    let quoted = quotes.quoted;
+
+    // 5. Coverage.
+    let quoted_mask = quoted
+        .values()
+        .flat_map(|b| b.keys())
+        .filter(|&&p| p < 64)
+        .fold(0u64, |m, &p| m | (1 << p));
+    if quoted_mask & settings.required_pcr_mask != settings.required_pcr_mask {
+        return Err(TpmError::PcrSelectionInsufficient {
+            quoted: quoted_mask,
+            required: settings.required_pcr_mask,
+        });
+    }
+
+    // 6. Event log.
+    let (event_log, verified_log_pcrs) = match ev.event_log {
+        None => (None, BTreeSet::new()),
+        Some(bytes) => {
+            let (log, pcrs) = replay_against(bytes, &quoted)?;
+            (Some(log), pcrs)
+        }
+    };
+
+    Ok(TpmVerified {
+        aik_validated,
+        ak_chain,
+        ak,
+        aik_pub_hash: aik_pub_hash(&spki),
+        quoted,
+        event_log,
+        verified_log_pcrs,
+        reset_count: quotes.reset_count,
+        restart_count: quotes.restart_count,
+        clock: quotes.clock,
+        boot: None,
+        test_root,
+    })
+}
+
+/// What the quotes of one attestation established.
+struct QuotedState {
+    quoted: Pcrs,
+    reset_count: u32,
+    restart_count: u32,
+    clock: u64,
+}
+
+/// Checks 2–4 on every quote: signed by `ak`, a TPM-made quote, over
+/// `nonce` (when one is expected), with a PCR digest matching the values
+/// sent. Returns the quoted values and the last quote's clock.
+fn check_quotes(
+    ak: &PublicKey,
+    quotes: &[QuoteParts<'_>],
+    pcrs: &Pcrs,
+    nonce: Option<&[u8]>,
+) -> Result<QuotedState, TpmError> {
+    if quotes.is_empty() {
         return Err(TpmError::Parse(ParseError::Malformed {
             what: "TPM evidence",
             reason: "no quote".into(),
         }));
     }
     let mut quoted: Pcrs = BTreeMap::new();
-    let mut reset_count = 0;
-    let mut restart_count = 0;
-    for q in &ev.quotes {
+    let mut state = QuotedState {
+        quoted: BTreeMap::new(),
+        reset_count: 0,
+        restart_count: 0,
+        clock: 0,
+    };
+    for q in quotes {
         let attest = Attest::parse(q.attest)?;
         let sig = Signature::parse(q.signature)?;
-        check_signature(&ak, &sig, attest.raw)?;
+        check_signature(ak, &sig, attest.raw)?;
         let Attested::Quote {
             selection,
             pcr_digest,
@@ -477,9 +549,11 @@ pub fn verify_with_chain(
                 attest_type: attest.attest_type,
             });
         }
-        if !crypto::constant_time_eq(&attest.extra_data, expected_nonce) {
+        if let Some(expected) = nonce
+            && !crypto::constant_time_eq(&attest.extra_data, expected)
+        {
             return Err(TpmError::NonceMismatch {
-                expected: hex::encode(expected_nonce),
+                expected: hex::encode(expected),
                 actual: hex::encode(&attest.extra_data),
             });
         }
@@ -487,7 +561,7 @@ pub fn verify_with_chain(
         for s in selection {
             let bank_name = hash_name(s.hash_alg);
             for &p in &s.pcrs {
-                let v = ev.pcrs.get(&s.hash_alg).and_then(|b| b.get(&p)).ok_or(
+                let v = pcrs.get(&s.hash_alg).and_then(|b| b.get(&p)).ok_or(
                     TpmError::PcrValueMissing {
                         bank: bank_name,
                         pcr: p,
@@ -508,68 +582,60 @@ pub fn verify_with_chain(
         for s in selection {
             let bank = quoted.entry(s.hash_alg).or_default();
             for &p in &s.pcrs {
-                if let Some(v) = ev.pcrs.get(&s.hash_alg).and_then(|b| b.get(&p)) {
+                if let Some(v) = pcrs.get(&s.hash_alg).and_then(|b| b.get(&p)) {
                     bank.insert(p, v.clone());
                 }
             }
         }
-        reset_count = attest.reset_count;
-        restart_count = attest.restart_count;
+        state.reset_count = attest.reset_count;
+        state.restart_count = attest.restart_count;
+        state.clock = attest.clock;
     }
+    state.quoted = quoted;
+    Ok(state)
+}
 
-    // 5. Coverage.
-    let quoted_mask = quoted
-        .values()
-        .flat_map(|b| b.keys())
-        .filter(|&&p| p < 64)
-        .fold(0u64, |m, &p| m | (1 << p));
-    if quoted_mask & settings.required_pcr_mask != settings.required_pcr_mask {
-        return Err(TpmError::PcrSelectionInsufficient {
-            quoted: quoted_mask,
-            required: settings.required_pcr_mask,
-        });
-    }
-
-    // 6. Event log.
-    let mut verified_log_pcrs = BTreeSet::new();
-    let event_log = match ev.event_log {
-        None => None,
-        Some(bytes) => {
-            let log = EventLog::parse(bytes)?;
-            let replay = log.replay();
-            for (bank, pcrs) in &replay {
-                let Some(q) = quoted.get(bank) else { continue };
-                for (pcr, value) in pcrs {
-                    match q.get(pcr) {
-                        Some(v) if v == value => {
-                            verified_log_pcrs.insert(*pcr);
-                        }
-                        Some(_) => {
-                            return Err(TpmError::EventLogMismatch {
-                                bank: hash_name(*bank),
-                                pcr: *pcr,
-                            });
-                        }
-                        None => {}
-                    }
+/// Check 6: the log replays to the quoted value of every PCR it touches in
+/// every quoted bank it carries. Returns the log and the PCRs that replayed.
+fn replay_against(bytes: &[u8], quoted: &Pcrs) -> Result<(EventLog, BTreeSet<u32>), TpmError> {
+    let log = EventLog::parse(bytes)?;
+    let mut verified = BTreeSet::new();
+    for (bank, pcrs) in &log.replay() {
+        let Some(q) = quoted.get(bank) else { continue };
+        for (pcr, value) in pcrs {
+            match q.get(pcr) {
+                Some(v) if v == value => {
+                    verified.insert(*pcr);
                 }
+                Some(_) => {
+                    return Err(TpmError::EventLogMismatch {
+                        bank: hash_name(*bank),
+                        pcr: *pcr,
+                    });
+                }
+                None => {}
             }
-            Some(log)
         }
-    };
+    }
+    Ok((log, verified))
+}
 
-    Ok(TpmVerified {
-        aik_validated,
-        ak_chain,
-        ak,
-        aik_pub_hash: aik_pub_hash(&spki),
-        quoted,
-        event_log,
-        verified_log_pcrs,
-        reset_count,
-        restart_count,
-        test_root,
-    })
+/// The attestation of the boot a resumed machine came from (MAA's
+/// `boot_attestation`): its quotes, the PCR values they quote and its log.
+#[derive(Debug, Clone, Default)]
+pub struct BootEvidence<'a> {
+    pub quotes: Vec<QuoteParts<'a>>,
+    pub pcrs: Pcrs,
+    pub event_log: Option<&'a [u8]>,
+}
+
+/// A verified boot attestation, continuous with the current one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BootVerified {
+    pub quoted: Pcrs,
+    pub event_log: Option<EventLog>,
+    pub verified_log_pcrs: BTreeSet<u32>,
+    pub restart_count: u32,
 }
 
 /// A `TPM2_Certify` over a key, made by the AK: the key's `TPMT_PUBLIC`,
@@ -595,6 +661,40 @@ pub struct CertifiedKey {
 }
 
 impl TpmVerified {
+    /// Verify the boot attestation of a resumed machine against this
+    /// (current) one and keep it: its quotes are signed by the same verified
+    /// AK, quote the PCR values sent and its log replays to them (there is
+    /// no challenge to check: they were made at boot). Continuity: both were
+    /// made in the same TPM power cycle — the same reset count (a TPM Reset,
+    /// i.e. a cold boot, increments it; a hibernate resume or restart does
+    /// not), a restart count and a clock no later than the current ones.
+    pub fn verify_boot(&mut self, boot: &BootEvidence<'_>) -> Result<(), TpmError> {
+        let q = check_quotes(&self.ak, &boot.quotes, &boot.pcrs, None)?;
+        if q.reset_count != self.reset_count
+            || q.restart_count > self.restart_count
+            || q.clock > self.clock
+        {
+            return Err(TpmError::BootLogDiscontinuous {
+                boot: (q.reset_count, q.restart_count),
+                current: (self.reset_count, self.restart_count),
+            });
+        }
+        let (event_log, verified_log_pcrs) = match boot.event_log {
+            None => (None, BTreeSet::new()),
+            Some(bytes) => {
+                let (log, pcrs) = replay_against(bytes, &q.quoted)?;
+                (Some(log), pcrs)
+            }
+        };
+        self.boot = Some(BootVerified {
+            quoted: q.quoted,
+            event_log,
+            verified_log_pcrs,
+            restart_count: q.restart_count,
+        });
+        Ok(())
+    }
+
     /// Check that the verified AK certified the key in `parts`
     /// (`TPM2_Certify`): the structure is a certification of the TPM, signed
     /// by the AK, over `expected_nonce`, naming exactly the object whose
@@ -694,6 +794,7 @@ impl TpmVerified {
     /// | `secureBootEnabled` | `SecureBoot` variable event in PCR 7 (only when the log proves it) |
     /// | `pcrs` | the quoted PCR values |
     /// | `events` | the log's events (only when a log was sent and replayed) |
+    /// | `bootEvents` | the boot log's events, when a boot attestation continuous with this one was verified ([`TpmVerified::verify_boot`]) |
     /// | `x-attesta-tpm-reset-count`, `-restart-count` | TPMS_CLOCK_INFO of the quote: a changed reset count means a reboot |
     /// | `x-attesta-test-root` | the AK chain ended at a configured test root |
     pub fn claims(&self) -> Claims {
@@ -707,6 +808,11 @@ impl TpmVerified {
         c.insert("pcrs", self.pcrs_json());
         if let Some(log) = &self.event_log {
             c.insert("events", log.events_json());
+        }
+        if let Some(boot) = &self.boot
+            && let Some(log) = &boot.event_log
+        {
+            c.insert("bootEvents", log.events_json());
         }
         c.insert("x-attesta-tpm-reset-count", self.reset_count);
         c.insert("x-attesta-tpm-restart-count", self.restart_count);

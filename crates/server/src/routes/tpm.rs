@@ -301,6 +301,77 @@ fn digest_bytes(s: &str) -> Result<Vec<u8>, ApiError> {
     b64_lenient(s).map_err(|_| tpm_error("a PCR digest is neither hex nor base64url"))
 }
 
+/// One attestation of a v2 request's `tpm_att_data` (`current_attestation`
+/// or `boot_attestation`): `{logs: [{type, log}], aik_cert, aik_pub (JWK),
+/// pcrs: [{algorithm, values: [{index, digest}]}], quote, signature}`.
+struct Attestation {
+    quote: Vec<u8>,
+    signature: Vec<u8>,
+    aik_pub: Option<Value>,
+    aik_cert: Option<Vec<u8>>,
+    pcrs: Pcrs,
+    /// The TCG log (an IMA log, if sent, is not replayed).
+    log: Option<Vec<u8>>,
+}
+
+impl Attestation {
+    fn decode(v: &Value) -> Result<Self, ApiError> {
+        let s = |name: &str| v.get(name).and_then(Value::as_str);
+        let quote = bytes("quote", s("quote").ok_or_else(|| tpm_error("no quote"))?)?;
+        let signature = bytes(
+            "signature",
+            s("signature").ok_or_else(|| tpm_error("no signature"))?,
+        )?;
+        let aik_cert = s("aik_cert").map(|c| bytes("aik_cert", c)).transpose()?;
+        let mut pcrs: Pcrs = Default::default();
+        for bank_entry in v
+            .get("pcrs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let alg = bank_entry
+                .get("algorithm")
+                .and_then(Value::as_u64)
+                .and_then(|a| u16::try_from(a).ok())
+                .ok_or_else(|| tpm_error("a pcrs entry has no algorithm"))?;
+            for pv in bank_entry
+                .get("values")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let idx = pv
+                    .get("index")
+                    .and_then(Value::as_u64)
+                    .and_then(|i| u32::try_from(i).ok())
+                    .ok_or_else(|| tpm_error("a PCR value has no index"))?;
+                let digest =
+                    digest_bytes(pv.get("digest").and_then(Value::as_str).unwrap_or_default())?;
+                pcrs.entry(alg).or_default().insert(idx, digest);
+            }
+        }
+        let log = v
+            .get("logs")
+            .and_then(Value::as_array)
+            .and_then(|logs| {
+                logs.iter()
+                    .find(|l| l.get("type").and_then(Value::as_str) == Some("TCG"))
+            })
+            .and_then(|l| l.get("log").and_then(Value::as_str))
+            .map(|l| bytes("log", l))
+            .transpose()?;
+        Ok(Self {
+            quote,
+            signature,
+            aik_pub: v.get("aik_pub").cloned(),
+            aik_cert,
+            pcrs,
+            log,
+        })
+    }
+}
+
 /// At most this many `other_keys` (reference §4.3).
 const MAX_OTHER_KEYS: usize = 2;
 
@@ -531,57 +602,22 @@ pub async fn maa_request(
         challenge.clone()
     };
 
-    // The TPM evidence.
+    // The TPM evidence: the current attestation and, for a resumed
+    // machine, the attestation of the boot it resumed from.
     let tpm_att = member(&payload, "tpm_att_data")
         .ok_or_else(|| tpm_error("the request has no tpm_att_data"))?;
-    let current = tpm_att.get("current_attestation").unwrap_or(tpm_att);
-    let s = |name: &str| current.get(name).and_then(Value::as_str);
-    let quote = bytes("quote", s("quote").ok_or_else(|| tpm_error("no quote"))?)?;
-    let signature = bytes(
-        "signature",
-        s("signature").ok_or_else(|| tpm_error("no signature"))?,
-    )?;
+    let current = Attestation::decode(tpm_att.get("current_attestation").unwrap_or(tpm_att))?;
+    let boot = tpm_att
+        .get("boot_attestation")
+        .filter(|b| !b.is_null())
+        .map(Attestation::decode)
+        .transpose()?;
     let ak_pub = current
-        .get("aik_pub")
+        .aik_pub
+        .as_ref()
         .ok_or_else(|| tpm_error("no aik_pub"))?;
     let ak_key =
         attesta_evidence::tpm::structures::PublicKey::from_jwk(ak_pub).map_err(tpm_error)?;
-    let ak_cert = s("aik_cert").map(|c| bytes("aik_cert", c)).transpose()?;
-    let mut pcrs: Pcrs = Default::default();
-    for bank_entry in current
-        .get("pcrs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let alg = bank_entry
-            .get("algorithm")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| tpm_error("a pcrs entry has no algorithm"))? as u16;
-        for v in bank_entry
-            .get("values")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let idx = v
-                .get("index")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| tpm_error("a PCR value has no index"))? as u32;
-            let digest = digest_bytes(v.get("digest").and_then(Value::as_str).unwrap_or_default())?;
-            pcrs.entry(alg).or_default().insert(idx, digest);
-        }
-    }
-    let log = current
-        .get("logs")
-        .and_then(Value::as_array)
-        .and_then(|logs| {
-            logs.iter()
-                .find(|l| l.get("type").and_then(Value::as_str) == Some("TCG"))
-        })
-        .and_then(|l| l.get("log").and_then(Value::as_str))
-        .map(|l| bytes("log", l))
-        .transpose()?;
 
     let policy = resolve_policy(state, ctx, AttestationType::Tpm, None).await?;
     let config = policy
@@ -593,16 +629,16 @@ pub async fn maa_request(
     let roots = pcfg.roots(TrustRoots::empty(), RootKind::Tpm)?;
     let evidence = TpmEvidence {
         quotes: vec![QuoteParts {
-            attest: &quote,
-            signature: &signature,
+            attest: &current.quote,
+            signature: &current.signature,
         }],
         ak_public: attesta_evidence::tpm::AkPublic::Key(ak_key),
-        ak_cert: ak_cert.as_deref(),
+        ak_cert: current.aik_cert.as_deref(),
         intermediates: Vec::new(),
-        pcrs,
-        event_log: log.as_deref(),
+        pcrs: current.pcrs.clone(),
+        event_log: current.log.as_deref(),
     };
-    let verified = crate::tpm::verify_cached(
+    let mut verified = crate::tpm::verify_cached(
         &state.tpm_chains,
         &evidence,
         &nonce,
@@ -611,6 +647,19 @@ pub async fn maa_request(
         at,
     )
     .map_err(|e| ApiError::evidence(e.code(), &e))?;
+
+    if let Some(boot) = &boot {
+        verified
+            .verify_boot(&attesta_evidence::tpm::verify::BootEvidence {
+                quotes: vec![QuoteParts {
+                    attest: &boot.quote,
+                    signature: &boot.signature,
+                }],
+                pcrs: boot.pcrs.clone(),
+                event_log: boot.log.as_deref(),
+            })
+            .map_err(|e| ApiError::evidence(e.code(), &e))?;
+    }
 
     let mut incoming_map = verified.claims().into_map();
     incoming_map.insert(
