@@ -91,7 +91,10 @@ pub enum TpmError {
     #[error(
         "the boot attestation is not from the current TPM power cycle (boot reset/restart count {boot:?}, current {current:?}); send the boot log of this boot"
     )]
-    BootLogDiscontinuous { boot: (u32, u32), current: (u32, u32) },
+    BootLogDiscontinuous {
+        boot: (u32, u32),
+        current: (u32, u32),
+    },
 }
 
 impl ErrorCode for TpmError {
