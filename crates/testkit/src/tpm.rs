@@ -162,13 +162,16 @@ pub struct TpmSample {
     pub banks: Vec<u16>,
     /// Quoted PCR indices, ascending.
     pub pcr_selection: Vec<u32>,
-    /// What the SecureBoot event in PCR 7 says (`None`: no such event).
+    /// What the default SecureBoot event in PCR 7 says (`None`: the builder
+    /// left it out; events added with [`TpmSampleBuilder::event`] may say otherwise).
     pub secure_boot: Option<bool>,
     pub reset_count: u32,
     pub restart_count: u32,
+    /// `TPMS_CLOCK_INFO.clock` (milliseconds) of every attest the sample makes.
+    pub clock: u64,
+    pub firmware_version: u64,
     /// The sample's verification time.
     pub at: UnixTime,
-    clock: Clock,
 }
 
 /// `TPMS_CLOCK_INFO` and firmwareVersion, shared by every attest of a sample.
@@ -219,13 +222,22 @@ impl TpmSample {
         sign(self.ak_kind, msg)
     }
 
+    fn clock_info(&self) -> Clock {
+        Clock {
+            clock: self.clock,
+            reset_count: self.reset_count,
+            restart_count: self.restart_count,
+            firmware_version: self.firmware_version,
+        }
+    }
+
     /// A fresh quote of the same PCRs (same clock) with `nonce` as extraData,
     /// and its signature.
     pub fn quote_over(&self, nonce: &[u8]) -> (Vec<u8>, Vec<u8>) {
         let attest = quote_attest(
             &self.ak_name,
             nonce,
-            self.clock,
+            self.clock_info(),
             &self.banks,
             &self.pcr_selection,
             &self.pcrs,
@@ -266,7 +278,7 @@ impl TpmSample {
             TPM_ST_ATTEST_CERTIFY,
             &self.ak_name,
             qualifying,
-            self.clock,
+            self.clock_info(),
             &body,
         );
         let sig = self.sign(&attest);
@@ -308,6 +320,8 @@ pub struct TpmSampleBuilder {
     validity: Option<(UnixTime, UnixTime)>,
     reset_count: u32,
     restart_count: u32,
+    clock: Option<u64>,
+    firmware_version: u64,
     at: u64,
     wrong_root: bool,
 }
@@ -326,6 +340,8 @@ impl Default for TpmSampleBuilder {
             validity: None,
             reset_count: 7,
             restart_count: 0,
+            clock: None,
+            firmware_version: 0x2023_0101_0001_0000,
             at: DEFAULT_AT,
             wrong_root: false,
         }
@@ -394,6 +410,18 @@ impl TpmSampleBuilder {
     /// `TPMS_CLOCK_INFO.restartCount` (default 0).
     pub fn restart_count(mut self, n: u32) -> Self {
         self.restart_count = n;
+        self
+    }
+    /// `TPMS_CLOCK_INFO.clock` in milliseconds (default one day plus one
+    /// second per reset): an earlier clock with the same reset count makes a
+    /// quote from earlier in the same power cycle.
+    pub fn clock(mut self, ms: u64) -> Self {
+        self.clock = Some(ms);
+        self
+    }
+    /// `TPMS_ATTEST.firmwareVersion` (default 0x2023_0101_0001_0000).
+    pub fn firmware_version(mut self, v: u64) -> Self {
+        self.firmware_version = v;
         self
     }
     /// The sample's verification time (default [`DEFAULT_AT`]).
@@ -743,7 +771,7 @@ fn firmware_events(secure_boot: Option<bool>) -> Vec<LogEvent> {
         LogEvent::new(
             4,
             EV_EFI_BOOT_SERVICES_APPLICATION,
-            &image_load_event(0x7e_1c_0000, 0x1_5000, "\\EFI\\BOOT\\BOOTX64.EFI"),
+            &image_load_event(0x7e1c_0000, 0x1_5000, "\\EFI\\BOOT\\BOOTX64.EFI"),
         )
         .measuring(b"authenticode hash of BOOTX64.EFI"),
     );
@@ -991,10 +1019,12 @@ fn build(b: TpmSampleBuilder) -> TpmSample {
     let ak_public = ak_public(b.ak);
     let ak_name = tpm_name(TPM_ALG_SHA256, &ak_public);
     let clock = Clock {
-        clock: 86_400_000 + u64::from(b.reset_count) * 1_000,
+        clock: b
+            .clock
+            .unwrap_or(86_400_000 + u64::from(b.reset_count) * 1_000),
         reset_count: b.reset_count,
         restart_count: b.restart_count,
-        firmware_version: 0x2023_0101_0001_0000,
+        firmware_version: b.firmware_version,
     };
     let attest = quote_attest(&ak_name, &b.nonce, clock, &b.banks, &b.pcrs, &pcrs);
     let signature = sign(b.ak, &attest);
@@ -1030,7 +1060,8 @@ fn build(b: TpmSampleBuilder) -> TpmSample {
         secure_boot: b.secure_boot,
         reset_count: b.reset_count,
         restart_count: b.restart_count,
+        clock: clock.clock,
+        firmware_version: clock.firmware_version,
         at: UnixTime(b.at),
-        clock,
     }
 }

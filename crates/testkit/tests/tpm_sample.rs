@@ -13,7 +13,8 @@ use attesta_evidence::tpm::structures::{
     TPM_ST_ATTEST_QUOTE, hash, left_pad,
 };
 use attesta_evidence::tpm::{
-    AkPublic, EventLog, LogFormat, QuoteParts, TpmError, TpmSettings, TpmVerified, verify,
+    AkPublic, CertifyParts, EventLog, LogFormat, QuoteParts, TpmError, TpmSettings, TpmVerified,
+    verify,
 };
 use attesta_testkit::tpm::{
     EFI_GLOBAL_VARIABLE, EV_EFI_VARIABLE_DRIVER_CONFIG, EV_IPL, rsa_key_public, sipa_container,
@@ -173,6 +174,8 @@ fn structures_are_what_they_claim() {
             .ak(kind)
             .reset_count(42)
             .restart_count(3)
+            .clock(123_456)
+            .firmware_version(0x0102_0304_0506_0708)
             .nonce(b"abc")
             .build();
         let ak = Public::parse(&s.ak_public).unwrap();
@@ -186,6 +189,8 @@ fn structures_are_what_they_claim() {
         assert_eq!(a.qualified_signer, s.ak_name);
         assert_eq!(a.extra_data, b"abc");
         assert_eq!((a.reset_count, a.restart_count), (42, 3));
+        assert_eq!(a.clock, 123_456);
+        assert_eq!(a.firmware_version, 0x0102_0304_0506_0708);
         assert!(a.safe);
         let Attested::Quote {
             selection,
@@ -549,4 +554,69 @@ fn uefi_variable_data_round_trips_through_the_log_decoder() {
     assert_eq!(v.guid, EFI_GLOBAL_VARIABLE);
     assert_eq!(v.name, "SecureBoot");
     assert_eq!(v.data, vec![1]);
+}
+
+#[test]
+fn the_verifier_accepts_the_certification_and_rejects_forgeries() {
+    let object = rsa_key_public(&[0xB7u8; 256], 65_537, 0x0006_0072);
+    for kind in [AkKind::Rsa2048Rsassa, AkKind::EccP256] {
+        let s = TpmSample::builder().ak(kind).build();
+        let v = check(&s).unwrap();
+        let (cert, sig) = s.certify(&object, b"bind");
+        let parts = CertifyParts {
+            public: &object,
+            certification: &cert,
+            signature: &sig,
+        };
+        let k = v.certify(&parts, b"bind").unwrap();
+        assert_eq!(k.object_attributes, 0x0006_0072);
+        assert_eq!(Some(k.name), Public::parse(&object).unwrap().name());
+        assert_eq!(
+            v.certify(&parts, b"other").unwrap_err().code(),
+            "CertificationNonceMismatch"
+        );
+        // A certification of another object, presented with this one.
+        let other = rsa_key_public(&[0xB8u8; 256], 65_537, 0x0006_0072);
+        let (cert2, sig2) = s.certify(&other, b"bind");
+        let forged = CertifyParts {
+            public: &object,
+            certification: &cert2,
+            signature: &sig2,
+        };
+        assert_eq!(
+            v.certify(&forged, b"bind").unwrap_err().code(),
+            "CertifiedNameMismatch"
+        );
+        // A changed byte under the old signature.
+        let mut bent = cert.clone();
+        *bent.last_mut().unwrap() ^= 1;
+        let bad = CertifyParts {
+            public: &object,
+            certification: &bent,
+            signature: &sig,
+        };
+        assert_eq!(
+            v.certify(&bad, b"bind").unwrap_err().code(),
+            "CertificationSignatureInvalid"
+        );
+        // A quote is not a certification.
+        let quote = CertifyParts {
+            public: &object,
+            certification: &s.attest,
+            signature: &s.signature,
+        };
+        assert_eq!(
+            v.certify(&quote, &s.nonce).unwrap_err().code(),
+            "NotACertification"
+        );
+        // certify_named states whatever name it is given.
+        let name = Public::parse(&object).unwrap().name().unwrap();
+        let (cert3, sig3) = s.certify_named(&name, &name, b"bind");
+        let named = CertifyParts {
+            public: &object,
+            certification: &cert3,
+            signature: &sig3,
+        };
+        assert!(v.certify(&named, b"bind").is_ok());
+    }
 }
