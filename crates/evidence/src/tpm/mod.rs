@@ -14,6 +14,7 @@
 pub mod eventlog;
 pub mod structures;
 pub mod verify;
+pub mod windows;
 
 pub use eventlog::{EventLog, LogFormat, Pcrs};
 pub use verify::{
