@@ -620,3 +620,84 @@ fn the_verifier_accepts_the_certification_and_rejects_forgeries() {
         assert!(v.certify(&named, b"bind").is_ok());
     }
 }
+
+/// A real GCE vTPM attestation (go-tpm-tools, see its PROVENANCE.md).
+fn gce(file: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/vectors/tpm/go-tpm-tools-gce-cos85-nonce9009")
+        .join(file);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn layouts_are_byte_for_byte_those_of_a_real_vtpm() {
+    let s = TpmSample::builder()
+        .banks(&[TPM_ALG_SHA256])
+        .nonce(&[0x90, 0x09])
+        .build();
+    // TPMT_PUBLIC: identical up to the modulus (type, nameAlg, attributes,
+    // policy, symmetric, scheme, keyBits, exponent, modulus size).
+    let real_ak = gce("ak_pub.tpmt_public.bin");
+    assert_eq!(s.ak_public.len(), real_ak.len());
+    assert_eq!(s.ak_public[..24], real_ak[..24]);
+    // TPMS_ATTEST: magic, type, signer name size and alg, the nonce, and
+    // after the clock and firmware version the selection and digest size.
+    let real = gce("quote_sha256_attest.bin");
+    assert_eq!(s.attest.len(), real.len());
+    assert_eq!(s.attest[..10], real[..10]);
+    assert_eq!(s.attest[42..46], real[42..46]);
+    let tail = 46 + 17 + 8;
+    assert_eq!(s.attest[tail..tail + 12], real[tail..tail + 12]);
+    // TPMT_SIGNATURE: RSASSA, SHA-256, 256 bytes.
+    let real_sig = gce("quote_sha256_sig.tpmt_signature.bin");
+    assert_eq!(s.signature.len(), real_sig.len());
+    assert_eq!(s.signature[..6], real_sig[..6]);
+    // The event log's Spec ID Event03 header for the same three banks.
+    let three = TpmSample::builder()
+        .banks(&[TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384])
+        .build();
+    let real_log = gce("event_log.bin");
+    assert_eq!(three.event_log[..32 + 41], real_log[..32 + 41]);
+}
+
+#[test]
+fn the_pcr_selection_is_configurable() {
+    let s = TpmSample::builder().pcrs(&[0, 1, 2, 3, 4, 5, 6, 7]).build();
+    assert_eq!(s.pcrs[&TPM_ALG_SHA256].len(), 8);
+    assert_eq!(code(check(&s)), "PcrSelectionInsufficient");
+    let settings = TpmSettings {
+        required_pcr_mask: 0xff,
+        ..TpmSettings::default()
+    };
+    let v = verify(
+        &s.evidence(),
+        &s.nonce,
+        &s.roots(),
+        &settings,
+        s.verify_at(),
+    )
+    .unwrap();
+    assert_eq!(v.claims().get("secureBootEnabled"), Some(&json!(true)));
+    // Without PCR 7 in the quote, the log cannot prove the secure boot state.
+    let no7 = TpmSample::builder()
+        .pcrs(&[0, 1, 2, 3, 4, 5, 6, 30])
+        .build();
+    let Attested::Quote { selection, .. } = Attest::parse(&no7.attest).unwrap().attested else {
+        panic!("not a quote")
+    };
+    assert_eq!(selection[0].mask(), 0x4000_007f);
+    let settings = TpmSettings {
+        required_pcr_mask: 0x7f,
+        ..TpmSettings::default()
+    };
+    let v = verify(
+        &no7.evidence(),
+        &no7.nonce,
+        &no7.roots(),
+        &settings,
+        no7.verify_at(),
+    )
+    .unwrap();
+    assert!(!v.verified_log_pcrs.contains(&7));
+    assert_eq!(v.claims().get("secureBootEnabled"), None);
+}
