@@ -19,7 +19,11 @@
 //! `x-attesta-test-root`.
 //!
 //! The TPM structures are assembled here by hand: no crate writes them for a
-//! software key, and the layouts are a few fixed big-endian fields.
+//! software key, and the layouts are a few fixed big-endian fields (a test
+//! compares them byte for byte with a real GCE vTPM's). One liberty:
+//! `qualifiedSigner` holds the AK's name, where a TPM puts its qualified
+//! name (which depends on the AK's parents, so a verifier cannot recompute it
+//! and must not compare it).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -71,7 +75,9 @@ pub const EFI_GLOBAL_VARIABLE: &str = "8BE4DF61-93CA-11D2-AA0D-00E098032B8C";
 /// The image-security database GUID (db, dbx).
 pub const EFI_IMAGE_SECURITY_DATABASE: &str = "D719B2CB-3D3A-4596-A3BC-DAD00E67656F";
 
-/// The attestation key's type and signing scheme. All sign with SHA-256.
+/// The attestation key's type and signing scheme. All sign with SHA-256;
+/// both RSA kinds use the process's one RSA key (their `TPMT_PUBLIC`s, and
+/// so their names, differ in the scheme).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AkKind {
     /// RSA-2048, RSASSA-PKCS1-v1_5.
