@@ -14,7 +14,7 @@ use std::process::Command;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 const V: &str = "api-version=2022-08-01";
 
@@ -172,107 +172,166 @@ async fn swtpm_one_shot_over_https() {
     t.stop().await;
 }
 
-/// The MAA TPM protocol (reference §4) with a real software TPM: `aikcert`
-/// init, then a v2 request message signed PS256 by a request key bound to
-/// the quote (qualifyingData = SHA-256(JWK ‖ 0x00 ‖ challenge)), answered
-/// with a report token carrying `cnf`, `rp_data` and policy-issued claims.
-#[tokio::test]
-#[ignore = "needs swtpm: run by the test command's swtpm stage"]
-async fn swtpm_maa_protocol_v2_over_https() {
-    use attesta_evidence::tpm::structures::{Public, PublicKey};
-    use aws_lc_rs::rand::SystemRandom;
-    use aws_lc_rs::rsa::KeySize;
-    use aws_lc_rs::signature::{KeyPair, RSA_PSS_SHA256, RsaKeyPair};
+/// A server with provider `win` and a TPM policy, for the MAA protocol tests.
+struct Win {
+    t: TestServer,
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+}
 
-    let tmp = tempfile::tempdir().unwrap();
-    let t = start(config(&tmp.path().join("data"))).await;
-    let (s, b) = json(
-        t.client
-            .post(t.url("/admin/providers"))
-            .bearer_auth(&t.admin)
-            .json(&json!({"name": "win"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 201, "{b}");
-    let policy = "version=1.2;\nconfigurationrules{ => issueproperty(type=\"required_pcr_mask\", value=255); => issueproperty(type=\"omit_x5c\", value=true); };\nauthorizationrules{ [type==\"aikValidated\", value==true] && [type==\"secureBootEnabled\", value==true] => permit(); };\nissuancerules{ c:[type==\"role\", issuer==\"CustomClaim\"] => issue(type=\"role\", value=c.value); c:[type==\"x-ms-tpm-request-key\"] => issue(type=\"requestKeyType\", value=JsonToClaimValue(JmesPath(c.value, \"jwk.kty\"))); c:[type==\"bootEvents\"] => issue(type=\"bootEventCount\", value=JsonToClaimValue(JmesPath(c.value, \"length(Events)\"))); };";
-    let (s, b) = json(
-        t.client
-            .put(t.url(&format!("/providers/win/policies/Tpm?{V}")))
-            .bearer_auth(&t.admin)
-            .body(unsigned_policy(policy))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
+impl Win {
+    async fn start(policy: &str) -> Win {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let t = start(config(&dir.join("data"))).await;
+        let (s, b) = json(
+            t.client
+                .post(t.url("/admin/providers"))
+                .bearer_auth(&t.admin)
+                .json(&json!({"name": "win"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, 201, "{b}");
+        let (s, b) = json(
+            t.client
+                .put(t.url(&format!("/providers/win/policies/Tpm?{V}")))
+                .bearer_auth(&t.admin)
+                .body(unsigned_policy(policy))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        Win { t, _tmp: tmp, dir }
+    }
 
-    let envelope = |m: &Value| json!({"data": URL_SAFE_NO_PAD.encode(m.to_string())});
-    let open = |b: &Value| -> Value {
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(b["data"].as_str().unwrap()).unwrap())
-            .unwrap()
-    };
-    let post = |body: Value| {
-        t.client
-            .post(t.url(&format!("/providers/win/attest/Tpm?{V}")))
-            .json(&body)
-            .send()
-    };
-    let (s, b) = json(
-        post(envelope(&json!({"payload": {"type": "aikcert"}})))
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
-    let init = open(&b);
-    let ch = init["payload"]["challenge"].as_str().unwrap().to_string();
-    let ctx = init["payload"]["service_context"]
+    async fn post(&self, message: &Value) -> (u16, Value) {
+        let body = json!({"data": URL_SAFE_NO_PAD.encode(message.to_string())});
+        json(
+            self.t
+                .client
+                .post(self.t.url(&format!("/providers/win/attest/Tpm?{V}")))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// The `aikcert` init: (challenge, service_context).
+    async fn init(&self) -> (String, String) {
+        let (s, b) = self.post(&json!({"payload": {"type": "aikcert"}})).await;
+        assert_eq!(s, 200, "{b}");
+        let init = open(&b);
+        (
+            init["payload"]["challenge"].as_str().unwrap().into(),
+            init["payload"]["service_context"].as_str().unwrap().into(),
+        )
+    }
+
+    /// Run the swtpm harness with `options` into a fresh directory, quoting
+    /// over `nonce_hex`, and trust its CA.
+    async fn evidence(&self, name: &str, options: &[&str], nonce_hex: &str) -> std::path::PathBuf {
+        let out = self.dir.join(name);
+        let st = Command::new("bash")
+            .arg(harness())
+            .args(options)
+            .arg(&out)
+            .arg(nonce_hex)
+            .status()
+            .unwrap();
+        assert!(st.success(), "the swtpm harness failed");
+        let ca = std::fs::read_to_string(out.join("ca.pem")).unwrap();
+        let (s, b) = json(
+            self.t
+                .client
+                .patch(self.t.url("/admin/providers/win"))
+                .bearer_auth(&self.t.admin)
+                .json(&json!({"config": {"test_roots": {"tpm": [ca]}}}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        out
+    }
+
+    /// Send a request message (JWS); the reply's report token claims, or the error.
+    async fn request(&self, jws: String) -> Result<Map<String, Value>, (u16, Value)> {
+        let (s, b) = self.post(&json!({"payload": {"request": jws}})).await;
+        if s != 200 {
+            return Err((s, b));
+        }
+        let report = open(&b)["payload"]["report"].as_str().unwrap().to_string();
+        let (header, c) = attesta_token::jwt::decode_unverified(&report).unwrap();
+        assert!(header.contains_key("alg"));
+        Ok(c)
+    }
+}
+
+fn open(b: &Value) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(b["data"].as_str().unwrap()).unwrap()).unwrap()
+}
+
+/// The inner error code of a refused request.
+fn refused(r: Result<Map<String, Value>, (u16, Value)>) -> String {
+    let (s, b) = r.expect_err("the request should be refused");
+    assert_error(s, &b, 400, "InvalidParameter");
+    b["error"]["innererror"]["code"]
         .as_str()
-        .unwrap()
-        .to_string();
+        .unwrap_or_default()
+        .to_string()
+}
 
-    // The request key and its JWK text, exactly as it will be sent.
-    let key = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+/// A fresh RSA request key and its JWK text, exactly as it will be sent.
+fn request_key() -> (aws_lc_rs::signature::RsaKeyPair, String) {
+    use aws_lc_rs::signature::KeyPair;
+    let key = aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
     let pk = key.public_key();
-    let jwk_text = format!(
+    let jwk = format!(
         r#"{{"kty":"RSA","n":"{}","e":"{}"}}"#,
         URL_SAFE_NO_PAD.encode(pk.modulus().big_endian_without_leading_zero()),
         URL_SAFE_NO_PAD.encode(pk.exponent().big_endian_without_leading_zero())
     );
-    let mut bound = jwk_text.as_bytes().to_vec();
-    bound.push(0);
-    bound.extend(URL_SAFE_NO_PAD.decode(&ch).unwrap());
-    let nonce = attesta_evidence::crypto::sha256(&bound);
-    let out = tmp.path().join("ev");
-    let st = Command::new("bash")
-        .arg(harness())
-        .arg(&out)
-        .arg(hex::encode(nonce))
-        .status()
-        .unwrap();
-    assert!(st.success(), "the swtpm harness failed");
-    let ca = std::fs::read_to_string(out.join("ca.pem")).unwrap();
-    let (s, b) = json(
-        t.client
-            .patch(t.url("/admin/providers/win"))
-            .bearer_auth(&t.admin)
-            .json(&json!({"config": {"test_roots": {"tpm": [ca]}}}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
+    (key, jwk)
+}
 
+/// A compact JWS of `payload` with header `{"alg":"PS256","typ":typ}`.
+fn pss_jws(key: &aws_lc_rs::signature::RsaKeyPair, typ: &str, payload: &str) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"PS256","typ":"{typ}"}}"#)),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let mut sig = vec![0u8; key.public_modulus_len()];
+    key.sign(
+        &aws_lc_rs::signature::RSA_PSS_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut sig,
+    )
+    .unwrap();
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// The harness's RSA AK as a JWK.
+fn ak_jwk(out: &Path) -> Value {
+    use attesta_evidence::tpm::structures::{Public, PublicKey};
     let ak_tpmt = std::fs::read(out.join("ak.tpmt")).unwrap();
-    let PublicKey::Rsa { modulus, exponent } = Public::parse(&ak_tpmt).unwrap().key else {
+    let PublicKey::Rsa { modulus, .. } = Public::parse(&ak_tpmt).unwrap().key else {
         panic!("RSA AK expected")
     };
-    let ak_jwk = json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&modulus), "e": URL_SAFE_NO_PAD.encode(exponent.to_be_bytes().iter().skip_while(|&&b| b == 0).copied().collect::<Vec<u8>>())});
+    json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&modulus), "e": "AQAB"})
+}
+
+/// A v2 attestation object (`current_attestation`) from the harness files.
+fn v2_attestation(out: &Path) -> Value {
     let pcrs: Value =
         serde_json::from_slice(&std::fs::read(out.join("pcrs.json")).unwrap()).unwrap();
     let banks: Vec<Value> = pcrs
@@ -295,42 +354,45 @@ async fn swtpm_maa_protocol_v2_over_https() {
             json!({"algorithm": alg, "values": vals})
         })
         .collect();
-    let current = json!({
+    json!({
         "logs": [{"type": "TCG", "log": b64(&out.join("eventlog.bin"))}],
         "aik_cert": b64(&out.join("ak_cert.der")),
-        "aik_pub": ak_jwk,
+        "aik_pub": ak_jwk(out),
         "pcrs": banks,
         "quote": b64(&out.join("quote.msg")),
         "signature": b64(&out.join("quote.sig")),
-    });
+    })
+}
+
+/// The MAA TPM protocol (reference §4) with a real software TPM: `aikcert`
+/// init, then a v2 request message signed PS256 by a request key bound to
+/// the quote (qualifyingData = SHA-256(JWK ‖ 0x00 ‖ challenge)), with the
+/// boot attestation of the same power cycle, answered with a report token
+/// carrying `cnf`, `rp_data` and policy-issued claims.
+#[tokio::test]
+#[ignore = "needs swtpm: run by the test command's swtpm stage"]
+async fn swtpm_maa_protocol_v2_over_https() {
+    use aws_lc_rs::signature::KeyPair;
+    let policy = "version=1.2;\nconfigurationrules{ => issueproperty(type=\"required_pcr_mask\", value=255); => issueproperty(type=\"omit_x5c\", value=true); };\nauthorizationrules{ [type==\"aikValidated\", value==true] && [type==\"secureBootEnabled\", value==true] => permit(); };\nissuancerules{ c:[type==\"role\", issuer==\"CustomClaim\"] => issue(type=\"role\", value=c.value); c:[type==\"x-ms-tpm-request-key\"] => issue(type=\"requestKeyType\", value=JsonToClaimValue(JmesPath(c.value, \"jwk.kty\"))); c:[type==\"bootEvents\"] => issue(type=\"bootEventCount\", value=JsonToClaimValue(JmesPath(c.value, \"length(Events)\"))); };";
+    let w = Win::start(policy).await;
+    let (ch, ctx) = w.init().await;
+    let (key, jwk_text) = request_key();
+    let mut bound = jwk_text.as_bytes().to_vec();
+    bound.push(0);
+    bound.extend(URL_SAFE_NO_PAD.decode(&ch).unwrap());
+    let nonce = hex::encode(attesta_evidence::crypto::sha256(&bound));
+    let out = w.evidence("ev", &[], &nonce).await;
+
+    let current = v2_attestation(&out);
     // The boot attestation of this power cycle: the swtpm made one quote, so
     // the boot attestation is that quote again (same reset count and clock).
     let tpm_att = json!({"current_attestation": current, "boot_attestation": current});
     let payload = format!(
         r#"{{"att_type":"basic","challenge":"{ch}","service_context":"{ctx}","rp_id":"https://rp.example","rp_data":"cnAtZGF0YQ","custom_claims":[{{"name":"role","value":"db","value_type":"String"}}],"request_key":{{"jwk":{jwk_text},"info":{{"tpm_quote":{{"hash_alg":"sha-256"}}}}}},"tpm_att_data":{tpm_att}}}"#
     );
-    let sign = |payload: &str| {
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(r#"{"alg":"PS256","typ":"attReqV2"}"#),
-            URL_SAFE_NO_PAD.encode(payload)
-        );
-        let mut sig = vec![0u8; key.public_modulus_len()];
-        key.sign(
-            &RSA_PSS_SHA256,
-            &SystemRandom::new(),
-            signing_input.as_bytes(),
-            &mut sig,
-        )
-        .unwrap();
-        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
-    };
-    let (s, b) = json(
-        post(envelope(&json!({"payload": {"request": sign(&payload)}})))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, b) = w
+        .post(&json!({"payload": {"request": pss_jws(&key, "attReqV2", &payload)}}))
+        .await;
     assert_eq!(s, 200, "{b}");
     let report = open(&b)["payload"]["report"].as_str().unwrap().to_string();
     let (header, c) = attesta_token::jwt::decode_unverified(&report).unwrap();
@@ -339,142 +401,55 @@ async fn swtpm_maa_protocol_v2_over_https() {
     assert_eq!(c["requestKeyType"], "RSA");
     let logged: Value =
         serde_json::from_slice(&std::fs::read(out.join("events.json")).unwrap()).unwrap();
-    let logged = logged
-        .as_array()
-        .or_else(|| logged["events"].as_array())
-        .expect("events.json lists the events")
-        .len();
     assert_eq!(
-        c["bootEventCount"], logged,
+        c["bootEventCount"],
+        logged.as_array().unwrap().len(),
         "bootEvents holds the boot log's events"
     );
     assert_eq!(c["rp_data"], "cnAtZGF0YQ");
     assert_eq!(
         c["cnf"]["jwk"]["n"],
-        URL_SAFE_NO_PAD.encode(pk.modulus().big_endian_without_leading_zero())
+        URL_SAFE_NO_PAD.encode(key.public_key().modulus().big_endian_without_leading_zero())
     );
 
     // The same request with another request key: the binding breaks.
-    let other = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
-    let other_jwk = format!(
-        r#"{{"kty":"RSA","n":"{}","e":"AQAB"}}"#,
-        URL_SAFE_NO_PAD.encode(
-            other
-                .public_key()
-                .modulus()
-                .big_endian_without_leading_zero()
-        )
-    );
+    let (other, other_jwk) = request_key();
     let swapped = payload.replace(&jwk_text, &other_jwk);
-    let mut sig = vec![0u8; other.public_modulus_len()];
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(r#"{"alg":"PS256","typ":"attReqV2"}"#),
-        URL_SAFE_NO_PAD.encode(&swapped)
+    assert_eq!(
+        refused(w.request(pss_jws(&other, "attReqV2", &swapped)).await),
+        "NonceMismatch"
     );
-    other
-        .sign(
-            &RSA_PSS_SHA256,
-            &SystemRandom::new(),
-            signing_input.as_bytes(),
-            &mut sig,
-        )
-        .unwrap();
-    let forged = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig));
-    let (s, b) = json(
-        post(envelope(&json!({"payload": {"request": forged}})))
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_error(s, &b, 400, "InvalidParameter");
-    assert_eq!(b["error"]["innererror"]["code"], "NonceMismatch", "{b}");
     // A request whose JWS signature is not the request key's.
-    let mut tampered = sign(&payload);
+    let mut tampered = pss_jws(&key, "attReqV2", &payload);
     let n = tampered.len() - 10;
     tampered.replace_range(n..n + 1, if &tampered[n..n + 1] == "A" { "B" } else { "A" });
-    let (s, b) = json(
-        post(envelope(&json!({"payload": {"request": tampered}})))
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_error(s, &b, 400, "InvalidParameter");
     assert_eq!(
-        b["error"]["innererror"]["code"], "RequestSignatureInvalid",
-        "{b}"
+        refused(w.request(tampered).await),
+        "RequestSignatureInvalid"
     );
-    t.stop().await;
+    w.t.stop().await;
 }
 
 /// The MAA protocol with `tpm_certify` key binding: the request key is an
 /// RSA key the swtpm loaded and certified with TPM2_Certify by the AK over
 /// the challenge (the quote then carries the bare challenge); one unbound
 /// key rides along in `other_keys`. The policy sees the certified object's
-/// attributes; a certification of another key, or over another nonce, is
+/// attributes; a certification of another key, or a tampered one, is
 /// refused with its own code.
 #[tokio::test]
 #[ignore = "needs swtpm: run by the test command's swtpm stage"]
 async fn swtpm_maa_protocol_v2_tpm_certify_over_https() {
-    use attesta_evidence::tpm::structures::{Public, PublicKey};
+    use attesta_evidence::tpm::structures::Public;
     use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
-    use aws_lc_rs::rand::SystemRandom;
-    use aws_lc_rs::rsa::KeySize;
-    use aws_lc_rs::signature::{KeyPair, RSA_PSS_SHA256, RsaKeyPair};
+    use aws_lc_rs::signature::KeyPair;
     use base64::engine::general_purpose::STANDARD;
 
-    let tmp = tempfile::tempdir().unwrap();
-    let t = start(config(&tmp.path().join("data"))).await;
-    let (s, b) = json(
-        t.client
-            .post(t.url("/admin/providers"))
-            .bearer_auth(&t.admin)
-            .json(&json!({"name": "win"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 201, "{b}");
     let policy = "version=1.2;\nconfigurationrules{ => issueproperty(type=\"required_pcr_mask\", value=255); };\nauthorizationrules{ [type==\"aikValidated\", value==true] => permit(); };\nissuancerules{ c:[type==\"x-ms-tpm-request-key\"] => issue(type=\"requestKeyAttributes\", value=JsonToClaimValue(JmesPath(c.value, \"info.tpm_certify.obj_attr\"))); c:[type==\"x-ms-tpm-request-key\"] => issue(type=\"requestKeyNameAlg\", value=JsonToClaimValue(JmesPath(c.value, \"info.tpm_certify.name_alg\"))); c:[type==\"x-ms-tpm-other-keys\"] => issue(type=\"otherKeyTypes\", value=JsonToClaimValue(JmesPath(c.value, \"[*].jwk.kty\"))); };";
-    let (s, b) = json(
-        t.client
-            .put(t.url(&format!("/providers/win/policies/Tpm?{V}")))
-            .bearer_auth(&t.admin)
-            .body(unsigned_policy(policy))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
-    let envelope = |m: &Value| json!({"data": URL_SAFE_NO_PAD.encode(m.to_string())});
-    let open = |b: &Value| -> Value {
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(b["data"].as_str().unwrap()).unwrap())
-            .unwrap()
-    };
-    let post = |body: Value| {
-        t.client
-            .post(t.url(&format!("/providers/win/attest/Tpm?{V}")))
-            .json(&body)
-            .send()
-    };
-    let (s, b) = json(
-        post(envelope(&json!({"payload": {"type": "aikcert"}})))
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
-    let init = open(&b);
-    let ch = init["payload"]["challenge"].as_str().unwrap().to_string();
-    let ctx = init["payload"]["service_context"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let w = Win::start(policy).await;
+    let (ch, ctx) = w.init().await;
 
     // The request key: generated here, loaded into the swtpm and certified there.
-    let key = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+    let (key, jwk_text) = request_key();
     let pkcs8 = AsDer::<Pkcs8V1Der>::as_der(&key).unwrap();
     let pem = format!(
         "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
@@ -486,166 +461,90 @@ async fn swtpm_maa_protocol_v2_tpm_certify_over_https() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let key_pem = tmp.path().join("request-key.pem");
+    let key_pem = w.dir.join("request-key.pem");
     std::fs::write(&key_pem, pem).unwrap();
-    let pk = key.public_key();
-    let jwk_text = format!(
-        r#"{{"kty":"RSA","n":"{}","e":"{}"}}"#,
-        URL_SAFE_NO_PAD.encode(pk.modulus().big_endian_without_leading_zero()),
-        URL_SAFE_NO_PAD.encode(pk.exponent().big_endian_without_leading_zero())
-    );
-    let out = tmp.path().join("ev");
     let challenge_hex = hex::encode(URL_SAFE_NO_PAD.decode(&ch).unwrap());
-    let st = Command::new("bash")
-        .arg(harness())
-        .arg("--certify-key")
-        .arg(&key_pem)
-        .arg(&out)
-        .arg(&challenge_hex)
-        .status()
-        .unwrap();
-    assert!(st.success(), "the swtpm harness failed");
-    let ca = std::fs::read_to_string(out.join("ca.pem")).unwrap();
-    let (s, b) = json(
-        t.client
-            .patch(t.url("/admin/providers/win"))
-            .bearer_auth(&t.admin)
-            .json(&json!({"config": {"test_roots": {"tpm": [ca]}}}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
+    let out = w
+        .evidence(
+            "ev",
+            &["--certify-key", key_pem.to_str().unwrap()],
+            &challenge_hex,
+        )
+        .await;
     let certified_tpmt = std::fs::read(out.join("certify_key.tpmt")).unwrap();
     let certified = Public::parse(&certified_tpmt).unwrap();
 
-    let ak_tpmt = std::fs::read(out.join("ak.tpmt")).unwrap();
-    let PublicKey::Rsa { modulus, .. } = Public::parse(&ak_tpmt).unwrap().key else {
-        panic!("RSA AK expected")
-    };
-    let ak_jwk = json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&modulus), "e": "AQAB"});
-    let pcrs: Value =
-        serde_json::from_slice(&std::fs::read(out.join("pcrs.json")).unwrap()).unwrap();
-    let banks: Vec<Value> = pcrs
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(bank, values)| {
-            let alg = if bank == "sha1" { 4 } else { 11 };
-            let vals: Vec<Value> = values
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(i, d)| json!({"index": i.parse::<u32>().unwrap(), "digest": d}))
-                .collect();
-            json!({"algorithm": alg, "values": vals})
-        })
-        .collect();
-    let tpm_att = json!({"current_attestation": {
-        "logs": [{"type": "TCG", "log": b64(&out.join("eventlog.bin"))}],
-        "aik_cert": b64(&out.join("ak_cert.der")),
-        "aik_pub": ak_jwk,
-        "pcrs": banks,
-        "quote": b64(&out.join("quote.msg")),
-        "signature": b64(&out.join("quote.sig")),
-    }});
+    let tpm_att = json!({"current_attestation": v2_attestation(&out)});
     let certify = json!({"tpm_certify": {
         "public": b64(&out.join("certify_key.tpmt")),
         "certification": b64(&out.join("certify.attest")),
         "signature": b64(&out.join("certify.sig")),
     }});
-    let other = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
-    let other_jwk = json!({"kty": "RSA", "e": "AQAB", "n": URL_SAFE_NO_PAD.encode(other.public_key().modulus().big_endian_without_leading_zero())});
+    let (_, other_jwk) = request_key();
+    let other_jwk: Value = serde_json::from_str(&other_jwk).unwrap();
     let payload_with = |certify: &Value, other_keys: &Value| {
         format!(
             r#"{{"att_type":"basic","challenge":"{ch}","service_context":"{ctx}","request_key":{{"jwk":{jwk_text},"info":{certify}}},"other_keys":{other_keys},"tpm_att_data":{tpm_att}}}"#
         )
     };
-    let sign = |payload: &str| {
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(r#"{"alg":"PS256","typ":"attReqV2"}"#),
-            URL_SAFE_NO_PAD.encode(payload)
-        );
-        let mut sig = vec![0u8; key.public_modulus_len()];
-        key.sign(
-            &RSA_PSS_SHA256,
-            &SystemRandom::new(),
-            signing_input.as_bytes(),
-            &mut sig,
-        )
-        .unwrap();
-        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
-    };
-    let request = |payload: String| {
-        let body = envelope(&json!({"payload": {"request": sign(&payload)}}));
-        async move { json(post(body).await.unwrap()).await }
+    let request = |certify: &Value, other_keys: &Value| {
+        w.request(pss_jws(
+            &key,
+            "attReqV2",
+            &payload_with(certify, other_keys),
+        ))
     };
 
-    let (s, b) = request(payload_with(&certify, &json!([{"jwk": other_jwk}]))).await;
-    assert_eq!(s, 200, "{b}");
-    let report = open(&b)["payload"]["report"].as_str().unwrap().to_string();
-    let (_, c) = attesta_token::jwt::decode_unverified(&report).unwrap();
+    let c = request(&certify, &json!([{"jwk": other_jwk}]))
+        .await
+        .unwrap();
     assert_eq!(c["requestKeyAttributes"], certified.object_attributes);
     assert_eq!(c["requestKeyNameAlg"], 11);
     // A one-element JMESPath result is issued as a single claim value.
     assert_eq!(c["otherKeyTypes"], "RSA");
     assert_eq!(
         c["cnf"]["jwk"]["n"],
-        URL_SAFE_NO_PAD.encode(pk.modulus().big_endian_without_leading_zero())
+        URL_SAFE_NO_PAD.encode(key.public_key().modulus().big_endian_without_leading_zero())
     );
 
-    // The certification presented for another key (the other key's JWK
-    // as request key is impossible: the JWS must verify with it); here the
-    // certified public area is swapped for the AK's: the name no longer matches.
+    // The certified public area swapped for the AK's: the name no longer matches.
     let mut swapped = certify.clone();
-    swapped["tpm_certify"]["public"] = json!(URL_SAFE_NO_PAD.encode(&ak_tpmt));
-    let (s, b) = request(payload_with(&swapped, &json!([]))).await;
-    assert_error(s, &b, 400, "InvalidParameter");
+    swapped["tpm_certify"]["public"] = json!(b64(&out.join("ak.tpmt")));
     assert_eq!(
-        b["error"]["innererror"]["code"], "CertifiedNameMismatch",
-        "{b}"
+        refused(request(&swapped, &json!([])).await),
+        "CertifiedNameMismatch"
     );
     // The quote in place of the certification.
     let mut not_cert = certify.clone();
     not_cert["tpm_certify"]["certification"] = json!(b64(&out.join("quote.msg")));
     not_cert["tpm_certify"]["signature"] = json!(b64(&out.join("quote.sig")));
-    let (s, b) = request(payload_with(&not_cert, &json!([]))).await;
-    assert_error(s, &b, 400, "InvalidParameter");
-    assert_eq!(b["error"]["innererror"]["code"], "NotACertification", "{b}");
+    assert_eq!(
+        refused(request(&not_cert, &json!([])).await),
+        "NotACertification"
+    );
     // A tampered certification: the AK's signature no longer covers it.
     let mut att = std::fs::read(out.join("certify.attest")).unwrap();
     let last = att.len() - 1;
     att[last] ^= 1;
     let mut tampered = certify.clone();
     tampered["tpm_certify"]["certification"] = json!(URL_SAFE_NO_PAD.encode(&att));
-    let (s, b) = request(payload_with(&tampered, &json!([]))).await;
-    assert_error(s, &b, 400, "InvalidParameter");
     assert_eq!(
-        b["error"]["innererror"]["code"], "CertificationSignatureInvalid",
-        "{b}"
+        refused(request(&tampered, &json!([])).await),
+        "CertificationSignatureInvalid"
     );
     // tpm_quote binding is not allowed in other_keys; at most two other keys.
-    let (s, b) = request(payload_with(
+    let r = request(
         &certify,
         &json!([{"jwk": other_jwk, "info": {"tpm_quote": {"hash_alg": "sha-256"}}}]),
-    ))
+    )
     .await;
-    assert_error(s, &b, 400, "InvalidParameter");
-    assert!(
-        b["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("only allowed for the request key"),
-        "{b}"
-    );
-    let (s, b) = request(payload_with(
+    assert_eq!(refused(r), "TpmProtocolError");
+    let r = request(
         &certify,
         &json!([{"jwk": other_jwk}, {"jwk": other_jwk}, {"jwk": other_jwk}]),
-    ))
+    )
     .await;
-    assert_error(s, &b, 400, "InvalidParameter");
+    let (_, b) = r.expect_err("three other keys are refused");
     assert!(
         b["error"]["message"]
             .as_str()
@@ -653,5 +552,93 @@ async fn swtpm_maa_protocol_v2_tpm_certify_over_https() {
             .contains("at most 2"),
         "{b}"
     );
-    t.stop().await;
+    w.t.stop().await;
+}
+
+/// A v1 request message: `attest_key` signs the JWS, and `tpm_att_data`
+/// carries the Windows platform attestation blob (`current_claim`, magic
+/// PAD2 with the SHA-256 bank) built from the swtpm's quote, its raw
+/// RSASSA signature, the 24 PCR values and the TCG log.
+#[tokio::test]
+#[ignore = "needs swtpm: run by the test command's swtpm stage"]
+async fn swtpm_maa_protocol_v1_platform_claim_over_https() {
+    let policy = "version=1.2;\nconfigurationrules{ => issueproperty(type=\"required_pcr_mask\", value=255); };\nauthorizationrules{ [type==\"aikValidated\", value==true] && [type==\"secureBootEnabled\", value==true] => permit(); };\nissuancerules{ c:[type==\"events\"] => issue(type=\"eventCount\", value=JsonToClaimValue(JmesPath(c.value, \"length(Events)\"))); };";
+    let w = Win::start(policy).await;
+    let (ch, ctx) = w.init().await;
+    let challenge_hex = hex::encode(URL_SAFE_NO_PAD.decode(&ch).unwrap());
+    let out = w
+        .evidence("ev", &["--banks", "sha256", "--no-ecc"], &challenge_hex)
+        .await;
+
+    // PCP_PLATFORM_ATTESTATION_BLOB2: PCRs 8-23 are not quoted, so their
+    // values do not enter the quote's digest.
+    let pcrs: Value =
+        serde_json::from_slice(&std::fs::read(out.join("pcrs.json")).unwrap()).unwrap();
+    let mut pcr_values = Vec::new();
+    for i in 0..24 {
+        match pcrs["sha256"][i.to_string()].as_str() {
+            Some(h) => pcr_values.extend(hex::decode(h).unwrap()),
+            None => pcr_values.extend([0u8; 32]),
+        }
+    }
+    let quote = std::fs::read(out.join("quote.msg")).unwrap();
+    let tpmt_sig = std::fs::read(out.join("quote.sig")).unwrap();
+    let raw_sig = &tpmt_sig[6..]; // sigAlg, hash, size
+    let log = std::fs::read(out.join("eventlog.bin")).unwrap();
+    let blob = |quote: &[u8]| {
+        let mut b = Vec::new();
+        for v in [
+            attesta_evidence::tpm::pcp::MAGIC_V2,
+            2,
+            32,
+            pcr_values.len() as u32,
+            quote.len() as u32,
+            raw_sig.len() as u32,
+            log.len() as u32,
+            11,
+        ] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&pcr_values);
+        b.extend_from_slice(quote);
+        b.extend_from_slice(raw_sig);
+        b.extend_from_slice(&log);
+        URL_SAFE_NO_PAD.encode(b)
+    };
+    let (key, jwk_text) = request_key();
+    let payload_with = |claim: &str| {
+        format!(
+            r#"{{"att_type":"basic","challenge":"{ch}","service_context":"{ctx}","attest_key":{jwk_text},"tpm_att_data":{{"aik_cert":"{}","aik_pub":{},"current_claim":"{claim}"}}}}"#,
+            b64(&out.join("ak_cert.der")),
+            ak_jwk(&out)
+        )
+    };
+    let c = w
+        .request(pss_jws(&key, "attReq", &payload_with(&blob(&quote))))
+        .await
+        .unwrap();
+    let logged: Value =
+        serde_json::from_slice(&std::fs::read(out.join("events.json")).unwrap()).unwrap();
+    assert_eq!(c["eventCount"], logged.as_array().unwrap().len());
+
+    // One flipped byte in the blob's quote: the signature no longer covers it.
+    let mut bad = quote.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_eq!(
+        refused(
+            w.request(pss_jws(&key, "attReq", &payload_with(&blob(&bad))))
+                .await
+        ),
+        "QuoteSignatureInvalid"
+    );
+    // A blob that is not one.
+    assert_eq!(
+        refused(
+            w.request(pss_jws(&key, "attReq", &payload_with("AAAA")))
+                .await
+        ),
+        "EvidenceTruncated"
+    );
+    w.t.stop().await;
 }

@@ -12,9 +12,9 @@
 //! the HTTP edge; this module takes its decoded parts.
 
 pub mod eventlog;
+pub mod pcp;
 pub mod structures;
 pub mod verify;
-pub mod windows;
 
 pub use eventlog::{EventLog, LogFormat, Pcrs};
 pub use verify::{

@@ -301,9 +301,11 @@ fn digest_bytes(s: &str) -> Result<Vec<u8>, ApiError> {
     b64_lenient(s).map_err(|_| tpm_error("a PCR digest is neither hex nor base64url"))
 }
 
-/// One attestation of a v2 request's `tpm_att_data` (`current_attestation`
-/// or `boot_attestation`): `{logs: [{type, log}], aik_cert, aik_pub (JWK),
-/// pcrs: [{algorithm, values: [{index, digest}]}], quote, signature}`.
+/// One attestation of a request's `tpm_att_data`: in v2
+/// `current_attestation` or `boot_attestation`, `{logs: [{type, log}],
+/// aik_cert, aik_pub (JWK), pcrs: [{algorithm, values: [{index, digest}]}],
+/// quote, signature}`; in v1 `current_claim` or `boot_claim`, a Windows
+/// platform attestation blob beside `aik_cert` and `aik_pub`.
 struct Attestation {
     quote: Vec<u8>,
     signature: Vec<u8>,
@@ -315,6 +317,33 @@ struct Attestation {
 }
 
 impl Attestation {
+    /// A v1 platform claim (`current_claim` or `boot_claim`): the blob's
+    /// quote, its raw RSASSA/SHA-256 signature, its 24 PCR values and log.
+    fn decode_v1(tpm_att: &Value, claim: &str) -> Result<Self, ApiError> {
+        let blob = bytes(
+            claim,
+            tpm_att
+                .get(claim)
+                .and_then(Value::as_str)
+                .ok_or_else(|| tpm_error(format!("{claim} is not a string")))?,
+        )?;
+        let parsed = attesta_evidence::tpm::pcp::PlatformAttestation::parse(&blob)
+            .map_err(|e| ApiError::evidence(e.code(), &e))?;
+        let aik_cert = tpm_att
+            .get("aik_cert")
+            .and_then(Value::as_str)
+            .map(|c| bytes("aik_cert", c))
+            .transpose()?;
+        Ok(Self {
+            quote: parsed.quote.to_vec(),
+            signature: parsed.rsassa_signature(),
+            aik_pub: tpm_att.get("aik_pub").cloned(),
+            aik_cert,
+            pcrs: parsed.pcrs(),
+            log: (!parsed.log.is_empty()).then(|| parsed.log.to_vec()),
+        })
+    }
+
     fn decode(v: &Value) -> Result<Self, ApiError> {
         let s = |name: &str| v.get(name).and_then(Value::as_str);
         let quote = bytes("quote", s("quote").ok_or_else(|| tpm_error("no quote"))?)?;
@@ -462,8 +491,9 @@ fn key_object(
 /// challenge)), `tpm_certify` (a TPM2_Certify of the key by the AK over the
 /// challenge; the quote's qualifyingData is then the challenge) or none;
 /// up to two `other_keys` (unbound or `tpm_certify`); `custom_claims` (as
-/// `CustomClaim`s); `rp_data` and `rp_id`. Not yet: `vbs` attestation and
-/// v1's NCrypt platform claims (`current_claim`).
+/// `CustomClaim`s); `rp_data` and `rp_id`; v2's `boot_attestation` and v1's
+/// `current_claim`/`boot_claim` platform attestation blobs (SHA-256-signed
+/// only). Not yet: `vbs` attestation.
 pub async fn maa_request(
     state: &AppState,
     ctx: &ProviderCtx,
@@ -606,12 +636,26 @@ pub async fn maa_request(
     // machine, the attestation of the boot it resumed from.
     let tpm_att = member(&payload, "tpm_att_data")
         .ok_or_else(|| tpm_error("the request has no tpm_att_data"))?;
-    let current = Attestation::decode(tpm_att.get("current_attestation").unwrap_or(tpm_att))?;
-    let boot = tpm_att
-        .get("boot_attestation")
-        .filter(|b| !b.is_null())
-        .map(Attestation::decode)
-        .transpose()?;
+    let (current, boot) = if tpm_att.get("current_claim").is_some() {
+        // v1: Windows platform attestation blobs.
+        (
+            Attestation::decode_v1(tpm_att, "current_claim")?,
+            tpm_att
+                .get("boot_claim")
+                .filter(|b| !b.is_null())
+                .map(|_| Attestation::decode_v1(tpm_att, "boot_claim"))
+                .transpose()?,
+        )
+    } else {
+        (
+            Attestation::decode(tpm_att.get("current_attestation").unwrap_or(tpm_att))?,
+            tpm_att
+                .get("boot_attestation")
+                .filter(|b| !b.is_null())
+                .map(Attestation::decode)
+                .transpose()?,
+        )
+    };
     let ak_pub = current
         .aik_pub
         .as_ref()
