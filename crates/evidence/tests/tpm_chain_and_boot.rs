@@ -1,0 +1,197 @@
+//! Two TPM verifier features on synthetic evidence (the testkit's software
+//! TPM): reusing a verified AK chain (`verify_with_chain`) only when it
+//! stands for the same certificates, roots and a time inside its validity,
+//! and the boot attestation of a resumed machine (`TpmVerified::verify_boot`),
+//! accepted only from the same TPM power cycle.
+
+use attesta_evidence::ErrorCode;
+use attesta_evidence::UnixTime;
+use attesta_evidence::roots::TrustRoots;
+use attesta_evidence::tpm::verify::BootEvidence;
+use attesta_evidence::tpm::{QuoteParts, TpmSettings, TpmVerified, verify, verify_with_chain};
+use attesta_testkit::TpmSample;
+
+fn verified(s: &TpmSample) -> TpmVerified {
+    verify(
+        &s.evidence(),
+        &s.nonce,
+        &s.roots(),
+        &TpmSettings::default(),
+        s.verify_at(),
+    )
+    .expect("the sample verifies")
+}
+
+#[test]
+fn a_remembered_chain_is_reused_only_for_its_own_certificates_roots_and_time() {
+    let s = TpmSample::builder().build();
+    let v = verified(&s);
+    let chain = v.ak_chain.clone().expect("the AK chain verified");
+    assert!(chain.test_root);
+    assert!(chain.not_before <= s.verify_at().0 as i64);
+    assert!(s.verify_at().0 as i64 <= chain.not_after);
+    assert!(chain.covers(&s.ak_cert, &s.intermediates, &s.roots(), s.verify_at()));
+
+    // Reused: the result is the same as a fresh verification.
+    let again = verify_with_chain(
+        &s.evidence(),
+        &s.nonce,
+        &s.roots(),
+        &TpmSettings::default(),
+        s.verify_at(),
+        Some(&chain),
+    )
+    .unwrap();
+    assert_eq!(again, v);
+
+    // Not for other roots: with none configured the chain is checked afresh
+    // and fails, even though a remembered one is offered.
+    let r = verify_with_chain(
+        &s.evidence(),
+        &s.nonce,
+        &TrustRoots::empty(),
+        &TpmSettings::default(),
+        s.verify_at(),
+        Some(&chain),
+    );
+    assert_eq!(r.unwrap_err().code(), "AkChainUntrusted");
+
+    // Not past its validity: checked afresh, and expired.
+    let late = UnixTime(chain.not_after as u64 + 1);
+    assert!(!chain.covers(&s.ak_cert, &s.intermediates, &s.roots(), late));
+    let r = verify_with_chain(
+        &s.evidence(),
+        &s.nonce,
+        &s.roots(),
+        &TpmSettings::default(),
+        late,
+        Some(&chain),
+    );
+    assert_eq!(r.unwrap_err().code(), "AkCertificateExpired");
+
+    // Not for another AK certificate: a sample with a different AK and the
+    // same roots is verified on its own (its key must match its certificate).
+    let other = TpmSample::builder()
+        .ak(attesta_testkit::AkKind::EccP256)
+        .build();
+    assert!(!chain.covers(
+        &other.ak_cert,
+        &other.intermediates,
+        &other.roots(),
+        other.verify_at()
+    ));
+    let v_other = verify_with_chain(
+        &other.evidence(),
+        &other.nonce,
+        &other.roots(),
+        &TpmSettings::default(),
+        other.verify_at(),
+        Some(&chain),
+    )
+    .unwrap();
+    assert_ne!(v_other.ak_chain.unwrap().fingerprint, chain.fingerprint);
+
+    // The quote is still checked when the chain is reused.
+    let r = verify_with_chain(
+        &s.evidence(),
+        b"another nonce",
+        &s.roots(),
+        &TpmSettings::default(),
+        s.verify_at(),
+        Some(&chain),
+    );
+    assert_eq!(r.unwrap_err().code(), "NonceMismatch");
+}
+
+/// A boot attestation made by the same AK (the testkit's AK is shared by
+/// every RSA sample) with the given clock counters.
+fn boot_sample(reset: u32, restart: u32, clock: u64) -> TpmSample {
+    TpmSample::builder()
+        .reset_count(reset)
+        .restart_count(restart)
+        .clock(clock)
+        .secure_boot(Some(false))
+        .build()
+}
+
+fn boot_evidence(b: &TpmSample) -> BootEvidence<'_> {
+    BootEvidence {
+        quotes: vec![QuoteParts {
+            attest: &b.attest,
+            signature: &b.signature,
+        }],
+        pcrs: b.pcrs.clone(),
+        event_log: Some(&b.event_log),
+    }
+}
+
+#[test]
+fn boot_attestation_of_the_same_power_cycle_is_kept_with_its_events() {
+    let current = TpmSample::builder()
+        .reset_count(7)
+        .restart_count(2)
+        .clock(900_000)
+        .build();
+    let boot = boot_sample(7, 1, 100_000);
+    let mut v = verified(&current);
+    v.verify_boot(&boot_evidence(&boot)).unwrap();
+    let b = v.boot.as_ref().unwrap();
+    assert_eq!(b.restart_count, 1);
+    assert!(b.verified_log_pcrs.contains(&7));
+    let claims = v.claims().into_map();
+    let boot_events = claims["bootEvents"]["Events"].as_array().unwrap();
+    let current_events = claims["events"]["Events"].as_array().unwrap();
+    assert_eq!(
+        boot_events.len(),
+        b.event_log.as_ref().unwrap().events.len()
+    );
+    assert!(!current_events.is_empty());
+    // The current attestation's claims stay the current boot's.
+    assert_eq!(claims["secureBootEnabled"], true);
+}
+
+#[test]
+fn boot_attestation_from_another_power_cycle_or_tampered_is_refused() {
+    let current = TpmSample::builder()
+        .reset_count(7)
+        .restart_count(2)
+        .clock(900_000)
+        .build();
+    let code = |boot: &TpmSample| {
+        let mut v = verified(&current);
+        let e = v.verify_boot(&boot_evidence(boot)).unwrap_err();
+        assert!(v.boot.is_none());
+        e.code()
+    };
+    // A cold boot since (another reset count), a later restart, a later clock.
+    assert_eq!(code(&boot_sample(6, 0, 100)), "BootLogDiscontinuous");
+    assert_eq!(code(&boot_sample(7, 3, 100)), "BootLogDiscontinuous");
+    assert_eq!(code(&boot_sample(7, 1, 900_001)), "BootLogDiscontinuous");
+    // A boot quote whose PCR values were changed after quoting.
+    let mut changed = boot_sample(7, 1, 100);
+    let bank = *changed.pcrs.keys().next().unwrap();
+    changed
+        .pcrs
+        .get_mut(&bank)
+        .unwrap()
+        .insert(0, vec![0xAB; 20]);
+    assert_eq!(code(&changed), "PcrDigestMismatch");
+    // A boot log from another boot (it does not replay to the boot quote).
+    let other = boot_sample(7, 1, 100);
+    let mut v = verified(&current);
+    let mut ev = boot_evidence(&other);
+    ev.event_log = Some(&current.event_log);
+    let e = v.verify_boot(&ev).unwrap_err();
+    assert_eq!(e.code(), "EventLogMismatch");
+    // A boot quote signed by another AK (an ECDSA one: its signature cannot
+    // be checked with the current RSA AK at all).
+    let ecc = TpmSample::builder()
+        .ak(attesta_testkit::AkKind::EccP256)
+        .reset_count(7)
+        .build();
+    let mut v = verified(&current);
+    assert_eq!(
+        v.verify_boot(&boot_evidence(&ecc)).unwrap_err().code(),
+        "UnsupportedSignature"
+    );
+}
