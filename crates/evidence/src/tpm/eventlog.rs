@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::devicepath::{image_load_event, load_option};
 use super::structures::{TPM_ALG_SHA1, digest_size, hash, hash_name};
+use super::windows::{EV_EVENT_TAG, event_tag_json};
 use crate::error::ParseError;
 use crate::reader::Reader;
 
@@ -21,6 +23,10 @@ pub const EV_SEPARATOR: u32 = 0x4;
 pub const EV_EFI_VARIABLE_DRIVER_CONFIG: u32 = 0x8000_0001;
 pub const EV_EFI_VARIABLE_BOOT: u32 = 0x8000_0002;
 pub const EV_EFI_VARIABLE_AUTHORITY: u32 = 0x8000_00e0;
+pub const EV_EFI_BOOT_SERVICES_APPLICATION: u32 = 0x8000_0003;
+pub const EV_EFI_BOOT_SERVICES_DRIVER: u32 = 0x8000_0004;
+pub const EV_EFI_RUNTIME_SERVICES_DRIVER: u32 = 0x8000_0005;
+pub const EV_EFI_VARIABLE_BOOT2: u32 = 0x8000_000c;
 
 /// The EFI global variable GUID (SecureBoot, PK, KEK …), in its text form.
 pub const EFI_GLOBAL_VARIABLE: &str = "8BE4DF61-93CA-11D2-AA0D-00E098032B8C";
@@ -293,7 +299,7 @@ impl EventLog {
 
     /// The events as MAA's `events` claim presents them:
     /// `{"Events":[{"EventSeq","PcrIndex","EventTypeString","Digests",
-    /// "ProcessedData"?}]}`, with UEFI variable events decoded.
+    /// "ProcessedData"?}]}`, with the event data decoded by [`processed_data`].
     pub fn events_json(&self) -> Value {
         let events: Vec<Value> = self
             .events
@@ -311,19 +317,79 @@ impl EventLog {
                     "EventTypeString": event_type_name(e.event_type),
                     "Digests": digests,
                 });
-                if let Some(var) = efi_variable(e) {
-                    use base64::Engine;
-                    v["ProcessedData"] = json!({
-                        "VariableGuid": var.guid,
-                        "UnicodeName": var.name,
-                        "VariableData": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&var.data),
-                    });
+                if let Some(pd) = processed_data(e) {
+                    v["ProcessedData"] = pd;
                 }
                 v
             })
             .collect();
         json!({ "Events": events })
     }
+}
+
+/// `ProcessedData` of one event in MAA's `events` claim, `None` for event
+/// types with nothing to decode or data that does not decode:
+///
+/// - UEFI variable events: `VariableGuid`, `UnicodeName`, `VariableData`
+///   (base64url), as MAA's samples read them; for the global `Boot####`
+///   variables of `EV_EFI_VARIABLE_BOOT`/`EV_EFI_VARIABLE_BOOT2` also the
+///   load option's `Description` and `DevicePath` (its first file path, as
+///   text), and for `BootOrder` the `BootOrder` list (`"Boot0001"`, …);
+/// - image load events (`EV_EFI_BOOT_SERVICES_APPLICATION`, `…_DRIVER`,
+///   `EV_EFI_RUNTIME_SERVICES_DRIVER`): `ImageLocationInMemory`,
+///   `ImageLengthInMemory`, `ImageLinkTimeAddress`, `DevicePath`;
+/// - `EV_EVENT_TAG`: the Windows SIPA items (see [`super::windows`]).
+pub fn processed_data(e: &Event) -> Option<Value> {
+    use base64::Engine;
+    if let Some(var) = efi_variable(e) {
+        let mut pd = json!({
+            "VariableGuid": var.guid,
+            "UnicodeName": var.name,
+            "VariableData": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&var.data),
+        });
+        if matches!(e.event_type, EV_EFI_VARIABLE_BOOT | EV_EFI_VARIABLE_BOOT2)
+            && var.guid == EFI_GLOBAL_VARIABLE
+        {
+            if is_boot_option_name(&var.name) {
+                if let Some(lo) = load_option(&var.data) {
+                    pd["Description"] = json!(lo.description);
+                    pd["DevicePath"] = json!(lo.file_paths.first().cloned().unwrap_or_default());
+                }
+            } else if var.name == "BootOrder" && var.data.len() % 2 == 0 {
+                let order: Vec<String> = var
+                    .data
+                    .chunks_exact(2)
+                    .map(|c| format!("Boot{:04X}", u16::from_le_bytes([c[0], c[1]])))
+                    .collect();
+                pd["BootOrder"] = json!(order);
+            }
+        }
+        return Some(pd);
+    }
+    match e.event_type {
+        EV_EFI_BOOT_SERVICES_APPLICATION
+        | EV_EFI_BOOT_SERVICES_DRIVER
+        | EV_EFI_RUNTIME_SERVICES_DRIVER => {
+            let il = image_load_event(&e.data)?;
+            Some(json!({
+                "ImageLocationInMemory": il.location_in_memory,
+                "ImageLengthInMemory": il.length_in_memory,
+                "ImageLinkTimeAddress": il.link_time_address,
+                "DevicePath": il.device_path,
+            }))
+        }
+        EV_EVENT_TAG => event_tag_json(&e.data),
+        _ => None,
+    }
+}
+
+/// `Boot####` with four upper-case hex digits, as UEFI names load options.
+fn is_boot_option_name(name: &str) -> bool {
+    name.len() == 8
+        && name.starts_with("Boot")
+        && name[4..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
 }
 
 /// A decoded `UEFI_VARIABLE_DATA`.

@@ -11,6 +11,7 @@
 //! The MAA TPM protocol (challenge, request messages, key binding) lives at
 //! the HTTP edge; this module takes its decoded parts.
 
+pub mod devicepath;
 pub mod eventlog;
 pub mod pcp;
 pub mod structures;

@@ -405,7 +405,7 @@ fn malformed(what: &'static str, reason: String) -> ParseError {
 /// unpaired surrogates are errors: a path that decodes two ways could pass a
 /// name comparison it should fail.
 pub(crate) fn utf16_text(bytes: &[u8], what: &'static str) -> Result<String, ParseError> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(malformed(
             what,
             format!("odd UTF-16 length {}", bytes.len()),
@@ -855,10 +855,10 @@ pub fn windows_boot_state(events: &[&Event]) -> Option<WindowsBootState> {
             if e.pcr_index == 13 {
                 match (item.kind, v) {
                     (SIPAEVENT_SI_POLICY, SipaValue::Bytes(b)) => st.si_policies.push(b.clone()),
-                    (SIPAEVENT_BOOT_REVOCATION_LIST, SipaValue::Bytes(b)) => {
-                        if st.boot_revocation_list.is_none() {
-                            st.boot_revocation_list = Some(b.clone());
-                        }
+                    (SIPAEVENT_BOOT_REVOCATION_LIST, SipaValue::Bytes(b))
+                        if st.boot_revocation_list.is_none() =>
+                    {
+                        st.boot_revocation_list = Some(b.clone());
                     }
                     _ => {}
                 }
