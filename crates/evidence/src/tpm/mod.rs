@@ -16,6 +16,7 @@ pub mod eventlog;
 pub mod pcp;
 pub mod structures;
 pub mod verify;
+pub mod windows;
 
 pub use eventlog::{EventLog, LogFormat, Pcrs};
 pub use verify::{
