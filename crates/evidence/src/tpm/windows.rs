@@ -1128,6 +1128,59 @@ mod tests {
         assert!(event_tag_json(&vbs[..vbs.len() - 1]).is_none());
     }
 
+    /// The shape of a real boot manager log (a Windows Server VM, SHA-1
+    /// log): a PCR 12 trust boundary with counters, the boot manager's own
+    /// module hash and the pre-OS flags, then a top-level authority key in
+    /// PCR 14. Bytes are our own; the layout follows what that log holds.
+    #[test]
+    fn boot_manager_events_render_for_the_events_claim() {
+        let pcr12 = agg(
+            SIPAEVENT_TRUSTBOUNDARY,
+            &[
+                item(SIPAEVENT_BOOTCOUNTER, &4u64.to_le_bytes()),
+                agg(
+                    SIPAEVENT_LOADEDMODULE_AGGREGATION,
+                    &[
+                        item(SIPAEVENT_AUTHENTICODEHASH, &[0x44; 32]),
+                        item(SIPAEVENT_IMAGEBASE, &0x14a_0000u64.to_le_bytes()),
+                    ],
+                ),
+                item(SIPAEVENT_APPLICATION_SVN, &1u32.to_le_bytes()),
+                item(SIPAEVENT_SVN_CHAIN_STATUS, &0u32.to_le_bytes()),
+                item(SIPAEVENT_TRANSFER_CONTROL, &1u32.to_le_bytes()),
+                item(SIPAEVENT_BOOTDEBUGGING, &[0]),
+                item(SIPAEVENT_TESTSIGNING, &[0]),
+                item(SIPAEVENT_FLIGHTSIGNING, &[0]),
+                item(SIPAEVENT_CODEINTEGRITY, &[1]),
+                item(SIPAEVENT_BITLOCKER_UNLOCK, &0u32.to_le_bytes()),
+                item(SIPAEVENT_MORBIT_API_STATUS, &0xc000_0225u32.to_le_bytes()),
+            ],
+        );
+        let e12 = event(12, pcr12);
+        let j = super::super::eventlog::processed_data(&e12).unwrap();
+        let tb = &j["EVENT_TRUSTBOUNDARY"];
+        assert_eq!(tb["EVENT_BOOTCOUNTER"], json!(4));
+        assert_eq!(tb["EVENT_TRANSFER_CONTROL"]["Value"], json!(1));
+        assert_eq!(tb["EVENT_MORBIT_API_STATUS"], json!(0xc000_0225u32));
+        assert_eq!(
+            tb["EVENT_LOADEDMODULE_AGGREGATION"][0]["EVENT_IMAGEBASE"],
+            json!(0x14a_0000)
+        );
+        // No file path or validation flag: the module is not counted as validated.
+        let e14 = event(14, item(SIPAEVENT_AUTHORITYPUBKEY, &[0x30, 0x82]));
+        assert_eq!(
+            super::super::eventlog::processed_data(&e14).unwrap(),
+            json!({"EVENT_AUTHORITYPUBKEY": [{"RawData": "MII"}]})
+        );
+        let st = windows_boot_state(&[&e12, &e14]).unwrap();
+        assert_eq!(st.loaded_modules, 1);
+        assert!(st.validated_modules.is_empty());
+        assert_eq!(st.boot_mgr_svn, Some(1));
+        assert_eq!(st.code_integrity, Some(true));
+        assert_eq!(st.boot_debugging, Some(false));
+        assert_eq!(st.bitlocker_unlock, Some(0));
+    }
+
     #[test]
     fn boot_state_of_a_clean_boot() {
         let e12 = event(12, os_boundary(false, false, false, false));
