@@ -256,8 +256,5 @@ fn linux_tagged_events_are_not_windows_boot_state() {
         processed_data(tagged[0]).unwrap(),
         json!({"EVENT_UNKNOWN_0x8f3b22ed": {"RawData": "TE9BREVEX0lNQUdFOjpMb2FkT3B0aW9ucwA"}})
     );
-    let st = windows_boot_state(&tagged).unwrap();
-    assert_eq!(st.boot_debugging, None);
-    assert_eq!(st.loaded_modules, 0);
-    assert_eq!(st.malformed_events, 0);
+    assert_eq!(windows_boot_state(&tagged), None);
 }

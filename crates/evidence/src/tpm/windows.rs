@@ -397,6 +397,11 @@ pub fn sipa_name(kind: u32) -> String {
     name.to_string()
 }
 
+/// Whether `kind` is one `wbcl.h` defines.
+fn is_known(kind: u32) -> bool {
+    !sipa_name(kind).starts_with("EVENT_UNKNOWN_")
+}
+
 fn malformed(what: &'static str, reason: String) -> ParseError {
     ParseError::Malformed { what, reason }
 }
@@ -754,7 +759,9 @@ fn boundaries(items: &[SipaItem]) -> impl Iterator<Item = &SipaItem> {
 
 /// Derive [`WindowsBootState`] from events the caller has proven (PCR
 /// replayed to a quoted value, digest equal to the hash of the data), in
-/// log order. `None` when none of them is an `EV_EVENT_TAG` event.
+/// log order. `None` when no `EV_EVENT_TAG` event holds a known SIPA item
+/// and none is malformed (a Linux log's EFI-stub tagged events, for
+/// example, hold only unknown ids).
 ///
 /// Order-dependent values (`dep_policy` last, `bitlocker_unlock` first
 /// non-zero, `boot_mgr_svn` first) follow MAA's catalogue over every event
@@ -775,11 +782,13 @@ pub fn windows_boot_state(events: &[&Event]) -> Option<WindowsBootState> {
     let mut vsm = Vec::new();
     let mut hvci = Vec::new();
     let mut bitlocker = Vec::new();
+    let mut saw_sipa = false;
     for e in tagged {
         let Ok(items) = parse_sipa(&e.data) else {
             st.malformed_events += 1;
             continue;
         };
+        saw_sipa |= items.iter().any(|i| is_known(i.kind));
         let boundary_pcr = matches!(e.pcr_index, 12 | 13 | 19 | 20);
         let srtm_drtm_pcr = matches!(e.pcr_index, 12 | 19);
         for item in boundaries(&items) {
@@ -864,6 +873,9 @@ pub fn windows_boot_state(events: &[&Event]) -> Option<WindowsBootState> {
                 }
             }
         }
+    }
+    if !saw_sipa && st.malformed_events == 0 {
+        return None;
     }
     let get = |k: u32| bools.get(&k).map(Vec::as_slice).unwrap_or(&[]);
     st.boot_debugging = fold_bool(get(SIPAEVENT_BOOTDEBUGGING), true);
@@ -1263,5 +1275,15 @@ mod tests {
         };
         assert!(is_wbcl_separator(&sep));
         assert_eq!(windows_boot_state(&[&sep]), None);
+        // A tagged event with only ids wbcl.h does not define (the Linux EFI
+        // stub logs such events) is no Windows boot log.
+        let linux = event(9, item(0x8f3b_22ed, b"initrd\0"));
+        assert_eq!(windows_boot_state(&[&linux]), None);
+        assert_eq!(
+            windows_boot_state(&[&linux, &bad])
+                .unwrap()
+                .malformed_events,
+            1
+        );
     }
 }
