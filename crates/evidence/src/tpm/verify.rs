@@ -26,13 +26,14 @@ use serde_json::{Value, json};
 use x509_parser::prelude::*;
 
 use super::eventlog::{
-    EFI_GLOBAL_VARIABLE, EV_EFI_VARIABLE_DRIVER_CONFIG, EventLog, Pcrs, efi_variable,
+    EFI_GLOBAL_VARIABLE, EV_EFI_VARIABLE_DRIVER_CONFIG, Event, EventLog, Pcrs, efi_variable,
 };
 use super::structures::{
     Attest, Attested, Public, PublicKey, Signature, TPM_ALG_SHA256, TPM_ALG_SHA384, TPM_ALG_SHA512,
     TPM_ECC_NIST_P256, TPM_ECC_NIST_P384, TPM_GENERATED_VALUE, aik_pub_hash, hash, hash_name,
     left_pad,
 };
+use super::windows::{WindowsBootState, is_wbcl_separator, windows_boot_state};
 use crate::claims::Claims;
 use crate::crypto::{self, Scheme};
 use crate::error::{ErrorCode, ParseError};
@@ -769,6 +770,35 @@ impl TpmVerified {
             .map(|v| v.data.first() == Some(&1))
     }
 
+    /// The Windows boot configuration the log proves (SIPA items in
+    /// `EV_EVENT_TAG` events, see [`super::windows`]). Only events whose PCR
+    /// replayed to a quoted value and whose digest (in a quoted bank) is the
+    /// hash of their data are used, and in PCRs 12–14 only those before the
+    /// WBCL separator (later extensions are the running OS's, not the boot
+    /// configuration). `None` when the log holds no such events — and when
+    /// one of them does not decode, since it could hide any value.
+    pub fn windows_boot_state(&self) -> Option<WindowsBootState> {
+        let log = self.event_log.as_ref()?;
+        let mut closed = BTreeSet::new();
+        let mut proven: Vec<&Event> = Vec::new();
+        for e in &log.events {
+            if closed.contains(&e.pcr_index) {
+                continue;
+            }
+            if is_wbcl_separator(e) {
+                closed.insert(e.pcr_index);
+                continue;
+            }
+            let digest_proven = e.digests.iter().any(|(bank, d)| {
+                self.quoted.contains_key(bank) && hash(*bank, &e.data).as_deref() == Some(d)
+            });
+            if self.verified_log_pcrs.contains(&e.pcr_index) && digest_proven {
+                proven.push(e);
+            }
+        }
+        windows_boot_state(&proven).filter(|s| s.malformed_events == 0)
+    }
+
     /// The `pcrs` claim value: `{"PCRs":[{"Index":n,"Digests":{"SHA256":"hex",…}}]}`.
     pub fn pcrs_json(&self) -> Value {
         let mut by_index: BTreeMap<u32, serde_json::Map<String, Value>> = BTreeMap::new();
@@ -798,6 +828,25 @@ impl TpmVerified {
     /// | `pcrs` | the quoted PCR values |
     /// | `events` | the log's events (only when a log was sent and replayed) |
     /// | `bootEvents` | the boot log's events, when a boot attestation continuous with this one was verified ([`TpmVerified::verify_boot`]) |
+    /// | `bootDebuggingDisabled`, `osKernelDebuggingDisabled` | every `EVENT_BOOTDEBUGGING` / `EVENT_OSKERNELDEBUG` false |
+    /// | `codeIntegrityEnabled` | every `EVENT_CODEINTEGRITY` true |
+    /// | `testSigningDisabled`, `flightSigningNotEnabled` | no `EVENT_TESTSIGNING` / `EVENT_FLIGHTSIGNING` true |
+    /// | `notSafeMode`, `notWinPE` | no `EVENT_SAFEMODE` / `EVENT_WINPE` true |
+    /// | `vbsEnabled` | every `EVENT_VBS_VSM_REQUIRED` and `EVENT_VBS_MANDATORY_ENFORCEMENT` true (PCRs 12/19) |
+    /// | `iommuEnabled` | every `EVENT_VBS_IOMMU_REQUIRED` true |
+    /// | `hvciEnabled` | every `EVENT_VBS_HVCI_POLICY` exactly 1 |
+    /// | `depPolicy` | the last `EVENT_DATAEXECUTIONPREVENTION` |
+    /// | `bitlockerStatus` | the first non-zero `EVENT_BITLOCKER_UNLOCK` (PCRs 12/19), else 0 |
+    /// | `bootMgrSvn` | the first `EVENT_APPLICATION_SVN` in a PCR 12 trust boundary |
+    /// | `elamDriverLoaded` | a validated loaded module `\windows\system32\drivers\(wd\)wdboot.sys` (only when the log has loaded modules) |
+    /// | `x-attesta-tpm-elam-vendors` | `EVENT_ELAM_KEYNAME`s of the measured ELAM configurations |
+    ///
+    /// The Windows claims come from [`Self::windows_boot_state`], each only
+    /// when the log records the item it reads (absent otherwise, so a policy
+    /// requiring it fails closed).
+    ///
+    /// | claim | from |
+    /// |---|---|
     /// | `x-attesta-tpm-reset-count`, `-restart-count` | TPMS_CLOCK_INFO of the quote: a changed reset count means a reboot |
     /// | `x-attesta-test-root` | the AK chain ended at a configured test root |
     pub fn claims(&self) -> Claims {
@@ -816,6 +865,38 @@ impl TpmVerified {
             && let Some(log) = &boot.event_log
         {
             c.insert("bootEvents", log.events_json());
+        }
+        if let Some(w) = self.windows_boot_state() {
+            let mut flag = |name: &str, v: Option<bool>| {
+                if let Some(v) = v {
+                    c.insert(name, v);
+                }
+            };
+            flag("bootDebuggingDisabled", w.boot_debugging.map(|b| !b));
+            flag("osKernelDebuggingDisabled", w.kernel_debugging.map(|b| !b));
+            flag("codeIntegrityEnabled", w.code_integrity);
+            flag("testSigningDisabled", w.test_signing.map(|b| !b));
+            flag("flightSigningNotEnabled", w.flight_signing.map(|b| !b));
+            flag("notSafeMode", w.safe_mode.map(|b| !b));
+            flag("notWinPE", w.winpe.map(|b| !b));
+            flag("vbsEnabled", w.vsm_required);
+            flag("iommuEnabled", w.iommu_required);
+            flag("hvciEnabled", w.hvci);
+            if w.loaded_modules > 0 {
+                c.insert("elamDriverLoaded", w.windows_defender_elam_loaded());
+            }
+            if let Some(v) = w.dep_policy {
+                c.insert("depPolicy", v);
+            }
+            if let Some(v) = w.bitlocker_unlock {
+                c.insert("bitlockerStatus", v);
+            }
+            if let Some(v) = w.boot_mgr_svn {
+                c.insert("bootMgrSvn", v);
+            }
+            if !w.elam_drivers.is_empty() {
+                c.insert("x-attesta-tpm-elam-vendors", w.elam_drivers.clone());
+            }
         }
         c.insert("x-attesta-tpm-reset-count", self.reset_count);
         c.insert("x-attesta-tpm-restart-count", self.restart_count);
