@@ -810,11 +810,19 @@ impl TpmVerified {
                     .insert(hash_name(*bank).into(), json!(hex::encode(v)));
             }
         }
+        // Built in place: `json!` would serialize each nested map again.
         let list: Vec<Value> = by_index
             .into_iter()
-            .map(|(i, d)| json!({"Index": i, "Digests": d}))
+            .map(|(i, d)| {
+                let mut m = serde_json::Map::with_capacity(2);
+                m.insert("Index".into(), Value::from(i));
+                m.insert("Digests".into(), Value::Object(d));
+                Value::Object(m)
+            })
             .collect();
-        json!({ "PCRs": list })
+        let mut out = serde_json::Map::with_capacity(1);
+        out.insert("PCRs".into(), Value::Array(list));
+        Value::Object(out)
     }
 
     /// Incoming claims (reference §3.3), plus Attesta's own.
