@@ -11,6 +11,13 @@
 //! - `verification_time` — a pinned verification time (RFC 3339), for tests
 //!   against recorded evidence whose collateral has long expired. Tokens
 //!   carry `x-attesta-verification-time`.
+//! - `tpm_trusted_aks` — TPM attestation keys trusted by configuration
+//!   (their `aikPubHash`: base64 SHA-256 of the DER public key), for AKs
+//!   without a certificate. They matter only when the TPM policy sets
+//!   `require_valid_aik_cert=false`: an AK without a valid certificate must
+//!   then be one of them (without the list, the policy alone judges
+//!   `aikPubHash`, as MAA does). Tokens carry
+//!   `x-attesta-ak-trusted-by-configuration`.
 
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +52,8 @@ pub struct ProviderConfig {
     pub collateral_grace_secs: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tpm_trusted_aks: Vec<String>,
 }
 
 /// DER certificates from PEM text (its CERTIFICATE blocks), each parsed as
@@ -101,6 +110,17 @@ impl ProviderConfig {
         }
         if let Some(t) = &self.verification_time {
             parse_time(t).map_err(|e| format!("verification_time: {e}"))?;
+        }
+        for h in &self.tpm_trusted_aks {
+            use base64::Engine;
+            let ok = base64::engine::general_purpose::STANDARD
+                .decode(h)
+                .is_ok_and(|b| b.len() == 32);
+            if !ok {
+                return Err(format!(
+                    "tpm_trusted_aks: '{h}' is not an aikPubHash (base64 of a SHA-256 digest)"
+                ));
+            }
         }
         Ok(())
     }

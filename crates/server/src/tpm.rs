@@ -220,6 +220,33 @@ pub fn verify_cached(
     Ok(verified)
 }
 
+/// The provider's configured AK trust (`tpm_trusted_aks`) applied to a
+/// verified quote whose AK has no valid certificate (the policy allowed it
+/// with `require_valid_aik_cert=false`): with a list configured, the AK must
+/// be on it. Returns whether the AK was trusted by configuration.
+pub fn check_trusted_ak(
+    config: &crate::provider_config::ProviderConfig,
+    verified: &TpmVerified,
+) -> Result<bool, ApiError> {
+    if verified.aik_validated || config.tpm_trusted_aks.is_empty() {
+        return Ok(false);
+    }
+    if config
+        .tpm_trusted_aks
+        .iter()
+        .any(|h| h == &verified.aik_pub_hash)
+    {
+        return Ok(true);
+    }
+    Err(ApiError::evidence(
+        "AkNotTrusted",
+        format!(
+            "the AK (aikPubHash {}) has no valid certificate and is not one of the provider's tpm_trusted_aks",
+            verified.aik_pub_hash
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -247,12 +247,16 @@ pub async fn quote(
         at,
     )
     .map_err(|e| ApiError::evidence(e.code(), &e))?;
+    let ak_trusted_by_config = crate::tpm::check_trusted_ak(&pcfg, &verified)?;
 
     let mut incoming_map = verified.claims().into_map();
     incoming_map.insert(
         "x-ms-attestation-type".into(),
         json!(AttestationType::Tpm.claim_value()),
     );
+    if ak_trusted_by_config {
+        incoming_map.insert("x-attesta-ak-trusted-by-configuration".into(), json!(true));
+    }
     let incoming = attesta_policy::incoming_claims(&incoming_map, &Map::new());
     let evaluation = policy.compiled.evaluate(&incoming).map_err(policy_error)?;
 
@@ -691,6 +695,7 @@ pub async fn maa_request(
         at,
     )
     .map_err(|e| ApiError::evidence(e.code(), &e))?;
+    let ak_trusted_by_config = crate::tpm::check_trusted_ak(&pcfg, &verified)?;
 
     if let Some(boot) = &boot {
         verified
@@ -710,6 +715,9 @@ pub async fn maa_request(
         "x-ms-attestation-type".into(),
         json!(AttestationType::Tpm.claim_value()),
     );
+    if ak_trusted_by_config {
+        incoming_map.insert("x-attesta-ak-trusted-by-configuration".into(), json!(true));
+    }
     let request_key_claim = key_object(&verified, &jwk, info.as_ref(), &challenge, true)?;
     incoming_map.insert("x-ms-tpm-request-key".into(), request_key_claim);
     if let Some(others) = member(&payload, "other_keys") {

@@ -1,0 +1,209 @@
+//! TPM attestation through the real server over HTTPS with the testkit's
+//! software TPM (the swtpm tests prove the same routes with a real TPM;
+//! these reach what swtpm cannot make): a Windows boot log's claims reaching
+//! the policy, and AKs without a certificate, trusted only by the provider's
+//! `tpm_trusted_aks` when the policy allows them.
+
+mod common;
+
+use attesta_evidence::tpm::structures::hash_name;
+use attesta_evidence::tpm::windows::{
+    SIPAEVENT_BOOTDEBUGGING, SIPAEVENT_CODEINTEGRITY, SIPAEVENT_TRUSTBOUNDARY,
+};
+use attesta_testkit::tpm::{sipa_container, sipa_item};
+use attesta_testkit::{LogEvent, TpmSample};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::*;
+use serde_json::{Map, Value, json};
+
+const V: &str = "api-version=2022-08-01";
+
+async fn provider(t: &TestServer, name: &str, policy: &str) {
+    let (s, b) = json(
+        t.client
+            .post(t.url("/admin/providers"))
+            .bearer_auth(&t.admin)
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = json(
+        t.client
+            .put(t.url(&format!("/providers/{name}/policies/Tpm?{V}")))
+            .bearer_auth(&t.admin)
+            .body(unsigned_policy(policy))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+async fn configure(t: &TestServer, name: &str, config: Value) -> (u16, Value) {
+    json(
+        t.client
+            .patch(t.url(&format!("/admin/providers/{name}")))
+            .bearer_auth(&t.admin)
+            .json(&json!({ "config": config }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// Challenge, then a one-shot request with `sample` quoted over it; the
+/// token's claims or the error.
+async fn attest(
+    t: &TestServer,
+    name: &str,
+    sample: &TpmSample,
+    with_cert: bool,
+) -> Result<Map<String, Value>, (u16, Value)> {
+    let (s, b) = json(
+        t.client
+            .get(t.url(&format!("/providers/{name}/attest/Tpm:challenge?{V}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let challenge = URL_SAFE_NO_PAD
+        .decode(b["challenge"].as_str().unwrap())
+        .unwrap();
+    let (attest, signature) = sample.quote_over(&challenge);
+    let mut pcrs = Map::new();
+    for (bank, values) in &sample.pcrs {
+        let m: Map<String, Value> = values
+            .iter()
+            .map(|(i, v)| (i.to_string(), json!(hex::encode(v))))
+            .collect();
+        pcrs.insert(hash_name(*bank).to_ascii_lowercase(), Value::Object(m));
+    }
+    let mut body = json!({
+        "service_context": b["service_context"],
+        "quotes": [{"attest": URL_SAFE_NO_PAD.encode(attest), "signature": URL_SAFE_NO_PAD.encode(signature)}],
+        "ak_public": URL_SAFE_NO_PAD.encode(&sample.ak_public),
+        "pcrs": pcrs,
+        "event_log": URL_SAFE_NO_PAD.encode(&sample.event_log),
+    });
+    if with_cert {
+        body["ak_certificate"] = json!(URL_SAFE_NO_PAD.encode(&sample.ak_cert));
+        body["ak_intermediates"] = json!(
+            sample
+                .intermediates
+                .iter()
+                .map(|c| URL_SAFE_NO_PAD.encode(c))
+                .collect::<Vec<_>>()
+        );
+    }
+    let (s, b) = json(
+        t.client
+            .post(t.url(&format!("/providers/{name}/attest/Tpm:quote?{V}")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    if s == 200 {
+        Ok(claims(b["token"].as_str().unwrap()))
+    } else {
+        Err((s, b))
+    }
+}
+
+#[tokio::test]
+async fn windows_boot_claims_reach_the_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    provider(
+        &t,
+        "win",
+        "version=1.2;\nauthorizationrules{ [type==\"aikValidated\", value==true] && [type==\"bootDebuggingDisabled\", value==true] && [type==\"codeIntegrityEnabled\", value==true] => permit(); };\nissuancerules{ => issue(type=\"PlatformAttested\", value=true); c:[type==\"events\"] => issue(type=\"tagged\", value=JsonToClaimValue(JmesPath(c.value, \"length(Events[?EventTypeString == 'EV_EVENT_TAG' && PcrIndex == `12`].ProcessedData.EVENT_TRUSTBOUNDARY)\"))); };",
+    )
+    .await;
+    let log = |debugging: bool| {
+        sipa_container(
+            SIPAEVENT_TRUSTBOUNDARY,
+            &[
+                sipa_item(SIPAEVENT_BOOTDEBUGGING, &[debugging as u8]),
+                sipa_item(SIPAEVENT_CODEINTEGRITY, &[1]),
+            ],
+        )
+    };
+    let clean = TpmSample::builder()
+        .event(LogEvent::new(12, 0x6, &log(false)))
+        .build();
+    let (s, b) = configure(&t, "win", json!({"test_roots": {"tpm": [clean.root_pem]}})).await;
+    assert_eq!(s, 200, "{b}");
+    let c = attest(&t, "win", &clean, true).await.unwrap();
+    assert_eq!(c["PlatformAttested"], true);
+    assert_eq!(c["tagged"], 1);
+
+    // Boot debugging on: the authorization rule no longer permits.
+    let debug = TpmSample::builder()
+        .event(LogEvent::new(12, 0x6, &log(true)))
+        .build();
+    let (s, b) = attest(&t, "win", &debug, true).await.unwrap_err();
+    assert_error(s, &b, 400, "PolicyEvaluationError");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn an_ak_without_a_certificate_is_trusted_only_by_configuration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    // The policy allows AKs without a valid certificate.
+    provider(
+        &t,
+        "vm",
+        "version=1.2;\nconfigurationrules{ => issueproperty(type=\"require_valid_aik_cert\", value=false); };\nauthorizationrules{ => permit(); };\nissuancerules{ c:[type==\"aikValidated\"] => issue(type=\"aikValidated\", value=c.value); c:[type==\"aikPubHash\"] => issue(type=\"ak\", value=c.value); };",
+    )
+    .await;
+    let sample = TpmSample::builder().build();
+
+    // Without tpm_trusted_aks, the policy alone judges (as MAA does).
+    let c = attest(&t, "vm", &sample, false).await.unwrap();
+    assert_eq!(c["aikValidated"], false);
+    let hash = c["ak"].as_str().unwrap().to_string();
+    assert!(c.get("x-attesta-ak-trusted-by-configuration").is_none());
+
+    // With a list that does not hold this AK: refused.
+    let other = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let (s, b) = configure(&t, "vm", json!({"tpm_trusted_aks": [other]})).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = attest(&t, "vm", &sample, false).await.unwrap_err();
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(b["error"]["innererror"]["code"], "AkNotTrusted", "{b}");
+
+    // With this AK on the list: accepted, and the token says why.
+    let (s, b) = configure(&t, "vm", json!({"tpm_trusted_aks": [other, hash]})).await;
+    assert_eq!(s, 200, "{b}");
+    let c = attest(&t, "vm", &sample, false).await.unwrap();
+    assert_eq!(c["x-attesta-ak-trusted-by-configuration"], true);
+    assert_eq!(c["aikValidated"], false);
+
+    // An AK with a valid certificate does not need the list.
+    let (s, b) = configure(
+        &t,
+        "vm",
+        json!({"tpm_trusted_aks": [other], "test_roots": {"tpm": [sample.root_pem]}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let c = attest(&t, "vm", &sample, true).await.unwrap();
+    assert_eq!(c["aikValidated"], true);
+    assert!(c.get("x-attesta-ak-trusted-by-configuration").is_none());
+
+    // Entries that are not aikPubHash values are refused at configuration.
+    let (s, b) = configure(&t, "vm", json!({"tpm_trusted_aks": ["not base64!"]})).await;
+    assert_eq!(s, 400, "{b}");
+    t.stop().await;
+}
