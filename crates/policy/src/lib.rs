@@ -305,6 +305,44 @@ impl CompiledPolicy {
         }
     }
 
+    /// Whether evaluating this policy can observe incoming claims of type
+    /// `claim_type`, so a caller may skip building costly claims no rule
+    /// reads (a TPM log's `events`). An MAA condition that tests `type ==`
+    /// a literal matches only claims of that type; any other condition (no
+    /// type test, `!=`, a type taken from another claim) may match every
+    /// claim, and so does everything in a Rego policy. Leaving out a claim
+    /// this says is unread cannot change the evaluation.
+    pub fn may_read_claim(&self, claim_type: &str) -> bool {
+        match &*self.inner {
+            Inner::Maa(p) => p
+                .configuration
+                .iter()
+                .chain(&p.authorization)
+                .chain(&p.issuance)
+                .flat_map(|r| r.alternatives.iter().flatten())
+                .any(|c| {
+                    let mut literal_types =
+                        c.tests.iter().filter_map(|t| match (t.prop, t.op, &t.rhs) {
+                            (ast::Prop::Type, ast::Op::Eq, ast::Expr::Lit(ast::Lit::Str(ty))) => {
+                                Some(ty.as_str())
+                            }
+                            _ => None,
+                        });
+                    match literal_types.next() {
+                        // Every literal type test must hold, so one that
+                        // names another type means this condition never
+                        // matches `claim_type`.
+                        Some(first) => {
+                            first == claim_type && literal_types.all(|t| t == claim_type)
+                        }
+                        None => true,
+                    }
+                }),
+            #[cfg(feature = "rego")]
+            Inner::Rego(_) => true,
+        }
+    }
+
     /// Runs only the configuration rules and returns the property claims they set (e.g.
     /// `x-ms-sgx-tcbidentifier`, `required_pcr_mask`), for settings the verifier needs before the
     /// evidence is checked. MAA: `configurationrules` only; Rego: the `properties` object. Empty when the

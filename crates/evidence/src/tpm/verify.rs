@@ -858,6 +858,14 @@ impl TpmVerified {
     /// | `x-attesta-tpm-reset-count`, `-restart-count` | TPMS_CLOCK_INFO of the quote: a changed reset count means a reboot |
     /// | `x-attesta-test-root` | the AK chain ended at a configured test root |
     pub fn claims(&self) -> Claims {
+        self.claims_where(|_| true)
+    }
+
+    /// [`Self::claims`], with the costly log renderings (`events`,
+    /// `bootEvents`: every event as JSON) only when `wanted` asks for them —
+    /// for a caller whose policy cannot read them
+    /// (`CompiledPolicy::may_read_claim`).
+    pub fn claims_where(&self, wanted: impl Fn(&str) -> bool) -> Claims {
         let mut c = Claims::new();
         c.insert("aikValidated", self.aik_validated);
         c.insert("aikPubHash", self.aik_pub_hash.clone());
@@ -866,11 +874,14 @@ impl TpmVerified {
             c.insert("secureBootEnabled", sb);
         }
         c.insert("pcrs", self.pcrs_json());
-        if let Some(log) = &self.event_log {
+        if let Some(log) = &self.event_log
+            && wanted("events")
+        {
             c.insert("events", log.events_json());
         }
         if let Some(boot) = &self.boot
             && let Some(log) = &boot.event_log
+            && wanted("bootEvents")
         {
             c.insert("bootEvents", log.events_json());
         }

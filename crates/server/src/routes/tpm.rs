@@ -249,7 +249,10 @@ pub async fn quote(
     .map_err(|e| ApiError::evidence(e.code(), &e))?;
     let ak_trusted_by_config = crate::tpm::check_trusted_ak(&pcfg, &verified)?;
 
-    let mut incoming_map = verified.claims().into_map();
+    // The log's events are rendered only for a policy that can read them.
+    let mut incoming_map = verified
+        .claims_where(|name| policy.compiled.may_read_claim(name))
+        .into_map();
     incoming_map.insert(
         "x-ms-attestation-type".into(),
         json!(AttestationType::Tpm.claim_value()),
@@ -710,7 +713,10 @@ pub async fn maa_request(
             .map_err(|e| ApiError::evidence(e.code(), &e))?;
     }
 
-    let mut incoming_map = verified.claims().into_map();
+    // The log's events are rendered only for a policy that can read them.
+    let mut incoming_map = verified
+        .claims_where(|name| policy.compiled.may_read_claim(name))
+        .into_map();
     incoming_map.insert(
         "x-ms-attestation-type".into(),
         json!(AttestationType::Tpm.claim_value()),
