@@ -19,31 +19,6 @@ use serde_json::{Map, Value, json};
 
 const V: &str = "api-version=2022-08-01";
 
-async fn provider(t: &TestServer, name: &str, policy: &str) {
-    let (s, b) = json(
-        t.client
-            .post(t.url("/admin/providers"))
-            .bearer_auth(&t.admin)
-            .json(&json!({"name": name}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 201, "{b}");
-    let (s, b) = json(
-        t.client
-            .put(t.url(&format!("/providers/{name}/policies/Tpm?{V}")))
-            .bearer_auth(&t.admin)
-            .body(unsigned_policy(policy))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
-}
-
 async fn configure(t: &TestServer, name: &str, config: Value) -> (u16, Value) {
     json(
         t.client
@@ -123,9 +98,10 @@ async fn attest(
 async fn windows_boot_claims_reach_the_policy() {
     let tmp = tempfile::tempdir().unwrap();
     let t = start(config(tmp.path())).await;
-    provider(
+    provider_with_policy(
         &t,
         "win",
+        "Tpm",
         "version=1.2;\nauthorizationrules{ [type==\"aikValidated\", value==true] && [type==\"bootDebuggingDisabled\", value==true] && [type==\"codeIntegrityEnabled\", value==true] => permit(); };\nissuancerules{ => issue(type=\"PlatformAttested\", value=true); c:[type==\"events\"] => issue(type=\"tagged\", value=JsonToClaimValue(JmesPath(c.value, \"length(Events[?EventTypeString == 'EV_EVENT_TAG' && PcrIndex == `12`].ProcessedData.EVENT_TRUSTBOUNDARY)\"))); };",
     )
     .await;
@@ -161,9 +137,10 @@ async fn an_ak_without_a_certificate_is_trusted_only_by_configuration() {
     let tmp = tempfile::tempdir().unwrap();
     let t = start(config(tmp.path())).await;
     // The policy allows AKs without a valid certificate.
-    provider(
+    provider_with_policy(
         &t,
         "vm",
+        "Tpm",
         "version=1.2;\nconfigurationrules{ => issueproperty(type=\"require_valid_aik_cert\", value=false); };\nauthorizationrules{ => permit(); };\nissuancerules{ c:[type==\"aikValidated\"] => issue(type=\"aikValidated\", value=c.value); c:[type==\"aikPubHash\"] => issue(type=\"ak\", value=c.value); };",
     )
     .await;

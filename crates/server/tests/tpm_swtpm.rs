@@ -184,28 +184,7 @@ impl Win {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let t = start(config(&dir.join("data"))).await;
-        let (s, b) = json(
-            t.client
-                .post(t.url("/admin/providers"))
-                .bearer_auth(&t.admin)
-                .json(&json!({"name": "win"}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(s, 201, "{b}");
-        let (s, b) = json(
-            t.client
-                .put(t.url(&format!("/providers/win/policies/Tpm?{V}")))
-                .bearer_auth(&t.admin)
-                .body(unsigned_policy(policy))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(s, 200, "{b}");
+        provider_with_policy(&t, "win", "Tpm", policy).await;
         Win { t, _tmp: tmp, dir }
     }
 

@@ -430,14 +430,7 @@ pub fn efi_variable(e: &Event) -> Option<EfiVariable> {
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
         .collect();
     let name = String::from_utf16_lossy(&units);
-    let guid = format!(
-        "{:08X}-{:04X}-{:04X}-{}-{}",
-        u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
-        u16::from_le_bytes([g[4], g[5]]),
-        u16::from_le_bytes([g[6], g[7]]),
-        hex::encode_upper(&g[8..10]),
-        hex::encode_upper(&g[10..16]),
-    );
+    let guid = super::devicepath::guid_text(&g);
     Some(EfiVariable { guid, name, data })
 }
 

@@ -537,22 +537,20 @@ fn check_quotes(
         let attest = Attest::parse(q.attest)?;
         let sig = Signature::parse(q.signature)?;
         check_signature(ak, &sig, attest.raw)?;
-        let Attested::Quote {
-            selection,
-            pcr_digest,
-        } = &attest.attested
+        // Made by a TPM (the magic) and a quote.
+        let (
+            TPM_GENERATED_VALUE,
+            Attested::Quote {
+                selection,
+                pcr_digest,
+            },
+        ) = (attest.magic, &attest.attested)
         else {
             return Err(TpmError::NotAQuote {
                 magic: attest.magic,
                 attest_type: attest.attest_type,
             });
         };
-        if attest.magic != TPM_GENERATED_VALUE {
-            return Err(TpmError::NotAQuote {
-                magic: attest.magic,
-                attest_type: attest.attest_type,
-            });
-        }
         if let Some(expected) = nonce
             && !crypto::constant_time_eq(&attest.extra_data, expected)
         {
@@ -715,18 +713,15 @@ impl TpmVerified {
             TpmError::QuoteSignatureInvalid => TpmError::CertificationSignatureInvalid,
             other => other,
         })?;
-        let Attested::Certify { name, .. } = &attest.attested else {
+        // Made by a TPM (the magic) and a certification.
+        let (TPM_GENERATED_VALUE, Attested::Certify { name, .. }) =
+            (attest.magic, &attest.attested)
+        else {
             return Err(TpmError::NotACertification {
                 magic: attest.magic,
                 attest_type: attest.attest_type,
             });
         };
-        if attest.magic != TPM_GENERATED_VALUE {
-            return Err(TpmError::NotACertification {
-                magic: attest.magic,
-                attest_type: attest.attest_type,
-            });
-        }
         if !crypto::constant_time_eq(&attest.extra_data, expected_nonce) {
             return Err(TpmError::CertificationNonceMismatch {
                 expected: hex::encode(expected_nonce),

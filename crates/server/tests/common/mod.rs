@@ -153,3 +153,32 @@ pub async fn attest_at(t: &TestServer, path: &str, api_version: &str, body: Valu
     )
     .await
 }
+
+/// Create provider `name` and set its unsigned policy for `attestation_type`.
+pub async fn provider_with_policy(
+    t: &TestServer,
+    name: &str,
+    attestation_type: &str,
+    policy: &str,
+) {
+    let (s, b) = admin_post(
+        t,
+        "/admin/providers",
+        serde_json::json!({ "name": name }).to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = json(
+        t.client
+            .put(t.url(&format!(
+                "/providers/{name}/policies/{attestation_type}?api-version=2022-08-01"
+            )))
+            .bearer_auth(&t.admin)
+            .body(unsigned_policy(policy))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+}
