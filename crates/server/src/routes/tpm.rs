@@ -359,27 +359,15 @@ impl Attestation {
             s("signature").ok_or_else(|| tpm_error("no signature"))?,
         )?;
         let aik_cert = s("aik_cert").map(|c| bytes("aik_cert", c)).transpose()?;
+        // pcrs: [{algorithm, values: [{index, digest}]}]
+        let number = |v: &Value, name: &str| v.get(name).and_then(Value::as_u64);
         let mut pcrs: Pcrs = Default::default();
-        for bank_entry in v
-            .get("pcrs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let alg = bank_entry
-                .get("algorithm")
-                .and_then(Value::as_u64)
+        for bank_entry in json_list(v, "pcrs") {
+            let alg = number(bank_entry, "algorithm")
                 .and_then(|a| u16::try_from(a).ok())
                 .ok_or_else(|| tpm_error("a pcrs entry has no algorithm"))?;
-            for pv in bank_entry
-                .get("values")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let idx = pv
-                    .get("index")
-                    .and_then(Value::as_u64)
+            for pv in json_list(bank_entry, "values") {
+                let idx = number(pv, "index")
                     .and_then(|i| u32::try_from(i).ok())
                     .ok_or_else(|| tpm_error("a PCR value has no index"))?;
                 let digest =
@@ -406,6 +394,14 @@ impl Attestation {
             log,
         })
     }
+}
+
+/// The array member `name` of `v`, or nothing.
+fn json_list<'a>(v: &'a Value, name: &str) -> &'a [Value] {
+    v.get(name)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// At most this many `other_keys` (reference §4.3).
@@ -754,8 +750,8 @@ pub async fn maa_request(
     let mut custom = Map::new();
     for c in member(&payload, "custom_claims")
         .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
     {
         if let (Some(name), Some(value)) = (c.get("name").and_then(Value::as_str), c.get("value")) {
             custom.insert(name.to_string(), value.clone());
