@@ -168,58 +168,20 @@ impl<'a> Quote<'a> {
         let sig_len = r.u32_le()? as usize;
         let mut s = r.sub(sig_len, "SGX quote signature data")?;
         r.finish()?;
-        let signature = s.array()?;
-        let attestation_key = s.array()?;
-        let (qe_report_bytes, qe_report_signature, qe_auth_data, pck_chain_pem, cert_data_type) =
-            match header.version {
-                3 => {
-                    let (qr, qs, auth, ty, data) = parse_qe_block(&mut s)?;
-                    s.finish()?;
-                    if ty != CERT_DATA_PCK_CHAIN {
-                        return Err(ParseError::Unsupported {
-                            what: "SGX quote v3 certification data type",
-                            value: ty.to_string(),
-                        });
-                    }
-                    (qr, qs, auth, data, ty)
-                }
-                _ => {
-                    // v4: one certification data of type 6 wrapping the QE block.
-                    let ty = s.u16_le()?;
-                    let len = s.u32_le()? as usize;
-                    let mut inner = s.sub(len, "QE report certification data")?;
-                    s.finish()?;
-                    if ty != CERT_DATA_QE_REPORT {
-                        return Err(ParseError::Unsupported {
-                            what: "SGX quote v4 certification data type",
-                            value: ty.to_string(),
-                        });
-                    }
-                    let (qr, qs, auth, inner_ty, data) = parse_qe_block(&mut inner)?;
-                    inner.finish()?;
-                    if inner_ty != CERT_DATA_PCK_CHAIN {
-                        return Err(ParseError::Unsupported {
-                            what: "QE report certification data's inner certification data type",
-                            value: inner_ty.to_string(),
-                        });
-                    }
-                    (qr, qs, auth, data, ty)
-                }
-            };
-        let qe_report = ReportBody::parse(qe_report_bytes)?;
+        let sd = SignatureData::parse(&mut s, header.version == 3)?;
         Ok(Self {
             raw: bytes,
             header,
             report,
             signed_bytes,
-            signature,
-            attestation_key,
-            qe_report_bytes,
-            qe_report,
-            qe_report_signature,
-            qe_auth_data,
-            pck_chain_pem,
-            cert_data_type,
+            signature: sd.signature,
+            attestation_key: sd.attestation_key,
+            qe_report_bytes: sd.qe_report_bytes,
+            qe_report: sd.qe_report,
+            qe_report_signature: sd.qe_report_signature,
+            qe_auth_data: sd.qe_auth_data,
+            pck_chain_pem: sd.pck_chain_pem,
+            cert_data_type: sd.cert_data_type,
         })
     }
 
@@ -274,18 +236,92 @@ fn parse_header(bytes: &[u8]) -> Result<QuoteHeader, ParseError> {
     })
 }
 
-type QeBlock<'a> = (&'a [u8], [u8; 64], &'a [u8], u16, &'a [u8]);
+/// The ECDSA quote signature data SGX (v3, v4) and TDX quotes share: the
+/// attestation key's signature and key, then the QE report block (report,
+/// its PCK signature, QE auth data) with the PCK chain as certification data
+/// type 5 — directly in v3, wrapped in certification data type 6 in v4 and
+/// TDX.
+pub(crate) struct SignatureData<'a> {
+    pub(crate) signature: [u8; 64],
+    pub(crate) attestation_key: [u8; 64],
+    pub(crate) qe_report_bytes: &'a [u8],
+    pub(crate) qe_report: ReportBody,
+    pub(crate) qe_report_signature: [u8; 64],
+    pub(crate) qe_auth_data: &'a [u8],
+    pub(crate) pck_chain_pem: &'a [u8],
+    /// The outermost certification data type (5 in v3, 6 otherwise).
+    pub(crate) cert_data_type: u16,
+}
+
+impl<'a> SignatureData<'a> {
+    /// Parse the whole of `s` (it must hold nothing else); `v3_layout` for
+    /// SGX v3 quotes, whose QE block is not wrapped.
+    pub(crate) fn parse(s: &mut Reader<'a>, v3_layout: bool) -> Result<Self, ParseError> {
+        let signature = s.array()?;
+        let attestation_key = s.array()?;
+        let (block, cert_data_type) = if v3_layout {
+            (QeBlock::parse(s)?, CERT_DATA_PCK_CHAIN)
+        } else {
+            let ty = s.u16_le()?;
+            let len = s.u32_le()? as usize;
+            let mut inner = s.sub(len, "QE report certification data")?;
+            s.finish()?;
+            if ty != CERT_DATA_QE_REPORT {
+                return Err(ParseError::Unsupported {
+                    what: "quote certification data type (6 expected)",
+                    value: ty.to_string(),
+                });
+            }
+            let block = QeBlock::parse(&mut inner)?;
+            inner.finish()?;
+            (block, ty)
+        };
+        s.finish()?;
+        if block.cert_data_type != CERT_DATA_PCK_CHAIN {
+            return Err(ParseError::Unsupported {
+                what: "QE report certification data type (5, the PCK chain, expected)",
+                value: block.cert_data_type.to_string(),
+            });
+        }
+        Ok(Self {
+            signature,
+            attestation_key,
+            qe_report_bytes: block.report,
+            qe_report: ReportBody::parse(block.report)?,
+            qe_report_signature: block.signature,
+            qe_auth_data: block.auth_data,
+            pck_chain_pem: block.cert_data,
+            cert_data_type,
+        })
+    }
+}
 
 /// QE report ‖ signature ‖ auth data ‖ certification data (type, len, data).
-fn parse_qe_block<'a>(r: &mut Reader<'a>) -> Result<QeBlock<'a>, ParseError> {
-    let qe_report = r.take(REPORT_BODY_LEN)?;
-    let qe_sig = r.array()?;
-    let auth_len = r.u16_le()? as usize;
-    let auth = r.take(auth_len)?;
-    let ty = r.u16_le()?;
-    let len = r.u32_le()? as usize;
-    let data = r.take(len)?;
-    Ok((qe_report, qe_sig, auth, ty, data))
+struct QeBlock<'a> {
+    report: &'a [u8],
+    signature: [u8; 64],
+    auth_data: &'a [u8],
+    cert_data_type: u16,
+    cert_data: &'a [u8],
+}
+
+impl<'a> QeBlock<'a> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, ParseError> {
+        let report = r.take(REPORT_BODY_LEN)?;
+        let signature = r.array()?;
+        let auth_len = r.u16_le()? as usize;
+        let auth_data = r.take(auth_len)?;
+        let cert_data_type = r.u16_le()?;
+        let len = r.u32_le()? as usize;
+        let cert_data = r.take(len)?;
+        Ok(Self {
+            report,
+            signature,
+            auth_data,
+            cert_data_type,
+            cert_data,
+        })
+    }
 }
 
 #[cfg(test)]

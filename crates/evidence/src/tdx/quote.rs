@@ -28,8 +28,7 @@
 use crate::error::ParseError;
 use crate::reader::Reader;
 use crate::sgx::quote::{
-    ATT_KEY_TYPE_ECDSA_P256, CERT_DATA_PCK_CHAIN, CERT_DATA_QE_REPORT, HEADER_LEN, REPORT_BODY_LEN,
-    ReportBody,
+    ATT_KEY_TYPE_ECDSA_P256, HEADER_LEN, REPORT_BODY_LEN, ReportBody, SignatureData,
 };
 
 /// TEE type of a TDX quote header.
@@ -208,46 +207,20 @@ impl<'a> TdQuote<'a> {
                 count: trailing.len(),
             });
         }
-        let signature = s.array()?;
-        let attestation_key = s.array()?;
-        let ty = s.u16_le()?;
-        let len = s.u32_le()? as usize;
-        let mut inner = s.sub(len, "QE report certification data")?;
-        s.finish()?;
-        if ty != CERT_DATA_QE_REPORT {
-            return Err(ParseError::Unsupported {
-                what: "TD quote certification data type (6 expected)",
-                value: ty.to_string(),
-            });
-        }
-        let qe_report_bytes = inner.take(REPORT_BODY_LEN)?;
-        let qe_report_signature = inner.array()?;
-        let auth_len = inner.u16_le()? as usize;
-        let qe_auth_data = inner.take(auth_len)?;
-        let inner_ty = inner.u16_le()?;
-        let pem_len = inner.u32_le()? as usize;
-        let pck_chain_pem = inner.take(pem_len)?;
-        inner.finish()?;
-        if inner_ty != CERT_DATA_PCK_CHAIN {
-            return Err(ParseError::Unsupported {
-                what: "QE report certification data's inner certification data type (5 expected)",
-                value: inner_ty.to_string(),
-            });
-        }
-        let qe_report = ReportBody::parse(qe_report_bytes)?;
+        let sd = SignatureData::parse(&mut s, false)?;
         Ok(Self {
             raw: bytes,
             header,
             body_type,
             report,
             signed_bytes: &bytes[..signed_len],
-            signature,
-            attestation_key,
-            qe_report_bytes,
-            qe_report,
-            qe_report_signature,
-            qe_auth_data,
-            pck_chain_pem,
+            signature: sd.signature,
+            attestation_key: sd.attestation_key,
+            qe_report_bytes: sd.qe_report_bytes,
+            qe_report: sd.qe_report,
+            qe_report_signature: sd.qe_report_signature,
+            qe_auth_data: sd.qe_auth_data,
+            pck_chain_pem: sd.pck_chain_pem,
             padding: trailing.len(),
         })
     }
