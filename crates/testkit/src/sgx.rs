@@ -703,29 +703,20 @@ fn build(b: SgxSampleBuilder) -> SgxSample {
     if b.bad_quote_signature {
         quote_sig[10] ^= 1;
     }
-    let mut pem = leaf.pem();
-    pem.push_str(&pck_ca.pem());
-    pem.push_str(&root.pem());
-    let mut pem = pem.into_bytes();
-    pem.push(0); // as real quotes have it
-
-    let mut qe_block = qe_report.clone();
-    qe_block.extend_from_slice(&qe_sig);
-    qe_block.extend_from_slice(&(auth.len() as u16).to_le_bytes());
-    qe_block.extend_from_slice(&auth);
-    qe_block.extend_from_slice(&5u16.to_le_bytes());
-    qe_block.extend_from_slice(&(pem.len() as u32).to_le_bytes());
-    qe_block.extend_from_slice(&pem);
-    let mut sig_data = quote_sig.to_vec();
-    sig_data.extend_from_slice(&ak_pub);
-    if b.version >= 4 {
-        sig_data.extend_from_slice(&6u16.to_le_bytes());
-        sig_data.extend_from_slice(&(qe_block.len() as u32).to_le_bytes());
-    }
-    sig_data.extend_from_slice(&qe_block);
+    let pck_chain = format!("{}{}{}", leaf.pem(), pck_ca.pem(), root.pem());
     let mut quote = signed;
-    quote.extend_from_slice(&(sig_data.len() as u32).to_le_bytes());
-    quote.extend_from_slice(&sig_data);
+    append_signature_data(
+        &mut quote,
+        &SignatureParts {
+            quote_signature: &quote_sig,
+            attestation_key: &ak_pub,
+            qe_report: &qe_report,
+            qe_report_signature: &qe_sig,
+            qe_auth_data: &auth,
+            pck_chain_pem: &pck_chain,
+            wrapped: b.version >= 4,
+        },
+    );
     let mut oe_report = Vec::with_capacity(quote.len() + 16);
     oe_report.extend_from_slice(&1u32.to_le_bytes());
     oe_report.extend_from_slice(&2u32.to_le_bytes());
@@ -795,22 +786,17 @@ fn build(b: SgxSampleBuilder) -> SgxSample {
         b.qe_tcb_status.as_str(),
     );
     let qi_sig = sign(&signer_key.ring, qe_identity.as_bytes());
-    let signer_chain = format!("{}{}", signer_cert.pem(), root.pem());
-    let collateral = DcapCollateral {
-        tcb_info_json: format!(
-            "{{\"tcbInfo\":{tcb_info},\"signature\":\"{}\"}}",
-            hex::encode(ti_sig)
-        ),
-        tcb_info_issuer_chain: signer_chain.clone(),
-        qe_identity_json: format!(
-            "{{\"enclaveIdentity\":{qe_identity},\"signature\":\"{}\"}}",
-            hex::encode(qi_sig)
-        ),
-        qe_identity_issuer_chain: signer_chain,
-        pck_crl: pck_crl.der().to_vec(),
-        pck_crl_issuer_chain: format!("{}{}", pck_ca.pem(), root.pem()),
-        root_ca_crl: root_crl.der().to_vec(),
-    };
+    let collateral = dcap_collateral(
+        &tcb_info,
+        &ti_sig,
+        &qe_identity,
+        &qi_sig,
+        &signer_cert.pem(),
+        &pck_ca.pem(),
+        &root.pem(),
+        pck_crl.der(),
+        root_crl.der(),
+    );
     SgxSample {
         quote,
         oe_report,
@@ -822,5 +808,74 @@ fn build(b: SgxSampleBuilder) -> SgxSample {
         mr_signer: b.mr_signer,
         report_data: b.report_data,
         fmspc: b.fmspc,
+    }
+}
+
+/// The parts of an ECDSA quote's signature data.
+pub(crate) struct SignatureParts<'a> {
+    pub(crate) quote_signature: &'a [u8],
+    pub(crate) attestation_key: &'a [u8],
+    pub(crate) qe_report: &'a [u8],
+    pub(crate) qe_report_signature: &'a [u8],
+    pub(crate) qe_auth_data: &'a [u8],
+    pub(crate) pck_chain_pem: &'a str,
+    /// The QE block inside certification data type 6 (SGX v4, TDX), not
+    /// directly in the signature data (SGX v3).
+    pub(crate) wrapped: bool,
+}
+
+/// Append the signature data (length-prefixed) to the signed quote bytes:
+/// signature, attestation key, then the QE report block whose certification
+/// data (type 5) is the PCK chain, NUL-terminated as real quotes have it.
+pub(crate) fn append_signature_data(quote: &mut Vec<u8>, p: &SignatureParts<'_>) {
+    let mut pem = p.pck_chain_pem.as_bytes().to_vec();
+    pem.push(0);
+    let mut qe_block = p.qe_report.to_vec();
+    qe_block.extend_from_slice(p.qe_report_signature);
+    qe_block.extend_from_slice(&(p.qe_auth_data.len() as u16).to_le_bytes());
+    qe_block.extend_from_slice(p.qe_auth_data);
+    qe_block.extend_from_slice(&5u16.to_le_bytes());
+    qe_block.extend_from_slice(&(pem.len() as u32).to_le_bytes());
+    qe_block.extend_from_slice(&pem);
+    let mut sig_data = p.quote_signature.to_vec();
+    sig_data.extend_from_slice(p.attestation_key);
+    if p.wrapped {
+        sig_data.extend_from_slice(&6u16.to_le_bytes());
+        sig_data.extend_from_slice(&(qe_block.len() as u32).to_le_bytes());
+    }
+    sig_data.extend_from_slice(&qe_block);
+    quote.extend_from_slice(&(sig_data.len() as u32).to_le_bytes());
+    quote.extend_from_slice(&sig_data);
+}
+
+/// A DCAP collateral set from signed TCB info and QE identity bodies and the
+/// test PKI's certificates and CRLs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dcap_collateral(
+    tcb_info: &str,
+    tcb_info_signature: &[u8],
+    qe_identity: &str,
+    qe_identity_signature: &[u8],
+    signer_pem: &str,
+    pck_ca_pem: &str,
+    root_pem: &str,
+    pck_crl_der: &[u8],
+    root_crl_der: &[u8],
+) -> DcapCollateral {
+    let signer_chain = format!("{signer_pem}{root_pem}");
+    DcapCollateral {
+        tcb_info_json: format!(
+            "{{\"tcbInfo\":{tcb_info},\"signature\":\"{}\"}}",
+            hex::encode(tcb_info_signature)
+        ),
+        tcb_info_issuer_chain: signer_chain.clone(),
+        qe_identity_json: format!(
+            "{{\"enclaveIdentity\":{qe_identity},\"signature\":\"{}\"}}",
+            hex::encode(qe_identity_signature)
+        ),
+        qe_identity_issuer_chain: signer_chain,
+        pck_crl: pck_crl_der.to_vec(),
+        pck_crl_issuer_chain: format!("{pck_ca_pem}{root_pem}"),
+        root_ca_crl: root_crl_der.to_vec(),
     }
 }

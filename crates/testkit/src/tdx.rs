@@ -412,26 +412,20 @@ fn build(b: TdxSampleBuilder) -> TdxSample {
     if b.bad_quote_signature {
         quote_sig[10] ^= 1;
     }
-    let mut pem = leaf.pem();
-    pem.push_str(&pck_ca.pem());
-    pem.push_str(&root.pem());
-    let mut pem = pem.into_bytes();
-    pem.push(0);
-    let mut qe_block = qe_report;
-    qe_block.extend_from_slice(&qe_sig);
-    qe_block.extend_from_slice(&(auth.len() as u16).to_le_bytes());
-    qe_block.extend_from_slice(&auth);
-    qe_block.extend_from_slice(&5u16.to_le_bytes());
-    qe_block.extend_from_slice(&(pem.len() as u32).to_le_bytes());
-    qe_block.extend_from_slice(&pem);
-    let mut sig_data = quote_sig.to_vec();
-    sig_data.extend_from_slice(&ak_pub);
-    sig_data.extend_from_slice(&6u16.to_le_bytes());
-    sig_data.extend_from_slice(&(qe_block.len() as u32).to_le_bytes());
-    sig_data.extend_from_slice(&qe_block);
+    let pck_chain = format!("{}{}{}", leaf.pem(), pck_ca.pem(), root.pem());
     let mut quote = signed;
-    quote.extend_from_slice(&(sig_data.len() as u32).to_le_bytes());
-    quote.extend_from_slice(&sig_data);
+    crate::sgx::append_signature_data(
+        &mut quote,
+        &crate::sgx::SignatureParts {
+            quote_signature: &quote_sig,
+            attestation_key: &ak_pub,
+            qe_report: &qe_report,
+            qe_report_signature: &qe_sig,
+            qe_auth_data: &auth,
+            pck_chain_pem: &pck_chain,
+            wrapped: true,
+        },
+    );
     quote.resize(quote.len() + b.padding, 0);
 
     // TCB info: a level above the platform, then (unless none may match)
@@ -505,22 +499,17 @@ fn build(b: TdxSampleBuilder) -> TdxSample {
         b.qe_tcb_status.as_str(),
     );
     let qi_sig = sign(&signer_key.ring, qe_identity.as_bytes());
-    let signer_chain = format!("{}{}", signer_cert.pem(), root.pem());
-    let collateral = DcapCollateral {
-        tcb_info_json: format!(
-            "{{\"tcbInfo\":{tcb_info},\"signature\":\"{}\"}}",
-            hex::encode(ti_sig)
-        ),
-        tcb_info_issuer_chain: signer_chain.clone(),
-        qe_identity_json: format!(
-            "{{\"enclaveIdentity\":{qe_identity},\"signature\":\"{}\"}}",
-            hex::encode(qi_sig)
-        ),
-        qe_identity_issuer_chain: signer_chain,
-        pck_crl: pck_crl.der().to_vec(),
-        pck_crl_issuer_chain: format!("{}{}", pck_ca.pem(), root.pem()),
-        root_ca_crl: root_crl.der().to_vec(),
-    };
+    let collateral = crate::sgx::dcap_collateral(
+        &tcb_info,
+        &ti_sig,
+        &qe_identity,
+        &qi_sig,
+        &signer_cert.pem(),
+        &pck_ca.pem(),
+        &root.pem(),
+        pck_crl.der(),
+        root_crl.der(),
+    );
     TdxSample {
         quote,
         collateral,
