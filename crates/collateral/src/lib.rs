@@ -84,7 +84,7 @@ pub use service::{CollateralOptions, CollateralService, Fetched, store_bundle};
 pub use snp_certs::{
     SnpCertChain, SnpEndorsementFacts, SnpKeyKind, SnpProduct, SnpTcb, endorsement_facts,
 };
-pub use snp_import::{SnpBundle, read_snp_dir};
+pub use snp_import::{ImportedSnpCrl, SnpBundle, read_snp_dir};
 pub use snp_service::{
     SnpCrl, SnpEndorsementService, SnpOptions, import_snp_dir, snp_chain_key, snp_crl_key,
     snp_vcek_key, snp_vlek_key, store_snp_bundle,

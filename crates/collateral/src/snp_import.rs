@@ -7,13 +7,20 @@
 //! certificate is filed by its subject common name (AMD's names are fixed,
 //! see [`crate::snp_certs`]), so `vcek.der`, `ask_ark.pem`,
 //! `milan_ask_ark_asvk.pem` or `cert_chain` all work. Chains are assembled
-//! per product from whichever intermediates and ARKs are present. Nothing is
-//! trusted: the verifier checks every signature.
+//! per product from whichever intermediates and ARKs are present.
+//!
+//! AMD's CRLs (what KDS serves at `/{vcek|vlek}/v1/{product}/crl`) are
+//! imported from files whose name ends in `.crl` or contains `crl`, DER or
+//! PEM: the product comes from the issuer (`ARK-{product}`), the hierarchy
+//! from the name (`vlek` in it means the VLEK one, otherwise VCEK). Nothing
+//! is trusted: the verifier checks every signature, the CRL's by its ARK.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::CollateralError;
-use crate::snp_certs::{CertRole, SnpCertChain, SnpKeyKind, pem_certs, role_of};
+use crate::snp_certs::{
+    CertRole, SnpCertChain, SnpKeyKind, SnpProduct, crl_next_update, pem_certs, role_of,
+};
 
 /// The endorsements found in a directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,6 +31,17 @@ pub struct SnpBundle {
     pub vleks: Vec<Vec<u8>>,
     /// Every complete intermediate + ARK pair.
     pub chains: Vec<SnpCertChain>,
+    /// AMD CRLs.
+    pub crls: Vec<ImportedSnpCrl>,
+}
+
+/// An AMD CRL and the hierarchy it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedSnpCrl {
+    pub product: SnpProduct,
+    pub kind: SnpKeyKind,
+    /// DER.
+    pub der: Vec<u8>,
 }
 
 // Certificates are a few KiB; a cap keeps a stray large file out of memory.
@@ -36,11 +54,57 @@ fn candidate(p: &Path) -> bool {
         .and_then(|e| e.to_str())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    matches!(ext.as_str(), "der" | "pem" | "crt" | "cer") || name == "cert_chain"
+    matches!(ext.as_str(), "der" | "pem" | "crt" | "cer" | "crl") || name == "cert_chain"
 }
 
-/// The certificates of one file, DER.
-fn file_certs(path: &Path) -> Result<Vec<Vec<u8>>, CollateralError> {
+fn is_crl_file(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    name.ends_with(".crl") || name.contains("crl")
+}
+
+/// Read an AMD CRL file (DER, or PEM `X509 CRL`) and file it by product
+/// (its issuer) and hierarchy (its name).
+fn read_crl(path: &Path) -> Result<ImportedSnpCrl, CollateralError> {
+    let part = path.display().to_string();
+    let bytes = read_small(path)?;
+    let der = if bytes.first() == Some(&0x30) {
+        bytes
+    } else {
+        x509_parser::pem::Pem::iter_from_buffer(&bytes)
+            .filter_map(Result::ok)
+            .find(|p| p.label == "X509 CRL")
+            .map(|p| p.contents)
+            .ok_or_else(|| {
+                CollateralError::bad_cert(&part, "neither a DER CRL nor a PEM X509 CRL")
+            })?
+    };
+    let product = [SnpProduct::Milan, SnpProduct::Genoa, SnpProduct::Turin]
+        .into_iter()
+        .find(|p| crl_next_update(&part, &der, *p).is_ok())
+        .ok_or_else(|| {
+            // Say why for the likeliest product (the parse or issuer error).
+            crl_next_update(&part, &der, SnpProduct::Milan)
+                .err()
+                .unwrap_or_else(|| CollateralError::bad_cert(&part, "not an AMD ARK CRL"))
+        })?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let kind = if name.contains("vlek") {
+        SnpKeyKind::Vlek
+    } else {
+        SnpKeyKind::Vcek
+    };
+    Ok(ImportedSnpCrl { product, kind, der })
+}
+
+fn read_small(path: &Path) -> Result<Vec<u8>, CollateralError> {
     let io = |reason: String| CollateralError::Io {
         path: path.to_path_buf(),
         reason,
@@ -53,7 +117,12 @@ fn file_certs(path: &Path) -> Result<Vec<Vec<u8>>, CollateralError> {
             "{len} bytes is too large for a certificate file"
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| io(e.to_string()))?;
+    std::fs::read(path).map_err(|e| io(e.to_string()))
+}
+
+/// The certificates of one file, DER.
+fn file_certs(path: &Path) -> Result<Vec<Vec<u8>>, CollateralError> {
+    let bytes = read_small(path)?;
     let part = path.display().to_string();
     if bytes.first() == Some(&0x30) {
         return Ok(vec![bytes]);
@@ -79,6 +148,13 @@ pub fn read_snp_dir(dir: &Path) -> Result<SnpBundle, CollateralError> {
     let mut bundle = SnpBundle::default();
     let mut cas: Vec<(CertRole, Vec<u8>)> = Vec::new();
     for f in &files {
+        if is_crl_file(f) {
+            let crl = read_crl(f)?;
+            if !bundle.crls.contains(&crl) {
+                bundle.crls.push(crl);
+            }
+            continue;
+        }
         let part = f.display().to_string();
         for der in file_certs(f)? {
             match role_of(&part, &der)? {
@@ -110,7 +186,11 @@ pub fn read_snp_dir(dir: &Path) -> Result<SnpBundle, CollateralError> {
             bundle.chains.push(chain);
         }
     }
-    if bundle.vceks.is_empty() && bundle.vleks.is_empty() && bundle.chains.is_empty() {
+    if bundle.vceks.is_empty()
+        && bundle.vleks.is_empty()
+        && bundle.chains.is_empty()
+        && bundle.crls.is_empty()
+    {
         return Err(CollateralError::NoSnpEndorsements {
             dir: dir.to_path_buf(),
         });

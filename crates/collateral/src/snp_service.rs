@@ -596,6 +596,9 @@ pub async fn store_snp_bundle(
     for c in &bundle.chains {
         keys.push(put(snp_chain_key(c.product, c.kind), c.to_pem().into_bytes()).await?);
     }
+    for crl in &bundle.crls {
+        keys.push(put(snp_crl_key(crl.product, crl.kind), crl.der.clone()).await?);
+    }
     Ok(keys)
 }
 

@@ -397,3 +397,62 @@ async fn a_failing_cache_makes_the_import_fail() {
         .unwrap_err();
     assert_eq!(err.code(), "CacheUnavailable");
 }
+
+#[tokio::test]
+async fn amd_crls_import_by_issuer_and_name_and_serve_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vcek_crl = kds_fixture::test_crl(NOW - 86400, NOW + 30 * 86400);
+    let vlek_crl = kds_fixture::test_crl(NOW - 86400, NOW + 20 * 86400);
+    std::fs::write(tmp.path().join("milan_crl.der"), &vcek_crl).unwrap();
+    let pem = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&vlek_crl);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN X509 CRL-----\n{}\n-----END X509 CRL-----\n",
+            lines.join("\n")
+        )
+    };
+    std::fs::write(tmp.path().join("vlek.crl"), pem).unwrap();
+    let bundle = attesta_collateral::read_snp_dir(tmp.path()).unwrap();
+    assert_eq!(bundle.crls.len(), 2);
+    assert!(bundle.vceks.is_empty() && bundle.chains.is_empty());
+
+    // Offline: the service serves the imported CRLs without KDS.
+    let cache = Arc::new(MemoryCache::new());
+    let svc = SnpEndorsementService::new(None, cache.clone(), SnpOptions::default());
+    let keys = svc.import_dir(tmp.path(), NOW).await.unwrap();
+    assert_eq!(keys.len(), 2);
+    let crl = svc
+        .crl(SnpProduct::Milan, SnpKeyKind::Vcek, NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(crl.der, vcek_crl);
+    assert_eq!(crl.next_update, NOW + 30 * 86400);
+    let crl = svc
+        .crl(SnpProduct::Milan, SnpKeyKind::Vlek, NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(crl.der, vlek_crl);
+    // Past its nextUpdate (no grace configured), the imported CRL fails closed.
+    let err = svc
+        .crl(SnpProduct::Milan, SnpKeyKind::Vlek, NOW + 21 * 86400)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "CollateralExpired", "{err}");
+
+    // A CRL file that is not one of AMD's is refused by name.
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::write(
+        bad.path().join("crl.der"),
+        read("snp/virtee-sev-milan", "vcek.der"),
+    )
+    .unwrap();
+    let err = attesta_collateral::read_snp_dir(bad.path()).unwrap_err();
+    assert_eq!(err.code(), "MalformedCertificate");
+    assert!(err.to_string().contains("crl.der"), "{err}");
+}
