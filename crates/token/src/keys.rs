@@ -17,8 +17,11 @@
 //!
 //! Every write goes to a temporary file that is synced and renamed over the
 //! target, and the manifest is written last: a crash leaves either the old or
-//! the new state (at worst with unreferenced key files). Concurrent rotations
-//! by two processes are not locked against each other: run one rotator.
+//! the new state (at worst with unreferenced key files). Creating the first
+//! key and rotating hold an exclusive lock on `store.lock` in the directory,
+//! so processes sharing a store (nodes on one data directory, or `attesta
+//! keys rotate` beside a running server) never both rotate from the same
+//! state and lose a key.
 
 use crate::crypto::{self, PublicKey};
 use crate::encoding::{b64std, b64url, pem_encode};
@@ -223,6 +226,7 @@ fn unix_now() -> u64 {
 }
 
 const MANIFEST: &str = "manifest.json";
+const LOCK_FILE: &str = "store.lock";
 const MANIFEST_VERSION: u32 = 1;
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -278,6 +282,8 @@ impl KeyRing {
         now: u64,
     ) -> Result<KeyRing, KeyError> {
         create_private_dir(dir)?;
+        // Another process may be creating the first key right now.
+        let _lock = lock_store(dir)?;
         if dir.join(MANIFEST).exists() {
             let (entries, active) = read_store(dir, &[])?;
             return Ok(KeyRing {
@@ -330,6 +336,9 @@ impl KeyRing {
     /// published for the overlap. Retired keys past their overlap are removed
     /// from the store. Picks up changes made by another process first.
     pub fn rotate(&mut self, now: u64) -> Result<Arc<SigningKey>, KeyError> {
+        // Held until the manifest is written: a second rotator waits, then
+        // reloads and retires the key this one made.
+        let _lock = lock_store(&self.dir)?;
         self.reload()?;
         let key = Arc::new(SigningKey::generate_at(&self.common_name, now)?);
         write_key_files(&self.dir, &key)?;
@@ -497,6 +506,21 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// The store's exclusive lock (released when the returned file is dropped).
+fn lock_store(dir: &Path) -> Result<fs::File, KeyError> {
+    let path = dir.join(LOCK_FILE);
+    let mut options = fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&path).map_err(io_err("open lock", &path))?;
+    file.lock().map_err(io_err("lock", &path))?;
+    Ok(file)
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), KeyError> {

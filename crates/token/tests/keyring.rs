@@ -78,17 +78,19 @@ fn key_ring_persists_with_private_permissions() {
     assert_eq!(mode(&dir.join(format!("{kid}.key.pem"))), 0o600);
     assert_eq!(mode(&dir.join(format!("{kid}.cert.pem"))), 0o600);
     assert_eq!(mode(&dir.join("manifest.json")), 0o600);
+    assert_eq!(mode(&dir.join("store.lock")), 0o600);
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["keys"][0]["kid"], kid.as_str());
     assert_eq!(manifest["keys"][0]["created_at"], NOW);
     assert!(manifest["keys"][0]["retired_at"].is_null());
-    // No temporary files left behind.
+    // No temporary files left behind: the manifest, the key, its
+    // certificate and the (empty) lock file.
     let names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names.len(), 4, "{names:?}");
 
     let again = KeyRing::load_or_create(&dir, CN, OVERLAP, NOW + 100).unwrap();
     assert_eq!(again.active().kid(), kid);
@@ -231,4 +233,38 @@ fn keys_and_ring_can_be_shared_across_threads() {
     // The relying-party future can be spawned on a multi-threaded runtime.
     let fut = attesta_token::rp::verify_with_issuer("t", "https://a.example", None, NOW, 0);
     send(&fut);
+}
+
+/// Rotators sharing one store (separate handles, as separate processes
+/// would have) take turns: every rotation's key survives, none is lost to a
+/// rotator that started from the same manifest, and exactly one is active.
+#[test]
+fn concurrent_rotations_of_one_store_lose_no_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("keys");
+    let first = KeyRing::load_or_create(&dir, "attesta", 86_400, 1_000)
+        .unwrap()
+        .active()
+        .kid()
+        .to_string();
+    let rotators = 4;
+    let made: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..rotators)
+            .map(|i| {
+                let dir = dir.clone();
+                s.spawn(move || {
+                    let mut ring = KeyRing::load_or_create(&dir, "attesta", 86_400, 1_000).unwrap();
+                    ring.rotate(2_000 + i).unwrap().kid().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ring = KeyRing::load_or_create(&dir, "attesta", 86_400, 3_000).unwrap();
+    for kid in made.iter().chain([&first]) {
+        assert!(ring.get(kid).is_some(), "key {kid} was lost");
+    }
+    let published = ring.published(3_000);
+    assert_eq!(published.len(), rotators as usize + 1);
+    assert!(made.contains(&published[0].kid().to_string()));
 }
