@@ -77,7 +77,7 @@ fn bench(c: &mut Criterion) {
         "tpm verify (testkit quote, 40 KiB log, remembered AK chain, claims)",
         |b| {
             b.iter(|| {
-                verify_with_chain(&ev40, &sample.nonce, &roots40, &s, at40, chain.as_ref())
+                verify_with_chain(&ev40, &sample.nonce, &roots40, &s, at40, |_| chain.clone())
                     .unwrap()
                     .claims()
             })
@@ -87,7 +87,7 @@ fn bench(c: &mut Criterion) {
         "tpm verify (testkit quote, 40 KiB log, remembered AK chain, claims without events)",
         |b| {
             b.iter(|| {
-                verify_with_chain(&ev40, &sample.nonce, &roots40, &s, at40, chain.as_ref())
+                verify_with_chain(&ev40, &sample.nonce, &roots40, &s, at40, |_| chain.clone())
                     .unwrap()
                     .claims_where(|name| name != "events")
             })
@@ -97,7 +97,8 @@ fn bench(c: &mut Criterion) {
         "tpm verify (testkit quote, 40 KiB log, remembered AK chain, no claims)",
         |b| {
             b.iter(|| {
-                verify_with_chain(&ev40, &sample.nonce, &roots40, &s, at40, chain.as_ref()).unwrap()
+                verify_with_chain(&ev40, &sample.nonce, &roots40, &s, at40, |_| chain.clone())
+                    .unwrap()
             })
         },
     );

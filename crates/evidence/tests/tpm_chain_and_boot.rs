@@ -39,7 +39,7 @@ fn a_remembered_chain_is_reused_only_for_its_own_certificates_roots_and_time() {
         &s.roots(),
         &TpmSettings::default(),
         s.verify_at(),
-        Some(&chain),
+        |_| Some(chain.clone()),
     )
     .unwrap();
     assert_eq!(again, v);
@@ -52,7 +52,7 @@ fn a_remembered_chain_is_reused_only_for_its_own_certificates_roots_and_time() {
         &TrustRoots::empty(),
         &TpmSettings::default(),
         s.verify_at(),
-        Some(&chain),
+        |_| Some(chain.clone()),
     );
     assert_eq!(r.unwrap_err().code(), "AkChainUntrusted");
 
@@ -65,7 +65,7 @@ fn a_remembered_chain_is_reused_only_for_its_own_certificates_roots_and_time() {
         &s.roots(),
         &TpmSettings::default(),
         late,
-        Some(&chain),
+        |_| Some(chain.clone()),
     );
     assert_eq!(r.unwrap_err().code(), "AkCertificateExpired");
 
@@ -86,7 +86,7 @@ fn a_remembered_chain_is_reused_only_for_its_own_certificates_roots_and_time() {
         &other.roots(),
         &TpmSettings::default(),
         other.verify_at(),
-        Some(&chain),
+        |_| Some(chain.clone()),
     )
     .unwrap();
     assert_ne!(v_other.ak_chain.unwrap().fingerprint, chain.fingerprint);
@@ -98,7 +98,7 @@ fn a_remembered_chain_is_reused_only_for_its_own_certificates_roots_and_time() {
         &s.roots(),
         &TpmSettings::default(),
         s.verify_at(),
-        Some(&chain),
+        |_| Some(chain.clone()),
     );
     assert_eq!(r.unwrap_err().code(), "NonceMismatch");
 }

@@ -201,21 +201,15 @@ pub fn verify_cached(
     settings: &TpmSettings,
     at: UnixTime,
 ) -> Result<TpmVerified, TpmError> {
-    let key = evidence.ak_cert.map(|c| {
-        attesta_evidence::tpm::verify::chain_fingerprint(c, &evidence.intermediates, roots)
-    });
-    let t = at.0 as i64;
-    let known = key.and_then(|k| chains.get(&k, |c| c.not_before <= t && t <= c.not_after));
-    let verified = attesta_evidence::tpm::verify_with_chain(
-        evidence,
-        nonce,
-        roots,
-        settings,
-        at,
-        known.as_deref(),
-    )?;
-    if let (Some(k), None, Some(chain)) = (key, &known, &verified.ak_chain) {
-        chains.insert(k, chain.clone());
+    let mut remembered = false;
+    let verified =
+        attesta_evidence::tpm::verify_with_chain(evidence, nonce, roots, settings, at, |fp| {
+            let hit = chains.get(fp, |c| c.valid_at(at)).map(|c| (*c).clone());
+            remembered = hit.is_some();
+            hit
+        })?;
+    if !remembered && let Some(chain) = &verified.ak_chain {
+        chains.insert(chain.fingerprint, chain.clone());
     }
     Ok(verified)
 }

@@ -246,13 +246,13 @@ impl VerifiedAkChain {
         roots: &TrustRoots,
         at: UnixTime,
     ) -> bool {
+        self.valid_at(at) && self.fingerprint == chain_fingerprint(leaf, intermediates, roots)
+    }
+
+    /// Whether `at` lies inside the chain's validity.
+    pub fn valid_at(&self, at: UnixTime) -> bool {
         let t = at.0 as i64;
-        self.not_before <= t
-            && t <= self.not_after
-            && crypto::constant_time_eq(
-                &self.fingerprint,
-                &chain_fingerprint(leaf, intermediates, roots),
-            )
+        self.not_before <= t && t <= self.not_after
     }
 }
 
@@ -278,6 +278,19 @@ pub fn chain_fingerprint(leaf: &[u8], intermediates: &[Vec<u8>], roots: &TrustRo
 /// Check the AK certificate chain to a configured TPM CA (signatures, CA
 /// flags, validity at `at`).
 pub fn verify_ak_chain(
+    leaf_der: &[u8],
+    intermediates: &[Vec<u8>],
+    roots: &TrustRoots,
+    at: UnixTime,
+) -> Result<VerifiedAkChain, TpmError> {
+    let fingerprint = chain_fingerprint(leaf_der, intermediates, roots);
+    verify_ak_chain_as(fingerprint, leaf_der, intermediates, roots, at)
+}
+
+/// [`verify_ak_chain`] for a caller that already holds the chain's
+/// fingerprint.
+fn verify_ak_chain_as(
+    fingerprint: [u8; 32],
     leaf_der: &[u8],
     intermediates: &[Vec<u8>],
     roots: &TrustRoots,
@@ -323,7 +336,7 @@ pub fn verify_ak_chain(
                 }
                 narrow(root);
                 return Ok(VerifiedAkChain {
-                    fingerprint: chain_fingerprint(leaf_der, intermediates, roots),
+                    fingerprint,
                     not_before,
                     not_after,
                     test_root: *configured,
@@ -414,20 +427,22 @@ pub fn verify(
     settings: &TpmSettings,
     at: UnixTime,
 ) -> Result<TpmVerified, TpmError> {
-    verify_with_chain(ev, expected_nonce, roots, settings, at, None)
+    verify_with_chain(ev, expected_nonce, roots, settings, at, |_| None)
 }
 
-/// [`verify`], reusing an AK chain verified earlier (from
-/// [`TpmVerified::ak_chain`]) when it [covers](VerifiedAkChain::covers) this
-/// evidence's certificates, roots and time; otherwise the chain is verified
-/// afresh. Everything else (key match, quote, PCRs, log) is always checked.
+/// [`verify`], reusing an AK chain verified earlier (a
+/// [`TpmVerified::ak_chain`]): `remembered` is asked with the fingerprint of
+/// this evidence's certificates and roots ([`chain_fingerprint`]), and its
+/// answer is used only when it has that fingerprint and is valid at `at`;
+/// otherwise the chain is verified afresh. Everything else (key match,
+/// quote, PCRs, log) is always checked.
 pub fn verify_with_chain(
     ev: &TpmEvidence<'_>,
     expected_nonce: &[u8],
     roots: &TrustRoots,
     settings: &TpmSettings,
     at: UnixTime,
-    known_chain: Option<&VerifiedAkChain>,
+    remembered: impl FnOnce(&[u8; 32]) -> Option<VerifiedAkChain>,
 ) -> Result<TpmVerified, TpmError> {
     let ak: PublicKey = match &ev.ak_public {
         AkPublic::Tpmt(bytes) => Public::parse(bytes)?.key,
@@ -445,9 +460,10 @@ pub fn verify_with_chain(
             if !cert_key_matches(&cert, &ak) {
                 return Err(TpmError::AkKeyMismatch);
             }
-            let chain = match known_chain {
-                Some(k) if k.covers(der, &ev.intermediates, roots, at) => Ok(k.clone()),
-                _ => verify_ak_chain(der, &ev.intermediates, roots, at),
+            let fingerprint = chain_fingerprint(der, &ev.intermediates, roots);
+            let chain = match remembered(&fingerprint) {
+                Some(k) if k.fingerprint == fingerprint && k.valid_at(at) => Ok(k),
+                _ => verify_ak_chain_as(fingerprint, der, &ev.intermediates, roots, at),
             };
             match chain {
                 Ok(chain) => Some(chain),
@@ -479,13 +495,7 @@ pub fn verify_with_chain(
     }
 
     // 6. Event log.
-    let (event_log, verified_log_pcrs) = match ev.event_log {
-        None => (None, BTreeSet::new()),
-        Some(bytes) => {
-            let (log, pcrs) = replay_against(bytes, &quoted)?;
-            (Some(log), pcrs)
-        }
-    };
+    let (event_log, verified_log_pcrs) = replay_against(ev.event_log, &quoted)?;
 
     Ok(TpmVerified {
         aik_validated,
@@ -526,7 +536,6 @@ fn check_quotes(
             reason: "no quote".into(),
         }));
     }
-    let mut quoted: Pcrs = BTreeMap::new();
     let mut state = QuotedState {
         quoted: BTreeMap::new(),
         reset_count: 0,
@@ -582,7 +591,7 @@ fn check_quotes(
             return Err(TpmError::PcrDigestMismatch { bank });
         }
         for s in selection {
-            let bank = quoted.entry(s.hash_alg).or_default();
+            let bank = state.quoted.entry(s.hash_alg).or_default();
             for &p in &s.pcrs {
                 if let Some(v) = pcrs.get(&s.hash_alg).and_then(|b| b.get(&p)) {
                     bank.insert(p, v.clone());
@@ -593,13 +602,19 @@ fn check_quotes(
         state.restart_count = attest.restart_count;
         state.clock = attest.clock;
     }
-    state.quoted = quoted;
     Ok(state)
 }
 
-/// Check 6: the log replays to the quoted value of every PCR it touches in
-/// every quoted bank it carries. Returns the log and the PCRs that replayed.
-fn replay_against(bytes: &[u8], quoted: &Pcrs) -> Result<(EventLog, BTreeSet<u32>), TpmError> {
+/// Check 6: the log, when one was sent, replays to the quoted value of every
+/// PCR it touches in every quoted bank it carries. Returns the log and the
+/// PCRs that replayed.
+fn replay_against(
+    bytes: Option<&[u8]>,
+    quoted: &Pcrs,
+) -> Result<(Option<EventLog>, BTreeSet<u32>), TpmError> {
+    let Some(bytes) = bytes else {
+        return Ok((None, BTreeSet::new()));
+    };
     let log = EventLog::parse(bytes)?;
     let mut verified = BTreeSet::new();
     for (bank, pcrs) in &log.replay() {
@@ -619,7 +634,7 @@ fn replay_against(bytes: &[u8], quoted: &Pcrs) -> Result<(EventLog, BTreeSet<u32
             }
         }
     }
-    Ok((log, verified))
+    Ok((Some(log), verified))
 }
 
 /// The attestation of the boot a resumed machine came from (MAA's
@@ -681,13 +696,7 @@ impl TpmVerified {
                 current: (self.reset_count, self.restart_count),
             });
         }
-        let (event_log, verified_log_pcrs) = match boot.event_log {
-            None => (None, BTreeSet::new()),
-            Some(bytes) => {
-                let (log, pcrs) = replay_against(bytes, &q.quoted)?;
-                (Some(log), pcrs)
-            }
-        };
+        let (event_log, verified_log_pcrs) = replay_against(boot.event_log, &q.quoted)?;
         self.boot = Some(BootVerified {
             quoted: q.quoted,
             event_log,
@@ -742,6 +751,14 @@ impl TpmVerified {
         })
     }
 
+    /// Whether an event's digest in a quoted bank is the hash of its data, so
+    /// that (in a PCR that replayed) its data is what was measured.
+    fn data_proven(&self, e: &Event) -> bool {
+        e.digests.iter().any(|(bank, d)| {
+            self.quoted.contains_key(bank) && hash(*bank, &e.data).as_deref() == Some(d.as_slice())
+        })
+    }
+
     /// Secure boot state, from a `SecureBoot` variable event in PCR 7 whose
     /// PCR replayed and whose digest (in a quoted bank) is the hash of its
     /// data. `None` when the verified log does not say.
@@ -754,12 +771,7 @@ impl TpmVerified {
             .iter()
             .rev()
             .filter(|e| e.pcr_index == 7 && e.event_type == EV_EFI_VARIABLE_DRIVER_CONFIG)
-            .filter(|e| {
-                e.digests.iter().any(|(bank, d)| {
-                    self.quoted.contains_key(bank)
-                        && hash(*bank, &e.data).as_deref() == Some(d.as_slice())
-                })
-            })
+            .filter(|e| self.data_proven(e))
             .filter_map(efi_variable)
             .find(|v| v.guid == EFI_GLOBAL_VARIABLE && v.name == "SecureBoot")
             .map(|v| v.data.first() == Some(&1))
@@ -784,10 +796,7 @@ impl TpmVerified {
                 closed.insert(e.pcr_index);
                 continue;
             }
-            let digest_proven = e.digests.iter().any(|(bank, d)| {
-                self.quoted.contains_key(bank) && hash(*bank, &e.data).as_deref() == Some(d)
-            });
-            if self.verified_log_pcrs.contains(&e.pcr_index) && digest_proven {
+            if self.verified_log_pcrs.contains(&e.pcr_index) && self.data_proven(e) {
                 proven.push(e);
             }
         }
@@ -843,15 +852,13 @@ impl TpmVerified {
     /// | `bootMgrSvn` | the first `EVENT_APPLICATION_SVN` in a PCR 12 trust boundary |
     /// | `elamDriverLoaded` | a validated loaded module `\windows\system32\drivers\(wd\)wdboot.sys` (only when the log has loaded modules) |
     /// | `x-attesta-tpm-elam-vendors` | `EVENT_ELAM_KEYNAME`s of the measured ELAM configurations |
-    ///
-    /// The Windows claims come from [`Self::windows_boot_state`], each only
-    /// when the log records the item it reads (absent otherwise, so a policy
-    /// requiring it fails closed).
-    ///
-    /// | claim | from |
-    /// |---|---|
     /// | `x-attesta-tpm-reset-count`, `-restart-count` | TPMS_CLOCK_INFO of the quote: a changed reset count means a reboot |
     /// | `x-attesta-test-root` | the AK chain ended at a configured test root |
+    ///
+    /// The Windows claims (from `bootDebuggingDisabled` to the ELAM vendors)
+    /// come from [`Self::windows_boot_state`], each only when the log records
+    /// the item it reads (absent otherwise, so a policy requiring it fails
+    /// closed).
     pub fn claims(&self) -> Claims {
         self.claims_where(|_| true)
     }
