@@ -33,7 +33,8 @@ use crate::provider_config::ProviderConfig;
 use crate::routes::attest::{TokenShape, issue_token, path_param, policy_error, resolve_policy};
 use crate::state::AppState;
 use attesta_evidence::roots::{RootKind, TrustRoots};
-use attesta_evidence::tpm::{Pcrs, QuoteParts, TpmEvidence, TpmSettings};
+use attesta_evidence::tpm::verify::BootEvidence;
+use attesta_evidence::tpm::{Pcrs, QuoteParts, TpmEvidence, TpmSettings, TpmVerified};
 use attesta_evidence::{AttestationType, ErrorCode, UnixTime};
 
 #[derive(Debug, Deserialize)]
@@ -235,31 +236,21 @@ pub async fn quote(
         pcrs,
         event_log: log.as_deref(),
     };
-    let pcfg = ProviderConfig::of(&ctx.record)?;
-    let (at, pinned) = pcfg.time(now)?;
-    let roots = pcfg.roots(TrustRoots::empty(), RootKind::Tpm)?;
-    let verified = crate::tpm::verify_cached(
-        &state.tpm_chains,
-        &evidence,
-        &challenge,
-        &roots,
-        &settings(&config),
+    let Checked {
+        incoming: incoming_map,
         at,
-    )
-    .map_err(|e| ApiError::evidence(e.code(), &e))?;
-    let ak_trusted_by_config = crate::tpm::check_trusted_ak(&pcfg, &verified)?;
-
-    // The log's events are rendered only for a policy that can read them.
-    let mut incoming_map = verified
-        .claims_where(|name| policy.compiled.may_read_claim(name))
-        .into_map();
-    incoming_map.insert(
-        "x-ms-attestation-type".into(),
-        json!(AttestationType::Tpm.claim_value()),
-    );
-    if ak_trusted_by_config {
-        incoming_map.insert("x-attesta-ak-trusted-by-configuration".into(), json!(true));
-    }
+        pinned,
+        ..
+    } = check(
+        &state,
+        &ctx,
+        &policy.compiled,
+        &settings(&config),
+        &evidence,
+        None,
+        &challenge,
+        now,
+    )?;
     let incoming = attesta_policy::incoming_claims(&incoming_map, &Map::new());
     let evaluation = policy.compiled.evaluate(&incoming).map_err(policy_error)?;
 
@@ -278,6 +269,61 @@ pub async fn quote(
         token_shape(&evaluation.properties),
     );
     Ok(Json(json!({ "token": token })))
+}
+
+/// One request's TPM evidence, verified for its provider, and the incoming
+/// claims of it the provider's policy can read.
+struct Checked {
+    verified: TpmVerified,
+    incoming: Map<String, Value>,
+    at: UnixTime,
+    /// The verification time is the provider's pinned one.
+    pinned: bool,
+}
+
+/// The checks both TPM requests share: the evidence at the provider's
+/// verification time against its TPM roots (AK chains remembered per
+/// certificate set), its trusted AKs (`tpm_trusted_aks`), the boot
+/// attestation of a resumed machine when one was sent; then the incoming
+/// claims, with the log's events rendered only if the policy can read them.
+#[allow(clippy::too_many_arguments)]
+fn check(
+    state: &AppState,
+    ctx: &ProviderCtx,
+    policy: &attesta_policy::CompiledPolicy,
+    settings: &TpmSettings,
+    evidence: &TpmEvidence<'_>,
+    boot: Option<&BootEvidence<'_>>,
+    nonce: &[u8],
+    now: UnixTime,
+) -> Result<Checked, ApiError> {
+    let evidence_error = |e: attesta_evidence::tpm::TpmError| ApiError::evidence(e.code(), &e);
+    let pcfg = ProviderConfig::of(&ctx.record)?;
+    let (at, pinned) = pcfg.time(now)?;
+    let roots = pcfg.roots(TrustRoots::empty(), RootKind::Tpm)?;
+    let mut verified =
+        crate::tpm::verify_cached(&state.tpm_chains, evidence, nonce, &roots, settings, at)
+            .map_err(evidence_error)?;
+    let ak_trusted_by_config = crate::tpm::check_trusted_ak(&pcfg, &verified)?;
+    if let Some(boot) = boot {
+        verified.verify_boot(boot).map_err(evidence_error)?;
+    }
+    let mut incoming = verified
+        .claims_where(|name| policy.may_read_claim(name))
+        .into_map();
+    incoming.insert(
+        "x-ms-attestation-type".into(),
+        json!(AttestationType::Tpm.claim_value()),
+    );
+    if ak_trusted_by_config {
+        incoming.insert("x-attesta-ak-trusted-by-configuration".into(), json!(true));
+    }
+    Ok(Checked {
+        verified,
+        incoming,
+        at,
+        pinned,
+    })
 }
 
 /// The request key object of a v2 request (`request_key`), with its JWK
@@ -639,7 +685,7 @@ pub async fn maa_request(
     // machine, the attestation of the boot it resumed from.
     let tpm_att = member(&payload, "tpm_att_data")
         .ok_or_else(|| tpm_error("the request has no tpm_att_data"))?;
-    let (current, boot) = if tpm_att.get("current_claim").is_some() {
+    let (mut current, mut boot) = if tpm_att.get("current_claim").is_some() {
         // v1: Windows platform attestation blobs.
         (
             Attestation::decode_v1(tpm_att, "current_claim")?,
@@ -671,9 +717,6 @@ pub async fn maa_request(
         .compiled
         .configuration_properties(&[])
         .map_err(policy_error)?;
-    let pcfg = ProviderConfig::of(&ctx.record)?;
-    let (at, pinned) = pcfg.time(now)?;
-    let roots = pcfg.roots(TrustRoots::empty(), RootKind::Tpm)?;
     let evidence = TpmEvidence {
         quotes: vec![QuoteParts {
             attest: &current.quote,
@@ -682,44 +725,32 @@ pub async fn maa_request(
         ak_public: attesta_evidence::tpm::AkPublic::Key(ak_key),
         ak_cert: current.aik_cert.as_deref(),
         intermediates: Vec::new(),
-        pcrs: current.pcrs.clone(),
+        pcrs: std::mem::take(&mut current.pcrs),
         event_log: current.log.as_deref(),
     };
-    let mut verified = crate::tpm::verify_cached(
-        &state.tpm_chains,
-        &evidence,
-        &nonce,
-        &roots,
-        &settings(&config),
+    let boot = boot.as_mut().map(|boot| BootEvidence {
+        quotes: vec![QuoteParts {
+            attest: &boot.quote,
+            signature: &boot.signature,
+        }],
+        pcrs: std::mem::take(&mut boot.pcrs),
+        event_log: boot.log.as_deref(),
+    });
+    let Checked {
+        verified,
+        incoming: mut incoming_map,
         at,
-    )
-    .map_err(|e| ApiError::evidence(e.code(), &e))?;
-    let ak_trusted_by_config = crate::tpm::check_trusted_ak(&pcfg, &verified)?;
-
-    if let Some(boot) = &boot {
-        verified
-            .verify_boot(&attesta_evidence::tpm::verify::BootEvidence {
-                quotes: vec![QuoteParts {
-                    attest: &boot.quote,
-                    signature: &boot.signature,
-                }],
-                pcrs: boot.pcrs.clone(),
-                event_log: boot.log.as_deref(),
-            })
-            .map_err(|e| ApiError::evidence(e.code(), &e))?;
-    }
-
-    // The log's events are rendered only for a policy that can read them.
-    let mut incoming_map = verified
-        .claims_where(|name| policy.compiled.may_read_claim(name))
-        .into_map();
-    incoming_map.insert(
-        "x-ms-attestation-type".into(),
-        json!(AttestationType::Tpm.claim_value()),
-    );
-    if ak_trusted_by_config {
-        incoming_map.insert("x-attesta-ak-trusted-by-configuration".into(), json!(true));
-    }
+        pinned,
+    } = check(
+        state,
+        ctx,
+        &policy.compiled,
+        &settings(&config),
+        &evidence,
+        boot.as_ref(),
+        &nonce,
+        now,
+    )?;
     let request_key_claim = key_object(&verified, &jwk, info.as_ref(), &challenge, true)?;
     incoming_map.insert("x-ms-tpm-request-key".into(), request_key_claim);
     if let Some(others) = member(&payload, "other_keys") {
