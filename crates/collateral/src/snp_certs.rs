@@ -321,6 +321,32 @@ pub(crate) fn crl_next_update(
     der: &[u8],
     product: SnpProduct,
 ) -> Result<i64, CollateralError> {
+    let (issuer, next_update) = crl_facts(part, der)?;
+    if issuer != format!("ARK-{product}") {
+        return Err(CollateralError::bad_cert(
+            part,
+            format!("CRL issuer {issuer:?} is not ARK-{product}"),
+        ));
+    }
+    Ok(next_update)
+}
+
+/// The product of an AMD CRL, from its issuer (`ARK-{product}`), and its
+/// `nextUpdate`.
+pub(crate) fn crl_product(part: &str, der: &[u8]) -> Result<(SnpProduct, i64), CollateralError> {
+    let (issuer, next_update) = crl_facts(part, der)?;
+    let product = issuer
+        .strip_prefix("ARK-")
+        .and_then(SnpProduct::from_name)
+        .filter(|p| issuer == format!("ARK-{p}"))
+        .ok_or_else(|| {
+            CollateralError::bad_cert(part, format!("CRL issuer {issuer:?} is not an AMD ARK"))
+        })?;
+    Ok((product, next_update))
+}
+
+/// A DER CRL's issuer common name and `nextUpdate`; nothing may follow it.
+fn crl_facts(part: &str, der: &[u8]) -> Result<(String, i64), CollateralError> {
     let (rest, crl) = CertificateRevocationList::from_der(der)
         .map_err(|e| CollateralError::bad_cert(part, format!("not a DER X.509 CRL: {e}")))?;
     if !rest.is_empty() {
@@ -334,17 +360,13 @@ pub(crate) fn crl_next_update(
         .iter_common_name()
         .next()
         .and_then(|cn| cn.as_str().ok())
-        .unwrap_or_default();
-    if issuer != format!("ARK-{product}") {
-        return Err(CollateralError::bad_cert(
-            part,
-            format!("CRL issuer {issuer:?} is not ARK-{product}"),
-        ));
-    }
-    Ok(crl
+        .unwrap_or_default()
+        .to_string();
+    let next_update = crl
         .next_update()
         .ok_or_else(|| CollateralError::bad_cert(part, "CRL has no nextUpdate"))?
-        .timestamp())
+        .timestamp();
+    Ok((issuer, next_update))
 }
 
 /// The DER certificates of a PEM text (every `CERTIFICATE` block).

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::CollateralError;
 use crate::snp_certs::{
-    CertRole, SnpCertChain, SnpKeyKind, SnpProduct, crl_next_update, pem_certs, role_of,
+    CertRole, SnpCertChain, SnpKeyKind, SnpProduct, crl_product, pem_certs, role_of,
 };
 
 /// The endorsements found in a directory.
@@ -82,15 +82,7 @@ fn read_crl(path: &Path) -> Result<ImportedSnpCrl, CollateralError> {
                 CollateralError::bad_cert(&part, "neither a DER CRL nor a PEM X509 CRL")
             })?
     };
-    let product = [SnpProduct::Milan, SnpProduct::Genoa, SnpProduct::Turin]
-        .into_iter()
-        .find(|p| crl_next_update(&part, &der, *p).is_ok())
-        .ok_or_else(|| {
-            // Say why for the likeliest product (the parse or issuer error).
-            crl_next_update(&part, &der, SnpProduct::Milan)
-                .err()
-                .unwrap_or_else(|| CollateralError::bad_cert(&part, "not an AMD ARK CRL"))
-        })?;
+    let (product, _) = crl_product(&part, &der)?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
