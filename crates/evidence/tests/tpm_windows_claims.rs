@@ -13,11 +13,10 @@ use attesta_evidence::tpm::windows::{
     SIPAEVENT_SAFEMODE, SIPAEVENT_TESTSIGNING, SIPAEVENT_TRUSTBOUNDARY, SIPAEVENT_WINPE,
 };
 use attesta_evidence::tpm::{TpmSettings, verify};
-use attesta_testkit::tpm::{EV_SEPARATOR, sipa_container, sipa_item};
+use attesta_testkit::tpm::{EV_EVENT_TAG, EV_SEPARATOR, sipa_container, sipa_item};
 use attesta_testkit::{LogEvent, TpmSample};
 use serde_json::{Map, Value, json};
 
-const EV_EVENT_TAG: u32 = 0x6;
 const WINDOWS_CLAIMS: [&str; 13] = [
     "bootDebuggingDisabled",
     "osKernelDebuggingDisabled",

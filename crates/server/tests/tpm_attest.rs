@@ -10,7 +10,7 @@ use attesta_evidence::tpm::structures::hash_name;
 use attesta_evidence::tpm::windows::{
     SIPAEVENT_BOOTDEBUGGING, SIPAEVENT_CODEINTEGRITY, SIPAEVENT_TRUSTBOUNDARY,
 };
-use attesta_testkit::tpm::{sipa_container, sipa_item};
+use attesta_testkit::tpm::{EV_EVENT_TAG, sipa_container, sipa_item};
 use attesta_testkit::{LogEvent, TpmSample};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -115,7 +115,7 @@ async fn windows_boot_claims_reach_the_policy() {
         )
     };
     let clean = TpmSample::builder()
-        .event(LogEvent::new(12, 0x6, &log(false)))
+        .event(LogEvent::new(12, EV_EVENT_TAG, &log(false)))
         .build();
     let (s, b) = configure(&t, "win", json!({"test_roots": {"tpm": [clean.root_pem]}})).await;
     assert_eq!(s, 200, "{b}");
@@ -125,7 +125,7 @@ async fn windows_boot_claims_reach_the_policy() {
 
     // Boot debugging on: the authorization rule no longer permits.
     let debug = TpmSample::builder()
-        .event(LogEvent::new(12, 0x6, &log(true)))
+        .event(LogEvent::new(12, EV_EVENT_TAG, &log(true)))
         .build();
     let (s, b) = attest(&t, "win", &debug, true).await.unwrap_err();
     assert_error(s, &b, 400, "PolicyEvaluationError");

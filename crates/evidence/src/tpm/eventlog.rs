@@ -415,7 +415,7 @@ pub fn efi_variable(e: &Event) -> Option<EfiVariable> {
         EV_EFI_VARIABLE_DRIVER_CONFIG
             | EV_EFI_VARIABLE_BOOT
             | EV_EFI_VARIABLE_AUTHORITY
-            | 0x8000_000c
+            | EV_EFI_VARIABLE_BOOT2
     ) {
         return None;
     }
