@@ -427,8 +427,8 @@ def parse_attest(data):
     return a
 
 
-def parse_signature(data):
-    r = Rd(data, "TPMT_SIGNATURE")
+def read_signature(r):
+    """A TPMT_SIGNATURE read from r (which may hold more after it)."""
     s = {"sigAlg": r.u16(), "hash": r.u16()}
     if s["sigAlg"] in (TPM_ALG_RSASSA, TPM_ALG_RSAPSS):
         s["sig"] = r.tpm2b()
@@ -436,6 +436,12 @@ def parse_signature(data):
         s["r"], s["s"] = r.tpm2b(), r.tpm2b()
     else:
         fail("TPMT_SIGNATURE: unsupported sigAlg 0x%04x" % s["sigAlg"])
+    return s
+
+
+def parse_signature(data):
+    r = Rd(data, "TPMT_SIGNATURE")
+    s = read_signature(r)
     r.done()
     return s
 
@@ -751,7 +757,7 @@ def cmd_certify_rsp(args):
     r.u32()  # parameterSize
     attest = r.tpm2b()
     start = r.i
-    sig = parse_signature_prefix(r)
+    read_signature(r)
     sig_bytes = data[start:r.i]
     a = Rd(attest, "TPMS_ATTEST")
     magic, typ = a.u32(), a.u16()
@@ -771,16 +777,6 @@ def cmd_certify_rsp(args):
         fail("%s is not a TPM2B_PUBLIC" % args.public_in)
     with open(args.public_out, "wb") as f:
         f.write(pub[2:])
-
-
-def parse_signature_prefix(r):
-    alg, _hash = r.u16(), r.u16()
-    if alg in (TPM_ALG_RSASSA, TPM_ALG_RSAPSS):
-        r.tpm2b()
-    elif alg == TPM_ALG_ECDSA:
-        r.tpm2b(), r.tpm2b()
-    else:
-        fail("TPMT_SIGNATURE: unsupported sigAlg 0x%04x" % alg)
 
 
 def main():
