@@ -438,10 +438,17 @@ pub fn efi_variable(e: &Event) -> Option<EfiVariable> {
 /// event in PCR 7 for the global variable `SecureBoot` holds 1 (enabled) or
 /// 0. `None` when the log records no such event.
 pub fn secure_boot(log: &EventLog) -> Option<bool> {
+    secure_boot_where(log, |_| true)
+}
+
+/// [`secure_boot`] over the events `keep` accepts (a verifier keeps only
+/// the events it has proven).
+pub fn secure_boot_where(log: &EventLog, keep: impl Fn(&Event) -> bool) -> Option<bool> {
     log.events
         .iter()
         .rev()
         .filter(|e| e.pcr_index == 7 && e.event_type == EV_EFI_VARIABLE_DRIVER_CONFIG)
+        .filter(|e| keep(e))
         .filter_map(efi_variable)
         .find(|v| v.guid == EFI_GLOBAL_VARIABLE && v.name == "SecureBoot")
         .map(|v| v.data.first() == Some(&1))

@@ -25,9 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 use x509_parser::prelude::*;
 
-use super::eventlog::{
-    EFI_GLOBAL_VARIABLE, EV_EFI_VARIABLE_DRIVER_CONFIG, Event, EventLog, Pcrs, efi_variable,
-};
+use super::eventlog::{Event, EventLog, Pcrs, secure_boot_where};
 use super::structures::{
     Attest, Attested, Public, PublicKey, Signature, TPM_ALG_SHA256, TPM_ALG_SHA384, TPM_ALG_SHA512,
     TPM_ECC_NIST_P256, TPM_ECC_NIST_P384, TPM_GENERATED_VALUE, aik_pub_hash, hash, hash_name,
@@ -767,14 +765,7 @@ impl TpmVerified {
         if !self.verified_log_pcrs.contains(&7) {
             return None;
         }
-        log.events
-            .iter()
-            .rev()
-            .filter(|e| e.pcr_index == 7 && e.event_type == EV_EFI_VARIABLE_DRIVER_CONFIG)
-            .filter(|e| self.data_proven(e))
-            .filter_map(efi_variable)
-            .find(|v| v.guid == EFI_GLOBAL_VARIABLE && v.name == "SecureBoot")
-            .map(|v| v.data.first() == Some(&1))
+        secure_boot_where(log, |e| self.data_proven(e))
     }
 
     /// The Windows boot configuration the log proves (SIPA items in
