@@ -157,6 +157,23 @@ pub struct PolicyCertRecord {
     pub added_at: i64,
 }
 
+/// A signed control-plane request that was applied (isolated providers),
+/// remembered so that it can never be applied again elsewhere or later:
+/// not to another provider, operation or attestation type, and not after
+/// the state it set has changed (rollback).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedRequest {
+    /// base64url SHA-256 of the JWS text as received (the request's identity).
+    pub hash: String,
+    pub provider: String,
+    /// `policy:set`, `policy:reset`, `certificates:add`, `certificates:remove`.
+    pub operation: String,
+    /// The attestation type for policy operations; empty for certificates.
+    pub attestation_type: String,
+    /// Unix seconds.
+    pub applied_at: i64,
+}
+
 /// A cached value (collateral, VCEKs ...) under a namespaced key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheEntry {
@@ -277,6 +294,15 @@ pub trait Store: Send + Sync + 'static {
         provider: &str,
         thumbprint: &str,
     ) -> Result<bool, StoreError>;
+
+    /// The applied signed request with this hash, whatever its provider.
+    async fn get_applied_request(&self, hash: &str) -> Result<Option<AppliedRequest>, StoreError>;
+
+    /// Remembers an applied signed request. `Ok(false)` if one with the same
+    /// hash is already recorded (the first record is kept). Records outlive
+    /// their provider, so a provider re-created under the same name cannot be
+    /// replayed its predecessor's requests.
+    async fn record_applied_request(&self, r: &AppliedRequest) -> Result<bool, StoreError>;
 
     /// The entry as stored, expired or not.
     async fn cache_get(&self, namespace: &str, key: &str)

@@ -29,15 +29,16 @@ pub struct Migration {
 }
 
 /// Every migration this build knows, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "providers, policies, policy-management certificates, cache",
-    // JSON values (token hashes, configuration, signer JWK) are kept as TEXT:
-    // the store never queries inside them, and TEXT keeps the caller's key
-    // order byte for byte. The foreign keys cascade as a safety net; the code
-    // deletes children explicitly as well, so correctness does not depend on
-    // a backend enforcing them.
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "providers, policies, policy-management certificates, cache",
+        // JSON values (token hashes, configuration, signer JWK) are kept as TEXT:
+        // the store never queries inside them, and TEXT keeps the caller's key
+        // order byte for byte. The foreign keys cascade as a safety net; the code
+        // deletes children explicitly as well, so correctness does not depend on
+        // a backend enforcing them.
+        sql: "
 CREATE TABLE providers (
     name         TEXT   NOT NULL PRIMARY KEY,
     trust_model  TEXT   NOT NULL,
@@ -70,7 +71,23 @@ CREATE TABLE cache_entries (
     PRIMARY KEY (namespace, cache_key)
 );
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "applied signed control-plane requests (replay and rollback refusal)",
+        // No foreign key to providers: records outlive a deleted provider.
+        sql: "
+CREATE TABLE applied_requests (
+    hash             TEXT   NOT NULL PRIMARY KEY,
+    provider         TEXT   NOT NULL,
+    operation        TEXT   NOT NULL,
+    attestation_type TEXT   NOT NULL,
+    applied_at       BIGINT NOT NULL
+);
+CREATE INDEX applied_requests_provider ON applied_requests (provider);
+",
+    },
+];
 
 /// The schema version this build brings databases to.
 pub fn latest_version() -> u32 {

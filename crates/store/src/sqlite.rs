@@ -16,7 +16,8 @@
 
 use crate::migrations::{self, MIGRATIONS};
 use crate::{
-    CacheEntry, PolicyCertRecord, PolicyRecord, ProviderRecord, Store, StoreError, TrustModel,
+    AppliedRequest, CacheEntry, PolicyCertRecord, PolicyRecord, ProviderRecord, Store, StoreError,
+    TrustModel,
 };
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
@@ -577,6 +578,53 @@ impl Store for SqliteStore {
                 .and_then(|mut s| s.execute([&provider, &thumbprint]))
                 .map_err(map)?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn get_applied_request(&self, hash: &str) -> Result<Option<AppliedRequest>, StoreError> {
+        let hash = hash.to_owned();
+        self.run("reading an applied request", move |conn| {
+            conn.prepare_cached(
+                "SELECT hash, provider, operation, attestation_type, applied_at
+                 FROM applied_requests WHERE hash = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([&hash], |r| {
+                    Ok(AppliedRequest {
+                        hash: r.get(0)?,
+                        provider: r.get(1)?,
+                        operation: r.get(2)?,
+                        attestation_type: r.get(3)?,
+                        applied_at: r.get(4)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| map_sqlite_err(e, "reading an applied request"))
+        })
+        .await
+    }
+
+    async fn record_applied_request(&self, r: &AppliedRequest) -> Result<bool, StoreError> {
+        let r = r.clone();
+        self.write("recording an applied request", move |tx| {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO applied_requests
+                 (hash, provider, operation, attestation_type, applied_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(rusqlite::params![
+                    r.hash,
+                    r.provider,
+                    r.operation,
+                    r.attestation_type,
+                    r.applied_at
+                ])
+            })
+            .map(|n| n > 0)
+            .map_err(|e| map_sqlite_err(e, "recording an applied request"))
         })
         .await
     }

@@ -741,3 +741,35 @@ fn writes_interrupted_by_a_kill_leave_whole_states() {
         assert!(store.get_provider("after").await.unwrap().is_some());
     });
 }
+
+#[tokio::test]
+async fn applied_requests_keep_their_first_record_and_outlive_the_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&db_path(&dir));
+    store
+        .create_provider(&provider("iso", TrustModel::Isolated), &[cert(1, 1)])
+        .await
+        .unwrap();
+    let first = attesta_store::AppliedRequest {
+        hash: "h1".into(),
+        provider: "iso".into(),
+        operation: "policy:set".into(),
+        attestation_type: "SgxEnclave".into(),
+        applied_at: 10,
+    };
+    assert_eq!(store.get_applied_request("h1").await.unwrap(), None);
+    assert!(store.record_applied_request(&first).await.unwrap());
+    let again = attesta_store::AppliedRequest {
+        operation: "policy:reset".into(),
+        provider: "other".into(),
+        applied_at: 20,
+        ..first.clone()
+    };
+    assert!(!store.record_applied_request(&again).await.unwrap());
+    assert_eq!(
+        store.get_applied_request("h1").await.unwrap(),
+        Some(first.clone())
+    );
+    assert!(store.delete_provider("iso").await.unwrap());
+    assert_eq!(store.get_applied_request("h1").await.unwrap(), Some(first));
+}

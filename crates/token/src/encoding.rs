@@ -17,6 +17,15 @@ const INDIFFERENT: GeneralPurposeConfig =
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
 const URL_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, INDIFFERENT);
 const STD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, INDIFFERENT);
+/// RFC 7515's base64url: no padding, and (the base64 crate's default) the
+/// unused trailing bits of the last symbol must be zero, so every byte string
+/// has exactly one encoding.
+const URL_CANONICAL: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(false),
+);
 
 /// base64url without padding (JOSE's encoding).
 pub fn b64url(data: &[u8]) -> String {
@@ -33,13 +42,19 @@ pub fn b64std(data: &[u8]) -> String {
     STANDARD.encode(data)
 }
 
-/// Strict JWT decoding: base64url alphabet; padding tolerated.
+/// Canonical base64url, the only form accepted in the three parts of a JWS or
+/// JWT: URL-safe alphabet, no padding, zero trailing bits. A second spelling
+/// of the same bytes (a trailing `=`, a different last symbol) would let the
+/// text that is stored, hashed (`x-ms-policy-token-hash`) and replay-checked
+/// differ from what was signed.
 pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
-    URL_LENIENT.decode(text).ok()
+    URL_CANONICAL.decode(text).ok()
 }
 
-/// Decoding for what clients send: base64url or standard base64, padded or
-/// not (the alphabets are not mixed within one string).
+/// Decoding for base64 values clients send inside JSON members (`x5c`
+/// entries, `AttestationPolicy`): base64url or standard base64, padded or not
+/// (the alphabets are not mixed within one string). Never used for the parts
+/// of a JWS, which must be canonical ([`b64url_decode`]).
 pub fn b64_decode_lenient(text: &str) -> Option<Vec<u8>> {
     if text.bytes().any(|b| b == b'+' || b == b'/') {
         STD_LENIENT.decode(text).ok()
@@ -125,6 +140,81 @@ fn write_json_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// Parse a JSON object the way every JOSE header, JWS payload and JWT claim
+/// set is parsed here: a duplicate member name at any depth is an error
+/// (RFC 7515 §4 lets a parser reject them; taking the last one, as
+/// `serde_json` does, lets a signed text mean two things to two parsers), and
+/// nesting is bounded by `serde_json`'s recursion limit (128).
+pub fn parse_json_object_strict(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice::<StrictValue>(bytes) {
+        Ok(StrictValue(Value::Object(m))) => Ok(m),
+        Ok(_) => Err("not a JSON object".into()),
+        Err(e) => Err(format!("not JSON: {e}")),
+    }
+}
+
+/// A `serde_json::Value` whose deserialisation refuses duplicate object keys.
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let StrictValue(v) = map.next_value()?;
+            if out.insert(key.clone(), v).is_some() {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate member {key:?}"
+                )));
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 /// PEM armour: `-----BEGIN {label}-----`, standard base64 in 64-char lines.
 pub fn pem_encode(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
@@ -168,6 +258,27 @@ mod tests {
         assert_eq!(b64_decode_lenient("-_8=").unwrap(), vec![0xfb, 0xff]);
         assert!(b64_decode_lenient("-/8").is_none(), "mixed alphabets");
         assert!(b64_decode_lenient("a.b").is_none());
+    }
+
+    #[test]
+    fn jose_base64url_is_canonical() {
+        assert_eq!(b64url_decode("-_8").unwrap(), vec![0xfb, 0xff]);
+        assert!(b64url_decode("-_8=").is_none(), "padding");
+        assert!(b64url_decode("-_9").is_none(), "non-zero trailing bits");
+        assert!(b64url_decode("+/8").is_none(), "standard alphabet");
+        assert_eq!(b64url_decode("").unwrap(), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn strict_json_refuses_duplicate_members_at_any_depth() {
+        assert!(parse_json_object_strict(br#"{"a":1,"b":{"c":[{"d":2}]}}"#).is_ok());
+        let e = parse_json_object_strict(br#"{"alg":"none","alg":"RS256"}"#).unwrap_err();
+        assert!(e.contains("duplicate member \"alg\""), "{e}");
+        assert!(parse_json_object_strict(br#"{"a":{"x":1,"x":2}}"#).is_err());
+        assert!(parse_json_object_strict(br#"{"a":[{"x":1,"x":2}]}"#).is_err());
+        assert!(parse_json_object_strict(b"[1]").is_err());
+        let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(parse_json_object_strict(deep.as_bytes()).is_err());
     }
 
     #[test]

@@ -99,6 +99,9 @@ pub enum TokenError {
         expected: String,
         found: Option<String>,
     },
+    /// The token verified but is not an attestation result.
+    #[error("the token is not an attestation token: {0}")]
+    NotAnAttestationToken(String),
 }
 
 impl TokenError {
@@ -114,6 +117,7 @@ impl TokenError {
             TokenError::Expired { .. } => "TokenExpired",
             TokenError::NotYetValid { .. } => "TokenNotYetValid",
             TokenError::WrongIssuer { .. } => "TokenWrongIssuer",
+            TokenError::NotAnAttestationToken(_) => "TokenNotAnAttestationToken",
         }
     }
 }

@@ -3,7 +3,6 @@
 //!
 //! Clients disagree on the details, and every variant below was seen
 //! accepted by MAA, so all are accepted:
-//! * base64url or standard base64, padded or not, in each part;
 //! * `alg` `RS256` or the Python SDK's `RSA256` (both RSASSA-PKCS1-v1_5 /
 //!   SHA-256), `PS256` (RSA-PSS / SHA-256), `ES256` or Python's `ECDH256`
 //!   (ECDSA P-256 / SHA-256);
@@ -11,6 +10,12 @@
 //!   base64 DER, leaf first);
 //! * an empty payload (policy reset) and `{"alg":"none"}` with an empty
 //!   signature (unsigned policies).
+//!
+//! The text itself is canonical or refused: each part is RFC 7515 base64url
+//! (no padding, zero trailing bits) and the header has no duplicate member
+//! names, so one signed request has exactly one spelling — the one that is
+//! stored, hashed for `x-ms-policy-token-hash` and remembered against replay.
+//! Both Microsoft SDKs write exactly that form.
 //!
 //! Decisions: an ES256 signature must be the raw 64-byte r‖s that RFC 7518
 //! §3.4 prescribes and the JS SDK sends; DER-encoded ECDSA signatures are
@@ -21,7 +26,9 @@
 //! exact bytes received.
 
 use crate::crypto::{self, PublicKey, Scheme};
-use crate::encoding::{b64_decode_lenient, b64std, b64url_into, sorted_json};
+use crate::encoding::{
+    b64_decode_lenient, b64std, b64url_decode, b64url_into, parse_json_object_strict, sorted_json,
+};
 use crate::error::JwsError;
 use crate::jwks::Jwk;
 use aws_lc_rs::rand::SystemRandom;
@@ -78,21 +85,11 @@ pub fn parse_jws(text: &str) -> Result<Jws, JwsError> {
     if h.is_empty() {
         return Err(JwsError::Malformed("the JWS header is empty".into()));
     }
-    let header_bytes = b64_decode_lenient(h)
-        .ok_or_else(|| JwsError::Malformed("the JWS header is not base64url".into()))?;
-    let header = match serde_json::from_slice::<Value>(&header_bytes) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => {
-            return Err(JwsError::Malformed(
-                "the JWS header is not a JSON object".into(),
-            ));
-        }
-        Err(e) => {
-            return Err(JwsError::Malformed(format!(
-                "the JWS header is not JSON: {e}"
-            )));
-        }
-    };
+    let header_bytes = b64url_decode(h).ok_or_else(|| {
+        JwsError::Malformed("the JWS header is not canonical base64url (no padding)".into())
+    })?;
+    let header = parse_json_object_strict(&header_bytes)
+        .map_err(|e| JwsError::Malformed(format!("the JWS header is {e}")))?;
     let alg = match header.get("alg") {
         Some(Value::String(a)) => a.clone(),
         Some(_) => {
@@ -102,10 +99,12 @@ pub fn parse_jws(text: &str) -> Result<Jws, JwsError> {
         }
         None => return Err(JwsError::Malformed("the JWS header has no alg".into())),
     };
-    let payload = b64_decode_lenient(p)
-        .ok_or_else(|| JwsError::Malformed("the JWS payload is not base64url".into()))?;
-    let signature = b64_decode_lenient(s)
-        .ok_or_else(|| JwsError::Malformed("the JWS signature is not base64url".into()))?;
+    let payload = b64url_decode(p).ok_or_else(|| {
+        JwsError::Malformed("the JWS payload is not canonical base64url (no padding)".into())
+    })?;
+    let signature = b64url_decode(s).ok_or_else(|| {
+        JwsError::Malformed("the JWS signature is not canonical base64url (no padding)".into())
+    })?;
     if alg == "none" && !signature.is_empty() {
         return Err(JwsError::Malformed(
             "the JWS says alg none but carries a signature".into(),
@@ -123,6 +122,17 @@ impl Jws {
     /// The header's `alg` (parse guarantees a string).
     pub fn alg(&self) -> &str {
         self.header.get("alg").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The payload as a JSON object, parsed as strictly as the header (no
+    /// duplicate member names). `None` for an empty payload.
+    pub fn payload_object(&self) -> Result<Option<Map<String, Value>>, JwsError> {
+        if self.payload.is_empty() {
+            return Ok(None);
+        }
+        parse_json_object_strict(&self.payload)
+            .map(Some)
+            .map_err(|e| JwsError::Malformed(format!("the JWS payload is {e}")))
     }
 
     /// `alg` is `none` (and then the signature is empty).

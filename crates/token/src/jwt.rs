@@ -24,6 +24,29 @@ use serde_json::{Map, Value};
 /// A JSON object.
 pub type JsonMap = Map<String, Value>;
 
+/// The claim Attesta puts in control-plane result tokens (policy and
+/// certificate operations). Such a token is signed by the same provider key
+/// as attestation tokens, so relying parties must refuse it as an
+/// attestation result: [`check_attestation_claims`] does.
+pub const MANAGEMENT_TOKEN_CLAIM: &str = "x-attesta-management";
+
+/// Refuse a verified token that is not an attestation result: a
+/// control-plane reply (it carries [`MANAGEMENT_TOKEN_CLAIM`]) or any token
+/// without `x-ms-attestation-type`.
+pub fn check_attestation_claims(claims: &JsonMap) -> Result<(), TokenError> {
+    if claims.contains_key(MANAGEMENT_TOKEN_CLAIM) {
+        return Err(TokenError::NotAnAttestationToken(
+            "it is a control-plane (policy or certificate) result token".into(),
+        ));
+    }
+    match claims.get("x-ms-attestation-type") {
+        Some(Value::String(_)) => Ok(()),
+        _ => Err(TokenError::NotAnAttestationToken(
+            "it has no x-ms-attestation-type claim".into(),
+        )),
+    }
+}
+
 /// Sign `claims` as an RS256 JWT with MAA's header. `jku` is the issuer's
 /// `/certs` URL; `include_x5c` adds the signing certificate to the header.
 pub fn sign_jwt(key: &SigningKey, jku: &str, claims: &JsonMap, include_x5c: bool) -> String {
@@ -183,15 +206,11 @@ fn split3(token: &str) -> Result<[&str; 3], TokenError> {
 }
 
 fn decode_object(part: &str, what: &str) -> Result<JsonMap, TokenError> {
-    let bytes = b64url_decode(part)
-        .ok_or_else(|| TokenError::Malformed(format!("{what} is not base64url")))?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(TokenError::Malformed(format!(
-            "{what} is not a JSON object"
-        ))),
-        Err(e) => Err(TokenError::Malformed(format!("{what} is not JSON: {e}"))),
-    }
+    let bytes = b64url_decode(part).ok_or_else(|| {
+        TokenError::Malformed(format!("{what} is not canonical base64url (no padding)"))
+    })?;
+    crate::encoding::parse_json_object_strict(&bytes)
+        .map_err(|e| TokenError::Malformed(format!("{what} is {e}")))
 }
 
 /// A NumericDate claim: absent → None; a non-negative number → seconds

@@ -74,7 +74,9 @@ pub fn check_metadata(meta: &OpenIdMetadata, issuer: &str) -> Result<String, RpE
     Ok(meta.jwks_uri.clone())
 }
 
-/// Verify `token` with a fetched key set, requiring `iss == issuer`.
+/// Verify `token` with a fetched key set, requiring `iss == issuer` and an
+/// attestation result (a control-plane reply token signed by the same key is
+/// refused: [`crate::jwt::check_attestation_claims`]).
 pub fn verify_with_jwks(
     token: &str,
     jwks: &Jwks,
@@ -87,7 +89,9 @@ pub fn verify_with_jwks(
         now,
         leeway_secs,
     };
-    Ok(verify_jwt(token, jwks, &opts)?)
+    let verified = verify_jwt(token, jwks, &opts)?;
+    crate::jwt::check_attestation_claims(&verified.claims)?;
+    Ok(verified)
 }
 
 fn build_client(extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, RpError> {

@@ -99,9 +99,10 @@ fn recorded_request_with_a_flipped_byte_fails() {
 }
 
 #[test]
-fn the_python_sdk_form_is_also_accepted_in_standard_base64_and_padded() {
-    // Same signed text, each part re-encoded as padded standard base64: the
-    // signature is over the text as sent, so build and sign it here.
+fn non_canonical_base64_in_any_part_is_refused_even_when_signed() {
+    // Each part as padded standard base64, signed as sent: a second spelling
+    // of a request would be stored, hashed and replay-checked as another
+    // request, so only RFC 7515 base64url is accepted.
     let leaf = self_signed("policy signer", rsa_key(), false);
     let header = json!({"alg": "RSA256", "jwk": {"x5c": [b64std(&leaf.cert_der)]}});
     let b64 = |d: &[u8]| b64std(d);
@@ -120,11 +121,57 @@ fn the_python_sdk_form_is_also_accepted_in_standard_base64_and_padded() {
     )
     .unwrap();
     let text = format!("{input}.{}", b64(&sig));
+    let e = parse_jws(&text).unwrap_err();
+    assert_eq!(e.code(), "JwsMalformed");
+    assert!(e.to_string().contains("canonical base64url"), "{e}");
+}
+
+#[test]
+fn a_signature_with_a_trailing_pad_or_changed_trailing_bits_is_refused() {
+    let pki = self_signed("policy signer", rsa_key(), false);
+    let header = json!({"alg": "RS256", "x5c": [b64std(&pki.cert_der)]});
+    let text = sign_with_header(&pki, &header, br#"{"AttestationPolicy":"dg"}"#);
+    assert!(parse_jws(&text).unwrap().verify_signer().unwrap().is_some());
+    // 256-byte signature: 342 symbols, the last carrying 4 unused bits.
+    let padded = format!("{text}==");
+    assert_eq!(parse_jws(&padded).unwrap_err().code(), "JwsMalformed");
+    let (head, last) = text.split_at(text.len() - 1);
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let i = alphabet.find(last).unwrap();
+    let twin = format!("{head}{}", &alphabet[(i | 1)..=(i | 1)]);
+    assert_ne!(twin, text);
+    assert_eq!(parse_jws(&twin).unwrap_err().code(), "JwsMalformed");
+}
+
+#[test]
+fn duplicate_members_in_the_header_are_refused() {
+    let pki = self_signed("policy signer", rsa_key(), false);
+    let x5c = b64std(&pki.cert_der);
+    let input = format!(
+        "{}.{}",
+        b64url(format!(r#"{{"alg":"none","alg":"RS256","x5c":["{x5c}"]}}"#).as_bytes()),
+        b64url(br#"{"AttestationPolicy":"dg"}"#)
+    );
+    let kp = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&pki.key_der()).unwrap();
+    let mut sig = vec![0u8; kp.public_modulus_len()];
+    kp.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        input.as_bytes(),
+        &mut sig,
+    )
+    .unwrap();
+    let e = parse_jws(&format!("{input}.{}", b64url(&sig))).unwrap_err();
+    assert!(e.to_string().contains("duplicate member"), "{e}");
+    // And in the payload, read through payload_object.
+    let text = sign_with_header(
+        &pki,
+        &json!({"alg": "RS256", "x5c": [x5c]}),
+        br#"{"AttestationPolicy":"dg","AttestationPolicy":"eA"}"#,
+    );
     let jws = parse_jws(&text).unwrap();
-    assert_eq!(jws.signing_input(), input);
-    let signer = jws.verify_signer().unwrap().unwrap();
-    assert_eq!(signer.jwk.alg.as_deref(), Some("RS256"));
-    assert_eq!(signer.chain_der, vec![leaf.cert_der.clone()]);
+    let e = jws.payload_object().unwrap_err();
+    assert!(e.to_string().contains("duplicate member"), "{e}");
 }
 
 #[test]
@@ -410,7 +457,7 @@ fn malformed_texts_are_malformed() {
         ("eyJhbGciOiJub25lIn0.", "second period"),
         ("eyJhbGciOiJub25lIn0...", "more than two"),
         (".e30.", "empty"),
-        ("!!!!.e30.", "not base64"),
+        ("!!!!.e30.", "not canonical base64url"),
         ("W10.e30.", "not a JSON object"),
         ("e30.e30.", "no alg"),
         ("eyJhbGciOjF9.e30.", "alg is not a string"),

@@ -137,7 +137,7 @@ fn maa_routes(issuer: &str) -> Routes {
 }
 
 fn token_for(iss: &str) -> String {
-    let claims = serde_json::json!({"iss": iss, "iat": NOW, "nbf": NOW, "exp": NOW + 600, "x-ms-ver": "1.0"});
+    let claims = serde_json::json!({"iss": iss, "iat": NOW, "nbf": NOW, "exp": NOW + 600, "x-ms-ver": "1.0", "x-ms-attestation-type": "sgx"});
     sign_jwt(
         key(),
         &format!("{iss}/certs"),
@@ -173,6 +173,45 @@ async fn token_verifies_against_the_issuers_published_keys() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), "TokenWrongIssuer");
+}
+
+#[tokio::test]
+async fn control_plane_reply_tokens_are_not_attestation_results() {
+    let srv = start(maa_routes).await;
+    let sign = |extra: serde_json::Value| {
+        let mut claims =
+            serde_json::json!({"iss": srv.issuer, "iat": NOW, "nbf": NOW, "exp": NOW + 600});
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        sign_jwt(
+            key(),
+            &format!("{}/certs", srv.issuer),
+            claims.as_object().unwrap(),
+            false,
+        )
+    };
+    let ca = Some(srv.ca_pem.as_bytes());
+    // A policy GET reply: same issuer, same key, but a management token.
+    let reply = sign(serde_json::json!({"x-ms-policy": "e30..", "x-attesta-management": true}));
+    let e = verify_with_issuer(&reply, &srv.issuer, ca, NOW, 0)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "TokenNotAnAttestationToken", "{e}");
+    // Even with an attestation type forged in, the marker wins.
+    let forged =
+        sign(serde_json::json!({"x-ms-attestation-type": "sgx", "x-attesta-management": true}));
+    let e = verify_with_issuer(&forged, &srv.issuer, ca, NOW, 0)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "TokenNotAnAttestationToken", "{e}");
+    // No attestation type at all.
+    let bare = sign(serde_json::json!({}));
+    let e = verify_with_issuer(&bare, &srv.issuer, ca, NOW, 0)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "TokenNotAnAttestationToken", "{e}");
 }
 
 #[tokio::test]
