@@ -21,6 +21,13 @@
 //!   object given to JsonToClaimValue), an impossible `valueType` conversion, issuing a read-only value
 //!   or an unknown or mistyped property claim is a `PolicyEvaluationError`: the policy cannot produce the
 //!   token it describes, so no token is produced (fail closed).
+//! * `issue`/`add` of a claim type reserved for the service (`reserved.rs`) — possible at run time
+//!   through `claim=c` copies or computed types — is a `PolicyEvaluationError` naming the claim (fail
+//!   closed: dropping it silently would hide the policy's mistake).
+//! * Bounds (`limits.rs`): the claim set (incoming plus created) is bounded by `Limits::max_claims`, the
+//!   bytes of created string values by `MAX_CREATED_BYTES`, and the wall clock by
+//!   `Limits::evaluation_budget`, checked between rules, conditions and function calls. Evaluation is
+//!   iterative except over function-call nesting, which the parser bounds.
 //! * The same claim type issued several times becomes a JSON array of its distinct values in issuance
 //!   order (once → a plain value). A property claim issued several times keeps the last value.
 
@@ -31,6 +38,8 @@ use serde_json::{Map, Value};
 use crate::ast::*;
 use crate::error::PolicyError;
 use crate::functions;
+use crate::limits::{Deadline, Limits, MAX_CREATED_BYTES};
+use crate::reserved;
 use crate::value::{Scalar, Shape, Val};
 use crate::{Claim, ClaimValue, Issuer, READ_ONLY_CLAIMS};
 
@@ -56,24 +65,43 @@ pub(crate) const DENY_MESSAGE: &str = "A Deny claim was issued, authorization fa
 pub(crate) const NO_PERMIT_MESSAGE: &str = "No Permit claim was issued, authorization failed: no authorization rule matched the incoming claims.";
 
 /// Runs the policy. `Err` only for a real evaluation error; deny / no permit are reported in `Run`.
-pub(crate) fn run(policy: &Policy, incoming: &[Claim]) -> Result<Run, PolicyError> {
-    run_sections(policy, incoming, false)
+pub(crate) fn run(
+    policy: &Policy,
+    incoming: &[Claim],
+    limits: &Limits,
+) -> Result<Run, PolicyError> {
+    run_sections(policy, incoming, false, limits)
 }
 
 /// Runs only `configurationrules` and returns the property claims they set.
 pub(crate) fn configuration(
     policy: &Policy,
     incoming: &[Claim],
+    limits: &Limits,
 ) -> Result<Map<String, Value>, PolicyError> {
-    Ok(run_sections(policy, incoming, true)?.properties)
+    Ok(run_sections(policy, incoming, true, limits)?.properties)
 }
 
 fn run_sections(
     policy: &Policy,
     incoming: &[Claim],
     configuration_only: bool,
+    limits: &Limits,
 ) -> Result<Run, PolicyError> {
+    let max_claims = limits.claims();
+    if incoming.len() > max_claims {
+        return Err(PolicyError::eval(
+            format!(
+                "the evaluation has {} incoming claims; the bound is {max_claims} (MAX_CLAIMS)",
+                incoming.len()
+            ),
+            None,
+        ));
+    }
     let mut st = State {
+        deadline: Deadline::new(limits.evaluation_budget),
+        max_claims,
+        created_bytes: 0,
         claims: incoming
             .iter()
             .map(|c| EClaim {
@@ -163,6 +191,10 @@ enum Verdict {
 }
 
 struct State<'a> {
+    deadline: Deadline,
+    max_claims: usize,
+    /// Bytes of string values created by actions so far (bounded by `MAX_CREATED_BYTES`).
+    created_bytes: usize,
     claims: Vec<EClaim<'a>>,
     outgoing: Vec<(Cow<'a, str>, Scalar<'a>)>,
     properties: Vec<(Cow<'a, str>, Scalar<'a>)>,
@@ -224,6 +256,7 @@ impl<'a> State<'a> {
         'alternatives: for conj in &rule.alternatives {
             let mut bindings: Vec<Vec<usize>> = vec![Vec::new(); rule.slots];
             for cond in conj {
+                self.deadline.check()?;
                 // Literal right-hand sides (the common case) are compared in place; only conditions
                 // with references or function calls evaluate (and allocate) their values first.
                 let rhs: Vec<Val<'a>> = if cond.dynamic {
@@ -304,6 +337,7 @@ impl<'a> State<'a> {
                 query,
                 pos,
             } => {
+                self.deadline.check()?;
                 let vals: Vec<Val<'a>> = args
                     .iter()
                     .map(|a| self.expr(a, bindings))
@@ -314,6 +348,7 @@ impl<'a> State<'a> {
     }
 
     fn rule(&mut self, rule: &'a Rule) -> Result<Verdict, PolicyError> {
+        self.deadline.check()?;
         let Some(bindings) = self.matches(rule)? else {
             return Ok(Verdict::Continue);
         };
@@ -323,6 +358,35 @@ impl<'a> State<'a> {
             Action::Claim { kind, spec, pos } => {
                 let new = self.new_claims(spec, &bindings, *pos)?;
                 for (ty, value, read_only) in new {
+                    if *kind != ActionKind::IssueProperty && reserved::is_reserved_output_claim(&ty)
+                    {
+                        return Err(PolicyError::eval(
+                            reserved::output_message(kind.name(), &ty),
+                            Some(*pos),
+                        ));
+                    }
+                    if self.claims.len() >= self.max_claims {
+                        return Err(PolicyError::eval(
+                            format!(
+                                "{}: the claim set would exceed {} claims (MAX_CLAIMS)",
+                                kind.name(),
+                                self.max_claims
+                            ),
+                            Some(*pos),
+                        ));
+                    }
+                    if let Scalar::Str(v) = &value {
+                        self.created_bytes = self.created_bytes.saturating_add(v.len() + ty.len());
+                    }
+                    if self.created_bytes > MAX_CREATED_BYTES {
+                        return Err(PolicyError::eval(
+                            format!(
+                                "{}: the claims created by the policy exceed {MAX_CREATED_BYTES} bytes (MAX_CREATED_BYTES)",
+                                kind.name()
+                            ),
+                            Some(*pos),
+                        ));
+                    }
                     if read_only && *kind != ActionKind::Add {
                         return Err(PolicyError::eval(
                             format!(

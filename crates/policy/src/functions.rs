@@ -10,6 +10,7 @@ use jmespath::{Rcvar, Runtime, Variable};
 
 use crate::ast::{Func, Pos};
 use crate::error::PolicyError;
+use crate::limits::{MAX_CREATED_BYTES, MAX_JMESPATH_RESULT_BYTES};
 use crate::value::{Scalar, Shape, Val};
 
 static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
@@ -41,6 +42,8 @@ pub(crate) fn compile_jmespath(query: &str) -> Result<jmespath::Expression<'stat
     if query.is_empty() {
         return Err("the JmesPath query must not be empty".to_string());
     }
+    // The jmespath parser recurses per nesting level: bound the text first (issue 13).
+    crate::limits::prescan_jmespath(query)?;
     RUNTIME.compile(query).map_err(|e| {
         format!(
             "invalid JMESPath query '{query}': {}",
@@ -118,8 +121,7 @@ pub(crate) fn call<'a>(
             let result = expr
                 .search(data)
                 .map_err(|e| fail(func, pos, first_line(&e.to_string())))?;
-            let text = serde_json::to_string(&*result)
-                .map_err(|e| fail(func, pos, format!("cannot serialise the result: {e}")))?;
+            let text = bounded_json(&result).map_err(|m| fail(func, pos, m))?;
             Ok(Val::one(
                 Scalar::Str(Cow::Owned(text)),
                 a.read_only || b.read_only,
@@ -151,7 +153,17 @@ pub(crate) fn call<'a>(
         }
         Func::AppendString => {
             let b = args.get(1).ok_or_else(missing)?;
-            let joined = format!("{}{}", string(func, pos, a, 1)?, string(func, pos, b, 2)?);
+            let (x, y) = (string(func, pos, a, 1)?, string(func, pos, b, 2)?);
+            if x.len() + y.len() > MAX_CREATED_BYTES {
+                return Err(fail(
+                    func,
+                    pos,
+                    format!(
+                        "the result would be longer than {MAX_CREATED_BYTES} bytes (MAX_CREATED_BYTES)"
+                    ),
+                ));
+            }
+            let joined = format!("{x}{y}");
             Ok(Val::one(
                 Scalar::Str(Cow::Owned(joined)),
                 a.read_only || b.read_only,
@@ -173,6 +185,35 @@ pub(crate) fn call<'a>(
             Ok(Val::one(Scalar::Bool(only), a.read_only || b.read_only))
         }
     }
+}
+
+/// `io::Write` sink that refuses to grow past `MAX_JMESPATH_RESULT_BYTES`.
+struct BoundedBuf(Vec<u8>);
+
+impl std::io::Write for BoundedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_JMESPATH_RESULT_BYTES {
+            return Err(std::io::Error::other("too large"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A JMESPath result as compact JSON text, refused past `MAX_JMESPATH_RESULT_BYTES`: results share
+/// sub-documents by reference, so a small query can describe a huge text.
+fn bounded_json(v: &Variable) -> Result<String, String> {
+    let mut buf = BoundedBuf(Vec::new());
+    if serde_json::to_writer(&mut buf, v).is_err() {
+        return Err(format!(
+            "the result is larger than {MAX_JMESPATH_RESULT_BYTES} bytes (MAX_JMESPATH_RESULT_BYTES)"
+        ));
+    }
+    String::from_utf8(buf.0).map_err(|_| "the result is not UTF-8".to_string())
 }
 
 fn json_scalar(

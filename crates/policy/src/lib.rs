@@ -81,9 +81,11 @@ mod error;
 mod eval;
 mod functions;
 mod lexer;
+pub mod limits;
 mod parser;
 #[cfg(feature = "rego")]
 mod rego;
+pub mod reserved;
 mod value;
 
 use std::sync::Arc;
@@ -93,6 +95,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 pub use error::{POLICY_EVALUATION_ERROR, POLICY_PARSING_ERROR, PolicyError};
+pub use limits::{
+    DEFAULT_EVALUATION_BUDGET, Limits, MAX_CLAIM_JSON_DEPTH, MAX_CLAIMS, MAX_CONDITIONS_PER_RULE,
+    MAX_CREATED_BYTES, MAX_JMESPATH_BYTES, MAX_JMESPATH_DEPTH, MAX_JMESPATH_RESULT_BYTES,
+    MAX_NESTING_DEPTH, MAX_POLICY_BYTES, MAX_REGO_NESTING_DEPTH, MAX_REGO_RANGE_ELEMENTS,
+    MAX_RULES,
+};
+pub use reserved::{
+    RESERVED_CLAIM_NAME, check_outgoing, is_reserved_custom_claim, is_reserved_output_claim,
+};
 
 /// The value of a claim. Structured evidence (JSON objects and arrays) is carried as a `String` holding
 /// compact JSON text, as MAA does; set semantics for identifiers bound to several claims live in the
@@ -168,6 +179,24 @@ pub fn property_type(name: &str) -> Option<&'static str> {
     }
 }
 
+/// Converts one JSON claim; `Ok(None)` for `null`. Objects and arrays deeper than
+/// [`MAX_CLAIM_JSON_DEPTH`] are refused before they are serialised.
+fn json_claim_checked(
+    claim_type: &str,
+    v: &Value,
+    issuer: Issuer,
+) -> Result<Option<Claim>, PolicyError> {
+    if limits::json_depth_exceeds(v, MAX_CLAIM_JSON_DEPTH) {
+        return Err(PolicyError::eval(
+            format!(
+                "claim '{claim_type}' nests JSON more than {MAX_CLAIM_JSON_DEPTH} deep (MAX_CLAIM_JSON_DEPTH)"
+            ),
+            None,
+        ));
+    }
+    Ok(json_claim(claim_type, v, issuer))
+}
+
 fn json_claim(claim_type: &str, v: &Value, issuer: Issuer) -> Option<Claim> {
     let value = match v {
         Value::Null => return None,
@@ -191,16 +220,50 @@ fn json_claim(claim_type: &str, v: &Value, issuer: Issuer) -> Option<Claim> {
 /// Boolean, objects and arrays → String holding compact JSON text, numbers that are not 64-bit integers
 /// → String holding their JSON text, `null` → skipped. `service` claims get issuer `AttestationService`,
 /// `custom` claims `CustomClaim`; service claims come first.
+///
+/// Infallible for compatibility: what [`incoming_claims_checked`] refuses is left out here (a custom
+/// claim with a reserved name, a value nesting JSON deeper than [`MAX_CLAIM_JSON_DEPTH`]), so it can
+/// neither impersonate a service claim nor exhaust the stack. New callers should use the checked form,
+/// which reports the refusal to the attester.
 pub fn incoming_claims(service: &Map<String, Value>, custom: &Map<String, Value>) -> Vec<Claim> {
     service
         .iter()
-        .filter_map(|(k, v)| json_claim(k, v, Issuer::AttestationService))
-        .chain(
-            custom
-                .iter()
-                .filter_map(|(k, v)| json_claim(k, v, Issuer::CustomClaim)),
-        )
+        .filter_map(|(k, v)| {
+            json_claim_checked(k, v, Issuer::AttestationService)
+                .ok()
+                .flatten()
+        })
+        .chain(custom.iter().filter_map(|(k, v)| {
+            reserved::check_custom(k).ok()?;
+            json_claim_checked(k, v, Issuer::CustomClaim).ok().flatten()
+        }))
         .collect()
+}
+
+/// [`incoming_claims`], refusing instead of leaving out: a custom claim whose name is reserved
+/// ([`is_reserved_custom_claim`]) is an error with code [`RESERVED_CLAIM_NAME`] naming it; a value nesting
+/// JSON deeper than [`MAX_CLAIM_JSON_DEPTH`], or more than [`MAX_CLAIMS`] claims in all, is a
+/// `PolicyEvaluationError` naming the bound.
+pub fn incoming_claims_checked(
+    service: &Map<String, Value>,
+    custom: &Map<String, Value>,
+) -> Result<Vec<Claim>, PolicyError> {
+    let total = service.len().saturating_add(custom.len());
+    if total > MAX_CLAIMS {
+        return Err(PolicyError::eval(
+            format!("{total} incoming claims; the bound is {MAX_CLAIMS} (MAX_CLAIMS)"),
+            None,
+        ));
+    }
+    let mut out = Vec::with_capacity(total);
+    for (k, v) in service {
+        out.extend(json_claim_checked(k, v, Issuer::AttestationService)?);
+    }
+    for (k, v) in custom {
+        reserved::check_custom(k)?;
+        out.extend(json_claim_checked(k, v, Issuer::CustomClaim)?);
+    }
+    Ok(out)
 }
 
 /// Which language a compiled policy is written in.
@@ -248,8 +311,15 @@ pub fn is_rego(text: &str) -> bool {
         .is_some_and(|r| r.starts_with(|c: char| c.is_whitespace()))
 }
 
-/// Compiles a policy: MAA text, or Rego when [`is_rego`] says so.
+/// Compiles a policy: MAA text, or Rego when [`is_rego`] says so, under the default [`Limits`].
 pub fn compile(text: &str) -> Result<CompiledPolicy, PolicyError> {
+    compile_with_limits(text, &Limits::default())
+}
+
+/// [`compile`] under explicit limits. Compilation is synchronous and bounded by the pre-scans and the
+/// size bound (no wall-clock budget is needed: a text within the bounds compiles in milliseconds).
+pub fn compile_with_limits(text: &str, limits: &Limits) -> Result<CompiledPolicy, PolicyError> {
+    limits::check_policy_size(text, limits)?;
     let inner = if is_rego(text) {
         #[cfg(feature = "rego")]
         {
@@ -297,11 +367,23 @@ impl CompiledPolicy {
         }
     }
 
-    fn run(&self, incoming: &[Claim]) -> Result<eval::Run, PolicyError> {
+    fn run(&self, incoming: &[Claim], limits: &Limits) -> Result<eval::Run, PolicyError> {
         match &*self.inner {
-            Inner::Maa(p) => eval::run(p, incoming),
+            Inner::Maa(p) => eval::run(p, incoming, limits),
             #[cfg(feature = "rego")]
-            Inner::Rego(r) => r.run(incoming),
+            Inner::Rego(r) => {
+                let max = limits.claims();
+                if incoming.len() > max {
+                    return Err(PolicyError::eval(
+                        format!(
+                            "the evaluation has {} incoming claims; the bound is {max} (MAX_CLAIMS)",
+                            incoming.len()
+                        ),
+                        None,
+                    ));
+                }
+                r.run(incoming, &limits::Deadline::new(limits.evaluation_budget))
+            }
         }
     }
 
@@ -351,17 +433,41 @@ impl CompiledPolicy {
         &self,
         incoming: &[Claim],
     ) -> Result<Map<String, Value>, PolicyError> {
+        self.configuration_properties_with_limits(incoming, &Limits::default())
+    }
+
+    /// [`Self::configuration_properties`] under explicit limits.
+    pub fn configuration_properties_with_limits(
+        &self,
+        incoming: &[Claim],
+        limits: &Limits,
+    ) -> Result<Map<String, Value>, PolicyError> {
         match &*self.inner {
-            Inner::Maa(p) => eval::configuration(p, incoming),
+            Inner::Maa(p) => eval::configuration(p, incoming, limits),
             #[cfg(feature = "rego")]
-            Inner::Rego(r) => r.properties(incoming),
+            Inner::Rego(r) => {
+                r.properties(incoming, &limits::Deadline::new(limits.evaluation_budget))
+            }
         }
     }
 
-    /// Runs the policy. A deny, or no permit, is a `PolicyEvaluationError`
-    /// ("A Deny claim was issued, authorization failed."); so is a failing function.
+    /// Runs the policy under the default [`Limits`]. A deny, or no permit, is a `PolicyEvaluationError`
+    /// ("A Deny claim was issued, authorization failed."); so is a failing function, an outgoing claim
+    /// with a reserved name ([`check_outgoing`]) and a bound reached.
     pub fn evaluate(&self, incoming: &[Claim]) -> Result<Evaluation, PolicyError> {
-        let run = self.run(incoming)?;
+        self.evaluate_with_limits(incoming, &Limits::default())
+    }
+
+    /// [`Self::evaluate`] under explicit limits: synchronous, returning "policy evaluation exceeded its
+    /// time budget of N ms" (`PolicyEvaluationError`) once `limits.evaluation_budget` is spent. The
+    /// budget is cooperative (see [`limits`]); a server should still run evaluations on a bounded
+    /// blocking pool with its own deadline.
+    pub fn evaluate_with_limits(
+        &self,
+        incoming: &[Claim],
+        limits: &Limits,
+    ) -> Result<Evaluation, PolicyError> {
+        let run = self.run(incoming, limits)?;
         if let Some(pos) = run.denied {
             return Err(PolicyError::eval(eval::DENY_MESSAGE, Some(pos)));
         }
@@ -374,6 +480,7 @@ impl CompiledPolicy {
             };
             return Err(PolicyError::eval(message, None));
         }
+        check_outgoing(&run.outgoing)?;
         Ok(Evaluation {
             outgoing: run.outgoing,
             properties: run.properties,
@@ -389,7 +496,7 @@ impl CompiledPolicy {
 pub fn eval_json(policy: &CompiledPolicy, claims_json: &Value) -> Result<Value, PolicyError> {
     let bad = |m: String| PolicyError::eval(m, None);
     let incoming = match claims_json {
-        Value::Object(map) => incoming_claims(map, &Map::new()),
+        Value::Object(map) => incoming_claims_checked(map, &Map::new())?,
         Value::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
@@ -406,7 +513,9 @@ pub fn eval_json(policy: &CompiledPolicy, claims_json: &Value) -> Result<Value, 
                         ))
                     })?,
                 };
-                if let Some(c) = json_claim(ty, item.get("value").unwrap_or(&Value::Null), issuer) {
+                if let Some(c) =
+                    json_claim_checked(ty, item.get("value").unwrap_or(&Value::Null), issuer)?
+                {
                     out.push(c);
                 }
             }
@@ -419,8 +528,11 @@ pub fn eval_json(policy: &CompiledPolicy, claims_json: &Value) -> Result<Value, 
             ));
         }
     };
-    let run = policy.run(&incoming)?;
+    let run = policy.run(&incoming, &Limits::default())?;
     let permit = run.denied.is_none() && run.permitted;
+    if permit {
+        check_outgoing(&run.outgoing)?;
+    }
     let mut out = Map::new();
     out.insert("permit".into(), Value::Bool(permit));
     if permit {

@@ -12,12 +12,20 @@
 //! `=` for `==` inside a condition; `issue("Name", value=…)` (a positional first argument is the type);
 //! `NegateBol` for `NegateBool`; `||` between conditions (an Attesta extension: MAA has only `&&`);
 //! hexadecimal (`0xFF`) and negative integers. Not tolerated: a missing `;` after a rule or section.
+//!
+//! Bounds (`limits.rs`): the only recursion is function-call nesting, counted against
+//! `MAX_NESTING_DEPTH`; rules are bounded by `MAX_RULES`, conditions per rule by
+//! `MAX_CONDITIONS_PER_RULE`; literal JMESPath queries are pre-scanned before the `jmespath` crate sees
+//! them. `issue`/`add` of a literal type reserved for the service (`reserved.rs`) is refused here with the
+//! position of the type; `add` too, because an added claim with a service name could satisfy a later
+//! condition written without `issuer ==`.
 
 use std::sync::Arc;
 
 use crate::ast::*;
 use crate::error::{LineIndex, PolicyError};
 use crate::lexer::{Tok, Token, lex, unescape};
+use crate::limits::{MAX_CONDITIONS_PER_RULE, MAX_NESTING_DEPTH as MAX_CALL_DEPTH, MAX_RULES};
 use crate::{KNOWN_PROPERTIES, functions};
 
 /// Parses and checks a whole MAA policy.
@@ -34,6 +42,7 @@ pub(crate) fn parse(text: &str) -> Result<Policy, PolicyError> {
         section: Section::Authorization,
         slot_names: Vec::new(),
         depth: 0,
+        rules: 0,
     };
     p.policy()
 }
@@ -51,10 +60,9 @@ struct Parser<'t> {
     slot_names: Vec<String>,
     /// Nesting of function calls: bounded so that parsing and evaluation cannot exhaust the stack.
     depth: usize,
+    /// Rules parsed so far, over all sections (bounded by `MAX_RULES`).
+    rules: usize,
 }
-
-/// Deepest function-call nesting accepted (published samples nest three deep).
-const MAX_CALL_DEPTH: usize = 32;
 
 type PResult<T> = Result<T, PolicyError>;
 
@@ -229,7 +237,16 @@ impl<'t> Parser<'t> {
                     break;
                 }
                 None => return Err(self.mismatched("'}'")),
-                Some(_) => rules.push(self.rule()?),
+                Some(t) => {
+                    self.rules += 1;
+                    if self.rules > MAX_RULES {
+                        return Err(self.error_at(
+                            Some(t),
+                            format!("the policy has more than {MAX_RULES} rules (MAX_RULES)"),
+                        ));
+                    }
+                    rules.push(self.rule()?)
+                }
             }
         }
         self.expect(Tok::Semi)?;
@@ -249,12 +266,25 @@ impl<'t> Parser<'t> {
             bound_all = Some(Vec::new());
         } else {
             self.ctx.push("conditions");
+            let mut count = 0usize;
             loop {
                 let mut bound = Vec::new();
-                let mut conj = vec![self.condition(&mut bound)?];
-                while self.peek_is(Tok::AndAnd) {
-                    self.bump();
+                let mut conj = Vec::new();
+                loop {
+                    count += 1;
+                    if count > MAX_CONDITIONS_PER_RULE {
+                        return Err(self.error_at(
+                            self.peek(),
+                            format!(
+                                "the rule has more than {MAX_CONDITIONS_PER_RULE} conditions (MAX_CONDITIONS_PER_RULE)"
+                            ),
+                        ));
+                    }
                     conj.push(self.condition(&mut bound)?);
+                    if !self.peek_is(Tok::AndAnd) {
+                        break;
+                    }
+                    self.bump();
                 }
                 alternatives.push(conj);
                 bound_all = Some(match bound_all {
@@ -553,7 +583,9 @@ impl<'t> Parser<'t> {
         if self.depth >= MAX_CALL_DEPTH {
             return Err(self.error_at(
                 Some(name_tok),
-                format!("function calls are nested more than {MAX_CALL_DEPTH} deep"),
+                format!(
+                    "function calls are nested more than {MAX_CALL_DEPTH} deep (MAX_NESTING_DEPTH)"
+                ),
             ));
         }
         self.depth += 1;
@@ -779,6 +811,12 @@ impl<'t> Parser<'t> {
                     lit.type_name()
                 ),
             ));
+        }
+        if kind != ActionKind::IssueProperty
+            && let Expr::Lit(Lit::Str(name)) = &ty
+            && crate::reserved::is_reserved_output_claim(name)
+        {
+            return Err(self.error_at(ty_tok, crate::reserved::output_message(kind.name(), name)));
         }
         if kind == ActionKind::IssueProperty
             && let Expr::Lit(Lit::Str(name)) = &ty

@@ -5,12 +5,31 @@
 //! must define `allow` (a boolean; anything but `true`, including undefined, refuses the attestation) and
 //! may define `claims` (an object: claims to put in the token, any JSON values) and `properties` (an
 //! object of property claims, checked against `KNOWN_PROPERTIES` and their types like `issueproperty`).
+//!
+//! Bounds (issue 13, `limits.rs`). What regorus 0.14 offers and what is used:
+//! * a cooperative execution timer (`Engine::set_execution_timer_config`): set before every rule
+//!   evaluation to what is left of the evaluation's budget; its `LimitError::TimeLimitExceeded` becomes
+//!   "policy evaluation exceeded its time budget of N ms";
+//! * policy length limits (`PolicyLengthConfig`, 1 MiB / 20 000 lines / 1024 columns by default): kept,
+//!   under our own `MAX_POLICY_BYTES`;
+//! * an expression depth limit of 32 in its parser — but its parse is exponential in the nesting of
+//!   `[`/`{` well below that, and the timer does not cover parsing: `prescan_rego` bounds bracket depth
+//!   to `MAX_REGO_NESTING_DEPTH` before regorus sees the text;
+//! * memory limits only with the `allocator-memory-limits` feature, which installs mimalloc (a C
+//!   allocator) process-wide: not used. Instead the builtins that allocate in proportion to an argument,
+//!   `numbers.range` and `numbers.range_step` (they reserve the whole array before any check), are
+//!   replaced by extensions (regorus looks extensions up before builtins) that refuse more than
+//!   `MAX_REGO_RANGE_ELEMENTS` elements.
 
-use regorus::{Engine, Value as RegoValue};
+use std::num::NonZeroU32;
+
+use regorus::utils::limits::ExecutionTimerConfig;
+use regorus::{Engine, LimitError, Value as RegoValue};
 use serde_json::{Map, Value};
 
 use crate::error::PolicyError;
 use crate::eval::Run;
+use crate::limits::{Deadline, MAX_REGO_RANGE_ELEMENTS, prescan_rego};
 use crate::{Claim, ClaimValue};
 
 const FILE: &str = "policy.rego";
@@ -67,7 +86,9 @@ fn map_error(err: impl std::fmt::Display, parsing: bool) -> PolicyError {
 
 impl RegoPolicy {
     pub(crate) fn compile(text: &str) -> Result<Self, PolicyError> {
+        prescan_rego(text)?;
         let mut engine = Engine::new();
+        install_bounded_builtins(&mut engine)?;
         let package = engine
             .add_policy(FILE.to_string(), text.to_string())
             .map_err(|e| map_error(e, true))?;
@@ -99,13 +120,11 @@ impl RegoPolicy {
         })
     }
 
-    pub(crate) fn run(&self, incoming: &[Claim]) -> Result<Run, PolicyError> {
+    pub(crate) fn run(&self, incoming: &[Claim], deadline: &Deadline) -> Result<Run, PolicyError> {
         let mut engine = self.engine.clone();
         engine.set_input(input_document(incoming));
 
-        let allow = engine
-            .eval_rule(format!("{}.allow", self.package))
-            .map_err(|e| map_error(e, false))?;
+        let allow = eval_rule(&mut engine, format!("{}.allow", self.package), deadline)?;
         let permitted = match allow {
             RegoValue::Bool(b) => b,
             RegoValue::Undefined => false,
@@ -126,10 +145,10 @@ impl RegoPolicy {
             return Ok(run);
         }
         if self.has_claims {
-            run.outgoing = self.object_rule(&mut engine, "claims")?;
+            run.outgoing = self.object_rule(&mut engine, "claims", deadline)?;
         }
         if self.has_properties {
-            run.properties = self.object_rule(&mut engine, "properties")?;
+            run.properties = self.object_rule(&mut engine, "properties", deadline)?;
         }
         for (name, value) in &run.properties {
             let expected = crate::property_type(name).ok_or_else(|| {
@@ -160,23 +179,26 @@ impl RegoPolicy {
     }
 
     /// The `properties` object for these claims, whatever `allow` says.
-    pub(crate) fn properties(&self, incoming: &[Claim]) -> Result<Map<String, Value>, PolicyError> {
+    pub(crate) fn properties(
+        &self,
+        incoming: &[Claim],
+        deadline: &Deadline,
+    ) -> Result<Map<String, Value>, PolicyError> {
         if !self.has_properties {
             return Ok(Map::new());
         }
         let mut engine = self.engine.clone();
         engine.set_input(input_document(incoming));
-        self.object_rule(&mut engine, "properties")
+        self.object_rule(&mut engine, "properties", deadline)
     }
 
     fn object_rule(
         &self,
         engine: &mut Engine,
         rule: &str,
+        deadline: &Deadline,
     ) -> Result<Map<String, Value>, PolicyError> {
-        let v = engine
-            .eval_rule(format!("{}.{rule}", self.package))
-            .map_err(|e| map_error(e, false))?;
+        let v = eval_rule(engine, format!("{}.{rule}", self.package), deadline)?;
         if v == RegoValue::Undefined {
             return Ok(Map::new());
         }
@@ -188,6 +210,95 @@ impl RegoPolicy {
             )),
         }
     }
+}
+
+/// Evaluates one rule under what is left of the deadline (regorus' cooperative timer).
+fn eval_rule(
+    engine: &mut Engine,
+    rule: String,
+    deadline: &Deadline,
+) -> Result<RegoValue, PolicyError> {
+    let remaining = deadline.remaining();
+    if remaining.is_zero() {
+        return Err(deadline.exceeded());
+    }
+    engine.set_execution_timer_config(ExecutionTimerConfig {
+        limit: remaining,
+        check_interval: TIMER_CHECK_INTERVAL,
+    });
+    engine.eval_rule(rule).map_err(|e| {
+        let timed_out = e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<LimitError>(),
+                Some(LimitError::TimeLimitExceeded { .. })
+            )
+        });
+        if timed_out {
+            deadline.exceeded()
+        } else {
+            map_error(e, false)
+        }
+    })
+}
+
+/// Work units between two clock reads of regorus' timer.
+const TIMER_CHECK_INTERVAL: NonZeroU32 = NonZeroU32::MIN.saturating_add(63);
+
+/// Replaces `numbers.range(a, b)` and `numbers.range_step(a, b, step)` by versions that refuse more than
+/// `MAX_REGO_RANGE_ELEMENTS` elements before allocating. Same results otherwise (both ends included,
+/// descending when `b < a`; `range_step` needs a positive integer step); non-integer operands are an
+/// error rather than regorus' undefined (fail closed).
+fn install_bounded_builtins(engine: &mut Engine) -> Result<(), PolicyError> {
+    engine
+        .add_extension(
+            "numbers.range".to_string(),
+            2,
+            Box::new(|args: Vec<RegoValue>| {
+                let (a, b) = (int_arg(&args, 0)?, int_arg(&args, 1)?);
+                Ok(range_values("numbers.range", a, b, 1)?)
+            }),
+        )
+        .map_err(|e| map_error(e, true))?;
+    engine
+        .add_extension(
+            "numbers.range_step".to_string(),
+            3,
+            Box::new(|args: Vec<RegoValue>| {
+                let (a, b, step) = (int_arg(&args, 0)?, int_arg(&args, 1)?, int_arg(&args, 2)?);
+                if step <= 0 {
+                    Err(std::io::Error::other(
+                        "numbers.range_step: step must be a positive integer",
+                    ))?;
+                }
+                Ok(range_values("numbers.range_step", a, b, step)?)
+            }),
+        )
+        .map_err(|e| map_error(e, true))?;
+    Ok(())
+}
+
+fn int_arg(args: &[RegoValue], i: usize) -> Result<i64, std::io::Error> {
+    args.get(i)
+        .and_then(|v| v.as_i64().ok())
+        .ok_or_else(|| std::io::Error::other(format!("operand {} must be an integer", i + 1)))
+}
+
+fn range_values(name: &str, a: i64, b: i64, step: i64) -> Result<RegoValue, std::io::Error> {
+    let span = (i128::from(b) - i128::from(a)).unsigned_abs();
+    let count = span / step.unsigned_abs().max(1) as u128 + 1;
+    if count > u128::from(MAX_REGO_RANGE_ELEMENTS) {
+        return Err(std::io::Error::other(format!(
+            "{name} would produce {count} elements; the bound is {MAX_REGO_RANGE_ELEMENTS} (MAX_REGO_RANGE_ELEMENTS)"
+        )));
+    }
+    let step = if b < a { -step } else { step };
+    let mut out = Vec::with_capacity(count as usize);
+    let mut v = a;
+    for _ in 0..count {
+        out.push(RegoValue::from(v));
+        v = v.saturating_add(step);
+    }
+    Ok(RegoValue::from(out))
 }
 
 /// `{"claims": {TYPE: VALUE}}`; a repeated type maps to an array of its values in order.

@@ -742,9 +742,17 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
         )
     };
     assert!(compile(&deep(32)).is_ok());
-    let e = compile(&deep(100_000)).unwrap_err();
+    // 20,000 levels still fit in MAX_POLICY_BYTES, so the depth bound is what refuses them.
+    let e = compile(&deep(20_000)).unwrap_err();
     assert!(e.message.contains("nested more than 32 deep"), "{e}");
     assert_eq!((e.line, e.column), (Some(1), Some(54 + 11 * 32)));
+    // 100,000 levels are over the size bound before any parsing.
+    let e = compile(&deep(100_000)).unwrap_err();
+    assert!(e.message.contains("MAX_POLICY_BYTES"), "{e}");
+    assert_eq!(
+        (e.code, e.line, e.column),
+        ("PolicyParsingError", Some(1), Some(1))
+    );
 }
 
 #[test]
