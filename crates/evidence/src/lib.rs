@@ -33,6 +33,7 @@
 //! Protocol code never calls a crypto library directly: [`crypto`] is the one
 //! module that talks to aws-lc-rs, so verifier logic reads as protocol.
 
+pub mod azure_cvm;
 pub mod binding;
 pub mod claims;
 pub mod crypto;
