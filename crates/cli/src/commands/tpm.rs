@@ -74,7 +74,7 @@ fn bank_of(name: &str, len: usize) -> Option<u16> {
     }
 }
 
-fn load_pcrs(files: &[PathBuf]) -> anyhow::Result<Pcrs> {
+pub(crate) fn load_pcrs(files: &[PathBuf]) -> anyhow::Result<Pcrs> {
     let mut out: Pcrs = BTreeMap::new();
     for f in files {
         let v: Value = serde_json::from_slice(&read(f)?)

@@ -1,6 +1,6 @@
 //! Offline verification and inspection, for audits and for people without a
-//! server: `attesta verify sgx|openenclave` and `attesta inspect
-//! sgx|openenclave`.
+//! server: `attesta verify sgx|openenclave|tdx|tpm|snp|azure-guest` and
+//! `attesta inspect sgx|openenclave|tdx|snp|tpm-eventlog|hcl-report`.
 //!
 //! `verify` prints one JSON object
 //! `{"verdict":"accepted"|"rejected","error":{"code","message"}|null,"claims":{…}}`
@@ -64,6 +64,10 @@ pub enum VerifyCmd {
     Tpm(crate::commands::tpm::VerifyTpmArgs),
     /// Verify an SEV-SNP attestation report with its VCEK/VLEK chain.
     Snp(crate::commands::snp::VerifySnpArgs),
+    /// Verify Azure confidential VM guest evidence: HCL report, vTPM quote
+    /// and PCRs, with the SNP VCEK chain or the TD quote and its collateral.
+    #[command(name = "azure-guest")]
+    AzureGuest(crate::commands::azure_guest::VerifyAzureGuestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +83,9 @@ pub enum InspectCmd {
     /// Decode a TCG event log: its events and the PCR values it replays to.
     #[command(name = "tpm-eventlog")]
     TpmEventlog { file: PathBuf },
+    /// Decode an Azure HCL report (header, hardware report, runtime JSON) without judging it.
+    #[command(name = "hcl-report")]
+    HclReport { file: PathBuf },
 }
 
 pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
@@ -94,6 +101,7 @@ pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
         VerifyCmd::Tdx { quote, common } => (quote, common, Kind::Tdx),
         VerifyCmd::Tpm(args) => return crate::commands::tpm::run_verify(args),
         VerifyCmd::Snp(args) => return crate::commands::snp::run_verify(args),
+        VerifyCmd::AzureGuest(args) => return crate::commands::azure_guest::run_verify(args),
     };
     let evidence = match read(&evidence_path) {
         Ok(b) => b,
@@ -250,6 +258,7 @@ pub fn run_inspect(cmd: InspectCmd) -> anyhow::Result<ExitCode> {
             return crate::commands::tpm::run_inspect_eventlog(file);
         }
         InspectCmd::Snp { file } => return crate::commands::snp::run_inspect(file),
+        InspectCmd::HclReport { file } => return crate::commands::azure_guest::run_inspect(file),
     };
     let bytes = match read(path) {
         Ok(b) => b,
