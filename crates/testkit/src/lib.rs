@@ -6,6 +6,7 @@
 //! so tests reach the failure branches real data cannot. Its root is only
 //! ever trusted through `TrustRoots::with_configured`.
 
+pub mod azure_cvm;
 pub mod bundle;
 
 pub use bundle::{read_bundle, write_bundle};
