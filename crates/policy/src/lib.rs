@@ -44,6 +44,45 @@
 //!   `CustomClaim` ([`incoming_claims`]); `$`-prefixed claim names are ordinary strings here (mapping
 //!   them is the server's concern).
 //!
+//! # Reserved claim names ([`reserved`])
+//! The token carries the service's claims and, at top level, the policy's issued claims, so a policy may
+//! not produce a name the service owns ([`is_reserved_output_claim`]): JWT registered claims (`iss`,
+//! `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `cnf`, `nonce`, plus `jwk`/`x5c`), every `x-ms-`,
+//! `x-attesta-` and `tdx_` name (ASCII case-insensitive), `$`-prefixed legacy names, the legacy names the
+//! service emits (`maa-ehd`, `aas-ehd`, `maa-attestationcollateral`, `maa-policyhash`, `ver`,
+//! `policy_hash`, `policy_signer`, `rp_data`) and the non-prefixed evidence claims copied into TDX and
+//! AzureGuest tokens (`eat_profile`, `dbgstat`, `intuse`, `attester_tcb_status`, `secureboot`).
+//! * MAA: `issue(…)` **and** `add(…)` of such a literal type is a `PolicyParsingError` at the type's
+//!   line:column (`add` too: an added claim with a service name would satisfy a later condition written
+//!   without `issuer ==`); a type known only at evaluation (`issue(claim=c)`, `type=c.value`) is a
+//!   `PolicyEvaluationError` naming the claim.
+//! * Rego (and MAA again, defence in depth): [`CompiledPolicy::evaluate`] refuses outgoing claims with a
+//!   reserved name ([`check_outgoing`], also public for the token assembler).
+//! * Allowed on purpose: `is-debuggable`, `sgx-mrsigner`, `sgx-mrenclave`, `product-id`, `svn`, `tee`
+//!   (MAA's own SGX default policy issues them; the service does not emit them) and TPM evidence names
+//!   such as `secureBootEnabled` (TPM tokens carry only what the policy issues).
+//! * Attester claims (`CustomClaim`) may not take a reserved output name nor any evidence claim name the
+//!   service produces ([`is_reserved_custom_claim`]; `aikValidated`, `pcrs`, …):
+//!   [`incoming_claims_checked`] refuses them with code [`RESERVED_CLAIM_NAME`] (`"ReservedClaimName"`);
+//!   [`incoming_claims`] leaves them out.
+//!
+//! # Bounds ([`limits`])
+//! Every input is bounded and reaching a bound is a `PolicyError` naming it (`… (MAX_RULES)`), never a
+//! panic or a stack overflow: policy text [`MAX_POLICY_BYTES`]; MAA function-call nesting
+//! [`MAX_NESTING_DEPTH`], [`MAX_RULES`], [`MAX_CONDITIONS_PER_RULE`]; JMESPath queries
+//! [`MAX_JMESPATH_BYTES`] and [`MAX_JMESPATH_DEPTH`] (pre-scanned before the recursive `jmespath` parser,
+//! also for queries taken from claims), results [`MAX_JMESPATH_RESULT_BYTES`]; Rego bracket nesting
+//! [`MAX_REGO_NESTING_DEPTH`] (pre-scanned: regorus parses nesting in exponential time) and
+//! `numbers.range`/`numbers.range_step` sizes [`MAX_REGO_RANGE_ELEMENTS`]; claims per evaluation
+//! [`MAX_CLAIMS`], created string bytes [`MAX_CREATED_BYTES`], JSON claim nesting
+//! [`MAX_CLAIM_JSON_DEPTH`]; and a wall-clock budget per evaluation ([`Limits::evaluation_budget`],
+//! default [`DEFAULT_EVALUATION_BUDGET`]) — "policy evaluation exceeded its time budget of N ms".
+//! [`compile_with_limits`] and [`CompiledPolicy::evaluate_with_limits`] take explicit [`Limits`];
+//! [`compile`] and [`CompiledPolicy::evaluate`] use the defaults. The budget is cooperative (checked
+//! between MAA rules, conditions and calls; by regorus' execution timer in Rego); one JMESPath search
+//! cannot be interrupted, so a server should run evaluations on a bounded blocking pool with its own
+//! deadline as well.
+//!
 //! # Rego
 //! With the default cargo feature `rego`, a Rego (v1) policy is run by `regorus`. The input document is
 //! `{"claims": {TYPE: VALUE}}` (a repeated type maps to an array). The policy must define `allow`; it
