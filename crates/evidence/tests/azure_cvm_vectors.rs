@@ -671,3 +671,63 @@ fn a_verified_chain_can_be_reused() {
         v.verify_with(&v.evidence(), &v.nonce).unwrap().claims()
     );
 }
+
+#[test]
+fn the_parts_a_maa_request_carries_verify_like_the_hcl_report() {
+    use attesta_evidence::azure_cvm::{GuestReport, ReportDataHashType, VtpmQuote};
+    for v in all() {
+        let is_tdx = v.dir == TDX;
+        // MAA's IsolationInfo: the SNP report (or, for TDX, only the TD
+        // quote, no TDREPORT) and the variable data as RunTimeData.
+        let snp_report = if is_tdx {
+            Vec::new()
+        } else {
+            read(&format!("{}/snp_report.bin", v.dir))
+        };
+        let var = read(&format!("{}/hcl_var_data.json", v.dir));
+        let parts = GuestReport {
+            report_type: if is_tdx {
+                HclReportType::Tdx
+            } else {
+                HclReportType::Snp
+            },
+            hash_type: ReportDataHashType::Sha256,
+            hw_report: (!is_tdx).then_some(&snp_report[..]),
+            var_data: &var,
+        };
+        let vtpm = VtpmQuote {
+            quote: &v.attest,
+            signature: &v.sig,
+            pcrs: v.pcrs.clone(),
+            event_log: None,
+        };
+        let got = azure_cvm::verify_guest(
+            &parts,
+            &vtpm,
+            &v.collateral(),
+            &v.nonce,
+            &roots(),
+            &AzureGuestSettings::default(),
+            at(),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", v.dir));
+        let want = v.verify_with(&v.evidence(), &v.nonce).unwrap();
+        assert_eq!(got.claims(), want.claims(), "{}", v.dir);
+        if !is_tdx {
+            let err = azure_cvm::verify_guest(
+                &GuestReport {
+                    hw_report: None,
+                    ..parts
+                },
+                &vtpm,
+                &v.collateral(),
+                &v.nonce,
+                &roots(),
+                &AzureGuestSettings::default(),
+                at(),
+            )
+            .unwrap_err();
+            assert_eq!(err.code(), "HclReportMalformed");
+        }
+    }
+}

@@ -51,6 +51,6 @@ pub use hcl::{
 };
 pub use runtime::RuntimeData;
 pub use verify::{
-    AzureGuestEvidence, AzureGuestSettings, AzureGuestVerified, IsolationCollateral,
-    IsolationVerified, normalize_signature, verify,
+    AzureGuestEvidence, AzureGuestSettings, AzureGuestVerified, GuestReport, IsolationCollateral,
+    IsolationVerified, VtpmQuote, normalize_signature, verify, verify_guest,
 };

@@ -82,6 +82,50 @@ pub struct AzureGuestEvidence<'a> {
     pub event_log: Option<&'a [u8]>,
 }
 
+/// The HCL's part of the evidence, however it arrived: cut out of an HCL
+/// report ([`GuestReport::from_hcl`]), or as MAA's `AzureGuest` request
+/// carries it (`IsolationInfo.Evidence`: the SNP report or TD quote as
+/// `Proof`, the variable data as `RunTimeData`, hashed with SHA-256).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestReport<'a> {
+    pub report_type: HclReportType,
+    pub hash_type: ReportDataHashType,
+    /// SNP: the attestation report (required). TDX: the TDREPORT when the
+    /// caller has it — the HCL report does, MAA's request does not; when
+    /// present it must agree with the TD quote.
+    pub hw_report: Option<&'a [u8]>,
+    /// The variable data (the HCL runtime JSON), exactly as hashed.
+    pub var_data: &'a [u8],
+}
+
+impl<'a> GuestReport<'a> {
+    /// The parts of a decoded HCL report.
+    pub fn from_hcl(hcl: &HclReport<'a>) -> Self {
+        Self {
+            report_type: hcl.igvm.report_type,
+            hash_type: hcl.igvm.report_data_hash_type,
+            hw_report: match hcl.igvm.report_type {
+                HclReportType::Tdx => hcl.td_report_bytes(),
+                _ => Some(hcl.hw_report),
+            },
+            var_data: hcl.var_data,
+        }
+    }
+}
+
+/// The vTPM's part of the evidence.
+#[derive(Debug, Clone)]
+pub struct VtpmQuote<'a> {
+    /// The quote's `TPMS_ATTEST`.
+    pub quote: &'a [u8],
+    /// A `TPMT_SIGNATURE` or a bare RSASSA signature ([`normalize_signature`]).
+    pub signature: &'a [u8],
+    /// The PCR values sent with the quote: bank → index → value.
+    pub pcrs: Pcrs,
+    /// The TCG event log, when sent.
+    pub event_log: Option<&'a [u8]>,
+}
+
 /// Settings of a verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AzureGuestSettings {
@@ -150,8 +194,7 @@ fn hash_var_data(t: ReportDataHashType, data: &[u8]) -> Vec<u8> {
 }
 
 /// The TDREPORT's fields against the verified quote's body.
-fn check_td_report(hcl: &HclReport<'_>, quote: &tdx::TdReport) -> Result<(), AzureGuestError> {
-    let bytes = hcl.td_report_bytes().unwrap_or_default();
+fn check_td_report(bytes: &[u8], quote: &tdx::TdReport) -> Result<(), AzureGuestError> {
     let t = HclTdReport::parse(bytes).map_err(AzureGuestError::HclReport)?;
     let pairs: [(&'static str, &[u8], &[u8]); 15] = [
         ("report_data", &t.report_data, &quote.report_data),
@@ -184,16 +227,16 @@ fn check_td_report(hcl: &HclReport<'_>, quote: &tdx::TdReport) -> Result<(), Azu
 
 /// Step 1: the hardware report, verified; returns it and its report_data.
 fn verify_isolation(
-    hcl: &HclReport<'_>,
+    hcl: &GuestReport<'_>,
     collateral: &IsolationCollateral<'_>,
     roots: &TrustRoots,
     at: UnixTime,
 ) -> Result<(IsolationVerified, Vec<u8>), AzureGuestError> {
     let mismatch = || AzureGuestError::CollateralMismatch {
-        report: hcl.igvm.report_type.as_str(),
+        report: hcl.report_type.as_str(),
         collateral: collateral.kind(),
     };
-    match hcl.igvm.report_type {
+    match hcl.report_type {
         HclReportType::Snp => {
             let owned;
             let chain = match collateral {
@@ -204,7 +247,13 @@ fn verify_isolation(
                 IsolationCollateral::SnpChain(c) => *c,
                 _ => return Err(mismatch()),
             };
-            let v = snp::verify_report(hcl.hw_report, chain, at).map_err(AzureGuestError::Snp)?;
+            let report = hcl.hw_report.ok_or_else(|| {
+                AzureGuestError::HclReport(crate::error::ParseError::Malformed {
+                    what: "Azure guest evidence",
+                    reason: "no SEV-SNP report".into(),
+                })
+            })?;
+            let v = snp::verify_report(report, chain, at).map_err(AzureGuestError::Snp)?;
             let rd = v.report.report_data.to_vec();
             Ok((IsolationVerified::Snp(Box::new(v)), rd))
         }
@@ -233,7 +282,9 @@ fn verify_isolation(
             let quote = tdx::parse_td_quote(td_quote).map_err(AzureGuestError::Tdx)?;
             let v =
                 tdx::verify_td_quote(&quote, verified, roots, at).map_err(AzureGuestError::Tdx)?;
-            check_td_report(hcl, &v.report)?;
+            if let Some(td_report) = hcl.hw_report {
+                check_td_report(td_report, &v.report)?;
+            }
             let rd = v.report.report_data.to_vec();
             Ok((IsolationVerified::Tdx(Box::new(v)), rd))
         }
@@ -252,13 +303,40 @@ pub fn verify(
     at: UnixTime,
 ) -> Result<AzureGuestVerified, AzureGuestError> {
     let hcl = HclReport::parse(ev.hcl_report).map_err(AzureGuestError::HclReport)?;
+    let vtpm = VtpmQuote {
+        quote: ev.quote,
+        signature: ev.signature,
+        pcrs: ev.pcrs.clone(),
+        event_log: ev.event_log,
+    };
+    verify_guest(
+        &GuestReport::from_hcl(&hcl),
+        &vtpm,
+        collateral,
+        expected_nonce,
+        roots,
+        settings,
+        at,
+    )
+}
 
+/// [`verify`] on evidence already in parts (MAA's request sends the
+/// hardware evidence and the variable data, not the HCL report).
+pub fn verify_guest(
+    report: &GuestReport<'_>,
+    vtpm: &VtpmQuote<'_>,
+    collateral: &IsolationCollateral<'_>,
+    expected_nonce: &[u8],
+    roots: &TrustRoots,
+    settings: &AzureGuestSettings,
+    at: UnixTime,
+) -> Result<AzureGuestVerified, AzureGuestError> {
     // 1. Hardware.
-    let (isolation, report_data) = verify_isolation(&hcl, collateral, roots, at)?;
+    let (isolation, report_data) = verify_isolation(report, collateral, roots, at)?;
 
     // 2. The variable data is what the hardware attested.
-    let hash_type = hcl.igvm.report_data_hash_type;
-    let digest = hash_var_data(hash_type, hcl.var_data);
+    let hash_type = report.hash_type;
+    let digest = hash_var_data(hash_type, report.var_data);
     let field = report_data.get(..digest.len()).unwrap_or_default();
     // An empty digest would compare equal to an empty prefix: fail closed.
     if digest.is_empty() || !crypto::constant_time_eq(field, &digest) {
@@ -268,24 +346,24 @@ pub fn verify(
             actual: hex::encode(&digest),
         });
     }
-    let runtime = RuntimeData::parse(hcl.var_data).map_err(AzureGuestError::VarDataInvalid)?;
+    let runtime = RuntimeData::parse(report.var_data).map_err(AzureGuestError::VarDataInvalid)?;
     let ak = runtime
         .ak_pub()
         .map_err(AzureGuestError::AkPubInvalid)?
         .ok_or(AzureGuestError::AkPubMissing)?;
 
     // 3–4. The vTPM quote, its PCRs and the log.
-    let signature = normalize_signature(ev.signature, &ak);
+    let signature = normalize_signature(vtpm.signature, &ak);
     let tpm_ev = TpmEvidence {
         quotes: vec![QuoteParts {
-            attest: ev.quote,
+            attest: vtpm.quote,
             signature: &signature,
         }],
         ak_public: AkPublic::Key(ak),
         ak_cert: None,
         intermediates: Vec::new(),
-        pcrs: ev.pcrs.clone(),
-        event_log: ev.event_log,
+        pcrs: vtpm.pcrs.clone(),
+        event_log: vtpm.event_log,
     };
     let tpm_settings = TpmSettings {
         // Trusted through the hardware report (step 2), not a certificate.
@@ -296,7 +374,7 @@ pub fn verify(
         .map_err(AzureGuestError::Tpm)?;
 
     Ok(AzureGuestVerified {
-        report_type: hcl.igvm.report_type,
+        report_type: report.report_type,
         hash_type,
         isolation,
         report_data,
