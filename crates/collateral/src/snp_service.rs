@@ -221,7 +221,7 @@ impl SnpEndorsementService {
             chip_id,
             tcb,
         };
-        match self.get(&key, want, now).await?.value {
+        match self.get(&key, want, now, 0).await?.value {
             Value::Der(ref d) => Ok(d.clone()),
             _ => Err(wrong_kind(&key)),
         }
@@ -236,7 +236,7 @@ impl SnpEndorsementService {
     ) -> Result<Arc<SnpCertChain>, CollateralError> {
         let key = snp_chain_key(product, kind);
         match self
-            .get(&key, Want::Chain { product, kind }, now)
+            .get(&key, Want::Chain { product, kind }, now, 0)
             .await?
             .value
         {
@@ -252,16 +252,42 @@ impl SnpEndorsementService {
         kind: SnpKeyKind,
         now: i64,
     ) -> Result<Arc<SnpCrl>, CollateralError> {
+        self.crl_within_grace(product, kind, now, 0)
+            .await
+            .map(|(c, _)| c)
+    }
+
+    /// The CRL of `product`'s VCEK or VLEK hierarchy, served up to
+    /// `grace_secs` past its `nextUpdate` (beyond [`SnpOptions::crl_grace`])
+    /// when no fresh copy can be fetched: the caller's own grace, such as a
+    /// provider's collateral grace. Returns the CRL and, when it is past its
+    /// `nextUpdate`, by how many seconds.
+    ///
+    /// Errors: [`CollateralError::Expired`] for a CRL stale beyond both
+    /// graces; the KDS errors or [`CollateralError::SnpEndorsementMissing`]
+    /// when there is no CRL at all (none fetched, none imported).
+    pub async fn crl_within_grace(
+        &self,
+        product: SnpProduct,
+        kind: SnpKeyKind,
+        now: i64,
+        grace_secs: u64,
+    ) -> Result<(Arc<SnpCrl>, Option<u64>), CollateralError> {
         let key = snp_crl_key(product, kind);
-        let got = self.get(&key, Want::Crl { product, kind }, now).await?;
+        let got = self
+            .get(&key, Want::Crl { product, kind }, now, grace_secs)
+            .await?;
         let Value::Crl(ref c) = got.value else {
             return Err(wrong_kind(&key));
         };
-        if !got.usable(now) {
+        let stale_for = if got.usable(now) {
+            None
+        } else {
             // Only reachable under grace: say how stale it is in the log.
             tracing::warn!(key, "serving an expired SEV-SNP CRL under the grace period");
-        }
-        Ok(c.clone())
+            Some(u64::try_from(now.saturating_sub(c.next_update)).unwrap_or(0))
+        };
+        Ok((c.clone(), stale_for))
     }
 
     /// An imported VLEK for `product` at `tcb`, from the cache.
@@ -294,11 +320,14 @@ impl SnpEndorsementService {
         s
     }
 
+    /// `grace_secs`: how long past `nextUpdate` this caller still takes a
+    /// CRL (added to nothing; the larger of it and the service's grace wins).
     async fn get(
         &self,
         key: &str,
         want: Want<'_>,
         now: i64,
+        grace_secs: u64,
     ) -> Result<Arc<Entry>, CollateralError> {
         let slot = self.slot(key);
         let current = slot.current();
@@ -332,7 +361,7 @@ impl SnpEndorsementService {
         }
         let retry = secs(self.opts.retry_interval);
         if attempt.at.is_some_and(|at| now >= at && now - at < retry) {
-            return self.evaluate(key, best, now, attempt.error.clone());
+            return self.evaluate(key, best, now, attempt.error.clone(), grace_secs);
         }
         if let Some(stored) = self.load(key, &want).await
             && best.as_ref().is_none_or(|b| stored.rank > b.rank)
@@ -353,6 +382,7 @@ impl SnpEndorsementService {
                 Some(CollateralError::SnpEndorsementMissing {
                     key: key.to_owned(),
                 }),
+                grace_secs,
             );
         };
         let fetched = self.fetch(kds, &want, now).await;
@@ -381,7 +411,7 @@ impl SnpEndorsementService {
                 attempt.error = Some(err);
             }
         }
-        self.evaluate(key, best, now, attempt.error.clone())
+        self.evaluate(key, best, now, attempt.error.clone(), grace_secs)
     }
 
     fn evaluate(
@@ -390,6 +420,7 @@ impl SnpEndorsementService {
         best: Option<Arc<Entry>>,
         now: i64,
         error: Option<CollateralError>,
+        grace_secs: u64,
     ) -> Result<Arc<Entry>, CollateralError> {
         let Some(e) = best else {
             return Err(
@@ -406,9 +437,12 @@ impl SnpEndorsementService {
             return Ok(e);
         };
         let expired_for = u64::try_from(now - crl.next_update).unwrap_or(0);
-        if let Some(g) = self.opts.crl_grace
-            && expired_for <= g.as_secs()
-        {
+        let grace = self
+            .opts
+            .crl_grace
+            .map_or(0, |g| g.as_secs())
+            .max(grace_secs);
+        if expired_for <= grace && (grace > 0 || self.opts.crl_grace.is_some()) {
             return Ok(e);
         }
         Err(CollateralError::Expired {

@@ -91,6 +91,35 @@ impl UnixTime {
     }
 }
 
+/// Unix seconds as an RFC 3339 UTC time (`2026-12-03T10:00:00Z`), for
+/// error messages a person reads: validity windows and `nextUpdate`s.
+///
+/// Written here (Howard Hinnant's civil-from-days) rather than pulling a
+/// date crate into the sans-I/O core for one formatter. Years outside
+/// 0..=9999 (never in real collateral) print as `@<seconds>`.
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if !(0..=9999).contains(&year) {
+        return format!("@{secs}");
+    }
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +129,15 @@ mod tests {
         assert_eq!("sevsnpvm".parse(), Ok(AttestationType::SevSnpVm));
         assert_eq!("SGXENCLAVE".parse(), Ok(AttestationType::SgxEnclave));
         assert!("Pluton".parse::<AttestationType>().is_err());
+    }
+
+    #[test]
+    fn rfc3339_formats_utc_seconds() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_796_385_599), "2026-12-04T11:59:59Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339(i64::MAX), format!("@{}", i64::MAX));
     }
 
     #[test]

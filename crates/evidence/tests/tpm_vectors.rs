@@ -337,3 +337,122 @@ fn secure_boot_state_is_read_from_pcr7_variable_events() {
         assert_eq!(secure_boot(&log), Some(want), "{file}");
     }
 }
+
+/// The event-type fields and the event-data ranges of every event in a
+/// crypto-agile log (the Spec ID header event first).
+#[allow(clippy::type_complexity)]
+fn event_fields(log: &[u8]) -> (Vec<std::ops::Range<usize>>, Vec<std::ops::Range<usize>>) {
+    let u32_at = |o: usize| u32::from_le_bytes(log[o..o + 4].try_into().unwrap()) as usize;
+    let u16_at = |o: usize| u16::from_le_bytes(log[o..o + 2].try_into().unwrap());
+    // The header event (legacy format): type at 4, data after 32.
+    let (mut types, mut data) = (Vec::new(), Vec::new());
+    types.push(4..8);
+    data.push(32..32 + u32_at(28));
+    let mut o = 32 + u32_at(28);
+    while o < log.len() {
+        types.push(o + 4..o + 8);
+        let count = u32_at(o + 8);
+        o += 12;
+        for _ in 0..count {
+            let alg = u16_at(o);
+            o += 2 + attesta_evidence::tpm::structures::digest_size(alg).unwrap();
+        }
+        let n = u32_at(o);
+        data.push(o + 4..o + 4 + n);
+        o += 4 + n;
+    }
+    (types, data)
+}
+
+/// No byte of the event log changes a claim without failing verification:
+/// every header and digest byte of the GCE log is flipped (two ways) and
+/// every third data byte, and the evidence verified again. It is rejected, or every claim is unchanged, or — the
+/// one allowed change — an event whose data no longer hashes to its proven
+/// digest loses its ProcessedData (an EV_EFI_VARIABLE_AUTHORITY event here,
+/// a type some firmware measures other than by its data). The event-type
+/// field is skipped: TCG logs do not measure it, so no quote can prove it.
+#[test]
+fn flipping_event_log_bytes_fails_or_leaves_every_claim_unchanged() {
+    let g = gce("go-tpm-tools-gce-cos85-nonce9009");
+    let log = read(g.dir.join("event_log.bin"));
+    let cert = read(g.dir.join("ak_cert.der"));
+    let ak = read(g.dir.join("ak_pub.tpmt_public.bin"));
+    let roots = gce_roots(&g);
+    let s = TpmSettings::default();
+    let nonce = [0x90, 0x09];
+    let base = verify(
+        &evidence(&g, Some(&log), Some(&cert), &ak),
+        &nonce,
+        &roots,
+        &s,
+        AT,
+    )
+    .unwrap();
+    let chain = base.ak_chain.clone();
+    let want = base.claims().into_map();
+    assert!(
+        want["events"]["Events"]
+            .as_array()
+            .is_some_and(|e| e.len() > 20),
+        "the proven events are rendered: {}",
+        want["events"]
+    );
+    let (types, data) = event_fields(&log);
+    let in_type = |i: usize| types.iter().any(|r| r.contains(&i));
+    let in_data = |i: usize| data.iter().any(|r| r.contains(&i));
+    let (mut rejected, mut same, mut dropped) = (0, 0, 0);
+    for i in 0..log.len() {
+        // Every header byte, two ways (low and high bit); every third data
+        // byte one way (a dense sample that keeps the test short in debug).
+        if in_type(i) || (in_data(i) && i % 3 != 0) {
+            continue;
+        }
+        let flips: &[u8] = if in_data(i) { &[0x01] } else { &[0x01, 0x80] };
+        for &flip in flips {
+            let mut m = log.clone();
+            m[i] ^= flip;
+            let got = attesta_evidence::tpm::verify_with_chain(
+                &evidence(&g, Some(&m), Some(&cert), &ak),
+                &nonce,
+                &roots,
+                &s,
+                AT,
+                |_| chain.clone(),
+            );
+            match got {
+                Err(_) => rejected += 1,
+                Ok(v) => {
+                    let claims = v.claims().into_map();
+                    if claims == want {
+                        same += 1;
+                        continue;
+                    }
+                    // The one change allowed: data that no longer hashes to
+                    // its proven digest loses its ProcessedData.
+                    let mut stripped = want.clone();
+                    let got_events = claims["events"]["Events"].as_array().unwrap();
+                    for (w, g) in stripped["events"]["Events"]
+                        .as_array_mut()
+                        .unwrap()
+                        .iter_mut()
+                        .zip(got_events)
+                    {
+                        if g.get("ProcessedData").is_none() {
+                            w.as_object_mut().unwrap().remove("ProcessedData");
+                        }
+                    }
+                    assert!(
+                        claims == stripped,
+                        "byte {i} ^ {flip:#x} changed a claim beyond dropping unproven data: {}",
+                        claims["events"]
+                    );
+                    dropped += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        rejected > 1000 && same > 1000,
+        "{rejected} rejected, {same} unchanged, {dropped} lost unproven data"
+    );
+}

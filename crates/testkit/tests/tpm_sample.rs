@@ -17,8 +17,8 @@ use attesta_evidence::tpm::{
     verify,
 };
 use attesta_testkit::tpm::{
-    EFI_GLOBAL_VARIABLE, EV_EFI_VARIABLE_DRIVER_CONFIG, EV_IPL, rsa_key_public, sipa_container,
-    sipa_item, uefi_variable_data,
+    EFI_GLOBAL_VARIABLE, EV_EFI_VARIABLE_BOOT, EV_EFI_VARIABLE_DRIVER_CONFIG, EV_IPL,
+    rsa_key_public, sipa_container, sipa_item, uefi_variable_data,
 };
 use attesta_testkit::{AkKind, LogEvent, TpmSample};
 use serde_json::json;
@@ -158,7 +158,8 @@ fn secure_boot_claim_follows_the_log() {
         None
     );
     // An event whose data says SecureBoot=1 while 0 was measured replays
-    // (the log is consistent with the TPM) but is not believed.
+    // (the log is consistent with the TPM), but a driver-config variable's
+    // digest is by definition the hash of its data: the log is refused.
     let lying = TpmSample::builder()
         .secure_boot(None)
         .event(
@@ -170,9 +171,37 @@ fn secure_boot_claim_follows_the_log() {
             .measuring(&uefi_variable_data(EFI_GLOBAL_VARIABLE, "SecureBoot", &[0])),
         )
         .build();
-    let v = check(&lying).unwrap();
-    assert!(v.verified_log_pcrs.contains(&7));
-    assert_eq!(v.claims().get("secureBootEnabled"), None);
+    assert_eq!(code(check(&lying)), "EventDataMismatch");
+    // A boot variable (whose digest some firmware takes over VariableData
+    // only) with data other than what was measured replays and stays in
+    // `events`, but without its unproven ProcessedData.
+    let boot = TpmSample::builder()
+        .event(
+            LogEvent::new(
+                4,
+                EV_EFI_VARIABLE_BOOT,
+                &uefi_variable_data(EFI_GLOBAL_VARIABLE, "BootOrder", &[1, 0]),
+            )
+            .measuring(b"something else"),
+        )
+        .build();
+    let v = check(&boot).unwrap();
+    let events = v.claims().get("events").cloned().unwrap();
+    let shown: Vec<&serde_json::Value> = events["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["EventTypeString"] == "EV_EFI_VARIABLE_BOOT")
+        .collect();
+    // The sample's own boot variable is proven; the added one (last) is not.
+    assert_eq!(shown.len(), 2, "{events}");
+    assert!(shown[0].get("ProcessedData").is_some(), "{events}");
+    assert!(shown[1].get("ProcessedData").is_none(), "{events}");
+    // An event in a PCR the TPM does not have is refused.
+    let far = TpmSample::builder()
+        .event(LogEvent::new(65545, EV_EFI_VARIABLE_BOOT, b"x"))
+        .build();
+    assert_eq!(code(check(&far)), "EventPcrOutOfRange");
 }
 
 #[test]

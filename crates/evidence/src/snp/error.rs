@@ -3,6 +3,7 @@
 //! them) and a message naming what failed and what to do next.
 
 use crate::error::{ErrorCode, ParseError};
+use crate::types::rfc3339;
 
 /// Why an SEV-SNP report or its certificate chain did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,7 +42,8 @@ pub enum SnpError {
     #[error("the ASK/ASVK certificate is not valid at the verification time")]
     AskExpired,
     #[error(
-        "the VCEK certificate is not valid at the verification time (validity {not_before}..{not_after}, time {at}); fetch the VCEK for the report's TCB"
+        "the VCEK certificate is not valid at the verification time (valid {} to {}, time {}); fetch the VCEK for the report's TCB",
+        rfc3339(*.not_before), rfc3339(*.not_after), rfc3339(*.at as i64)
     )]
     VcekExpired {
         not_before: i64,
@@ -49,7 +51,8 @@ pub enum SnpError {
         at: u64,
     },
     #[error(
-        "the VLEK certificate is not valid at the verification time (validity {not_before}..{not_after}, time {at}); ask the cloud provider for a current VLEK"
+        "the VLEK certificate is not valid at the verification time (valid {} to {}, time {}); ask the cloud provider for a current VLEK",
+        rfc3339(*.not_before), rfc3339(*.not_after), rfc3339(*.at as i64)
     )]
     VlekExpired {
         not_before: i64,
@@ -60,10 +63,15 @@ pub enum SnpError {
     VekExtensionInvalid(String),
 
     // --- CRL ---
+    #[error(
+        "AMD's CRL for the {0} hierarchy is not available, so revocation cannot be checked; fetch it from AMD KDS (crl endpoint) or import it with `attesta collateral import`"
+    )]
+    CrlMissing(String),
     #[error("the AMD CRL is invalid: {0}")]
     CrlInvalid(String),
     #[error(
-        "the AMD CRL is not current at the verification time (thisUpdate {this_update}, nextUpdate {next_update}, time {at}); fetch a fresh CRL"
+        "the AMD CRL is not current at the verification time (thisUpdate {}, nextUpdate {}, time {}); fetch a fresh CRL",
+        rfc3339(*.this_update), rfc3339(*.next_update), rfc3339(*.at as i64)
     )]
     CrlExpired {
         this_update: i64,
@@ -117,6 +125,7 @@ impl ErrorCode for SnpError {
             VcekExpired { .. } => "VcekExpired",
             VlekExpired { .. } => "VlekExpired",
             VekExtensionInvalid(_) => "VekExtensionInvalid",
+            CrlMissing(_) => "AmdCrlMissing",
             CrlInvalid(_) => "AmdCrlInvalid",
             CrlExpired { .. } => "AmdCrlExpired",
             AskRevoked(_) => "AskRevoked",

@@ -27,6 +27,8 @@ pub const EV_EFI_BOOT_SERVICES_APPLICATION: u32 = 0x8000_0003;
 pub const EV_EFI_BOOT_SERVICES_DRIVER: u32 = 0x8000_0004;
 pub const EV_EFI_RUNTIME_SERVICES_DRIVER: u32 = 0x8000_0005;
 pub const EV_EFI_VARIABLE_BOOT2: u32 = 0x8000_000c;
+pub const EV_EFI_GPT_EVENT: u32 = 0x8000_0006;
+pub const EV_EFI_ACTION: u32 = 0x8000_0007;
 
 /// The EFI global variable GUID (SecureBoot, PK, KEK …), in its text form.
 pub const EFI_GLOBAL_VARIABLE: &str = "8BE4DF61-93CA-11D2-AA0D-00E098032B8C";
@@ -297,10 +299,64 @@ impl EventLog {
         Value::Object(banks)
     }
 
-    /// The events as MAA's `events` claim presents them:
+    /// Every event as MAA's `events` claim presents them:
     /// `{"Events":[{"EventSeq","PcrIndex","EventTypeString","Digests",
     /// "ProcessedData"?}]}`, with the event data decoded by [`processed_data`].
+    ///
+    /// This is a decoding of an unverified log (for `attesta inspect`); a
+    /// claim must come from [`EventLog::proven_events_json`].
     pub fn events_json(&self) -> Value {
+        self.render(|e| {
+            Some(Rendered {
+                banks: e.digests.keys().copied().collect(),
+                data: true,
+            })
+        })
+    }
+
+    /// The `events` claim: only what a verified quote proves of the log.
+    ///
+    /// `quoted` holds the PCR values verified quotes attest, after the log
+    /// replayed to every one of them it touches (check 6 of `verify`), so an
+    /// event's digest in bank B is proven exactly when B quoted its PCR.
+    /// Then, per event:
+    /// - an event with no proven digest is left out entirely: an
+    ///   `EV_NO_ACTION` event (never extended), an event in a PCR no quote
+    ///   covered (PCR 65545 included), or one whose digests are all in
+    ///   unquoted banks;
+    /// - `Digests` lists only the proven banks;
+    /// - `ProcessedData` is given only when the event data hashes to a
+    ///   proven digest, i.e. when the data is the measured content. For
+    ///   events whose digest is of something else (an image load event
+    ///   measures the PE image, not its device path; an
+    ///   `EV_EFI_VARIABLE_BOOT` event from firmware that measures only
+    ///   VariableData) the decoded data is not proven and is dropped.
+    ///
+    /// `EventSeq` is the event's position in the log and `EventTypeString`
+    /// the log's word for it: TCG logs do not measure event types, so no
+    /// quote proves them.
+    pub fn proven_events_json(&self, quoted: &Pcrs) -> Value {
+        self.render(|e| {
+            if e.event_type == EV_NO_ACTION {
+                return None;
+            }
+            let banks: Vec<u16> = e
+                .digests
+                .keys()
+                .copied()
+                .filter(|b| digest_size(*b).is_some() && quotes_pcr(quoted, *b, e.pcr_index))
+                .collect();
+            if banks.is_empty() {
+                return None;
+            }
+            let data = banks
+                .iter()
+                .any(|b| hash(*b, &e.data).as_deref() == e.digests.get(b).map(Vec::as_slice));
+            Some(Rendered { banks, data })
+        })
+    }
+
+    fn render(&self, what: impl Fn(&Event) -> Option<Rendered>) -> Value {
         // Values are built in place: `json!` would serialize each nested
         // map and list again (a deep copy per level), which tripled the cost
         // of this claim on a 40 KiB log.
@@ -308,11 +364,15 @@ impl EventLog {
             .events
             .iter()
             .enumerate()
-            .map(|(i, e)| {
-                let digests: serde_json::Map<String, Value> = e
-                    .digests
+            .filter_map(|(i, e)| {
+                let r = what(e)?;
+                let digests: serde_json::Map<String, Value> = r
+                    .banks
                     .iter()
-                    .map(|(a, d)| (hash_name(*a).to_string(), Value::String(hex::encode(d))))
+                    .filter_map(|a| {
+                        let d = e.digests.get(a)?;
+                        Some((hash_name(*a).to_string(), Value::String(hex::encode(d))))
+                    })
                     .collect();
                 let mut v = serde_json::Map::with_capacity(5);
                 v.insert("EventSeq".into(), Value::from(i));
@@ -322,16 +382,30 @@ impl EventLog {
                     Value::String(event_type_name(e.event_type)),
                 );
                 v.insert("Digests".into(), Value::Object(digests));
-                if let Some(pd) = processed_data(e) {
+                if r.data
+                    && let Some(pd) = processed_data(e)
+                {
                     v.insert("ProcessedData".into(), pd);
                 }
-                Value::Object(v)
+                Some(Value::Object(v))
             })
             .collect();
         let mut out = serde_json::Map::with_capacity(1);
         out.insert("Events".into(), Value::Array(events));
         Value::Object(out)
     }
+}
+
+/// Whether verified quotes attest PCR `pcr` in bank `bank`.
+pub fn quotes_pcr(quoted: &Pcrs, bank: u16, pcr: u32) -> bool {
+    quoted.get(&bank).is_some_and(|q| q.contains_key(&pcr))
+}
+
+/// What of one event a rendering shows: the banks of its digests, and
+/// whether its decoded data (`ProcessedData`) is shown.
+struct Rendered {
+    banks: Vec<u16>,
+    data: bool,
 }
 
 /// `ProcessedData` of one event in MAA's `events` claim, `None` for event

@@ -16,16 +16,18 @@
 //!    PCR values sent, in selection order;
 //! 5. the quoted PCRs cover `required_pcr_mask`;
 //! 6. the event log, when given, replays to the quoted values of every PCR
-//!    it touches in every quoted bank it carries; events are used for claims
-//!    only when their PCR replayed and, for the data a claim reads, when the
-//!    event digest is the hash of that data.
+//!    it touches in every quoted bank it carries; an event type whose digest
+//!    is by definition the hash of its data (separators, UEFI driver-config
+//!    variables, EFI actions, GPT) must carry that data in quoted PCRs;
+//!    events are used for claims only when their PCR replayed and, for the
+//!    data a claim reads, when the event digest is the hash of that data.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 use x509_parser::prelude::*;
 
-use super::eventlog::{Event, EventLog, Pcrs, secure_boot_where};
+use super::eventlog::{Event, EventLog, Pcrs, quotes_pcr, secure_boot_where};
 use super::structures::{
     Attest, Attested, Public, PublicKey, Signature, TPM_ALG_SHA256, TPM_ALG_SHA384, TPM_ALG_SHA512,
     TPM_ECC_NIST_P256, TPM_ECC_NIST_P384, TPM_GENERATED_VALUE, aik_pub_hash, hash, hash_name,
@@ -78,6 +80,18 @@ pub enum TpmError {
     #[error("the event log does not replay to the quoted PCR {pcr} ({bank} bank)")]
     EventLogMismatch { bank: &'static str, pcr: u32 },
     #[error(
+        "event {seq} of the log is measured into PCR {pcr}, which a TPM does not have (PCRs 0-23)"
+    )]
+    EventPcrOutOfRange { seq: usize, pcr: u32 },
+    #[error(
+        "event {seq} of the log ({event_type}, PCR {pcr}) carries data that does not hash to its measured digest: the log misstates what was measured"
+    )]
+    EventDataMismatch {
+        seq: usize,
+        pcr: u32,
+        event_type: String,
+    },
+    #[error(
         "the key certification is not a TPM2_Certify structure (magic {magic:#x}, type {attest_type:#x})"
     )]
     NotACertification { magic: u32, attest_type: u16 },
@@ -119,6 +133,8 @@ impl ErrorCode for TpmError {
             TpmError::PcrDigestMismatch { .. } => "PcrDigestMismatch",
             TpmError::PcrSelectionInsufficient { .. } => "PcrSelectionInsufficient",
             TpmError::EventLogMismatch { .. } => "EventLogMismatch",
+            TpmError::EventDataMismatch { .. } => "EventDataMismatch",
+            TpmError::EventPcrOutOfRange { .. } => "EventPcrOutOfRange",
         }
     }
 }
@@ -617,6 +633,31 @@ fn replay_against(
     let mut verified = BTreeSet::new();
     for (bank, pcrs) in &log.replay() {
         let Some(q) = quoted.get(bank) else { continue };
+        // A PC Client TPM has PCRs 0–23: an event elsewhere (PCR 65545)
+        // extends nothing a quote could prove.
+        if let Some((seq, e)) = log
+            .events
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.event_type != super::eventlog::EV_NO_ACTION && e.pcr_index >= 24)
+        {
+            return Err(TpmError::EventPcrOutOfRange {
+                seq,
+                pcr: e.pcr_index,
+            });
+        }
+        // PCRs 0–7 are the firmware's: a firmware log records every
+        // extension of them (a separator at least). A quoted one the log
+        // does not touch must still hold its reset value; otherwise events
+        // were moved out of it (to a PCR nobody quoted) or left out.
+        for (pcr, v) in q.range(0..8) {
+            if !pcrs.contains_key(pcr) && v.iter().any(|&b| b != 0) {
+                return Err(TpmError::EventLogMismatch {
+                    bank: hash_name(*bank),
+                    pcr: *pcr,
+                });
+            }
+        }
         for (pcr, value) in pcrs {
             match q.get(pcr) {
                 Some(v) if v == value => {
@@ -632,7 +673,43 @@ fn replay_against(
             }
         }
     }
+    check_content_events(&log, quoted)?;
     Ok((Some(log), verified))
+}
+
+/// Event types whose digest the TCG PC Client Platform Firmware Profile
+/// defines as the hash of the event data itself, and which every real log
+/// in the test vectors measures so. For these a data/digest mismatch in a
+/// quoted PCR is a log that lies about what was measured: refused, rather
+/// than shown without its data. (Other types — image loads,
+/// `EV_EFI_VARIABLE_BOOT`, `EV_EFI_VARIABLE_AUTHORITY`, `EV_EVENT_TAG`, …
+/// — measure something else on some firmware; their data is only left out
+/// of claims when it is not proven.)
+const CONTENT_EVENT_TYPES: [u32; 4] = [
+    super::eventlog::EV_SEPARATOR,
+    super::eventlog::EV_EFI_VARIABLE_DRIVER_CONFIG,
+    super::eventlog::EV_EFI_ACTION,
+    super::eventlog::EV_EFI_GPT_EVENT,
+];
+
+fn check_content_events(log: &EventLog, quoted: &Pcrs) -> Result<(), TpmError> {
+    for (seq, e) in log.events.iter().enumerate() {
+        if !CONTENT_EVENT_TYPES.contains(&e.event_type) {
+            continue;
+        }
+        for (bank, d) in &e.digests {
+            if quotes_pcr(quoted, *bank, e.pcr_index)
+                && hash(*bank, &e.data).is_some_and(|h| h != *d)
+            {
+                return Err(TpmError::EventDataMismatch {
+                    seq,
+                    pcr: e.pcr_index,
+                    event_type: super::eventlog::event_type_name(e.event_type),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The attestation of the boot a resumed machine came from (MAA's
@@ -749,11 +826,14 @@ impl TpmVerified {
         })
     }
 
-    /// Whether an event's digest in a quoted bank is the hash of its data, so
-    /// that (in a PCR that replayed) its data is what was measured.
+    /// Whether an event's digest in a bank that quoted its PCR (so the
+    /// digest replayed to a quoted value) is the hash of its data, so that
+    /// its data is what was measured. A digest in a bank that quoted other
+    /// PCRs only proves nothing.
     fn data_proven(&self, e: &Event) -> bool {
         e.digests.iter().any(|(bank, d)| {
-            self.quoted.contains_key(bank) && hash(*bank, &e.data).as_deref() == Some(d.as_slice())
+            quotes_pcr(&self.quoted, *bank, e.pcr_index)
+                && hash(*bank, &e.data).as_deref() == Some(d.as_slice())
         })
     }
 
@@ -829,8 +909,8 @@ impl TpmVerified {
     /// | `tpmVersion` | 2 |
     /// | `secureBootEnabled` | `SecureBoot` variable event in PCR 7 (only when the log proves it) |
     /// | `pcrs` | the quoted PCR values |
-    /// | `events` | the log's events (only when a log was sent and replayed) |
-    /// | `bootEvents` | the boot log's events, when a boot attestation continuous with this one was verified ([`TpmVerified::verify_boot`]) |
+    /// | `events` | the log's proven events (only when a log was sent and replayed; see [`EventLog::proven_events_json`]) |
+    /// | `bootEvents` | the boot log's proven events, when a boot attestation continuous with this one was verified ([`TpmVerified::verify_boot`]) |
     /// | `bootDebuggingDisabled`, `osKernelDebuggingDisabled` | every `EVENT_BOOTDEBUGGING` / `EVENT_OSKERNELDEBUG` false |
     /// | `codeIntegrityEnabled` | every `EVENT_CODEINTEGRITY` true |
     /// | `testSigningDisabled`, `flightSigningNotEnabled` | no `EVENT_TESTSIGNING` / `EVENT_FLIGHTSIGNING` true |
@@ -870,13 +950,13 @@ impl TpmVerified {
         if let Some(log) = &self.event_log
             && wanted("events")
         {
-            c.insert("events", log.events_json());
+            c.insert("events", log.proven_events_json(&self.quoted));
         }
         if let Some(boot) = &self.boot
             && let Some(log) = &boot.event_log
             && wanted("bootEvents")
         {
-            c.insert("bootEvents", log.events_json());
+            c.insert("bootEvents", log.proven_events_json(&boot.quoted));
         }
         if let Some(w) = self.windows_boot_state() {
             let mut flag = |name: &str, v: Option<bool>| {
