@@ -69,8 +69,19 @@ fn real_reports_verify_and_a_foreign_vcek_does_not() {
         let d = v.join(dir);
         let expected: Value =
             serde_json::from_slice(&std::fs::read(d.join("expected.json")).unwrap()).unwrap();
+        // The vectors keep no AMD CRL: without one the verdict fails closed,
+        // and verifies only with the explicit opt-out, which the output shows.
         let (code, out) = verify(&d.join(report), &d.join(vcek), &d.join(chain), &[]);
+        assert_eq!(code, 1, "{dir}: {out}");
+        assert_eq!(out["error"]["code"], "AmdCrlMissing", "{dir}");
+        let (code, out) = verify(
+            &d.join(report),
+            &d.join(vcek),
+            &d.join(chain),
+            &["--no-revocation-check"],
+        );
         assert_eq!(code, 0, "{dir}: {out}");
+        assert_eq!(out["claims"]["x-attesta-snp-revocation-checked"], false);
         assert_eq!(out["claims"]["x-ms-attestation-type"], "sevsnpvm");
         let measurement = expected["report"]["measurement"]
             .as_str()
@@ -89,7 +100,7 @@ fn real_reports_verify_and_a_foreign_vcek_does_not() {
         &a.join("report.bin"),
         &b.join("vcek.der"),
         &a.join("ask_ark_milan.pem"),
-        &[],
+        &["--no-revocation-check"],
     );
     assert_eq!(code, 1, "{out}");
     assert_eq!(out["verdict"], "rejected");
@@ -119,6 +130,8 @@ fn sample_snp_needs_its_test_root() {
             .arg(out.join("vcek.der"))
             .arg("--ca-chain")
             .arg(out.join("ca_chain.pem"))
+            .arg("--crl")
+            .arg(out.join("crl.der"))
             .args(extra))
     };
     let (code, v) = go(&[]);
@@ -133,4 +146,76 @@ fn sample_snp_needs_its_test_root() {
     ]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["claims"]["x-attesta-test-root"], true);
+    assert!(
+        v["claims"]
+            .get("x-attesta-snp-revocation-checked")
+            .is_none()
+    );
+}
+
+/// Runs `verify snp` on the sample in `dir` with its test root, and with
+/// `crl` (a path) or none.
+fn verify_sample(dir: &Path, crl: Option<&Path>) -> (i32, Value) {
+    let mut cmd = bin();
+    cmd.args(["verify", "snp", "--report"])
+        .arg(dir.join("report.bin"))
+        .arg("--vcek")
+        .arg(dir.join("vcek.der"))
+        .arg("--ca-chain")
+        .arg(dir.join("ca_chain.pem"))
+        .arg("--trust-root")
+        .arg(dir.join("test_root.pem"));
+    if let Some(c) = crl {
+        cmd.arg("--crl").arg(c);
+    }
+    run(&mut cmd)
+}
+
+#[test]
+fn sample_snp_revoked_is_rejected_and_no_crl_fails_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("revoked");
+    assert!(
+        bin()
+            .args(["sample", "snp", "--revoked", "--out"])
+            .arg(&d)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, v) = verify_sample(&d, Some(&d.join("crl.der")));
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["verdict"], "rejected");
+    assert_eq!(v["error"]["code"], "VcekRevoked");
+    // No CRL and no opt-out: the missing CRL is the error, not a pass.
+    let (code, v) = verify_sample(&d, None);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["code"], "AmdCrlMissing");
+    // A CRL that is not a CRL is refused, not ignored.
+    let (code, v) = verify_sample(&d, Some(&d.join("vcek.der")));
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["code"], "AmdCrlInvalid");
+}
+
+#[test]
+fn a_crl_revoking_the_ask_rejects_the_report() {
+    use attesta_testkit::snp::{SnpSample, pem};
+    let s = SnpSample::builder()
+        .at(attesta_evidence::UnixTime::now().0)
+        .revoke_ask()
+        .build();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("report.bin"), &s.report).unwrap();
+    std::fs::write(d.join("vcek.der"), &s.vek_der).unwrap();
+    std::fs::write(
+        d.join("ca_chain.pem"),
+        format!("{}{}", pem(&s.ask_der), pem(&s.ark_der)),
+    )
+    .unwrap();
+    std::fs::write(d.join("test_root.pem"), pem(&s.ark_der)).unwrap();
+    std::fs::write(d.join("crl.der"), s.crl_der.as_ref().unwrap()).unwrap();
+    let (code, v) = verify_sample(d, Some(&d.join("crl.der")));
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["code"], "AskRevoked");
 }

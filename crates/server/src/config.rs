@@ -42,6 +42,192 @@ pub struct Config {
     pub policy_cache_ttl_secs: u64,
     /// Where vendor collateral comes from.
     pub collateral: CollateralConfig,
+    /// Connection, throttling and policy-execution limits.
+    pub limits: LimitsConfig,
+}
+
+/// Bounds on what one client, one provider or the whole node may consume.
+/// Defaults are generous enough for Microsoft's SDKs and test suites; see
+/// the README's "Limits and throttling".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Open connections at once, all clients together; more are closed at
+    /// once after accept.
+    pub max_connections: usize,
+    /// Open connections at once from one client address (IPv6: per /64).
+    pub max_connections_per_ip: usize,
+    /// A TLS handshake must finish within this many seconds.
+    pub tls_handshake_timeout_secs: u64,
+    /// An HTTP/1 request's headers (and the first request of a connection)
+    /// must arrive within this many seconds.
+    pub header_read_timeout_secs: u64,
+    /// A connection (HTTP/1 keep-alive or HTTP/2) with no request in flight
+    /// for this many seconds is closed.
+    pub idle_timeout_secs: u64,
+    /// Concurrent streams per HTTP/2 connection.
+    pub http2_max_concurrent_streams: u32,
+    /// Largest HTTP/2 header list (decoded), in bytes.
+    pub http2_max_header_list_bytes: u32,
+    /// Most headers in an HTTP/1 request.
+    pub http1_max_headers: usize,
+    /// Attest requests per second per client address (token bucket rate).
+    pub attest_per_ip_per_sec: f64,
+    /// Attest burst per client address (token bucket size).
+    pub attest_per_ip_burst: f64,
+    /// Attest requests per second per provider.
+    pub attest_per_provider_per_sec: f64,
+    /// Attest burst per provider.
+    pub attest_per_provider_burst: f64,
+    /// Control-plane and admin requests per second per client address.
+    pub control_per_ip_per_sec: f64,
+    /// Control-plane and admin burst per client address.
+    pub control_per_ip_burst: f64,
+    /// Control-plane requests per second per provider.
+    pub control_per_provider_per_sec: f64,
+    /// Control-plane burst per provider.
+    pub control_per_provider_burst: f64,
+    /// Failed authentications (401) per second per client address; beyond
+    /// the burst, control-plane and admin requests get 429.
+    pub auth_failures_per_ip_per_sec: f64,
+    /// Failed-authentication burst per client address.
+    pub auth_failures_per_ip_burst: f64,
+    /// Attest requests in progress at once on this node; more get 503.
+    pub max_inflight_attests: usize,
+    /// Client addresses and providers whose throttle state is remembered;
+    /// beyond it, the least useful entries are evicted.
+    pub max_tracked_clients: usize,
+    /// Threads that compile and evaluate policies (off the async workers).
+    pub policy_workers: usize,
+    /// Of those, how many one provider may occupy at once.
+    pub policy_workers_per_provider: usize,
+    /// Time budget of one policy compile or evaluation, in milliseconds;
+    /// beyond it the request fails with `PolicyEvaluationError`.
+    pub policy_time_budget_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            max_connections_per_ip: 128,
+            tls_handshake_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            http2_max_concurrent_streams: 64,
+            http2_max_header_list_bytes: 16 * 1024,
+            http1_max_headers: 64,
+            attest_per_ip_per_sec: 200.0,
+            attest_per_ip_burst: 400.0,
+            attest_per_provider_per_sec: 1000.0,
+            attest_per_provider_burst: 2000.0,
+            control_per_ip_per_sec: 50.0,
+            control_per_ip_burst: 200.0,
+            control_per_provider_per_sec: 100.0,
+            control_per_provider_burst: 400.0,
+            auth_failures_per_ip_per_sec: 10.0,
+            auth_failures_per_ip_burst: 20.0,
+            max_inflight_attests: 256,
+            max_tracked_clients: 65_536,
+            policy_workers: 8,
+            policy_workers_per_provider: 2,
+            policy_time_budget_ms: 2000,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// Check values that serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("max_connections", self.max_connections as f64),
+            ("max_connections_per_ip", self.max_connections_per_ip as f64),
+            (
+                "tls_handshake_timeout_secs",
+                self.tls_handshake_timeout_secs as f64,
+            ),
+            (
+                "header_read_timeout_secs",
+                self.header_read_timeout_secs as f64,
+            ),
+            ("idle_timeout_secs", self.idle_timeout_secs as f64),
+            (
+                "http2_max_concurrent_streams",
+                self.http2_max_concurrent_streams as f64,
+            ),
+            (
+                "http2_max_header_list_bytes",
+                self.http2_max_header_list_bytes as f64,
+            ),
+            ("http1_max_headers", self.http1_max_headers as f64),
+            ("attest_per_ip_per_sec", self.attest_per_ip_per_sec),
+            ("attest_per_ip_burst", self.attest_per_ip_burst),
+            (
+                "attest_per_provider_per_sec",
+                self.attest_per_provider_per_sec,
+            ),
+            ("attest_per_provider_burst", self.attest_per_provider_burst),
+            ("control_per_ip_per_sec", self.control_per_ip_per_sec),
+            ("control_per_ip_burst", self.control_per_ip_burst),
+            (
+                "control_per_provider_per_sec",
+                self.control_per_provider_per_sec,
+            ),
+            (
+                "control_per_provider_burst",
+                self.control_per_provider_burst,
+            ),
+            (
+                "auth_failures_per_ip_per_sec",
+                self.auth_failures_per_ip_per_sec,
+            ),
+            (
+                "auth_failures_per_ip_burst",
+                self.auth_failures_per_ip_burst,
+            ),
+            ("max_inflight_attests", self.max_inflight_attests as f64),
+            ("max_tracked_clients", self.max_tracked_clients as f64),
+            ("policy_workers", self.policy_workers as f64),
+            (
+                "policy_workers_per_provider",
+                self.policy_workers_per_provider as f64,
+            ),
+            ("policy_time_budget_ms", self.policy_time_budget_ms as f64),
+        ];
+        for (name, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("limits.{name} must be a number greater than zero"));
+            }
+        }
+        for (name, burst) in [
+            ("attest_per_ip_burst", self.attest_per_ip_burst),
+            ("attest_per_provider_burst", self.attest_per_provider_burst),
+            ("control_per_ip_burst", self.control_per_ip_burst),
+            (
+                "control_per_provider_burst",
+                self.control_per_provider_burst,
+            ),
+            (
+                "auth_failures_per_ip_burst",
+                self.auth_failures_per_ip_burst,
+            ),
+        ] {
+            if burst < 1.0 {
+                return Err(format!("limits.{name} must be at least 1"));
+            }
+        }
+        if self.max_connections_per_ip > self.max_connections {
+            return Err(
+                "limits.max_connections_per_ip may not exceed limits.max_connections".into(),
+            );
+        }
+        if self.policy_workers_per_provider > self.policy_workers {
+            return Err(
+                "limits.policy_workers_per_provider may not exceed limits.policy_workers".into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Vendor collateral settings.
@@ -112,6 +298,7 @@ impl Default for Config {
             default_provider: DefaultProvider::default(),
             policy_cache_ttl_secs: 5,
             collateral: CollateralConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -131,6 +318,7 @@ impl Config {
         if self.request_timeout_secs == 0 {
             return Err("request_timeout_secs must be greater than zero".into());
         }
+        self.limits.validate()?;
         crate::provider::validate_name(&self.default_provider.name)
             .map_err(|e| format!("default_provider.name: {e}"))?;
         Ok(())

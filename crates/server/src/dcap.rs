@@ -196,12 +196,13 @@ pub(crate) fn tdx_error(e: TdxError) -> ApiError {
     ApiError::evidence(e.code(), &e)
 }
 
+/// 503 + `Retry-After` when the collateral service is down, else 400 with
+/// the collateral's code (see [`ApiError::collateral`]).
 fn collateral_error(e: CollateralError) -> ApiError {
-    let code = e.code();
-    let msg = format!(
-        "{e}; import the collateral for this platform with `attesta collateral import DIR` or check the collateral service"
-    );
-    ApiError::evidence(code, msg)
+    ApiError::collateral(
+        &e,
+        "; import the collateral for this platform with `attesta collateral import DIR` or check the collateral service",
+    )
 }
 
 /// FMSPC (upper-case hex) and PCK CA of the quote's PCK leaf certificate,

@@ -19,6 +19,9 @@ pub struct ApiError {
     /// Attesta's specific code (e.g. `PckCertificateRevoked`), sent as
     /// `innererror.code` as MAA's 2025-06-01 error model allows.
     pub inner: Option<&'static str>,
+    /// Seconds a client should wait before retrying (429, 503), sent as
+    /// `Retry-After` (reference §6.1).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -28,6 +31,48 @@ impl ApiError {
             code,
             message: message.into(),
             inner: None,
+            retry_after: None,
+        }
+    }
+
+    /// Ask the client to retry after `secs` seconds (`Retry-After`).
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
+    }
+
+    /// 429 `TooManyRequests` with `Retry-After`: a throttle refused the request.
+    pub fn too_many_requests(message: impl Into<String>, retry_after: u64) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message)
+            .with_retry_after(retry_after)
+    }
+
+    /// 503 `ServiceUnavailable` with `Retry-After`: the service (or a vendor
+    /// service it depends on) cannot take the request now; the same request
+    /// may succeed later.
+    pub fn service_unavailable(message: impl Into<String>, retry_after: u64) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            message,
+        )
+        .with_retry_after(retry_after)
+    }
+
+    /// A collateral failure: 503 + `Retry-After` when the vendor service
+    /// (Intel PCS / PCCS, AMD KDS) was unreachable, failed or throttled us,
+    /// so the client retries; 400 `InvalidParameter` with the collateral's
+    /// specific code otherwise (the data is missing or bad: retrying does
+    /// not help). Either way the request is refused: nothing is verified
+    /// without collateral.
+    pub fn collateral(e: &attesta_collateral::CollateralError, hint: &str) -> Self {
+        match upstream_retry_after(e) {
+            Some(secs) => Self::service_unavailable(
+                format!("{}: {e}; the request can be retried", e.code()),
+                secs,
+            )
+            .with_inner(e.code()),
+            None => Self::evidence(e.code(), format!("{e}{hint}")),
         }
     }
 
@@ -101,6 +146,10 @@ impl IntoResponse for ApiError {
         if let Ok(v) = HeaderValue::from_str(self.code) {
             resp.headers_mut().insert("x-ms-error-code", v);
         }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -108,6 +157,31 @@ impl IntoResponse for ApiError {
             );
         }
         resp
+    }
+}
+
+/// Default `Retry-After` when a vendor collateral service is unreachable.
+pub const UPSTREAM_RETRY_AFTER_SECS: u64 = 30;
+
+/// `Some(seconds to wait)` when a collateral error means the vendor service
+/// could not answer (unreachable, 5xx, 429, or cached collateral expired
+/// because a refresh failed that way); `None` when the data itself is
+/// missing or bad.
+pub fn upstream_retry_after(e: &attesta_collateral::CollateralError) -> Option<u64> {
+    use attesta_collateral::CollateralError as E;
+    let transient_status = |s: u16| s == 429 || s == 408 || s >= 500;
+    match e {
+        E::UpstreamUnavailable { .. } | E::KdsUnavailable { .. } => Some(UPSTREAM_RETRY_AFTER_SECS),
+        E::UpstreamStatus { status, .. } | E::KdsStatus { status, .. }
+            if transient_status(*status) =>
+        {
+            Some(UPSTREAM_RETRY_AFTER_SECS)
+        }
+        E::KdsRateLimited { retry_after, .. } => Some((*retry_after).max(1)),
+        E::Expired {
+            cause: Some(cause), ..
+        } => upstream_retry_after(cause),
+        _ => None,
     }
 }
 

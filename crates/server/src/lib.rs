@@ -23,15 +23,19 @@ pub mod auth;
 mod cache;
 pub mod codec;
 pub mod config;
+pub mod conn;
 pub mod dcap;
 pub mod error;
 pub mod evidence;
 mod fsutil;
+pub mod hygiene;
+pub mod policy_pool;
 pub mod provider;
 pub mod provider_config;
 pub mod routes;
 pub mod snp;
 pub mod state;
+pub mod throttle;
 pub mod tls;
 pub mod tokens;
 pub mod tpm;
@@ -247,6 +251,47 @@ fn verifiers(
     v
 }
 
+/// The HTTPS server: TLS over connection limits.
+type Listener =
+    axum_server::Server<SocketAddr, axum_server::tls_rustls::RustlsAcceptor<conn::LimitAcceptor>>;
+
+/// The HTTPS listener with its connection limits (see [`conn`]): connection
+/// caps before the TLS handshake, the handshake timeout, the header-read
+/// timeout (HTTP/1 headers and the first request of any connection), idle
+/// connection closing, and the HTTP/1 and HTTP/2 size limits.
+fn listener(
+    listen: SocketAddr,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    limits: &config::LimitsConfig,
+) -> Listener {
+    let header_read = Duration::from_secs(limits.header_read_timeout_secs);
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
+        .handshake_timeout(Duration::from_secs(limits.tls_handshake_timeout_secs))
+        .acceptor(conn::LimitAcceptor::new(Arc::new(conn::ConnLimiter::new(
+            limits,
+        ))));
+    let mut server = axum_server::bind(listen)
+        .acceptor(acceptor)
+        .first_request_timeout(header_read);
+    server
+        .http_builder()
+        .http1()
+        .keep_alive(true)
+        .header_read_timeout(header_read)
+        .max_headers(limits.http1_max_headers);
+    server
+        .http_builder()
+        .http2()
+        .max_concurrent_streams(limits.http2_max_concurrent_streams)
+        .max_header_list_size(limits.http2_max_header_list_bytes)
+        // Pings find dead peers; idle live ones are closed by `conn`.
+        .keep_alive_interval(Duration::from_secs(limits.idle_timeout_secs))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_pending_accept_reset_streams(Some(20))
+        .max_local_error_reset_streams(Some(256));
+    server
+}
+
 /// Prepare the data directory and start serving.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     config.validate().map_err(StartError::Config)?;
@@ -297,8 +342,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     );
     let app = routes::router(state.clone());
     let handle = axum_server::Handle::new();
-    let server = axum_server::bind_rustls(listen, rustls_config).handle(handle.clone());
-    let task = tokio::spawn(async move { server.serve(app.into_make_service()).await });
+    let server = listener(listen, rustls_config, &state.config.limits).handle(handle.clone());
+    let task = tokio::spawn(async move {
+        server
+            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+    });
     let addr = match handle.listening().await {
         Some(addr) => addr,
         None => {

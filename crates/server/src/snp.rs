@@ -3,9 +3,16 @@
 //! service and its cache), verify the chain once per certificate set and
 //! trust-root set, then the report's own signature per request.
 //!
-//! AMD's CRL for the hierarchy is checked whenever the endorsement service
-//! has one (from KDS or its cache); without KDS access and no cached CRL the
-//! chain is checked without it, as the "when available" allows.
+//! AMD's CRL for the hierarchy is required (from KDS, the cache, or an
+//! import through `POST /admin/collateral/snp`): without one the request
+//! fails closed with `AmdCrlMissing`, so a revoked VCEK, VLEK, ASK or ASVK
+//! is never accepted for want of a CRL. A CRL past its `nextUpdate` that
+//! cannot be refreshed is used only within the provider's
+//! `collateral_grace_secs`, verified at its last current second, and the
+//! token carries `x-attesta-collateral-expired-for`, as for DCAP collateral.
+//! A provider with a grace period also accepts a chain when no CRL can be
+//! had at all; its tokens then carry `x-attesta-snp-revocation-checked:
+//! false`.
 //!
 //! The chain check (three RSA-PSS signatures and the certificates' AMD
 //! extensions) is cached by SHA-256 over the VCEK/VLEK, the ASK/ASVK, the
@@ -15,7 +22,9 @@
 
 use std::sync::Arc;
 
-use attesta_collateral::{SnpEndorsementService, SnpKeyKind, SnpProduct, SnpTcb};
+use attesta_collateral::{
+    CollateralError, SnpCrl, SnpEndorsementService, SnpKeyKind, SnpProduct, SnpTcb,
+};
 use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::snp::{self, Generation, SigningKey, SnpCollateral, SnpError, VerifiedChain};
 use attesta_evidence::{ErrorCode, UnixTime, Verified};
@@ -53,6 +62,74 @@ impl SnpVerifier {
             |c| c.check_time(at).is_ok(),
             || VerifiedChain::verify(collateral, roots, at),
         )
+    }
+}
+
+impl SnpVerifier {
+    /// AMD's CRL for the hierarchy of `vek_der`, and how many seconds past
+    /// its `nextUpdate` it is when served under the provider's grace.
+    ///
+    /// No CRL at all (KDS unreachable or offline and none cached or
+    /// imported) is `AmdCrlMissing` unless the provider grants a collateral
+    /// grace (`Ok(None)`: verify without revocation, and the token says so
+    /// with `x-attesta-snp-revocation-checked: false`); one stale beyond
+    /// the provider's grace is `AmdCrlExpired`.
+    async fn crl(
+        &self,
+        vek_der: &[u8],
+        pcfg: &ProviderConfig,
+        at: UnixTime,
+    ) -> Result<Option<(Arc<SnpCrl>, Option<u64>)>, ApiError> {
+        let cert = x509_parser::parse_x509_certificate(vek_der)
+            .map_err(|e| {
+                snp_error(SnpError::VcekChainInvalid(format!(
+                    "VCEK/VLEK: not an X.509 certificate: {e}"
+                )))
+            })?
+            .1;
+        let facts = snp::vek_facts(&cert).map_err(snp_error)?;
+        let kind = if facts.kind == SigningKey::Vlek {
+            SnpKeyKind::Vlek
+        } else {
+            SnpKeyKind::Vcek
+        };
+        let product = product(facts.generation);
+        let grace = pcfg.collateral_grace_secs.unwrap_or(0);
+        let hierarchy = format!("{product} {}", kind.as_str().to_uppercase());
+        match self
+            .endorsements
+            .crl_within_grace(product, kind, at.0 as i64, grace)
+            .await
+        {
+            Ok(v) => Ok(Some(v)),
+            Err(CollateralError::Expired {
+                next_update,
+                expired_for,
+                cause,
+                ..
+            }) => Err(ApiError::evidence(
+                "AmdCrlExpired",
+                format!(
+                    "AMD's CRL for the {hierarchy} hierarchy expired {expired_for} s ago (nextUpdate {}) and no fresh one could be fetched{}; this provider's grace period is {grace} s. Restore access to AMD KDS or import a current CRL with `attesta collateral import`",
+                    attesta_evidence::types::rfc3339(next_update),
+                    cause.map(|c| format!(" ({c})")).unwrap_or_default()
+                ),
+            )),
+            // The provider's grace also covers a CRL that cannot be had at
+            // all (KDS unreachable, nothing imported): the token then says
+            // revocation was not checked.
+            Err(e) if grace > 0 => {
+                tracing::warn!(provider_grace = grace, error = %e, "no AMD CRL for the {hierarchy} hierarchy; verifying without revocation under the provider's collateral grace");
+                Ok(None)
+            }
+            Err(e) => {
+                let missing = SnpError::CrlMissing(hierarchy);
+                Err(ApiError::evidence(
+                    missing.code(),
+                    format!("{missing} ({e}); or grant the provider a collateral grace period"),
+                ))
+            }
+        }
     }
 }
 
@@ -129,31 +206,23 @@ impl EvidenceVerifier for SnpVerifier {
                 (vek.as_ref().clone(), chain.intermediate.clone())
             }
         };
-        // AMD's CRL for the chain's hierarchy, when the endorsement service
-        // has one (fetched from KDS or cached); it is checked when present.
-        let crl = match x509_parser::parse_x509_certificate(&vek)
-            .ok()
-            .and_then(|(_, c)| snp::vek_facts(&c).ok())
-        {
-            Some(f) => {
-                let kind = if f.kind == SigningKey::Vlek {
-                    SnpKeyKind::Vlek
-                } else {
-                    SnpKeyKind::Vcek
-                };
-                self.endorsements
-                    .crl(product(f.generation), kind, at.0 as i64)
-                    .await
-                    .ok()
-                    .map(|c| c.der.clone())
-            }
-            None => None,
+        // AMD's CRL for the chain's hierarchy is required: revocation is
+        // part of the chain check. It comes from KDS, the cache or an
+        // import; a stale one is used only inside the provider's grace.
+        let crl = self.crl(&vek, &pcfg, at).await?;
+        let stale_for = crl.as_ref().and_then(|(_, s)| *s);
+        let verify_at = match &crl {
+            // As for DCAP collateral in grace: verify at the last second the
+            // CRL was current; the token says how stale it was.
+            Some((c, Some(_))) => UnixTime(c.next_update.saturating_sub(1).max(0) as u64),
+            _ => at,
         };
+        let crl_der = crl.as_ref().map(|(c, _)| c.der.as_slice());
         let roots = pcfg.roots(snp::with_amd_roots(TrustRoots::empty()), RootKind::AmdArk)?;
         let mut key_input = vek.clone();
         key_input.extend_from_slice(&ask);
-        if let Some(c) = &crl {
-            key_input.extend_from_slice(c);
+        if let Some(der) = crl_der {
+            key_input.extend_from_slice(der);
         }
         for r in roots.of_kind(RootKind::AmdArk).filter(|r| r.configured) {
             key_input.extend_from_slice(&r.der);
@@ -162,13 +231,23 @@ impl EvidenceVerifier for SnpVerifier {
         let collateral = SnpCollateral {
             vek_der: &vek,
             ask_der: &ask,
-            crl_der: None,
+            crl_der,
         };
         let chain = self
-            .chain(key, &collateral, &roots, at)
+            .chain(key, &collateral, &roots, verify_at)
             .map_err(snp_error)?;
-        let v = snp::verify_report(&doc.report, &chain, at).map_err(snp_error)?;
+        let v = snp::verify_report(&doc.report, &chain, verify_at).map_err(snp_error)?;
         let mut verified = v.to_verified();
+        if let Some(stale) = stale_for {
+            verified
+                .claims
+                .insert("x-attesta-collateral-expired-for", json!(stale));
+        }
+        if crl_der.is_none() {
+            verified
+                .claims
+                .insert("x-attesta-snp-revocation-checked", json!(false));
+        }
         if pinned {
             verified
                 .claims

@@ -6,9 +6,18 @@
 //! re-reads a cached policy from the store after `policy_cache_ttl_secs`, so
 //! nodes sharing a store converge on a policy change within that bound, and a
 //! write on this node invalidates its own entry at once.
+//!
+//! A refresh never makes requests wait on each other or recompile: compiled
+//! policies are kept by the SHA-256 of their text, so re-reading unchanged
+//! text costs a hash; one request per (provider, type) refreshes while the
+//! others keep the policy they had (single flight per key, and single flight
+//! per text for a compile). Compiling runs on the policy pool
+//! ([`crate::policy_pool`]) within its time budget; a failed compile is
+//! remembered for one TTL so a bad policy is not recompiled per request.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use attesta_evidence::AttestationType;
@@ -59,12 +68,37 @@ pub struct AppState {
     pub snp_endorsements: Arc<attesta_collateral::SnpEndorsementService>,
     /// Verified TPM AK certificate chains (see `tpm::verify_cached`).
     pub tpm_chains: Arc<crate::cache::VersionCache<attesta_evidence::tpm::VerifiedAkChain>>,
+    /// Throttles and load shedding (see [`crate::throttle`]).
+    pub throttle: Arc<crate::throttle::Throttle>,
+    /// Where policies compile and evaluate (see [`crate::policy_pool`]).
+    pub policy_pool: Arc<crate::policy_pool::PolicyPool>,
     policies: Arc<RwLock<HashMap<(String, AttestationType), CachedPolicy>>>,
+    /// One loader per (provider, type) at a time.
+    policy_loaders: Arc<Mutex<HashMap<PolicyKey, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Compiled policies by SHA-256 of their text.
+    compiled: Arc<Mutex<HashMap<[u8; 32], CompiledEntry>>>,
+    /// Bumped by every invalidation, so a load that started before one does
+    /// not cache what it read.
+    policy_generation: Arc<AtomicU64>,
     providers: Arc<RwLock<HashMap<String, CachedProvider>>>,
 }
 
+/// A provider and an attestation type.
+type PolicyKey = (String, AttestationType);
+
 /// A provider record (or its absence) and when it was read.
 type CachedProvider = (Option<Arc<ProviderRecord>>, Instant);
+
+/// A compile of one policy text, shared by everyone who waits for it, and
+/// when it was started.
+type CompiledEntry = (
+    Arc<tokio::sync::OnceCell<Result<CompiledPolicy, ApiError>>>,
+    Instant,
+);
+
+/// Compiled texts remembered at most (beyond it the table starts over; the
+/// active policies keep their compiled form).
+const MAX_COMPILED: usize = 1024;
 
 impl AppState {
     #[allow(clippy::too_many_arguments)]
@@ -78,6 +112,8 @@ impl AppState {
         tpm_context: crate::tpm::ContextKey,
         snp_endorsements: Arc<attesta_collateral::SnpEndorsementService>,
     ) -> Self {
+        let throttle = Arc::new(crate::throttle::Throttle::new(&config.limits));
+        let policy_pool = Arc::new(crate::policy_pool::PolicyPool::new(&config.limits));
         Self {
             config: Arc::new(config),
             store,
@@ -88,7 +124,12 @@ impl AppState {
             tpm_context: Arc::new(tpm_context),
             snp_endorsements,
             tpm_chains: Arc::new(crate::cache::VersionCache::new(16_384)),
+            throttle,
+            policy_pool,
             policies: Arc::new(RwLock::new(HashMap::new())),
+            policy_loaders: Arc::new(Mutex::new(HashMap::new())),
+            compiled: Arc::new(Mutex::new(HashMap::new())),
+            policy_generation: Arc::new(AtomicU64::new(0)),
             providers: Arc::new(RwLock::new(HashMap::new())),
         }
     }
@@ -131,39 +172,183 @@ impl AppState {
     ) -> Result<Option<Arc<ActivePolicy>>, ApiError> {
         let key = (provider.to_string(), ty);
         let ttl = Duration::from_secs(self.config.policy_cache_ttl_secs);
+        let cached = self
+            .policies
+            .read()
+            .expect("policy cache lock")
+            .get(&key)
+            .map(|c| (c.policy.clone(), c.loaded.elapsed() < ttl));
+        if let Some((policy, true)) = cached {
+            return Ok(policy);
+        }
+        let loader = {
+            let mut loaders = self.policy_loaders.lock().expect("policy loader lock");
+            if !loaders.contains_key(&key) && loaders.len() >= 10_000 {
+                loaders.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            loaders.entry(key.clone()).or_default().clone()
+        };
+        let _loading = match (loader.clone().try_lock_owned(), cached) {
+            (Ok(guard), _) => guard,
+            // Another request is refreshing: keep serving what we had.
+            (Err(_), Some((stale, false))) => return Ok(stale),
+            // Nothing to serve yet: wait for that load.
+            (Err(_), _) => loader.lock_owned().await,
+        };
         if let Some(c) = self.policies.read().expect("policy cache lock").get(&key)
             && c.loaded.elapsed() < ttl
         {
             return Ok(c.policy.clone());
         }
+        let generation = self.policy_generation.load(Ordering::Acquire);
         let record = self
             .store
             .get_policy(provider, ty.as_str())
             .await
             .map_err(ApiError::internal)?;
-        let policy = match record {
-            Some(r) => Some(Arc::new(compile_active(
-                r.policy_text,
-                r.jws,
-                r.signer,
-                false,
-            )?)),
+        let (text, jws, signer, is_default) = match record {
+            Some(r) => (r.policy_text, r.jws, r.signer, false),
             None => match attesta_policy::defaults::default_policy(ty.as_str()) {
-                Some(text) => {
-                    let jws = unsigned_policy_jws(text);
-                    Some(Arc::new(compile_active(text.to_string(), jws, None, true)?))
+                Some(text) => (text.to_string(), unsigned_policy_jws(text), None, true),
+                None => {
+                    self.cache_policy(key, None, generation);
+                    return Ok(None);
                 }
-                None => None,
             },
         };
-        self.policies.write().expect("policy cache lock").insert(
+        let compiled = self.compile_stored(provider, &text).await?;
+        let hash = attesta_policy::policy_hash(&text);
+        let policy = Some(Arc::new(ActivePolicy {
+            text,
+            jws,
+            compiled,
+            hash,
+            signer,
+            is_default,
+        }));
+        self.cache_policy(key, policy.clone(), generation);
+        Ok(policy)
+    }
+
+    fn cache_policy(
+        &self,
+        key: (String, AttestationType),
+        policy: Option<Arc<ActivePolicy>>,
+        generation: u64,
+    ) {
+        let mut cache = self.policies.write().expect("policy cache lock");
+        // An invalidation since the read: what was read may be stale.
+        if self.policy_generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        cache.insert(
             key,
             CachedPolicy {
-                policy: policy.clone(),
+                policy,
                 loaded: Instant::now(),
             },
         );
-        Ok(policy)
+    }
+
+    /// Stored or default policy text in compiled form: from the table of
+    /// compiled texts, else compiled once on the policy pool however many
+    /// requests wait for it.
+    async fn compile_stored(&self, provider: &str, text: &str) -> Result<CompiledPolicy, ApiError> {
+        let digest = attesta_evidence::crypto::sha256(text.as_bytes());
+        let retry_failed_after = Duration::from_secs(self.config.policy_cache_ttl_secs.max(1));
+        let cell = {
+            let mut table = self.compiled.lock().expect("compiled policy lock");
+            let usable = table.get(&digest).filter(|(cell, at)| {
+                !(cell.get().is_some_and(Result::is_err) && at.elapsed() >= retry_failed_after)
+            });
+            match usable {
+                Some((cell, _)) => cell.clone(),
+                None => {
+                    if table.len() >= MAX_COMPILED {
+                        table.clear();
+                    }
+                    let cell = Arc::new(tokio::sync::OnceCell::new());
+                    table.insert(digest, (cell.clone(), Instant::now()));
+                    cell
+                }
+            }
+        };
+        let result = cell
+            .get_or_init(|| {
+                let text = text.to_string();
+                self.policy_pool
+                    .run(provider, "compilation", move || compile_stored_text(&text))
+            })
+            .await
+            .clone();
+        if matches!(&result, Err(e) if e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE) {
+            // A busy pool says nothing about the text: do not remember it.
+            let mut table = self.compiled.lock().expect("compiled policy lock");
+            if table
+                .get(&digest)
+                .is_some_and(|(c, _)| Arc::ptr_eq(c, &cell))
+            {
+                table.remove(&digest);
+            }
+        }
+        result
+    }
+
+    /// Compile a policy text off the async workers, within the time budget
+    /// (draft policies and policies being set; never cached).
+    pub async fn compile_policy(
+        &self,
+        provider: &str,
+        text: &str,
+    ) -> Result<CompiledPolicy, ApiError> {
+        let text = text.to_string();
+        self.policy_pool
+            .run(provider, "compilation", move || {
+                attesta_policy::compile(&text).map_err(crate::routes::attest::policy_error)
+            })
+            .await
+    }
+
+    /// Evaluate a policy off the async workers, within the time budget.
+    pub async fn evaluate_policy(
+        &self,
+        provider: &str,
+        policy: &CompiledPolicy,
+        incoming: Vec<attesta_policy::Claim>,
+    ) -> Result<attesta_policy::Evaluation, ApiError> {
+        let policy = policy.clone();
+        self.policy_pool
+            .run(provider, "evaluation", move || {
+                policy
+                    .evaluate(&incoming)
+                    .map_err(crate::routes::attest::policy_error)
+            })
+            .await
+    }
+
+    /// A policy's configuration properties, off the async workers within the
+    /// time budget; hands the claims back.
+    pub async fn policy_configuration(
+        &self,
+        provider: &str,
+        policy: &CompiledPolicy,
+        incoming: Vec<attesta_policy::Claim>,
+    ) -> Result<
+        (
+            serde_json::Map<String, serde_json::Value>,
+            Vec<attesta_policy::Claim>,
+        ),
+        ApiError,
+    > {
+        let policy = policy.clone();
+        self.policy_pool
+            .run(provider, "evaluation", move || {
+                let properties = policy
+                    .configuration_properties(&incoming)
+                    .map_err(crate::routes::attest::policy_error)?;
+                Ok((properties, incoming))
+            })
+            .await
     }
 
     /// Forget a cached provider record (after a create, update or delete).
@@ -176,6 +361,7 @@ impl AppState {
 
     /// Forget cached policies of a provider (after a write or a delete).
     pub fn invalidate_policies(&self, provider: &str) {
+        self.policy_generation.fetch_add(1, Ordering::AcqRel);
         self.policies
             .write()
             .expect("policy cache lock")
@@ -183,26 +369,12 @@ impl AppState {
     }
 }
 
-/// Compile stored or default policy text into its active form.
-fn compile_active(
-    text: String,
-    jws: String,
-    signer: Option<serde_json::Value>,
-    is_default: bool,
-) -> Result<ActivePolicy, ApiError> {
-    let compiled = attesta_policy::compile(&text).map_err(|e| {
+/// Compile stored or default policy text (on the policy pool).
+fn compile_stored_text(text: &str) -> Result<CompiledPolicy, ApiError> {
+    attesta_policy::compile(text).map_err(|e| {
         // A stored policy was compiled when it was set; failing now means the
         // store holds text this build cannot parse.
         ApiError::internal(format!("stored policy no longer compiles: {e}"))
-    })?;
-    let hash = attesta_policy::policy_hash(&text);
-    Ok(ActivePolicy {
-        text,
-        jws,
-        compiled,
-        hash,
-        signer,
-        is_default,
     })
 }
 

@@ -34,6 +34,7 @@ async fn testkit_report_with_runtime_and_init_data() {
     let sample = SnpSample::builder()
         .runtime_data(runtime)
         .init_time_data(init)
+        .crl(true)
         .build();
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = config(tmp.path());
@@ -52,9 +53,15 @@ async fn testkit_report_with_runtime_and_init_data() {
         "initTimeData": {"data": URL_SAFE_NO_PAD.encode(init), "dataType": "Binary"},
         "nonce": "n"
     });
+    // No AMD CRL (no KDS in tests, none imported) and no grace: refused.
+    let (s, b) = attest(&t, "/providers/amd/attest/SevSnpVm", body.clone()).await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(b["error"]["innererror"]["code"], "AmdCrlMissing", "{b}");
+    import_crl(&t, sample.crl_der.as_ref().unwrap()).await;
     let (s, b) = attest(&t, "/providers/amd/attest/SevSnpVm", body.clone()).await;
     assert_eq!(s, 200, "{b}");
     let c = claims(b["token"].as_str().unwrap());
+    assert!(c.get("x-attesta-snp-revocation-checked").is_none());
     assert_eq!(c["x-ms-attestation-type"], "sevsnpvm");
     assert_eq!(c["x-ms-sevsnpvm-is-debuggable"], false);
     assert_eq!(c["x-ms-runtime"]["vm-configuration"]["secure-boot"], true);
@@ -67,8 +74,20 @@ async fn testkit_report_with_runtime_and_init_data() {
         c["x-ms-policy-hash"], "9NY0VnTQ-IiBriBplVUpFbczcDaEBUwsiFYAzHu_gco",
         "the SevSnpVm default policy has MAA's hash"
     );
-    // The default provider does not trust the test ARK.
+    // The default provider verifies now, when the sample's imported CRL
+    // (current at the sample's time) has expired: refused before the chain.
     let (s, b) = attest(&t, "/attest/SevSnpVm", body.clone()).await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(b["error"]["innererror"]["code"], "AmdCrlExpired", "{b}");
+    // A provider at the sample's time that does not trust the test ARK.
+    let (s, b) = admin(
+        &t,
+        "/admin/providers",
+        json!({"name": "plain", "config": {"verification_time": at}}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = attest(&t, "/providers/plain/attest/SevSnpVm", body.clone()).await;
     assert_error(s, &b, 400, "InvalidParameter");
     assert_eq!(b["error"]["innererror"]["code"], "UntrustedArk", "{b}");
     // Init-time data that HOST_DATA does not hold.
@@ -91,6 +110,83 @@ async fn testkit_report_with_runtime_and_init_data() {
     t.stop().await;
 }
 
+async fn import_crl(t: &TestServer, der: &[u8]) {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (s, b) = admin(
+        t,
+        "/admin/collateral/snp",
+        json!({"files": {"crl.der": b64.encode(der)}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+/// A provider trusting `sample`'s test ARK at the sample's time.
+async fn sample_provider(t: &TestServer, name: &str, sample: &SnpSample, extra: Value) {
+    let at = time::OffsetDateTime::from_unix_timestamp(sample.at.0 as i64)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let mut config =
+        json!({"test_roots": {"amd": [pem(&sample.ark_der)]}, "verification_time": at});
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let (s, b) = admin(
+        t,
+        "/admin/providers",
+        json!({"name": name, "config": config}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+}
+
+/// AMD's CRL is checked on the server path: an imported CRL revoking the
+/// VCEK, then one revoking the ASK, each refuses the report with its own
+/// code; with no CRL at all a provider without grace refuses with
+/// AmdCrlMissing and one with grace accepts, saying revocation was not
+/// checked.
+#[tokio::test]
+async fn imported_amd_crls_revoke_and_a_missing_crl_fails_closed() {
+    let good = SnpSample::builder().crl(true).build();
+    let vcek_revoked = SnpSample::builder().revoke_vek().build();
+    let ask_revoked = SnpSample::builder().revoke_ask().build();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    sample_provider(&t, "strict", &good, json!({})).await;
+    sample_provider(&t, "lenient", &good, json!({"collateral_grace_secs": 3600})).await;
+    let body = json!({"report": good.maa_report_member()});
+    let go = |p: &'static str| {
+        let body = body.clone();
+        let t = &t;
+        async move { attest(t, &format!("/providers/{p}/attest/SevSnpVm"), body).await }
+    };
+    let (s, b) = go("strict").await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(b["error"]["innererror"]["code"], "AmdCrlMissing", "{b}");
+    let (s, b) = go("lenient").await;
+    assert_eq!(s, 200, "{b}");
+    let c = claims(b["token"].as_str().unwrap());
+    assert_eq!(c["x-attesta-snp-revocation-checked"], false);
+
+    // Every sample shares the test ARK, ASK and VCEK serials: a CRL from
+    // one revokes the others' certificates too.
+    import_crl(&t, vcek_revoked.crl_der.as_ref().unwrap()).await;
+    for p in ["strict", "lenient"] {
+        let (s, b) = go(p).await;
+        assert_error(s, &b, 400, "InvalidParameter");
+        assert_eq!(b["error"]["innererror"]["code"], "VcekRevoked", "{p}: {b}");
+    }
+    import_crl(&t, ask_revoked.crl_der.as_ref().unwrap()).await;
+    let (s, b) = go("strict").await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(b["error"]["innererror"]["code"], "AskRevoked", "{b}");
+    import_crl(&t, good.crl_der.as_ref().unwrap()).await;
+    let (s, b) = go("strict").await;
+    assert_eq!(s, 200, "{b}");
+    t.stop().await;
+}
+
 fn milan() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/vectors/snp/virtee-sev-milan")
@@ -109,7 +205,7 @@ async fn real_milan_report_with_chain_in_request_and_from_imported_endorsements(
     let (s, b) = admin(
         &t,
         "/admin/providers",
-        json!({"name": "milan", "config": {"verification_time": "2025-06-01T00:00:00Z"}}),
+        json!({"name": "milan", "config": {"verification_time": "2025-06-01T00:00:00Z", "collateral_grace_secs": 60}}),
     )
     .await;
     assert_eq!(s, 201, "{b}");
@@ -133,6 +229,9 @@ async fn real_milan_report_with_chain_in_request_and_from_imported_endorsements(
         expected["report"]["report_data"]
     );
     assert_eq!(c["x-ms-sevsnpvm-microcode-svn"], 115);
+    // The vectors keep no AMD CRL: accepted only under the provider's
+    // grace, and the token says revocation was not checked.
+    assert_eq!(c["x-attesta-snp-revocation-checked"], false);
     assert!(c.get("x-attesta-test-root").is_none_or(|v| v == false));
 
     // Without the chain in the request: refused until the endorsements are
@@ -187,7 +286,7 @@ async fn v3_report_served_from_imported_endorsements() {
     let (s, b) = admin(
         &t,
         "/admin/providers",
-        json!({"name": "genoa", "config": {"verification_time": "2025-06-01T00:00:00Z"}}),
+        json!({"name": "genoa", "config": {"verification_time": "2025-06-01T00:00:00Z", "collateral_grace_secs": 60}}),
     )
     .await;
     assert_eq!(s, 201, "{b}");

@@ -36,13 +36,17 @@ pub enum SampleCmd {
         #[arg(long)]
         init_time_data: Option<PathBuf>,
     },
-    /// A synthetic SEV-SNP report (report.bin, vcek.der, ca_chain.pem) under a test ARK.
+    /// A synthetic SEV-SNP report (report.bin, vcek.der, ca_chain.pem, crl.der) under a test ARK.
     Snp {
         #[arg(long)]
         out: PathBuf,
         /// Runtime data to bind (its SHA-256 becomes REPORT_DATA[0..32]).
         #[arg(long)]
         runtime_data: Option<PathBuf>,
+        /// Write a crl.der that revokes the sample's VCEK, so that
+        /// verification fails with VcekRevoked.
+        #[arg(long)]
+        revoked: bool,
     },
     /// A synthetic TDX TD quote (quote.bin, v4) with TDX collateral and test root.
     Tdx {
@@ -57,8 +61,12 @@ pub enum SampleCmd {
 pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
     let (out, runtime, init, oe) = match cmd {
         SampleCmd::Tdx { out, runtime_data } => return tdx(out, runtime_data),
-        SampleCmd::Snp { out, runtime_data } => {
-            return crate::commands::snp::run_sample(&out, runtime_data.as_deref());
+        SampleCmd::Snp {
+            out,
+            runtime_data,
+            revoked,
+        } => {
+            return crate::commands::snp::run_sample(&out, runtime_data.as_deref(), revoked);
         }
         SampleCmd::Sgx {
             out,

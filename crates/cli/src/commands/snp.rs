@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::client::print_json;
 use crate::commands::{certs, read, usage, verdict};
 use attesta_evidence::roots::{RootKind, TrustRoots};
-use attesta_evidence::snp::{self, SnpCollateral, VerifiedChain};
+use attesta_evidence::snp::{self, SnpCollateral, SnpError, VerifiedChain};
 use attesta_evidence::{ErrorCode, UnixTime, binding};
 
 #[derive(Debug, Args)]
@@ -35,6 +35,29 @@ pub struct VerifySnpArgs {
     /// PEM ARK to trust besides AMD's (for test PKIs; repeatable).
     #[arg(long)]
     pub trust_root: Vec<PathBuf>,
+    /// AMD's CRL for the chain's hierarchy (DER or PEM), as KDS serves it at
+    /// /vcek/v1/{product}/crl (or /vlek/...). Required: without it the
+    /// report is rejected with AmdCrlMissing, unless --no-revocation-check.
+    #[arg(long)]
+    pub crl: Option<PathBuf>,
+    /// Verify without AMD's CRL (for recorded evidence whose CRL was not
+    /// kept). Revocation is then NOT checked; the output says so with
+    /// `x-attesta-snp-revocation-checked: false`.
+    #[arg(long, conflicts_with = "crl")]
+    pub no_revocation_check: bool,
+}
+
+/// A CRL file as DER: DER as is, or the first `X509 CRL` PEM block.
+fn crl_der(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = read(path)?;
+    if bytes.first() == Some(&0x30) {
+        return Ok(bytes);
+    }
+    x509_parser::pem::Pem::iter_from_buffer(&bytes)
+        .filter_map(Result::ok)
+        .find(|p| p.label == "X509 CRL")
+        .map(|p| p.contents)
+        .with_context(|| format!("{} holds no DER or PEM (X509 CRL) CRL", path.display()))
 }
 
 pub fn run_verify(a: VerifySnpArgs) -> anyhow::Result<ExitCode> {
@@ -58,9 +81,10 @@ pub fn run_verify(a: VerifySnpArgs) -> anyhow::Result<ExitCode> {
             }
             None => UnixTime::now(),
         };
-        Ok((report, vek, chain, roots, runtime, at))
+        let crl = a.crl.as_deref().map(crl_der).transpose()?;
+        Ok((report, vek, chain, roots, runtime, at, crl))
     })();
-    let (report, vek, chain, roots, runtime, at) = match inputs {
+    let (report, vek, chain, roots, runtime, at, crl) = match inputs {
         Ok(v) => v,
         Err(e) => return Ok(usage(e)),
     };
@@ -71,26 +95,47 @@ pub fn run_verify(a: VerifySnpArgs) -> anyhow::Result<ExitCode> {
         .find(|d| snp::verify::check_self_signed(d).is_err())
         .cloned()
         .unwrap_or_default();
-    let result = VerifiedChain::verify(
-        &SnpCollateral {
-            vek_der: &vek,
-            ask_der: &ask,
-            crl_der: None,
-        },
-        &roots,
-        at,
-    )
-    .and_then(|c| snp::verify_report(&report, &c, at))
-    .map_err(|e| (e.code(), e.to_string()))
-    .and_then(|v| {
-        let verified = v.to_verified();
-        if let Some(rt) = &runtime {
-            binding::check_runtime_data(&verified.report_data, rt)
-                .map_err(|e| (e.code(), e.to_string()))?;
-        }
-        Ok(Value::Object(verified.claims.into_map()))
-    });
+    let result = require_crl(crl.as_deref(), a.no_revocation_check, &vek)
+        .and_then(|()| {
+            VerifiedChain::verify(
+                &SnpCollateral {
+                    vek_der: &vek,
+                    ask_der: &ask,
+                    crl_der: crl.as_deref(),
+                },
+                &roots,
+                at,
+            )
+        })
+        .and_then(|c| snp::verify_report(&report, &c, at))
+        .map_err(|e| (e.code(), e.to_string()))
+        .and_then(|v| {
+            let verified = v.to_verified();
+            if let Some(rt) = &runtime {
+                binding::check_runtime_data(&verified.report_data, rt)
+                    .map_err(|e| (e.code(), e.to_string()))?;
+            }
+            let mut claims = verified.claims.into_map();
+            if a.no_revocation_check {
+                claims.insert("x-attesta-snp-revocation-checked".into(), json!(false));
+            }
+            Ok(Value::Object(claims))
+        });
     Ok(verdict(result))
+}
+
+/// Without a CRL (and without the explicit opt-out) revocation cannot be
+/// checked: fail closed with `AmdCrlMissing`, naming the hierarchy.
+fn require_crl(crl: Option<&[u8]>, opt_out: bool, vek: &[u8]) -> Result<(), SnpError> {
+    if crl.is_some() || opt_out {
+        return Ok(());
+    }
+    let hierarchy = x509_parser::parse_x509_certificate(vek)
+        .ok()
+        .and_then(|(_, c)| snp::vek_facts(&c).ok())
+        .map(|f| format!("{} {}", f.generation.as_str(), f.kind.as_str()))
+        .unwrap_or_else(|| "VCEK/VLEK".into());
+    Err(SnpError::CrlMissing(hierarchy))
 }
 
 pub fn run_inspect(file: &Path) -> anyhow::Result<ExitCode> {
@@ -143,9 +188,16 @@ pub fn run_inspect(file: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// `attesta sample snp --out DIR`: report.bin, vcek.der, ca_chain.pem (ASK +
-/// ARK), test_root.pem and report_member.txt (the MAA `report` member).
-pub fn run_sample(out: &Path, runtime: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let mut b = attesta_testkit::snp::SnpSample::builder().at(UnixTime::now().0);
+/// ARK), crl.der (the test ARK's CRL: empty, or revoking the sample's VCEK
+/// with `revoked`), test_root.pem and report_member.txt (the MAA `report`
+/// member).
+pub fn run_sample(out: &Path, runtime: Option<&Path>, revoked: bool) -> anyhow::Result<ExitCode> {
+    let mut b = attesta_testkit::snp::SnpSample::builder()
+        .at(UnixTime::now().0)
+        .crl(true);
+    if revoked {
+        b = b.revoke_vek();
+    }
     if let Some(p) = runtime {
         b = b.runtime_data(&read(p)?);
     }
@@ -158,11 +210,18 @@ pub fn run_sample(out: &Path, runtime: Option<&Path>) -> anyhow::Result<ExitCode
         out.join("ca_chain.pem"),
         format!("{}{}", pem(&s.ask_der), pem(&s.ark_der)),
     )?;
+    std::fs::write(
+        out.join("crl.der"),
+        s.crl_der
+            .as_deref()
+            .context("the testkit sample has no CRL")?,
+    )?;
     std::fs::write(out.join("test_root.pem"), pem(&s.ark_der))?;
     std::fs::write(out.join("report_member.txt"), s.maa_report_member())?;
     eprintln!(
-        "wrote {0}/report.bin, vcek.der, ca_chain.pem, report_member.txt and test_root.pem (a TEST ARK: trust it only explicitly)",
-        out.display()
+        "wrote {0}/report.bin, vcek.der, ca_chain.pem, crl.der{1}, report_member.txt and test_root.pem (a TEST ARK: trust it only explicitly)",
+        out.display(),
+        if revoked { " (revoking the VCEK)" } else { "" }
     );
     Ok(ExitCode::SUCCESS)
 }

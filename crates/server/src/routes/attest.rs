@@ -235,13 +235,15 @@ pub async fn attest(
         ty,
         AttestationType::SgxEnclave | AttestationType::OpenEnclave
     ) {
-        let config = policy
-            .compiled
-            .configuration_properties(&incoming)
-            .map_err(policy_error)?;
+        let config;
+        (config, incoming) = state
+            .policy_configuration(ctx.name(), &policy.compiled, incoming)
+            .await?;
         crate::dcap::check_tcb_baseline(&config, &service)?;
     }
-    let evaluation = policy.compiled.evaluate(&incoming).map_err(policy_error)?;
+    let evaluation = state
+        .evaluate_policy(ctx.name(), &policy.compiled, incoming)
+        .await?;
     let token = issue_token(
         &state,
         &ctx,
@@ -300,8 +302,10 @@ pub(crate) async fn resolve_policy(
     draft: Option<&str>,
 ) -> Result<PolicyInUse, ApiError> {
     match draft {
+        // Compiled off the async workers within the policy time budget;
+        // callers resolve a draft only after the evidence has verified.
         Some(text) => Ok(PolicyInUse {
-            compiled: attesta_policy::compile(text).map_err(policy_error)?,
+            compiled: state.compile_policy(ctx.name(), text).await?,
             hash: attesta_policy::policy_hash(text),
             signer: None,
             draft: true,

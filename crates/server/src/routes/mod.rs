@@ -2,10 +2,12 @@
 //! admin routes, and the layers every request passes through.
 //!
 //! Layers, outermost first: panic catcher (a panic becomes a 500 MAA body, no
-//! stack trace), tracing, request timeout (408), body-size limit (413), and
-//! the error-body rewriter that turns any plain error response produced by a
-//! layer or by routing (404, 405, 408, 413) into MAA's
-//! `{"error":{"code","message"}}`.
+//! stack trace), tracing, the error-body rewriter that turns any plain error
+//! response produced by a layer or by routing (404, 405, 408, 413) into
+//! MAA's `{"error":{"code","message"}}`, throttling and load shedding (429,
+//! 503; [`crate::throttle`]), header checks (one host, declared body size:
+//! 400, 413; [`crate::hygiene`]), request timeout (408), body-size limit
+//! (413).
 
 pub mod admin;
 pub mod attest;
@@ -84,6 +86,14 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::hygiene::check_request,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::throttle::throttle,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),

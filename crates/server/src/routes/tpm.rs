@@ -30,7 +30,7 @@ use crate::codec::b64_lenient;
 use crate::error::ApiError;
 use crate::provider::ProviderCtx;
 use crate::provider_config::ProviderConfig;
-use crate::routes::attest::{TokenShape, issue_token, path_param, policy_error, resolve_policy};
+use crate::routes::attest::{TokenShape, issue_token, path_param, resolve_policy};
 use crate::state::AppState;
 use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::tpm::verify::BootEvidence;
@@ -172,18 +172,6 @@ pub async fn quote(
     }
     let challenge = bytes("challenge", &challenge_b64)?;
 
-    let policy = resolve_policy(
-        &state,
-        &ctx,
-        AttestationType::Tpm,
-        req.draft_policy.as_deref(),
-    )
-    .await?;
-    let config = policy
-        .compiled
-        .configuration_properties(&[])
-        .map_err(policy_error)?;
-
     let quotes: Vec<(Vec<u8>, Vec<u8>)> = req
         .quotes
         .iter()
@@ -222,6 +210,19 @@ pub async fn quote(
             pcrs.entry(b).or_default().insert(i, v);
         }
     }
+    // The policy configures verification, so it is resolved before the
+    // quote is checked, but after the cheap checks (sealed challenge, field
+    // decoding): a draft policy costs a compile on the policy pool.
+    let policy = resolve_policy(
+        &state,
+        &ctx,
+        AttestationType::Tpm,
+        req.draft_policy.as_deref(),
+    )
+    .await?;
+    let (config, _) = state
+        .policy_configuration(ctx.name(), &policy.compiled, Vec::new())
+        .await?;
     let evidence = TpmEvidence {
         quotes: quotes
             .iter()
@@ -252,7 +253,9 @@ pub async fn quote(
         now,
     )?;
     let incoming = attesta_policy::incoming_claims(&incoming_map, &Map::new());
-    let evaluation = policy.compiled.evaluate(&incoming).map_err(policy_error)?;
+    let evaluation = state
+        .evaluate_policy(ctx.name(), &policy.compiled, incoming)
+        .await?;
 
     // Service-emitted claims in the token: the type and Attesta's own.
     let mut service = service_claims(incoming_map);
@@ -713,10 +716,9 @@ pub async fn maa_request(
         attesta_evidence::tpm::structures::PublicKey::from_jwk(ak_pub).map_err(tpm_error)?;
 
     let policy = resolve_policy(state, ctx, AttestationType::Tpm, None).await?;
-    let config = policy
-        .compiled
-        .configuration_properties(&[])
-        .map_err(policy_error)?;
+    let (config, _) = state
+        .policy_configuration(ctx.name(), &policy.compiled, Vec::new())
+        .await?;
     let evidence = TpmEvidence {
         quotes: vec![QuoteParts {
             attest: &current.quote,
@@ -789,7 +791,9 @@ pub async fn maa_request(
         }
     }
     let incoming = attesta_policy::incoming_claims(&incoming_map, &custom);
-    let evaluation = policy.compiled.evaluate(&incoming).map_err(policy_error)?;
+    let evaluation = state
+        .evaluate_policy(ctx.name(), &policy.compiled, incoming)
+        .await?;
     let mut service = service_claims(incoming_map);
     // RFC 7800 confirmation: the attested request key.
     service.insert("cnf".into(), json!({ "jwk": jwk }));

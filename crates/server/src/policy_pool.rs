@@ -1,0 +1,181 @@
+//! Where policies are compiled and evaluated: off the async workers, on a
+//! bounded set of blocking threads, each job within a time budget.
+//!
+//! Policy work is CPU-bound and its cost is chosen by whoever wrote the
+//! policy (a Rego `numbers.range` loop, a draft policy in an anonymous
+//! attest request). Run inline it would stall an async worker thread and,
+//! with it, every other request on that thread — `/certs` included — and
+//! the request timeout could not fire. Here every job runs under
+//! `tokio::task::spawn_blocking`, holding two permits:
+//!
+//! - one of the provider's `policy_workers_per_provider`, so one tenant's
+//!   slow policy occupies at most that many threads and other tenants keep
+//!   the rest;
+//! - one of the node's `policy_workers`.
+//!
+//! The caller waits at most `policy_time_budget_ms` in all (queueing
+//! included) and then answers 400 `PolicyEvaluationError` naming the
+//! budget — or 503 when the node's pool as a whole is saturated. A job that
+//! overruns cannot be cancelled (Rust threads are not preemptible); it keeps
+//! its permits until it ends, so runaway jobs stay counted and a tenant's
+//! runaways only ever consume that tenant's share.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, timeout_at};
+
+use crate::config::LimitsConfig;
+use crate::error::ApiError;
+
+/// The bounded policy thread pool (module docs).
+#[derive(Debug)]
+pub struct PolicyPool {
+    global: Arc<Semaphore>,
+    per_provider: Mutex<HashMap<String, Arc<Semaphore>>>,
+    per_provider_permits: usize,
+    budget: Duration,
+}
+
+impl PolicyPool {
+    pub fn new(limits: &LimitsConfig) -> Self {
+        Self {
+            global: Arc::new(Semaphore::new(limits.policy_workers)),
+            per_provider: Mutex::new(HashMap::new()),
+            per_provider_permits: limits.policy_workers_per_provider,
+            budget: Duration::from_millis(limits.policy_time_budget_ms),
+        }
+    }
+
+    /// The time budget of one job.
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+
+    fn provider_semaphore(&self, provider: &str) -> Arc<Semaphore> {
+        let mut map = self.per_provider.lock().expect("policy pool lock");
+        if !map.contains_key(provider) && map.len() >= 10_000 {
+            // Keep only providers with jobs running.
+            let n = self.per_provider_permits;
+            map.retain(|_, s| s.available_permits() < n);
+        }
+        map.entry(provider.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_provider_permits)))
+            .clone()
+    }
+
+    fn over_budget(&self, provider: &str, what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "PolicyEvaluationError",
+            format!(
+                "the policy {what} for provider '{provider}' exceeded its time budget of {} ms; \
+                 simplify the policy (bound its loops and iterations) or raise \
+                 limits.policy_time_budget_ms",
+                self.budget.as_millis()
+            ),
+        )
+    }
+
+    /// Run `job` on the pool for `provider`; `what` names it in errors
+    /// ("evaluation", "compilation").
+    pub async fn run<T, F>(&self, provider: &str, what: &str, job: F) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let deadline = Instant::now() + self.budget;
+        let own = self.provider_semaphore(provider);
+        // Waiting on the provider's own share means its earlier jobs are
+        // still running: the policy's cost, so its error.
+        let own = match timeout_at(deadline, own.acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return Err(ApiError::internal("policy pool closed")),
+            Err(_) => return Err(self.over_budget(provider, what)),
+        };
+        let node = match timeout_at(deadline, self.global.clone().acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return Err(ApiError::internal("policy pool closed")),
+            Err(_) => {
+                return Err(ApiError::service_unavailable(
+                    "every policy worker of the service is busy; retry after 1 s",
+                    1,
+                ));
+            }
+        };
+        let handle = tokio::task::spawn_blocking(move || {
+            // The permits live as long as the job, even one that overruns.
+            let _permits = (own, node);
+            job()
+        });
+        match timeout_at(deadline, handle).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(ApiError::internal(format!("policy {what} failed: {e}"))),
+            Err(_) => {
+                tracing::warn!(
+                    provider,
+                    what,
+                    budget_ms = self.budget.as_millis() as u64,
+                    "policy job over its time budget"
+                );
+                Err(self.over_budget(provider, what))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(workers: usize, per_provider: usize, budget_ms: u64) -> PolicyPool {
+        PolicyPool::new(&LimitsConfig {
+            policy_workers: workers,
+            policy_workers_per_provider: per_provider,
+            policy_time_budget_ms: budget_ms,
+            ..LimitsConfig::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn jobs_run_and_overruns_fail_with_the_budget() {
+        let p = pool(4, 2, 200);
+        assert_eq!(p.run("a", "evaluation", || Ok(7)).await.unwrap(), 7);
+        let e = p
+            .run("a", "evaluation", || {
+                std::thread::sleep(Duration::from_millis(600));
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.code, "PolicyEvaluationError");
+        assert!(e.message.contains("time budget of 200 ms"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn one_providers_runaways_do_not_starve_another() {
+        let p = Arc::new(pool(4, 2, 300));
+        // Provider a occupies its whole share with jobs that overrun.
+        for _ in 0..2 {
+            let p = p.clone();
+            tokio::spawn(async move {
+                let _ = p
+                    .run("a", "evaluation", || {
+                        std::thread::sleep(Duration::from_millis(1500));
+                        Ok(())
+                    })
+                    .await;
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // a's next job cannot start: its own share is busy.
+        let e = p.run("a", "evaluation", || Ok(())).await.unwrap_err();
+        assert_eq!(e.code, "PolicyEvaluationError");
+        // b still runs: had it waited for a's jobs it would be over budget.
+        assert_eq!(p.run("b", "evaluation", || Ok(1)).await.unwrap(), 1);
+    }
+}

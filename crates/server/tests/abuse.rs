@@ -1,0 +1,625 @@
+//! Bounded resources under abuse, over real HTTPS on loopback: held and
+//! idle connections, connection caps, throttling (429 + Retry-After),
+//! failed-authentication throttling, load shedding (503), HTTP/2 413
+//! bodies, ambiguous hosts, a slow tenant policy, and an unreachable
+//! collateral service (503 + Retry-After).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use attesta_evidence::UnixTime;
+use attesta_server::Config;
+use attesta_testkit::SgxSample;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::*;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls;
+
+const V: &str = "2022-08-01";
+
+/// A TLS client trusting the test server's certificate, offering `alpn`.
+fn connector(t: &TestServer, alpn: &[u8]) -> TlsConnector {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let pem = std::fs::read(&t.server.tls_cert).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let mut cfg = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![alpn.to_vec()];
+    TlsConnector::from(Arc::new(cfg))
+}
+
+async fn tls(t: &TestServer, alpn: &[u8]) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(t.server.addr).await?;
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    connector(t, alpn).connect(name, tcp).await
+}
+
+/// True when the server closes the connection within `within`.
+async fn closed_within(s: &mut TlsStream<TcpStream>, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            // A 408 or similar before the close: keep reading.
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Send one raw HTTP/1.1 request and read its response (the server closes
+/// the connection: `Connection: close` is in `head`).
+async fn raw_h1(t: &TestServer, head: &str) -> (u16, Value) {
+    let mut s = tls(t, b"http/1.1").await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status: u16 = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    // Bodies may be chunked: take the JSON object.
+    let json = body
+        .find('{')
+        .and_then(|i| body.rfind('}').map(|j| &body[i..=j]))
+        .map(|b| serde_json::from_str(b).unwrap())
+        .unwrap_or(Value::Null);
+    (status, json)
+}
+
+/// The JSON body of an HTTP/2 response.
+async fn h2_json(mut body: h2::RecvStream) -> Value {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        body.flow_control().release_capacity(chunk.len()).unwrap();
+        bytes.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+}
+
+fn cfg(dir: &std::path::Path, f: impl FnOnce(&mut Config)) -> Config {
+    let mut c = config(dir);
+    f(&mut c);
+    c
+}
+
+#[tokio::test]
+async fn held_and_idle_connections_neither_starve_new_clients_nor_stay_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |c| {
+        c.limits.header_read_timeout_secs = 1;
+        c.limits.idle_timeout_secs = 2;
+        c.limits.max_connections_per_ip = 64;
+    }))
+    .await;
+
+    // Partial HTTP/1.1 headers, never finished.
+    let mut partial = Vec::new();
+    for _ in 0..20 {
+        let mut s = tls(&t, b"http/1.1").await.unwrap();
+        s.write_all(b"POST /attest/SgxEnclave HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            .await
+            .unwrap();
+        partial.push(s);
+    }
+    // Idle HTTP/1.1 and HTTP/2 connections that never send a request.
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(tls(&t, b"http/1.1").await.unwrap());
+    }
+    for _ in 0..10 {
+        let mut s = tls(&t, b"h2").await.unwrap();
+        // Client preface and an empty SETTINGS frame, then nothing.
+        s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            .await
+            .unwrap();
+        idle.push(s);
+    }
+
+    // A new client is still served.
+    let (s, b) = json(t.client.get(t.url("/certs")).send().await.unwrap()).await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["keys"].is_array(), "{b}");
+
+    // Every held connection is closed by the server after its timeout.
+    for s in partial.iter_mut().chain(idle.iter_mut()) {
+        assert!(
+            closed_within(s, Duration::from_secs(8)).await,
+            "a held connection stayed open"
+        );
+    }
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |c| {
+        c.limits.idle_timeout_secs = 1;
+        // Longer than the idle timeout: the idle timer is what closes.
+        c.limits.header_read_timeout_secs = 30;
+    }))
+    .await;
+
+    // HTTP/1.1: one request with keep-alive, then silence.
+    let mut s = tls(&t, b"http/1.1").await.unwrap();
+    s.write_all(b"GET /servicehealth HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 8192];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 2"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    assert!(closed_within(&mut s, Duration::from_secs(6)).await);
+
+    // HTTP/2: one request, then silence; the connection future ends when
+    // the server closes it.
+    let tcp = TcpStream::connect(t.server.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let io = connector(&t, b"h2").connect(name, tcp).await.unwrap();
+    let (mut h2, conn) = h2::client::handshake(io).await.unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get(t.url("/servicehealth"))
+        .body(())
+        .unwrap();
+    let (resp, _) = h2.send_request(req, true).unwrap();
+    assert!(resp.await.unwrap().status().is_success());
+    let ended = tokio::time::timeout(Duration::from_secs(6), conn).await;
+    assert!(ended.is_ok(), "an idle HTTP/2 connection stayed open");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn connections_per_client_are_capped_and_freed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |c| {
+        c.limits.max_connections_per_ip = 4;
+    }))
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(tls(&t, b"http/1.1").await.unwrap());
+    }
+    // The fifth is closed before its handshake completes.
+    assert!(tls(&t, b"http/1.1").await.is_err());
+    // Once one closes, a new connection is admitted.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if tls(&t, b"http/1.1").await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the freed slot was never reused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn an_attest_burst_gets_429_with_retry_after() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |c| {
+        c.limits.attest_per_ip_burst = 5.0;
+        c.limits.attest_per_ip_per_sec = 0.2;
+    }))
+    .await;
+    let url = t.url(&format!("/attest/SgxEnclave?api-version={V}"));
+    for _ in 0..5 {
+        let (s, b) = json(t.client.post(&url).json(&json!({})).send().await.unwrap()).await;
+        // Served (and refused for its empty body), not throttled.
+        assert_error(s, &b, 400, "InvalidParameter");
+    }
+    let resp = t.client.post(&url).json(&json!({})).send().await.unwrap();
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&retry), "Retry-After {retry}");
+    let (s, b) = json(resp).await;
+    assert_error(s, &b, 429, "TooManyRequests");
+    // The control plane has its own budget.
+    let (s, _) = json(
+        t.client
+            .get(t.url(&format!("/policies/SgxEnclave?api-version={V}")))
+            .bearer_auth(&t.admin)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_token_guesses_are_throttled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |c| {
+        c.limits.auth_failures_per_ip_burst = 3.0;
+        c.limits.auth_failures_per_ip_per_sec = 0.1;
+    }))
+    .await;
+    let url = t.url(&format!("/policies/SgxEnclave?api-version={V}"));
+    for i in 0..3 {
+        let (s, b) = json(
+            t.client
+                .get(&url)
+                .bearer_auth(format!("guess-{i}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_error(s, &b, 401, "Unauthorized");
+    }
+    let resp = t
+        .client
+        .get(&url)
+        .bearer_auth("guess-4")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().contains_key("retry-after"));
+    let (s, b) = json(resp).await;
+    assert_error(s, &b, 429, "TooManyRequests");
+    // The admin API is behind the same gate.
+    let (s, b) = json(
+        t.client
+            .get(t.url("/admin/providers"))
+            .bearer_auth("guess-5")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &b, 429, "TooManyRequests");
+    // The anonymous data plane is not.
+    let (s, _) = json(t.client.get(t.url("/certs")).send().await.unwrap()).await;
+    assert_eq!(s, 200);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn http2_body_over_the_limit_gets_413_with_maa_body() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |c| c.max_body_bytes = 1024)).await;
+    let pem = std::fs::read(&t.server.tls_cert).unwrap();
+    let h2 = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    for size in [4096usize, 2 * 1024 * 1024] {
+        let resp = h2
+            .post(t.url(&format!("/attest/SgxEnclave?api-version={V}")))
+            .header("content-type", "application/json")
+            .body(vec![b' '; size])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+        let (s, b) = json(resp).await;
+        assert_error(s, &b, 413, "RequestBodyTooLarge");
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("1024 bytes"),
+            "{b}"
+        );
+    }
+    // A raw HTTP/2 stream declaring a huge length and sending a trickle:
+    // the 413 comes from the header, before the body.
+    let tcp = TcpStream::connect(t.server.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let io = connector(&t, b"h2").connect(name, tcp).await.unwrap();
+    let (mut h2, conn) = h2::client::handshake(io).await.unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::post(t.url(&format!("/attest/SgxEnclave?api-version={V}")))
+        .header("content-length", "100000000")
+        .header("content-type", "application/json")
+        .body(())
+        .unwrap();
+    let (resp, mut send) = h2.send_request(req, false).unwrap();
+    send.send_data(bytes::Bytes::from_static(b"{\"quote\": \""), false)
+        .unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.status(), 413);
+    let (s, b) = (413, h2_json(resp.into_body()).await);
+    assert_error(s, &b, 413, "RequestBodyTooLarge");
+
+    // HTTP/1.1 answers the same.
+    let (s, b) = json(
+        t.client
+            .post(t.url(&format!("/attest/SgxEnclave?api-version={V}")))
+            .body(vec![b' '; 4096])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &b, 413, "RequestBodyTooLarge");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn ambiguous_hosts_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    let port = t.server.addr.port();
+
+    let (s, b) = raw_h1(
+        &t,
+        &format!(
+            "GET /certs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: contoso.example\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than one Host")
+    );
+
+    let (s, b) = raw_h1(
+        &t,
+        &format!(
+            "GET https://contoso.example/certs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("contoso.example")
+    );
+
+    // The absolute form naming the same host is fine.
+    let (s, b) = raw_h1(
+        &t,
+        &format!(
+            "GET https://127.0.0.1:{port}/certs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+
+    // HTTP/2: :authority and a different Host header.
+    let tcp = TcpStream::connect(t.server.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let io = connector(&t, b"h2").connect(name, tcp).await.unwrap();
+    let (mut h2, conn) = h2::client::handshake(io).await.unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get(t.url("/certs"))
+        .header("host", "contoso.example")
+        .body(())
+        .unwrap();
+    let (resp, _) = h2.send_request(req, true).unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let b = h2_json(resp.into_body()).await;
+    assert_eq!(b["error"]["code"], "InvalidParameter", "{b}");
+    t.stop().await;
+}
+
+/// A Rego policy whose evaluation runs for seconds in little memory.
+const SLOW_REGO: &str = r#"package attesta.slow
+
+default allow := false
+
+allow if {
+	some i in numbers.range(1, 4000)
+	some j in numbers.range(1, 4000)
+	i * j == -1
+}
+"#;
+
+/// Provider `name` trusting `sample`'s root, with `policy` for SgxEnclave
+/// (or the default policy).
+async fn sgx_provider(t: &TestServer, name: &str, sample: &SgxSample, policy: Option<&str>) {
+    let body = json!({"name": name, "config": {"test_roots": {"intel": [pem(&sample.root_der)]}}});
+    let (s, b) = admin_post(t, "/admin/providers", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(s, 201, "{b}");
+    if let Some(p) = policy {
+        let (s, b) = json(
+            t.client
+                .put(t.url(&format!(
+                    "/providers/{name}/policies/SgxEnclave?api-version={V}"
+                )))
+                .bearer_auth(&t.admin)
+                .body(unsigned_policy(p))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+    }
+}
+
+#[tokio::test]
+async fn a_slow_policy_of_one_tenant_does_not_hold_up_another() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |c| {
+        c.limits.policy_time_budget_ms = 500;
+        c.limits.policy_workers = 4;
+        c.limits.policy_workers_per_provider = 1;
+    }))
+    .await;
+    let sample = SgxSample::builder().at(UnixTime::now().0).build();
+    let (s, b) = admin_post(
+        &t,
+        "/admin/collateral",
+        attesta_collateral::serialize(&sample.collateral),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    sgx_provider(&t, "slow", &sample, Some(SLOW_REGO)).await;
+    sgx_provider(&t, "fast", &sample, None).await;
+    let body = json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)});
+
+    // Tenant "slow" keeps several attests running at once.
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let client = t.client.clone();
+        let url = t.url(&format!(
+            "/providers/slow/attest/SgxEnclave?api-version={V}"
+        ));
+        let body = body.clone();
+        slow.push(tokio::spawn(async move {
+            json(client.post(url).json(&body).send().await.unwrap()).await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Tenant "fast" is served meanwhile, and so is /certs.
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (s, b) = attest_at(&t, "/providers/fast/attest/SgxEnclave", V, body.clone()).await;
+        assert_eq!(s, 200, "{b}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "tenant fast waited {:?}",
+            started.elapsed()
+        );
+        let (s, _) = json(t.client.get(t.url("/certs")).send().await.unwrap()).await;
+        assert_eq!(s, 200);
+    }
+
+    // Tenant "slow" gets 400 naming the time budget.
+    for h in slow {
+        let (s, b) = h.await.unwrap();
+        assert_error(s, &b, 400, "PolicyEvaluationError");
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("time budget of 500 ms"),
+            "{b}"
+        );
+    }
+
+    // A draft policy is bounded the same way, and only after the evidence
+    // verified: a bad quote with a slow draft fails on the quote.
+    let mut bad = sample.quote.clone();
+    bad[100] ^= 1;
+    let (s, b) = attest_at(
+        &t,
+        "/providers/fast/attest/SgxEnclave",
+        V,
+        json!({"quote": URL_SAFE_NO_PAD.encode(&bad), "draftPolicyForAttestation": SLOW_REGO}),
+    )
+    .await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(
+        b["error"]["innererror"]["code"], "QuoteSignatureInvalid",
+        "{b}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn attests_beyond_the_in_flight_limit_are_shed_with_503() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |c| {
+        c.limits.max_inflight_attests = 1;
+        c.limits.policy_time_budget_ms = 1500;
+    }))
+    .await;
+    let sample = SgxSample::builder().at(UnixTime::now().0).build();
+    let (s, _) = admin_post(
+        &t,
+        "/admin/collateral",
+        attesta_collateral::serialize(&sample.collateral),
+    )
+    .await;
+    assert_eq!(s, 200);
+    sgx_provider(&t, "slow", &sample, Some(SLOW_REGO)).await;
+    let body = json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)});
+    let client = t.client.clone();
+    let url = t.url(&format!(
+        "/providers/slow/attest/SgxEnclave?api-version={V}"
+    ));
+    let first = tokio::spawn({
+        let body = body.clone();
+        async move { json(client.post(url).json(&body).send().await.unwrap()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let resp = t
+        .client
+        .post(t.url(&format!("/attest/SgxEnclave?api-version={V}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let (s, b) = json(resp).await;
+    assert_error(s, &b, 503, "ServiceUnavailable");
+    let (s, b) = first.await.unwrap();
+    assert_error(s, &b, 400, "PolicyEvaluationError");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_collateral_service_gives_503_with_retry_after() {
+    // A loopback port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |c| {
+        c.collateral.pcs_url = format!("https://127.0.0.1:{port}");
+    }))
+    .await;
+    let sample = SgxSample::builder().at(UnixTime::now().0).build();
+    sgx_provider(&t, "lab", &sample, None).await;
+    let resp = t
+        .client
+        .post(t.url(&format!("/providers/lab/attest/SgxEnclave?api-version={V}")))
+        .json(&json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)}))
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    let (s, b) = json(resp).await;
+    assert_error(s, &b, 503, "ServiceUnavailable");
+    assert_eq!(
+        b["error"]["innererror"]["code"], "UpstreamUnavailable",
+        "{b}"
+    );
+
+    t.stop().await;
+}
