@@ -24,6 +24,7 @@ const MATERIAL = env.COMPAT_MATERIAL;
 const AAD = env.COMPAT_AAD_PROVIDER;
 const AAD_TOKEN = env.COMPAT_AAD_TOKEN;
 const ISO = env.COMPAT_ISO_PROVIDER;
+const ISO_TOKEN = env.COMPAT_ISO_TOKEN;
 
 const read = (name) => readFileSync(join(MATERIAL, name));
 const REPORT = read("sample/report.bin");
@@ -141,7 +142,7 @@ async function controlPlaneAad() {
 
 async function controlPlaneIsolated() {
   const endpoint = `${ROOT}/providers/${ISO}`;
-  const admin = new AttestationAdministrationClient(endpoint, credential("unused"), {
+  const admin = new AttestationAdministrationClient(endpoint, credential(ISO_TOKEN), {
     validationOptions: validation(endpoint),
   });
   await op("setPolicy(signed ES256)", ISO, async () => {
@@ -187,7 +188,7 @@ async function controlPlaneIsolated() {
 }
 
 await dataPlane(AAD, AAD_TOKEN);
-await dataPlane(ISO, "unused");
+await dataPlane(ISO, ISO_TOKEN);
 await controlPlaneAad();
 await controlPlaneIsolated();
 const failed = results.filter((r) => !r).length;

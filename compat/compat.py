@@ -33,6 +33,9 @@ MATERIAL = ENV["COMPAT_MATERIAL"]
 AAD = ENV["COMPAT_AAD_PROVIDER"]
 AAD_TOKEN = ENV["COMPAT_AAD_TOKEN"]
 ISO = ENV["COMPAT_ISO_PROVIDER"]
+# MAA authenticates every control-plane call, isolated providers' included:
+# the bearer token is checked, then the request's signature.
+ISO_TOKEN = ENV["COMPAT_ISO_TOKEN"]
 
 
 def read(name: str) -> bytes:
@@ -46,6 +49,7 @@ RUNTIME = read("runtime.json")
 INIT = read("init.bin")
 RSA_KEY, RSA_CERT = read("keys/rsa.key").decode(), read("keys/rsa.pem").decode()
 RSA2_CERT = read("keys/rsa2.pem").decode()
+RSA3_KEY, RSA3_CERT = read("keys/rsa3.key").decode(), read("keys/rsa3.pem").decode()
 POLICY = "version=1.0; authorizationrules{=> permit();}; issuancerules{ c:[type==\"x-ms-sgx-mrsigner\"] => issue(type=\"compat-mrsigner\", value=c.value); };"
 
 
@@ -200,7 +204,7 @@ def control_plane_aad() -> None:
 
 def control_plane_isolated() -> None:
     endpoint = f"{ROOT}/providers/{ISO}"
-    admin = AttestationAdministrationClient(endpoint, Credential("unused"), **validation(endpoint))
+    admin = AttestationAdministrationClient(endpoint, Credential(ISO_TOKEN), **validation(endpoint))
     signing = dict(signing_key=RSA_KEY, signing_certificate=RSA_CERT)
 
     def set_signed():
@@ -233,8 +237,13 @@ def control_plane_isolated() -> None:
             expect(r.certificate_resolution == CertificateModification.IS_PRESENT, str(r.certificate_resolution))
 
     def remove_twice():
+        # Signed by another certificate of the provider: with RSA PKCS#1 v1.5
+        # the SDK's removal signed by the adding key is byte for byte the
+        # addition, which Attesta refuses as a replay.
         for _ in range(2):
-            r, _ = admin.remove_policy_management_certificate(RSA2_CERT, **signing)
+            r, _ = admin.remove_policy_management_certificate(
+                RSA2_CERT, signing_key=RSA3_KEY, signing_certificate=RSA3_CERT
+            )
             expect(r.certificate_resolution == CertificateModification.IS_ABSENT, str(r.certificate_resolution))
 
     op("set_policy(signed RSA256, jwk.x5c)", ISO, set_signed)
@@ -247,7 +256,7 @@ def control_plane_isolated() -> None:
 
 def main() -> int:
     data_plane(AAD, AAD_TOKEN)
-    data_plane(ISO, "unused")
+    data_plane(ISO, ISO_TOKEN)
     control_plane_aad()
     control_plane_isolated()
     failed = results.count(False)

@@ -2,7 +2,7 @@
 
 Writes, into the directory given as the only argument, self-signed
 certificates with PKCS#8 PEM keys, as Microsoft's SDK samples generate them:
-rsa.key/rsa.pem and rsa2.key/rsa2.pem (RSA-2048), ec.key/ec.pem (P-256).
+rsa.key/rsa.pem, rsa2.key/rsa2.pem and rsa3.key/rsa3.pem (RSA-2048), ec.key/ec.pem (P-256).
 Uses the `cryptography` package the Python SDK depends on anyway.
 """
 
@@ -45,6 +45,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     write(out, "rsa", rsa.generate_private_key(public_exponent=65537, key_size=2048))
     write(out, "rsa2", rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    write(out, "rsa3", rsa.generate_private_key(public_exponent=65537, key_size=2048))
     write(out, "ec", ec.generate_private_key(ec.SECP256R1()))
 
 

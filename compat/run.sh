@@ -59,13 +59,14 @@ aad_token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 common=(--url "$url" --data-dir "$data")
 "$bin" provider create compat-aad --aad-token "$aad_token" \
   --test-root-intel "$m/sample/test_root.pem" "${common[@]}" > /dev/null
-"$bin" provider create compat-iso --trust-model isolated \
-  --policy-cert "$m/keys/rsa.pem" --policy-cert "$m/keys/ec.pem" \
+iso_token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+"$bin" provider create compat-iso --trust-model isolated --aad-token "$iso_token" \
+  --policy-cert "$m/keys/rsa.pem" --policy-cert "$m/keys/ec.pem" --policy-cert "$m/keys/rsa3.pem" \
   --test-root-intel "$m/sample/test_root.pem" "${common[@]}" > /dev/null
 "$bin" collateral import "$m/sample/collateral" "${common[@]}" > /dev/null
 
 export COMPAT_URL="$url" COMPAT_CA="$data/tls/cert.pem" COMPAT_MATERIAL="$m" \
-  COMPAT_AAD_PROVIDER=compat-aad COMPAT_AAD_TOKEN="$aad_token" COMPAT_ISO_PROVIDER=compat-iso
+  COMPAT_AAD_PROVIDER=compat-aad COMPAT_AAD_TOKEN="$aad_token" COMPAT_ISO_PROVIDER=compat-iso COMPAT_ISO_TOKEN="$iso_token"
 status=0
 "$work/venv/bin/python" "$here/compat.py" || status=1
 (cd "$work/node" && NODE_EXTRA_CA_CERTS="$data/tls/cert.pem" node compat.mjs) || status=1

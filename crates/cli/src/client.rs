@@ -71,11 +71,23 @@ impl ServerArgs {
         b.build().context("cannot build the HTTPS client")
     }
 
-    /// The admin token: the flag/environment value, else `<data dir>/admin-token`.
-    pub fn admin_token(&self, flag: &Option<String>) -> anyhow::Result<String> {
+    /// The admin token and a client to send it with.
+    ///
+    /// A token given explicitly (`--admin-token`, `ATTESTA_ADMIN_TOKEN`) goes
+    /// to `--url` with the usual trust. The data directory's own token is
+    /// sent only to that data directory's own server: the client then trusts
+    /// nothing but `<data dir>/tls/cert.pem`, so the token cannot reach any
+    /// other server, whatever `--url` says.
+    pub fn admin_client(&self, flag: &Option<String>) -> anyhow::Result<(reqwest::Client, String)> {
         if let Some(t) = flag {
-            return Ok(t.clone());
+            return Ok((self.client()?, t.clone()));
         }
+        Ok((self.own_server_client()?, self.data_dir_admin_token()?))
+    }
+
+    /// The data directory's admin token, if readable (no client: see
+    /// [`Self::own_server_client`] for where it may be sent).
+    pub fn data_dir_admin_token(&self) -> anyhow::Result<String> {
         let p = self.data_dir.join("admin-token");
         let t = std::fs::read_to_string(&p).with_context(|| {
             format!(
@@ -84,6 +96,36 @@ impl ServerArgs {
             )
         })?;
         Ok(t.trim().to_string())
+    }
+
+    /// A client that trusts only the data directory's own TLS certificate,
+    /// for sending the data directory's credentials.
+    pub fn own_server_client(&self) -> anyhow::Result<reqwest::Client> {
+        let own = self.data_dir.join("tls").join("cert.pem");
+        let refuse = |why: String| {
+            anyhow!(
+                "{why}; the admin token of {} is sent only to that data directory's own server — for another server pass --admin-token (or ATTESTA_ADMIN_TOKEN) explicitly",
+                self.data_dir.display()
+            )
+        };
+        if let Some(ca) = &self.ca {
+            let same = std::fs::canonicalize(ca).ok() == std::fs::canonicalize(&own).ok();
+            if !same {
+                return Err(refuse(format!(
+                    "--ca {} is not the data directory's certificate",
+                    ca.display()
+                )));
+            }
+        }
+        let pem = std::fs::read(&own)
+            .map_err(|e| refuse(format!("cannot read {}: {e}", own.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .context("the data directory's TLS certificate is not PEM")?;
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .tls_certs_only(certs)
+            .build()
+            .context("cannot build the HTTPS client")
     }
 }
 

@@ -26,6 +26,11 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8443].
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// The public base URL clients use (https://host[:port], no path): token
+    /// issuers, jku and metadata are built from it, and other host names are
+    /// refused [default: the listen address, loopback and localhost].
+    #[arg(long)]
+    pub public_url: Option<String>,
     /// Data directory [default: ./attesta-data].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -62,6 +67,9 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, String> {
     ]));
     if let Some(v) = args.listen {
         fig = fig.merge(Serialized::default("listen", v));
+    }
+    if let Some(v) = &args.public_url {
+        fig = fig.merge(Serialized::default("public_url", v));
     }
     if let Some(v) = &args.data_dir {
         fig = fig.merge(Serialized::default("data_dir", v));

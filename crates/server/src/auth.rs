@@ -3,14 +3,17 @@
 //! The data plane (attest, `/certs`, metadata) is anonymous and ignores any
 //! `Authorization` header, as Microsoft's SDKs always send one.
 //!
-//! Control plane (policies, policy-management certificates):
-//! - `aad` providers need `Authorization: Bearer <token>` where the token's
-//!   SHA-256 is one of the provider's configured token hashes (tokens are
-//!   never stored in clear), or the admin token. Without it: 401.
-//! - `isolated` providers authorise writes by signature: every policy set or
-//!   reset and every certificate change must be signed by a policy-management
-//!   certificate. When an isolated provider also has bearer tokens
-//!   configured, they are required as well.
+//! Control plane (policies, policy-management certificates), reads and
+//! writes alike, on every trust model, as MAA authenticates them:
+//! `Authorization: Bearer <token>` where the token's SHA-256 is one of the
+//! provider's configured token hashes (tokens are never stored in clear), or
+//! the admin token. Without it: 401. An isolated provider created without
+//! tokens is managed with the admin token only.
+//!
+//! `isolated` providers additionally authorise writes by signature: every
+//! policy set or reset and every certificate change must be signed by a
+//! policy-management certificate, and each signed request is applied once
+//! ([`crate::replay`]).
 //!
 //! The admin API (`/admin/…`) needs the admin token.
 
@@ -20,7 +23,6 @@ use crate::error::ApiError;
 use crate::provider::ProviderCtx;
 use crate::state::AppState;
 use attesta_evidence::crypto::{constant_time_eq, sha256};
-use attesta_store::TrustModel;
 
 /// The bearer token of a request, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -61,13 +63,6 @@ pub fn require_control_plane(
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
     let record = &ctx.record;
-    let needs_token = match record.trust_model {
-        TrustModel::Aad => true,
-        TrustModel::Isolated => !record.token_hashes.is_empty(),
-    };
-    if !needs_token {
-        return Ok(());
-    }
     let Some(token) = bearer(headers) else {
         return Err(ApiError::unauthorized(format!(
             "provider '{}' needs a bearer token for control-plane calls",

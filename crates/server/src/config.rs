@@ -21,8 +21,15 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
     pub tls_key: Option<PathBuf>,
-    /// Extra DNS names for the self-signed certificate (and host names that
-    /// address the default provider).
+    /// The public base URL clients use, `https://host[:port]` with no path
+    /// (e.g. behind a load balancer). Token issuers (`iss`), `jku` and the
+    /// OpenID metadata are built from it, never from what a request's `Host`
+    /// says. Unset: the listen address, loopback addresses and `localhost`.
+    pub public_url: Option<String>,
+    /// Extra DNS names for the self-signed certificate, and host-name aliases
+    /// of the service: each addresses the default provider, and
+    /// `<provider>.<name>` addresses that provider. Requests for any host
+    /// that is neither configured nor loopback are refused (421).
     pub hostnames: Vec<String>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
@@ -289,6 +296,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./attesta-data"),
             tls_cert: None,
             tls_key: None,
+            public_url: None,
             hostnames: Vec::new(),
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 30,
@@ -308,6 +316,12 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("tls_cert and tls_key must be given together".into());
+        }
+        if let Some(url) = &self.public_url {
+            crate::provider::parse_public_url(url)?;
+        }
+        for h in &self.hostnames {
+            crate::provider::validate_hostname(h)?;
         }
         if self.max_body_bytes == 0 {
             return Err("max_body_bytes must be greater than zero".into());

@@ -32,7 +32,9 @@ pub mod hygiene;
 pub mod policy_pool;
 pub mod provider;
 pub mod provider_config;
+pub mod replay;
 pub mod routes;
+pub mod signing;
 pub mod snp;
 pub mod state;
 pub mod throttle;
@@ -49,7 +51,6 @@ use attesta_collateral::CollateralService;
 use attesta_evidence::crypto::sha256;
 use attesta_evidence::{AttestationType, UnixTime};
 use attesta_store::{ProviderRecord, SqliteStore, Store, TrustModel};
-use attesta_token::keys::KeyRing;
 
 pub use config::Config;
 pub use evidence::Verifiers;
@@ -251,6 +252,29 @@ fn verifiers(
     v
 }
 
+/// Open (or create) every provider's signing keys, off the async workers.
+async fn open_signing_keys(state: &AppState) -> Result<(), String> {
+    let providers = state
+        .store
+        .list_providers()
+        .await
+        .map_err(|e| e.to_string())?;
+    let jobs: Vec<(String, String)> = providers
+        .into_iter()
+        .map(|p| {
+            let subject = state.canonical_base(&p.name);
+            (p.name, subject)
+        })
+        .collect();
+    let signing = state.signing.clone();
+    tokio::task::spawn_blocking(move || {
+        jobs.iter()
+            .try_for_each(|(name, subject)| signing.ring(name, subject).map(|_| ()))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
 /// The HTTPS server: TLS over connection limits.
 type Listener =
     axum_server::Server<SocketAddr, axum_server::tls_rustls::RustlsAcceptor<conn::LimitAcceptor>>;
@@ -303,13 +327,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         .map_err(|e| StartError::Store(e.to_string()))?;
     let store: Arc<dyn Store> = Arc::new(store);
     let admin_hash = admin_token_hash(&config)?;
-    let keys = KeyRing::load_or_create(
+    let signing = signing::ProviderKeys::new(
         &config.data_dir.join("keys"),
-        "Attesta token signing",
+        &config.default_provider.name,
         config.key_overlap_secs,
-        UnixTime::now().0,
-    )
-    .map_err(|e| StartError::Keys(e.to_string()))?;
+    );
     ensure_default_provider(&config, store.as_ref()).await?;
     let tls = tls::ensure(
         &config.data_dir,
@@ -333,7 +355,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let state = AppState::new(
         config,
         store,
-        keys,
+        signing,
         admin_hash,
         verifiers,
         collateral,
@@ -361,6 +383,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             });
         }
     };
+    let _ = state.bound_port.set(addr.port());
+    open_signing_keys(&state).await.map_err(StartError::Keys)?;
     tracing::info!(%addr, data_dir = %data_dir.display(), "attesta is listening (https)");
     Ok(RunningServer {
         addr,

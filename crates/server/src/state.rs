@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use attesta_evidence::AttestationType;
 use attesta_policy::CompiledPolicy;
 use attesta_store::{ProviderRecord, Store};
-use attesta_token::keys::KeyRing;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -55,7 +54,11 @@ struct CachedPolicy {
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
-    pub keys: Arc<RwLock<KeyRing>>,
+    /// Each provider's token-signing keys (see [`crate::signing`]).
+    pub signing: Arc<crate::signing::ProviderKeys>,
+    /// The port this node listens on, once bound (the issuer's port when no
+    /// `public_url` is configured).
+    pub bound_port: Arc<std::sync::OnceLock<u16>>,
     /// SHA-256 of the admin token.
     pub admin_token_hash: Arc<[u8; 32]>,
     /// The evidence verifiers this build has.
@@ -105,7 +108,7 @@ impl AppState {
     pub fn new(
         config: Config,
         store: Arc<dyn Store>,
-        keys: KeyRing,
+        signing: crate::signing::ProviderKeys,
         admin_token_hash: [u8; 32],
         verifiers: crate::evidence::Verifiers,
         collateral: Arc<attesta_collateral::CollateralService>,
@@ -117,7 +120,8 @@ impl AppState {
         Self {
             config: Arc::new(config),
             store,
-            keys: Arc::new(RwLock::new(keys)),
+            signing: Arc::new(signing),
+            bound_port: Arc::new(std::sync::OnceLock::new()),
             admin_token_hash: Arc::new(admin_token_hash),
             verifiers: Arc::new(verifiers),
             collateral,
@@ -131,6 +135,39 @@ impl AppState {
             compiled: Arc::new(Mutex::new(HashMap::new())),
             policy_generation: Arc::new(AtomicU64::new(0)),
             providers: Arc::new(RwLock::new(HashMap::new())),
+        }
+    }
+
+    /// The port this node listens on (the configured one until bound).
+    pub fn port(&self) -> u16 {
+        self.bound_port
+            .get()
+            .copied()
+            .unwrap_or(self.config.listen.port())
+    }
+
+    /// The canonical base URL of a provider, for its signing certificate's
+    /// subject: `public_url` (else `https://localhost:<port>`), with
+    /// `/providers/<name>` for every provider but the default.
+    pub fn canonical_base(&self, provider: &str) -> String {
+        let origin = match crate::provider::match_host(
+            self.config
+                .public_url
+                .as_deref()
+                .and_then(|u| crate::provider::parse_public_url(u).ok())
+                .map(|(_, h, _)| h)
+                .as_deref()
+                .unwrap_or("localhost"),
+            &self.config,
+            self.port(),
+        ) {
+            Ok(m) => m.origin,
+            Err(_) => format!("https://localhost:{}", self.port()),
+        };
+        if provider == self.config.default_provider.name {
+            origin
+        } else {
+            format!("{origin}/providers/{provider}")
         }
     }
 

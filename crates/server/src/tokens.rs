@@ -9,6 +9,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::error::ApiError;
+use crate::provider::ProviderCtx;
 use crate::state::AppState;
 use attesta_evidence::UnixTime;
 
@@ -33,21 +35,43 @@ pub fn time_claims(issuer: &str, lifetime_secs: u64) -> Map<String, Value> {
     m
 }
 
-/// Sign `claims` with the node's active key; `jku` points at the provider's
-/// `/certs`.
+/// Sign `claims` with the provider's active key; `jku` points at the
+/// provider's `/certs`. Every provider has keys of its own
+/// ([`crate::signing`]), so a token names its provider's key whatever its
+/// claims say.
 pub fn sign(
     state: &AppState,
-    base_url: &str,
+    ctx: &ProviderCtx,
     claims: &Map<String, Value>,
     include_x5c: bool,
-) -> String {
-    let key = state.keys.read().expect("key ring lock").active();
-    attesta_token::jwt::sign_jwt(&key, &format!("{base_url}/certs"), claims, include_x5c)
+) -> Result<String, ApiError> {
+    let key = state
+        .signing
+        .active(ctx.name(), &state.canonical_base(ctx.name()))
+        .map_err(ApiError::internal)?;
+    Ok(attesta_token::jwt::sign_jwt(
+        &key,
+        &format!("{}/certs", ctx.base_url),
+        claims,
+        include_x5c,
+    ))
 }
 
-/// A control-plane result token: time claims + `body`, signed.
-pub fn management_token(state: &AppState, base_url: &str, body: Map<String, Value>) -> String {
-    let mut claims = time_claims(base_url, MANAGEMENT_TOKEN_SECS);
+/// The claim that marks a control-plane result token, so that it can never
+/// pass as an attestation result (`attesta token verify` and
+/// `attesta_token::rp` refuse tokens that carry it or that carry no
+/// `x-ms-attestation-type`).
+pub const MANAGEMENT_CLAIM: &str = attesta_token::jwt::MANAGEMENT_TOKEN_CLAIM;
+
+/// A control-plane result token: time claims + `body` + the management
+/// marker, signed.
+pub fn management_token(
+    state: &AppState,
+    ctx: &ProviderCtx,
+    body: Map<String, Value>,
+) -> Result<String, ApiError> {
+    let mut claims = time_claims(&ctx.base_url, MANAGEMENT_TOKEN_SECS);
     claims.extend(body);
-    sign(state, base_url, &claims, false)
+    claims.insert(MANAGEMENT_CLAIM.into(), json!(true));
+    sign(state, ctx, &claims, false)
 }

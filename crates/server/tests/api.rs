@@ -353,7 +353,7 @@ async fn tpm_init_returns_a_challenge_and_sealed_context() {
     let (s, b) = json(
         t.client
             .post(t.url(&format!("/attest/Tpm?{V}")))
-            .header("host", "nobody.attest.example")
+            .header("host", "nobody.localhost")
             .json(&json!({"data": b64(&req)}))
             .send()
             .await

@@ -182,19 +182,22 @@ async fn provider_lifecycle_and_isolation() {
         &t,
         "/policies/SgxEnclave",
         Some("alpha-secret"),
-        Some("alpha.attest.example"),
+        Some("alpha.localhost"),
     )
     .await;
     assert_eq!(s, 200, "{b}");
     let token = b["token"].as_str().unwrap();
     assert_eq!(policy_text_of(token), CUSTOM);
-    assert_eq!(claims(token)["iss"], "https://alpha.attest.example");
+    assert_eq!(
+        claims(token)["iss"],
+        format!("https://alpha.localhost:{}", t.server.addr.port())
+    );
     // An unknown host label is not silently the default provider.
     let (s, b) = get_policy(
         &t,
         "/policies/SgxEnclave",
         Some(&t.admin),
-        Some("gamma.attest.example"),
+        Some("gamma.localhost"),
     )
     .await;
     assert_error(s, &b, 404, "NotFound");
@@ -265,7 +268,7 @@ async fn provider_lifecycle_and_isolation() {
         &t,
         "/policies/SgxEnclave",
         Some(&t.admin),
-        Some("beta.attest.example"),
+        Some("beta.localhost"),
     )
     .await;
     assert_error(s, &b, 404, "NotFound");
@@ -330,11 +333,11 @@ async fn isolated_provider_requires_signed_policies_from_its_certificates() {
     assert_eq!(b["policy_certificates"].as_array().unwrap().len(), 2);
     let path = "/providers/iso/policies/SgxEnclave";
 
-    let (s, b) = put_policy(&t, path, None, &unsigned_policy(CUSTOM)).await;
+    let (s, b) = put_policy(&t, path, Some(&t.admin), &unsigned_policy(CUSTOM)).await;
     assert_error(s, &b, 400, "InvalidOperation");
-    let (s, b) = put_policy(&t, path, None, CUSTOM).await;
+    let (s, b) = put_policy(&t, path, Some(&t.admin), CUSTOM).await;
     assert_error(s, &b, 400, "InvalidOperation");
-    let (s, b) = put_policy(&t, path, None, &signed_policy(CUSTOM, &stranger)).await;
+    let (s, b) = put_policy(&t, path, Some(&t.admin), &signed_policy(CUSTOM, &stranger)).await;
     assert_error(s, &b, 400, "InvalidOperation");
     // A signature that does not verify.
     // Change one character in the middle of the signature (the last one may
@@ -344,12 +347,12 @@ async fn isolated_provider_requires_signed_policies_from_its_certificates() {
     let mut forged = genuine.clone().into_bytes();
     forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(forged).unwrap();
-    let (s, b) = put_policy(&t, path, None, &forged).await;
+    let (s, b) = put_policy(&t, path, Some(&t.admin), &forged).await;
     assert_error(s, &b, 400, "InvalidOperation");
 
     for key in [&rsa, &ec] {
         let jws = signed_policy(CUSTOM, key);
-        let (s, b) = put_policy(&t, path, None, &jws).await;
+        let (s, b) = put_policy(&t, path, Some(&t.admin), &jws).await;
         assert_eq!(s, 200, "{b}");
         let c = claims(b["token"].as_str().unwrap());
         assert_eq!(c["x-ms-policy-result"], "Updated");
@@ -359,11 +362,22 @@ async fn isolated_provider_requires_signed_policies_from_its_certificates() {
         );
         assert_eq!(c["x-ms-policy-signer"]["x5c"].as_array().unwrap().len(), 1);
     }
-    // The isolated provider's read side needs no bearer token; the
-    // certificates are listed.
+    // Reads are authenticated on every trust model: anonymous is 401, the
+    // admin token (the isolated provider has no tokens of its own) lists
+    // the certificates.
     let (s, b) = json(
         t.client
             .get(t.url(&format!("/providers/iso/certificates?{V}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &b, 401, "Unauthorized");
+    let (s, b) = json(
+        t.client
+            .get(t.url(&format!("/providers/iso/certificates?{V}")))
+            .bearer_auth(&t.admin)
             .send()
             .await
             .unwrap(),
@@ -383,6 +397,7 @@ async fn isolated_provider_requires_signed_policies_from_its_certificates() {
     let reset = |body: String| {
         t.client
             .post(t.url(&format!("/providers/iso/policies/SgxEnclave:reset?{V}")))
+            .bearer_auth(&t.admin)
             .header("content-type", "text/plain")
             .body(body)
             .send()
@@ -416,6 +431,7 @@ async fn policy_certificates_add_and_remove_are_signed_and_idempotent() {
     let call = |op: &str, body: String| {
         t.client
             .post(t.url(&format!("/providers/iso/certificates:{op}?{V}")))
+            .bearer_auth(&t.admin)
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -432,8 +448,18 @@ async fn policy_certificates_add_and_remove_are_signed_and_idempotent() {
     }
     let (s, b) = json(call("add", body_for(&second_pem, &stranger)).await.unwrap()).await;
     assert_error(s, &b, 400, "InvalidOperation");
+    // With RSA PKCS#1 v1.5 the removal signed by `first` would be the very
+    // bytes of the addition, which is refused as a replay
+    // (`isolated_control_plane_refuses_replays`); an `iat` makes it a request
+    // of its own, and repeating that same removal answers IsAbsent again.
+    let removal = {
+        let payload = json!({"policyCertificate": {"kty": "RSA", "x5c": [base64::engine::general_purpose::STANDARD.encode(der(&second_pem))]}, "iat": UnixTime::now().0});
+        serde_json::to_string(&sign_jws(payload.to_string().as_bytes(), &first).unwrap()).unwrap()
+    };
+    let (s, b) = json(call("remove", body_for(&second_pem, &first)).await.unwrap()).await;
+    assert_error(s, &b, 400, "ReplayedRequest");
     for _ in 0..2 {
-        let (s, b) = json(call("remove", body_for(&second_pem, &first)).await.unwrap()).await;
+        let (s, b) = json(call("remove", removal.clone()).await.unwrap()).await;
         assert_eq!(s, 200, "{b}");
         assert_eq!(
             claims(b["token"].as_str().unwrap())["x-ms-policycertificates-result"],
@@ -539,7 +565,9 @@ async fn key_rotation_keeps_the_old_key_published() {
     )
     .await;
     assert_eq!(s, 200, "{b}");
-    let new_kid = b["active"].as_str().unwrap().to_string();
+    // Every provider rotates; this server has only the default one.
+    assert_eq!(b["providers"][0]["provider"], "default");
+    let new_kid = b["providers"][0]["active"].as_str().unwrap().to_string();
     assert_ne!(new_kid, old_kid);
     let (_, after) = json(t.client.get(t.url("/certs")).send().await.unwrap()).await;
     let kids: Vec<&str> = after["keys"]

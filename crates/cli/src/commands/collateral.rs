@@ -50,8 +50,7 @@ pub async fn run(cmd: CollateralCmd) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            let token = admin.server.admin_token(&admin.admin_token)?;
-            let c = admin.server.client()?;
+            let (c, token) = admin.server.admin_client(&admin.admin_token)?;
             let v = send(
                 c.post(format!("{}/admin/collateral/snp", admin.server.root()))
                     .bearer_auth(token)
@@ -63,8 +62,7 @@ pub async fn run(cmd: CollateralCmd) -> anyhow::Result<ExitCode> {
         CollateralCmd::Import { dir, admin } => {
             let bundle = attesta_collateral::import_dir(&dir)?;
             let body = attesta_collateral::serialize(&bundle);
-            let token = admin.server.admin_token(&admin.admin_token)?;
-            let c = admin.server.client()?;
+            let (c, token) = admin.server.admin_client(&admin.admin_token)?;
             let v = send(
                 c.post(format!("{}/admin/collateral", admin.server.root()))
                     .bearer_auth(token)

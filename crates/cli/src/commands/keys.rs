@@ -27,8 +27,7 @@ pub async fn run(cmd: KeysCmd) -> anyhow::Result<ExitCode> {
         KeysCmd::List { admin } => (admin, false),
         KeysCmd::Rotate { admin } => (admin, true),
     };
-    let token = admin.server.admin_token(&admin.admin_token)?;
-    let c = admin.server.client()?;
+    let (c, token) = admin.server.admin_client(&admin.admin_token)?;
     let root = admin.server.root();
     let req = if rotate {
         c.post(format!("{root}/admin/keys:rotate"))

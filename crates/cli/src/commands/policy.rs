@@ -164,11 +164,16 @@ impl ControlArgs {
         path: &str,
     ) -> anyhow::Result<reqwest::RequestBuilder> {
         let url = format!("{}{path}?api-version={API_VERSION}", self.server.base());
-        let mut req = self.server.client()?.request(method, url);
-        let token = match &self.token {
-            Some(t) => Some(t.clone()),
-            None => self.server.admin_token(&None).ok(),
+        // An explicit --token goes to --url; the data directory's admin token
+        // only to that directory's own server (see ServerArgs::admin_client).
+        let (client, token) = match &self.token {
+            Some(t) => (self.server.client()?, Some(t.clone())),
+            None => match self.server.data_dir_admin_token() {
+                Ok(t) => (self.server.own_server_client()?, Some(t)),
+                Err(_) => (self.server.client()?, None),
+            },
         };
+        let mut req = client.request(method, url);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

@@ -131,8 +131,7 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
                 "policy_certificates": pems,
                 "config": config,
             });
-            let token = admin.server.admin_token(&admin.admin_token)?;
-            let c = admin.server.client()?;
+            let (c, token) = admin.server.admin_client(&admin.admin_token)?;
             let v = send(
                 c.post(format!("{}/admin/providers", admin.server.root()))
                     .bearer_auth(token)
@@ -142,8 +141,7 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
             print_json(&v);
         }
         ProviderCmd::List { admin } => {
-            let token = admin.server.admin_token(&admin.admin_token)?;
-            let c = admin.server.client()?;
+            let (c, token) = admin.server.admin_client(&admin.admin_token)?;
             let v = send(
                 c.get(format!("{}/admin/providers", admin.server.root()))
                     .bearer_auth(token),
@@ -152,8 +150,7 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
             print_json(&v);
         }
         ProviderCmd::Show { name, admin } => {
-            let token = admin.server.admin_token(&admin.admin_token)?;
-            let c = admin.server.client()?;
+            let (c, token) = admin.server.admin_client(&admin.admin_token)?;
             let v = send(
                 c.get(format!("{}/admin/providers/{name}", admin.server.root()))
                     .bearer_auth(token),
@@ -162,8 +159,7 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
             print_json(&v);
         }
         ProviderCmd::Delete { name, admin } => {
-            let token = admin.server.admin_token(&admin.admin_token)?;
-            let c = admin.server.client()?;
+            let (c, token) = admin.server.admin_client(&admin.admin_token)?;
             send(
                 c.delete(format!("{}/admin/providers/{name}", admin.server.root()))
                     .bearer_auth(token),

@@ -152,6 +152,21 @@ async fn create(
         Err(e) => return Err(ApiError::internal(e)),
     }
     state.invalidate_provider(&record.name);
+    // The provider's own signing keys, made now (RSA key generation) rather
+    // than on its first attest; keys left by an earlier provider of the same
+    // name are discarded so no token of that one verifies for this one.
+    let (signing, name, subject) = (
+        state.signing.clone(),
+        record.name.clone(),
+        state.canonical_base(&record.name),
+    );
+    tokio::task::spawn_blocking(move || {
+        signing.remove(&name)?;
+        signing.ring(&name, &subject).map(|_| ())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
     tracing::info!(provider = %record.name, trust_model = %record.trust_model, "provider created");
     Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
 }
@@ -243,39 +258,102 @@ async fn delete(
     }
     state.invalidate_policies(&name);
     state.invalidate_provider(&name);
+    state.signing.remove(&name).map_err(ApiError::internal)?;
     tracing::info!(provider = %name, "provider deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn key_list(state: &AppState) -> Value {
+/// `?provider=NAME` on the key routes.
+#[derive(Debug, Deserialize)]
+struct KeyQuery {
+    provider: Option<String>,
+}
+
+/// The providers a key route acts on: the named one (which must exist), or
+/// every provider.
+async fn key_providers(state: &AppState, q: &KeyQuery) -> Result<Vec<String>, ApiError> {
+    match &q.provider {
+        Some(name) => {
+            validate_name(name).map_err(ApiError::invalid_parameter)?;
+            if state
+                .store
+                .get_provider(name)
+                .await
+                .map_err(ApiError::internal)?
+                .is_none()
+            {
+                return Err(ApiError::not_found(format!(
+                    "no attestation provider is named '{name}'"
+                )));
+            }
+            Ok(vec![name.clone()])
+        }
+        None => Ok(state
+            .store
+            .list_providers()
+            .await
+            .map_err(ApiError::internal)?
+            .into_iter()
+            .map(|p| p.name)
+            .collect()),
+    }
+}
+
+fn key_list(state: &AppState, provider: &str) -> Result<Value, ApiError> {
     let now = UnixTime::now().0;
-    let ring = state.keys.read().expect("key ring lock");
+    let ring = state
+        .signing
+        .ring(provider, &state.canonical_base(provider))
+        .map_err(ApiError::internal)?;
+    let ring = ring.read().expect("key ring lock");
     let active = ring.active();
     let published: Vec<Value> = ring
         .published(now)
         .iter()
         .map(|k| json!({ "kid": k.kid(), "active": k.kid() == active.kid() }))
         .collect();
-    json!({ "active": active.kid(), "published": published })
+    Ok(json!({ "provider": provider, "active": active.kid(), "published": published }))
 }
 
-async fn keys(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+/// Each provider has its own keys: one entry per provider.
+fn key_lists(state: &AppState, providers: &[String]) -> Result<Json<Value>, ApiError> {
+    let lists = providers
+        .iter()
+        .map(|p| key_list(state, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "providers": lists })))
+}
+
+async fn keys(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<KeyQuery>,
+) -> Result<Json<Value>, ApiError> {
     require_admin(&state, &headers)?;
-    Ok(Json(key_list(&state)))
+    let providers = key_providers(&state, &q).await?;
+    key_lists(&state, &providers)
 }
 
 async fn rotate(
     State(state): State<AppState>,
     headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<KeyQuery>,
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&state, &headers)?;
-    let kid = {
-        let mut ring = state.keys.write().expect("key ring lock");
-        let key = ring.rotate(UnixTime::now().0).map_err(ApiError::internal)?;
-        key.kid().to_string()
-    };
-    tracing::info!(kid = %kid, "signing key rotated");
-    Ok(Json(key_list(&state)))
+    let providers = key_providers(&state, &q).await?;
+    for provider in &providers {
+        let ring = state
+            .signing
+            .ring(provider, &state.canonical_base(provider))
+            .map_err(ApiError::internal)?;
+        let kid = {
+            let mut ring = ring.write().expect("key ring lock");
+            let key = ring.rotate(UnixTime::now().0).map_err(ApiError::internal)?;
+            key.kid().to_string()
+        };
+        tracing::info!(provider = %provider, kid = %kid, "signing key rotated");
+    }
+    key_lists(&state, &providers)
 }
 
 /// `POST /admin/collateral`: import one DCAP collateral bundle (the JSON of

@@ -255,7 +255,7 @@ pub async fn attest(
             lifetime_secs: state.config.token_lifetime_secs,
             include_x5c: false,
         },
-    );
+    )?;
     Ok(Json(json!({ "token": token })))
 }
 
@@ -343,7 +343,7 @@ pub(crate) fn issue_token(
     outgoing: Map<String, Value>,
     nonce: Option<Value>,
     shape: TokenShape,
-) -> String {
+) -> Result<String, ApiError> {
     let mut claims = tokens::time_claims(&ctx.base_url, shape.lifetime_secs);
     claims.insert("jti".into(), json!(tokens::jti()));
     claims.insert("x-ms-ver".into(), json!("1.0"));
@@ -355,13 +355,28 @@ pub(crate) fn issue_token(
         claims.insert("nonce".into(), nonce);
     }
     claims.extend(service);
-    claims.extend(outgoing);
+    // Only proven data becomes claims: a policy's output never replaces or
+    // impersonates a claim the service vouches for. The policy crate refuses
+    // reserved names when a policy is set and when it is evaluated; this is
+    // the last line, whatever produced `outgoing`.
+    for (name, value) in outgoing {
+        if claims.contains_key(&name) || attesta_policy::reserved::is_reserved_output_claim(&name) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "PolicyEvaluationError",
+                format!(
+                    "the policy issued claim '{name}', a name reserved for claims the service vouches for; issue it under another name"
+                ),
+            ));
+        }
+        claims.insert(name, value);
+    }
     if policy.draft {
         // Draft-policy results are unsecured tokens: they must not be usable
         // as attestation results.
-        attesta_token::jwt::unsecured_jwt(&claims)
+        Ok(attesta_token::jwt::unsecured_jwt(&claims))
     } else {
-        tokens::sign(state, &ctx.base_url, &claims, shape.include_x5c)
+        tokens::sign(state, ctx, &claims, shape.include_x5c)
     }
 }
 

@@ -18,12 +18,13 @@ use serde_json::{Map, Value, json};
 use crate::auth::require_control_plane;
 use crate::error::ApiError;
 use crate::provider::ProviderCtx;
-use crate::routes::policy::{authorise_signer, body_text, verified_jws};
+use crate::replay;
+use crate::routes::policy::{authorise_signer, body_text, payload_object, verified_jws};
 use crate::state::AppState;
 use crate::tokens;
 use attesta_evidence::UnixTime;
 use attesta_evidence::crypto::sha1;
-use attesta_store::{PolicyCertRecord, StoreError};
+use attesta_store::{PolicyCertRecord, StoreError, TrustModel};
 
 /// The JWK MAA lists for a policy-management certificate.
 pub(crate) fn cert_jwk(der: &[u8]) -> Value {
@@ -58,7 +59,7 @@ pub async fn list(
     // Present even when empty: both SDKs read `.keys` unconditionally.
     body.insert("x-ms-policy-certificates".into(), json!({ "keys": keys }));
     Ok(Json(
-        json!({ "token": tokens::management_token(&state, &ctx.base_url, body) }),
+        json!({ "token": tokens::management_token(&state, &ctx, body)? }),
     ))
 }
 
@@ -91,11 +92,18 @@ fn change_jws(body: &Bytes, change: Change) -> Result<String, ApiError> {
     body_text(body)
 }
 
-/// The certificate DER a change names.
-fn certificate_of(payload: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let v: Value = serde_json::from_slice(payload).map_err(|e| {
-        ApiError::invalid_operation(format!("the JWS payload is not a JSON object: {e}"))
+/// The certificate DER a change names (the payload parsed strictly).
+fn certificate_of(payload: Option<&Map<String, Value>>) -> Result<Vec<u8>, ApiError> {
+    let v = payload.ok_or_else(|| {
+        ApiError::invalid_operation(
+            "the JWS payload is empty; a certificate change names a policyCertificate",
+        )
     })?;
+    if v.contains_key("AttestationPolicy") {
+        return Err(ApiError::invalid_operation(
+            "the JWS payload is a policy, not a certificate change",
+        ));
+    }
     let cert = [
         "policyCertificate",
         "x-ms-policyCertificate",
@@ -145,8 +153,29 @@ async fn change(
         true,
     )
     .await?;
-    let der = certificate_of(&jws.payload)?;
+    let payload = payload_object(&jws)?;
+    let der = certificate_of(payload.as_ref())?;
     let thumb = thumbprint(&der);
+    let isolated = ctx.record.trust_model == TrustModel::Isolated;
+    let op = match change {
+        Change::Add => replay::Operation::CertificateAdd,
+        Change::Remove => replay::Operation::CertificateRemove,
+    };
+    if isolated {
+        replay::check_times(&jws, payload.as_ref(), UnixTime::now().0)?;
+        if replay::check(&state, &ctx, &text, op).await? == replay::Seen::Again {
+            let present = state
+                .store
+                .list_policy_certs(ctx.name())
+                .await
+                .map_err(ApiError::internal)?
+                .iter()
+                .any(|c| c.thumbprint == thumb);
+            if present != (change == Change::Add) {
+                return Err(replay::refuse_repeat(op));
+            }
+        }
+    }
     let result = match change {
         Change::Add => {
             let rec = PolicyCertRecord {
@@ -174,12 +203,15 @@ async fn change(
             "IsAbsent"
         }
     };
+    if isolated {
+        replay::record(&state, &ctx, &text, op).await?;
+    }
     tracing::info!(provider = ctx.name(), thumbprint = %thumb, result, "policy management certificates changed");
     let mut out = Map::new();
     out.insert("x-ms-certificate-thumbprint".into(), json!(thumb));
     out.insert("x-ms-policycertificates-result".into(), json!(result));
     Ok(Json(
-        json!({ "token": tokens::management_token(&state, &ctx.base_url, out) }),
+        json!({ "token": tokens::management_token(&state, &ctx, out)? }),
     ))
 }
 

@@ -9,21 +9,20 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 use crate::provider::ProviderCtx;
 use crate::state::AppState;
-use attesta_evidence::UnixTime;
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn openid(ctx: ProviderCtx) -> Response {
     Json(attesta_token::jwks::openid_metadata(&ctx.base_url)).into_response()
 }
 
-/// `GET /certs`: the node's published signing keys (active and within overlap).
-pub async fn certs(State(state): State<AppState>, _ctx: ProviderCtx) -> Response {
+/// `GET /certs`: the provider's published signing keys (active and within
+/// overlap). Each provider publishes only its own keys.
+pub async fn certs(State(state): State<AppState>, ctx: ProviderCtx) -> Result<Response, ApiError> {
     let jwks = state
-        .keys
-        .read()
-        .expect("key ring lock")
-        .jwks(UnixTime::now().0);
-    Json(jwks).into_response()
+        .signing
+        .jwks(ctx.name(), &state.canonical_base(ctx.name()))
+        .map_err(ApiError::internal)?;
+    Ok(Json(jwks).into_response())
 }
 
 /// `GET /servicehealth`: 204 when the store answers, 503 otherwise.

@@ -21,6 +21,7 @@ use crate::auth::require_control_plane;
 use crate::codec::{b64_lenient, b64url};
 use crate::error::ApiError;
 use crate::provider::ProviderCtx;
+use crate::replay;
 use crate::routes::attest::{path_param, policy_error};
 use crate::state::{AppState, unsigned_policy_jws};
 use crate::tokens;
@@ -137,7 +138,7 @@ pub async fn get_policy(
     let mut body = Map::new();
     body.insert("x-ms-policy".into(), json!(jws));
     Ok(Json(
-        json!({ "token": tokens::management_token(&state, &ctx.base_url, body) }),
+        json!({ "token": tokens::management_token(&state, &ctx, body)? }),
     ))
 }
 
@@ -146,12 +147,13 @@ fn looks_like_policy_text(text: &str) -> bool {
     lower.starts_with("version") || lower.starts_with("package")
 }
 
-/// The policy text inside a `StoredAttestationPolicy` JWS payload.
-fn policy_from_payload(payload: &[u8]) -> Result<String, ApiError> {
-    let v: Value = serde_json::from_slice(payload).map_err(|e| {
-        ApiError::invalid_operation(format!(
-            "the JWS payload is not a JSON object with an AttestationPolicy member: {e}"
-        ))
+/// The policy text inside a `StoredAttestationPolicy` JWS payload (parsed
+/// strictly: a duplicate member is refused, not resolved).
+fn policy_from_payload(payload: Option<&Map<String, Value>>) -> Result<String, ApiError> {
+    let v = payload.ok_or_else(|| {
+        ApiError::invalid_operation(
+            "the JWS payload is empty; a policy is a JSON object with an AttestationPolicy member",
+        )
     })?;
     // `text` is the payload member of 2020 preview-era signed policies.
     let b64 = v
@@ -168,6 +170,22 @@ fn policy_from_payload(payload: &[u8]) -> Result<String, ApiError> {
         .map_err(|_| ApiError::invalid_operation("the policy text is not UTF-8"))
 }
 
+/// The strictly parsed payload object of a JWS, if it has one.
+pub(crate) fn payload_object(jws: &Jws) -> Result<Option<Map<String, Value>>, ApiError> {
+    jws.payload_object()
+        .map_err(|e| ApiError::invalid_operation(format!("Malformed JWT: {e}")))
+}
+
+/// Members that make a payload some other operation's.
+const OPERATION_MEMBERS: [&str; 6] = [
+    "AttestationPolicy",
+    "text",
+    "policyCertificate",
+    "x-ms-policyCertificate",
+    "maa-policyCertificate",
+    "aas-policyCertificate",
+];
+
 /// `PUT /policies/{type}`.
 pub async fn set_policy(
     State(state): State<AppState>,
@@ -179,6 +197,8 @@ pub async fn set_policy(
     require_control_plane(&state, &ctx, &headers)?;
     let ty = parse_type(&params, None)?;
     let text = body_text(&body)?;
+    let isolated = ctx.record.trust_model == TrustModel::Isolated;
+    let op = replay::Operation::PolicySet(ty);
     let (policy_text, jws_text, signer) = if looks_like_policy_text(&text) {
         authorise_signer(&state, &ctx, None, "the policy", false).await?;
         let jws = unsigned_policy_jws(&text);
@@ -186,16 +206,30 @@ pub async fn set_policy(
     } else {
         let (jws, signer) = verified_jws(&text)?;
         authorise_signer(&state, &ctx, signer.as_ref(), "the policy", false).await?;
-        (policy_from_payload(&jws.payload)?, text.clone(), signer)
+        let payload = payload_object(&jws)?;
+        if isolated {
+            replay::check_times(&jws, payload.as_ref(), UnixTime::now().0)?;
+        }
+        (policy_from_payload(payload.as_ref())?, text.clone(), signer)
     };
     attesta_policy::compile(&policy_text).map_err(policy_error)?;
+    if isolated && replay::check(&state, &ctx, &jws_text, op).await? == replay::Seen::Again {
+        let current = state
+            .store
+            .get_policy(ctx.name(), ty.as_str())
+            .await
+            .map_err(ApiError::internal)?;
+        if current.is_none_or(|c| c.jws != jws_text) {
+            return Err(replay::refuse_repeat(op));
+        }
+    }
     let signer_jwk = signer
         .as_ref()
         .map(|s| serde_json::to_value(&s.jwk).unwrap_or(Value::Null));
     let record = PolicyRecord {
         attestation_type: ty.as_str().to_string(),
         policy_text,
-        jws: jws_text,
+        jws: jws_text.clone(),
         signer: signer_jwk.clone(),
         updated_at: UnixTime::now().0 as i64,
     };
@@ -205,6 +239,9 @@ pub async fn set_policy(
         .await
         .map_err(ApiError::internal)?;
     state.invalidate_policies(ctx.name());
+    if isolated {
+        replay::record(&state, &ctx, &jws_text, op).await?;
+    }
     tracing::info!(provider = ctx.name(), attestation_type = %ty, signed = signer.is_some(), "policy set");
 
     let mut out = Map::new();
@@ -217,7 +254,7 @@ pub async fn set_policy(
         out.insert("x-ms-policy-signer".into(), jwk);
     }
     Ok(Json(
-        json!({ "token": tokens::management_token(&state, &ctx.base_url, out) }),
+        json!({ "token": tokens::management_token(&state, &ctx, out)? }),
     ))
 }
 
@@ -232,22 +269,55 @@ pub async fn reset_policy(
     require_control_plane(&state, &ctx, &headers)?;
     let ty = parse_type(&params, Some(":reset"))?;
     let text = body_text(&body)?;
+    let isolated = ctx.record.trust_model == TrustModel::Isolated;
+    let op = replay::Operation::PolicyReset(ty);
     let signer = if text.is_empty() {
         None
     } else {
-        verified_jws(&text)?.1
+        let (jws, signer) = verified_jws(&text)?;
+        // The reset form: an empty payload (what the SDKs sign), or an
+        // object of times only — never another operation's payload, so a
+        // signed policy or certificate change cannot double as a reset.
+        let payload = payload_object(&jws)?;
+        if let Some(member) = payload
+            .as_ref()
+            .and_then(|p| OPERATION_MEMBERS.iter().find(|m| p.contains_key(**m)))
+        {
+            return Err(ApiError::invalid_operation(format!(
+                "a reset request's JWS payload must be empty; this one carries '{member}', which belongs to another operation"
+            )));
+        }
+        if isolated {
+            replay::check_times(&jws, payload.as_ref(), UnixTime::now().0)?;
+        }
+        signer
     };
     authorise_signer(&state, &ctx, signer.as_ref(), "the reset request", false).await?;
+    let signed_isolated = isolated && signer.is_some();
+    if signed_isolated
+        && replay::check(&state, &ctx, &text, op).await? == replay::Seen::Again
+        && state
+            .store
+            .get_policy(ctx.name(), ty.as_str())
+            .await
+            .map_err(ApiError::internal)?
+            .is_some()
+    {
+        return Err(replay::refuse_repeat(op));
+    }
     state
         .store
         .delete_policy(ctx.name(), ty.as_str())
         .await
         .map_err(ApiError::internal)?;
     state.invalidate_policies(ctx.name());
+    if signed_isolated {
+        replay::record(&state, &ctx, &text, op).await?;
+    }
     tracing::info!(provider = ctx.name(), attestation_type = %ty, "policy reset");
     let mut out = Map::new();
     out.insert("x-ms-policy-result".into(), json!("Removed"));
     Ok(Json(
-        json!({ "token": tokens::management_token(&state, &ctx.base_url, out) }),
+        json!({ "token": tokens::management_token(&state, &ctx, out)? }),
     ))
 }

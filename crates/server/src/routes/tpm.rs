@@ -270,7 +270,7 @@ pub async fn quote(
         evaluation.outgoing,
         req.nonce,
         token_shape(&evaluation.properties),
-    );
+    )?;
     Ok(Json(json!({ "token": token })))
 }
 
@@ -714,6 +714,8 @@ pub async fn maa_request(
         .ok_or_else(|| tpm_error("no aik_pub"))?;
     let ak_key =
         attesta_evidence::tpm::structures::PublicKey::from_jwk(ak_pub).map_err(tpm_error)?;
+    // The request key is the AK itself: the TPM holds it.
+    let request_key_is_ak = request_key == ak_key;
 
     let policy = resolve_policy(state, ctx, AttestationType::Tpm, None).await?;
     let (config, _) = state
@@ -753,6 +755,20 @@ pub async fn maa_request(
         &nonce,
         now,
     )?;
+    // `cnf` vouches that the TPM holds the request key: only a proven binding
+    // earns it (the quote over the key, TPM2_Certify by the AK, or the AK
+    // itself). An unbound key (`info` absent or empty, v1's `attest_key`) is
+    // refused rather than confirmed.
+    if !(request_key_is_ak
+        || binding
+            .iter()
+            .any(|k| k == "tpm_quote" || k == "tpm_certify"))
+    {
+        return Err(ApiError::evidence(
+            "RequestKeyNotBound",
+            "the request key is not bound to the TPM, so the token could not confirm it (cnf): bind it with info.tpm_quote (the quote over the key) or info.tpm_certify (TPM2_Certify by the AK)",
+        ));
+    }
     let request_key_claim = key_object(&verified, &jwk, info.as_ref(), &challenge, true)?;
     incoming_map.insert("x-ms-tpm-request-key".into(), request_key_claim);
     if let Some(others) = member(&payload, "other_keys") {
@@ -790,7 +806,11 @@ pub async fn maa_request(
             custom.insert(name.to_string(), value.clone());
         }
     }
-    let incoming = attesta_policy::incoming_claims(&incoming_map, &custom);
+    // Attester-supplied claims keep issuer CustomClaim and may not take a
+    // name the service vouches for (`aikValidated`, `secureBootEnabled`, …):
+    // a condition written without `issuer==` must never match them.
+    let incoming = attesta_policy::incoming_claims_checked(&incoming_map, &custom)
+        .map_err(crate::routes::attest::policy_error)?;
     let evaluation = state
         .evaluate_policy(ctx.name(), &policy.compiled, incoming)
         .await?;
@@ -812,6 +832,6 @@ pub async fn maa_request(
         evaluation.outgoing,
         None,
         token_shape(&evaluation.properties),
-    );
+    )?;
     Ok(json!({ "payload": { "report": token } }))
 }
