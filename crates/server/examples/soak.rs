@@ -1,0 +1,364 @@
+//! Soak test: a well-behaved client attests at a steady rate while attacks
+//! run in turn — held connections, a 401 flood, an attest flood, a slow
+//! tenant policy — and the client's latency is reported per phase, with the
+//! server's RSS at start and end.
+//!
+//! The server runs in a child process (this binary re-executed with
+//! `--serve DIR`) so its RSS is its own; it keeps the default limits. Each
+//! party uses its own loopback address (127.0.0.1 the good client,
+//! 127.0.0.2.. the attackers), as distinct clients would.
+//!
+//! `cargo run --release -p attesta-server --example soak -- [SECONDS_PER_PHASE] [GOOD_RATE]`
+//! (driven by `scripts/soak.sh`; not part of CI).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use attesta_evidence::UnixTime;
+use attesta_server::Config;
+use attesta_testkit::SgxSample;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpSocket;
+
+/// A Rego policy whose evaluation runs for seconds in little memory.
+const SLOW_REGO: &str = r#"package attesta.slow
+
+default allow := false
+
+allow if {
+	some i in numbers.range(1, 4000)
+	some j in numbers.range(1, 4000)
+	i * j == -1
+}
+"#;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--serve") {
+        return serve(&args[2]);
+    }
+    let per_phase: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(30);
+    let rate: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20);
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(drive(per_phase, rate));
+}
+
+/// Child: run a server on an ephemeral port, print it, serve until killed.
+fn serve(dir: &str) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut cfg = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.into(),
+            ..Config::default()
+        };
+        cfg.collateral.pcs_url = String::new();
+        cfg.collateral.kds_url = String::new();
+        let server = attesta_server::start(cfg).await.expect("server starts");
+        println!("PORT {}", server.addr.port());
+        let _ = server.wait().await;
+    });
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn loopback(n: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, n))
+}
+
+fn client(pem: &[u8], from: IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem).unwrap())
+        .local_address(from)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+async fn drive(per_phase: u64, rate: u64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--serve")
+        .arg(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let port: u16 = {
+        use std::io::BufRead;
+        let out = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(out).read_line(&mut line).unwrap();
+        line.trim().trim_start_matches("PORT ").parse().unwrap()
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let base = format!("https://127.0.0.1:{port}");
+    let pem = std::fs::read(tmp.path().join("tls/cert.pem")).unwrap();
+    let admin = std::fs::read_to_string(tmp.path().join("admin-token")).unwrap();
+    let admin = admin.trim().to_string();
+    let setup = client(&pem, loopback(1));
+
+    // Tenants "good" (default policy) and "slow" (SLOW_REGO), one test root.
+    let sample = SgxSample::builder().at(UnixTime::now().0).build();
+    let root = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        STANDARD.encode(&sample.root_der)
+    );
+    for name in ["good", "slow"] {
+        let r = setup
+            .post(format!("{base}/admin/providers"))
+            .bearer_auth(&admin)
+            .json(&json!({"name": name, "config": {"test_roots": {"intel": [root]}}}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+    let r = setup
+        .post(format!("{base}/admin/collateral"))
+        .bearer_auth(&admin)
+        .body(attesta_collateral::serialize(&sample.collateral))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let jws = attesta_token::jws::unsigned_jws(
+        json!({"AttestationPolicy": URL_SAFE_NO_PAD.encode(SLOW_REGO)})
+            .to_string()
+            .as_bytes(),
+    );
+    let r = setup
+        .put(format!(
+            "{base}/providers/slow/policies/SgxEnclave?api-version=2022-08-01"
+        ))
+        .bearer_auth(&admin)
+        .body(jws)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let body = Arc::new(json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)}).to_string());
+    let rss_start = rss_kib(pid);
+
+    let phases = [
+        "baseline",
+        "held connections",
+        "401 flood",
+        "attest flood",
+        "slow tenant policy",
+    ];
+    println!(
+        "soak: {per_phase} s per phase, good client {rate} attests/s, server pid {pid}, RSS at start {rss_start} KiB"
+    );
+    println!(
+        "{:<20} {:>6} {:>6} {:>9} {:>9} {:>9}  attacker responses",
+        "phase", "sent", "ok", "p50", "p99", "max"
+    );
+    for (i, phase) in phases.iter().enumerate() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let counts: Arc<[AtomicU64; 6]> = Arc::new(Default::default());
+        let attack = match i {
+            1 => Some(tokio::spawn(hold_connections(
+                addr,
+                stop.clone(),
+                counts.clone(),
+            ))),
+            2 => Some(tokio::spawn(flood(
+                client(&pem, loopback(3)),
+                format!("{base}/policies/SgxEnclave?api-version=2022-08-01"),
+                None,
+                Some("wrong-token".into()),
+                16,
+                stop.clone(),
+                counts.clone(),
+            ))),
+            3 => Some(tokio::spawn(flood(
+                client(&pem, loopback(4)),
+                format!("{base}/providers/good/attest/SgxEnclave?api-version=2022-08-01"),
+                Some(body.clone()),
+                None,
+                32,
+                stop.clone(),
+                counts.clone(),
+            ))),
+            4 => Some(tokio::spawn(flood(
+                client(&pem, loopback(5)),
+                format!("{base}/providers/slow/attest/SgxEnclave?api-version=2022-08-01"),
+                Some(body.clone()),
+                None,
+                8,
+                stop.clone(),
+                counts.clone(),
+            ))),
+            _ => None,
+        };
+        let good = client(&pem, loopback(1));
+        let url = format!("{base}/providers/good/attest/SgxEnclave?api-version=2022-08-01");
+        let mut lat = Vec::new();
+        let (mut sent, mut ok) = (0u64, 0u64);
+        let mut tick = tokio::time::interval(Duration::from_millis(1000 / rate.max(1)));
+        let end = Instant::now() + Duration::from_secs(per_phase);
+        let mut inflight = Vec::new();
+        while Instant::now() < end {
+            tick.tick().await;
+            let (good, url, body) = (good.clone(), url.clone(), body.clone());
+            sent += 1;
+            inflight.push(tokio::spawn(async move {
+                let t = Instant::now();
+                let ok = match good.post(&url).body(body.to_string()).send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                (ok, t.elapsed())
+            }));
+        }
+        for h in inflight {
+            let (o, d) = h.await.unwrap();
+            ok += o as u64;
+            lat.push(d);
+        }
+        stop.store(true, Ordering::Relaxed);
+        if let Some(a) = attack {
+            let _ = a.await;
+        }
+        lat.sort();
+        let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+        let c: Vec<u64> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let attacker = match i {
+            0 => String::new(),
+            1 => format!("{} connections opened, {} closed by the server", c[0], c[1]),
+            _ => format!(
+                "2xx {} 400 {} 401 {} 429 {} 503 {} other {}",
+                c[0], c[1], c[2], c[3], c[4], c[5]
+            ),
+        };
+        println!(
+            "{:<20} {:>6} {:>6} {:>9.1?} {:>9.1?} {:>9.1?}  {attacker}",
+            phase,
+            sent,
+            ok,
+            pct(0.5),
+            pct(0.99),
+            lat[lat.len() - 1]
+        );
+    }
+    let rss_end = rss_kib(pid);
+    println!("server RSS: start {rss_start} KiB, end {rss_end} KiB");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Send requests as fast as `concurrency` allows until `stop`; count
+/// responses by status (2xx, 400, 401, 429, 503, other).
+async fn flood(
+    client: reqwest::Client,
+    url: String,
+    body: Option<Arc<String>>,
+    token: Option<String>,
+    concurrency: usize,
+    stop: Arc<AtomicBool>,
+    counts: Arc<[AtomicU64; 6]>,
+) {
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, body, token, stop, counts) = (
+            client.clone(),
+            url.clone(),
+            body.clone(),
+            token.clone(),
+            stop.clone(),
+            counts.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let req = match &body {
+                    Some(b) => client.post(&url).body(b.to_string()),
+                    None => client.get(&url),
+                };
+                let req = match &token {
+                    Some(t) => req.bearer_auth(t),
+                    None => req,
+                };
+                let slot = match req.send().await {
+                    Ok(r) => {
+                        let s = r.status().as_u16();
+                        let _ = r.bytes().await;
+                        match s {
+                            200..=299 => 0,
+                            400 => 1,
+                            401 => 2,
+                            429 => 3,
+                            503 => 4,
+                            _ => 5,
+                        }
+                    }
+                    Err(_) => 5,
+                };
+                counts[slot].fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Hold as many connections as the server allows from 20 addresses:
+/// half send a partial request line, half nothing; reopen what closes.
+async fn hold_connections(addr: SocketAddr, stop: Arc<AtomicBool>, counts: Arc<[AtomicU64; 6]>) {
+    let mut tasks = Vec::new();
+    for n in 0..400u32 {
+        let (stop, counts) = (stop.clone(), counts.clone());
+        tasks.push(tokio::spawn(async move {
+            let from = loopback(10 + (n % 20) as u8);
+            while !stop.load(Ordering::Relaxed) {
+                let sock = TcpSocket::new_v4().unwrap();
+                if sock.bind(SocketAddr::new(from, 0)).is_err() {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                let Ok(mut s) = sock.connect(addr).await else {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                };
+                counts[0].fetch_add(1, Ordering::Relaxed);
+                if n % 2 == 0 {
+                    // A TLS ClientHello's first bytes, never finished.
+                    let _ = s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).await;
+                }
+                let mut buf = [0u8; 64];
+                loop {
+                    tokio::select! {
+                        r = tokio::io::AsyncReadExt::read(&mut s, &mut buf) => {
+                            if !matches!(r, Ok(n) if n > 0) {
+                                counts[1].fetch_add(1, Ordering::Relaxed);
+                                break;
+                            }
+                        }
+                        _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                            if stop.load(Ordering::Relaxed) { return; }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
