@@ -295,6 +295,31 @@ fn gce_tampering_is_rejected_with_specific_codes() {
         ),
         "PcrSelectionInsufficient"
     );
+    // The AK's TPMT_PUBLIC with `restricted` cleared (the same key, so the
+    // certificate and signatures still match): not a restricted signing key.
+    let mut unrestricted = ak.clone();
+    unrestricted[4..8].copy_from_slice(&0x0004_0072u32.to_be_bytes());
+    assert_eq!(
+        code(
+            &evidence(&g, None, Some(&cert), &unrestricted),
+            &[0x90, 0x09],
+            &roots,
+            &s
+        ),
+        "AkNotRestrictedSigning"
+    );
+    // A decrypting key is no AK either.
+    let mut decrypting = ak.clone();
+    decrypting[4..8].copy_from_slice(&0x0007_0072u32.to_be_bytes());
+    assert_eq!(
+        code(
+            &evidence(&g, None, Some(&cert), &decrypting),
+            &[0x90, 0x09],
+            &roots,
+            &s
+        ),
+        "AkNotRestrictedSigning"
+    );
     // After the AK certificate expired.
     assert_eq!(
         verify(

@@ -9,7 +9,9 @@
 //!    `require_valid_aik_cert=false`, the AK is taken as given and the claim
 //!    `aikValidated` is false;
 //! 2. each quote is a `TPMS_ATTEST` of type quote with the TPM's magic,
-//!    signed by the AK over the bytes received (SHA-256 or stronger);
+//!    signed by the AK over the bytes received (SHA-256 or stronger); an
+//!    AK sent as a `TPMT_PUBLIC` must be a restricted signing key
+//!    (`AkNotRestrictedSigning`);
 //! 3. its `extraData` equals the expected nonce (the challenge, or the
 //!    key-binding hash the protocol defines);
 //! 4. its PCR digest equals the digest (with the signature's hash) of the
@@ -59,6 +61,10 @@ pub enum TpmError {
     AkChainUntrusted,
     #[error("the AK certificate's key is not the AK public key the quote was checked with")]
     AkKeyMismatch,
+    #[error(
+        "the AK is not a restricted signing key (objectAttributes {0:#010x}: restricted and sign must be set, decrypt clear); a key that can sign arbitrary data could forge quotes"
+    )]
+    AkNotRestrictedSigning(u32),
     #[error("the quote's signature scheme is not supported: {0}")]
     UnsupportedSignature(String),
     #[error("the quote is signed with {0}, which is too weak; use SHA-256 or stronger")]
@@ -119,6 +125,7 @@ impl ErrorCode for TpmError {
             TpmError::AkCertificateExpired(_) => "AkCertificateExpired",
             TpmError::AkChainUntrusted => "AkChainUntrusted",
             TpmError::AkKeyMismatch => "AkKeyMismatch",
+            TpmError::AkNotRestrictedSigning(_) => "AkNotRestrictedSigning",
             TpmError::UnsupportedSignature(_) => "UnsupportedSignature",
             TpmError::WeakSignatureHash(_) => "WeakSignatureHash",
             TpmError::QuoteSignatureInvalid => "QuoteSignatureInvalid",
@@ -138,6 +145,11 @@ impl ErrorCode for TpmError {
         }
     }
 }
+
+/// TPMA_OBJECT bits an AK is judged by (TPM 2.0 Part 2, 8.3).
+const TPMA_RESTRICTED: u32 = 1 << 16;
+const TPMA_DECRYPT: u32 = 1 << 17;
+const TPMA_SIGN: u32 = 1 << 18;
 
 /// One quote: the `TPMS_ATTEST` bytes and the `TPMT_SIGNATURE` over them.
 #[derive(Debug, Clone, Copy)]
@@ -195,6 +207,12 @@ pub struct TpmVerified {
     pub ak_chain: Option<VerifiedAkChain>,
     /// The AK the quotes were checked with.
     pub ak: PublicKey,
+    /// The AK's Name (nameAlg ‖ H(TPMT_PUBLIC)) when it came as a
+    /// TPMT_PUBLIC. Not compared with the quotes' `qualifiedSigner`: that is
+    /// the key's *qualified* name, H(parent's QN ‖ Name), which depends on
+    /// the hierarchy the AK lives in (the GCE AK's is the endorsement
+    /// hierarchy's), so it needs the parent chain to check.
+    pub ak_name: Option<Vec<u8>>,
     pub aik_pub_hash: String,
     /// Quoted PCR values: bank → index → value.
     pub quoted: Pcrs,
@@ -458,9 +476,19 @@ pub fn verify_with_chain(
     at: UnixTime,
     remembered: impl FnOnce(&[u8; 32]) -> Option<VerifiedAkChain>,
 ) -> Result<TpmVerified, TpmError> {
-    let ak: PublicKey = match &ev.ak_public {
-        AkPublic::Tpmt(bytes) => Public::parse(bytes)?.key,
-        AkPublic::Key(k) => k.clone(),
+    // A TPMT_PUBLIC AK must be a restricted signing key: it signs only
+    // digests the TPM made itself, so it cannot sign a forged TPMS_ATTEST.
+    let (ak, ak_name): (PublicKey, Option<Vec<u8>>) = match &ev.ak_public {
+        AkPublic::Tpmt(bytes) => {
+            let public = Public::parse(bytes)?;
+            let attrs = public.object_attributes;
+            if attrs & TPMA_RESTRICTED == 0 || attrs & TPMA_SIGN == 0 || attrs & TPMA_DECRYPT != 0 {
+                return Err(TpmError::AkNotRestrictedSigning(attrs));
+            }
+            let name = public.name();
+            (public.key, name)
+        }
+        AkPublic::Key(k) => (k.clone(), None),
     };
     let spki = ak
         .spki_der()
@@ -515,6 +543,7 @@ pub fn verify_with_chain(
         aik_validated,
         ak_chain,
         ak,
+        ak_name,
         aik_pub_hash: aik_pub_hash(&spki),
         quoted,
         event_log,
