@@ -149,9 +149,25 @@ impl SigningArgs {
         }))
     }
 
+    /// The request JWS: signed when a key is given, with `iat` added to the
+    /// payload so that each signed request is a request of its own (an
+    /// isolated provider applies a signed request once, and RSA PKCS#1 v1.5
+    /// would otherwise sign the same request to the same bytes).
     fn jws(&self, payload: &[u8]) -> anyhow::Result<String> {
         match self.key()? {
-            Some(k) => Ok(sign_jws(payload, &k)?),
+            Some(k) => {
+                let mut object = if payload.is_empty() {
+                    serde_json::Map::new()
+                } else {
+                    serde_json::from_slice(payload)
+                        .context("the request payload is not a JSON object")?
+                };
+                object.insert(
+                    "iat".into(),
+                    Value::from(attesta_evidence::UnixTime::now().0),
+                );
+                Ok(sign_jws(Value::Object(object).to_string().as_bytes(), &k)?)
+            }
             None => Ok(unsigned_jws(payload)),
         }
     }
