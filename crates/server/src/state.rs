@@ -346,6 +346,16 @@ impl AppState {
             .await
     }
 
+    /// The policy crate's limits with the server's time budget, so an
+    /// evaluation stops itself when the request stops waiting for it and
+    /// frees its worker (the pool's own deadline stays as the backstop).
+    fn policy_limits(&self) -> attesta_policy::Limits {
+        attesta_policy::Limits {
+            evaluation_budget: self.policy_pool.budget(),
+            ..attesta_policy::Limits::default()
+        }
+    }
+
     /// Evaluate a policy off the async workers, within the time budget.
     pub async fn evaluate_policy(
         &self,
@@ -354,10 +364,11 @@ impl AppState {
         incoming: Vec<attesta_policy::Claim>,
     ) -> Result<attesta_policy::Evaluation, ApiError> {
         let policy = policy.clone();
+        let limits = self.policy_limits();
         self.policy_pool
             .run(provider, "evaluation", move || {
                 policy
-                    .evaluate(&incoming)
+                    .evaluate_with_limits(&incoming, &limits)
                     .map_err(crate::routes::attest::policy_error)
             })
             .await
@@ -378,10 +389,11 @@ impl AppState {
         ApiError,
     > {
         let policy = policy.clone();
+        let limits = self.policy_limits();
         self.policy_pool
             .run(provider, "evaluation", move || {
                 let properties = policy
-                    .configuration_properties(&incoming)
+                    .configuration_properties_with_limits(&incoming, &limits)
                     .map_err(crate::routes::attest::policy_error)?;
                 Ok((properties, incoming))
             })
