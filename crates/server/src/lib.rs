@@ -150,6 +150,8 @@ async fn ensure_default_provider(config: &Config, store: &dyn Store) -> Result<(
                 token_hashes: hashes,
                 config: serde_json::json!({}),
                 created_at: UnixTime::now().0 as i64,
+                version: 0,
+                key_epoch: 0,
             };
             store
                 .create_provider(&record, &[])

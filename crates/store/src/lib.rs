@@ -1,5 +1,7 @@
-//! Attesta's persistence: the [`Store`] trait, the records it keeps, and
-//! [`SqliteStore`], the embedded implementation.
+//! Attesta's persistence: the [`Store`] trait, the records it keeps,
+//! [`SqliteStore`], the embedded implementation, and [`PgStore`], the
+//! PostgreSQL one for deployments of several nodes ([`open_url`] picks one
+//! from `store.url`).
 //!
 //! The store holds the control-plane state of an Attesta deployment:
 //! attestation providers (their trust model, the hashes of their bearer
@@ -11,9 +13,9 @@
 //!
 //! # The contract every implementation honours
 //!
-//! The SQLite implementation here is the reference; the PostgreSQL one (a
-//! later issue) must behave identically, and the same behavioural tests should
-//! run against both.
+//! The SQLite implementation here is the reference; the PostgreSQL one
+//! behaves identically, and one conformance suite (`tests/conformance.rs`)
+//! runs against both.
 //!
 //! * **Every write is one transaction.** A method that changes state either
 //!   commits all of its changes or none of them, even if the process dies part
@@ -49,6 +51,17 @@
 //!   table and refuses to run against a database whose schema is newer than
 //!   it knows ([`StoreError::SchemaTooNew`]), so an old binary never writes
 //!   into a layout it does not understand.
+//! * **Compare-and-swap for read-modify-write.** Every provider row carries a
+//!   `version` that each change to it increments; `update_provider_if`
+//!   writes only when the caller's copy is still current
+//!   ([`StoreError::Conflict`] otherwise), so two racing edits never lose one.
+//! * **One change counter.** Every write that another node must see (a
+//!   provider, policy, certificate or published signing key) increments
+//!   [`Store::generation`] in its own transaction; nodes poll that one number
+//!   to know when to drop their caches.
+//! * **Unreachable is not broken.** A database that cannot be reached (down,
+//!   failing over, pool exhausted) is [`StoreError::Unavailable`], which the
+//!   server answers with 503 and `Retry-After`; never `Backend`.
 //! * **The cache does not judge freshness.** `cache_get` returns an entry
 //!   whatever its `expires_at`; the caller compares it against its own clock.
 //!   That keeps the verification time injectable (pinned in tests) and lets a
@@ -60,9 +73,15 @@
 //! table.
 
 pub mod migrations;
+pub mod pgtest;
+mod postgres;
 mod sqlite;
 
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
+
+use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -130,6 +149,41 @@ pub struct ProviderRecord {
     /// Unix seconds. Set by `create_provider`; `update_provider` leaves it
     /// unchanged.
     pub created_at: i64,
+    /// Incremented by the store at every change of the row (1 after
+    /// creation); what `update_provider_if` compares. Ignored on writes.
+    #[serde(default)]
+    pub version: i64,
+    /// The provider's signing-key epoch: every requested rotation increments
+    /// it, and each node rotates its own key when its active key is older.
+    /// Ignored on writes (see `request_key_rotation`).
+    #[serde(default)]
+    pub key_epoch: i64,
+}
+
+/// A token-signing certificate one node published for one provider. The
+/// private key never leaves its node; only this certificate is shared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedKey {
+    pub provider: String,
+    /// base64url SHA-1 of `cert_der`.
+    pub kid: String,
+    pub node_id: String,
+    /// The self-signed certificate, DER.
+    pub cert_der: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; `None` while the key signs new tokens.
+    pub retired_at: Option<i64>,
+    /// The provider's key epoch the key was made for.
+    pub epoch: i64,
+}
+
+/// A node of the deployment and when it last said it was alive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub node_id: String,
+    /// Unix seconds.
+    pub last_seen: i64,
 }
 
 /// The policy a provider has set for one attestation type.
@@ -215,6 +269,20 @@ pub enum StoreError {
          run a newer Attesta against this database, or point this one at another database"
     )]
     SchemaTooNew { found: u32, supported: u32 },
+    /// The database is older than this build needs and automatic migration
+    /// is off.
+    #[error(
+        "database schema version {found} is older than this build of Attesta needs ({required}); \
+         run `attesta migrate` first"
+    )]
+    SchemaTooOld { found: u32, required: u32 },
+    /// A compare-and-swap write found the row changed since it was read.
+    #[error("{0} changed concurrently; read it again and retry")]
+    Conflict(String),
+    /// The database cannot be reached now (down, failing over, all
+    /// connections busy). Transient: the same call may succeed later.
+    #[error("the database is unreachable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -227,8 +295,56 @@ impl StoreError {
             StoreError::Backend(_) => "backend",
             StoreError::Corrupt(_) => "corrupt",
             StoreError::SchemaTooNew { .. } => "schema_too_new",
+            StoreError::SchemaTooOld { .. } => "schema_too_old",
+            StoreError::Conflict(_) => "conflict",
+            StoreError::Unavailable(_) => "unavailable",
         }
     }
+}
+
+/// How to open a store: which database, and whether to migrate it.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// `postgres://…` / `postgresql://…` (PostgreSQL), `sqlite:PATH` or a
+    /// plain path (SQLite).
+    pub url: String,
+    /// Bring the schema up to date (else refuse an older one with
+    /// [`StoreError::SchemaTooOld`]). A newer one is always refused.
+    pub migrate: bool,
+    /// PostgreSQL connection settings.
+    pub pg: PgOptions,
+}
+
+/// Opens the store `opts.url` names.
+pub async fn open_url(opts: &OpenOptions) -> Result<Arc<dyn Store>, StoreError> {
+    let url = opts.url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PgStore::connect(url, &opts.pg).await?;
+        if opts.migrate {
+            store.migrate().await?;
+        } else {
+            store.check_schema().await?;
+        }
+        return Ok(Arc::new(store));
+    }
+    let path = url.strip_prefix("sqlite:").unwrap_or(url);
+    if path.contains("://") {
+        return Err(StoreError::Backend(format!(
+            "store.url {url:?} names no store Attesta knows: use postgres://… or sqlite:PATH"
+        )));
+    }
+    let path = Path::new(path).to_path_buf();
+    let migrate = opts.migrate;
+    let store = tokio::task::spawn_blocking(move || {
+        if migrate {
+            SqliteStore::open(&path)
+        } else {
+            SqliteStore::open_checked(&path)
+        }
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("opening the SQLite store: {e}")))??;
+    Ok(Arc::new(store))
 }
 
 /// Persistence for providers, policies, policy-management certificates and
@@ -251,6 +367,19 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces trust model, token hashes and configuration; `created_at` is
     /// kept. `NotFound` if the provider does not exist.
     async fn update_provider(&self, p: &ProviderRecord) -> Result<(), StoreError>;
+
+    /// As `update_provider`, but only while the stored row is at
+    /// `expected_version` (compare-and-swap): `Conflict` if it changed since,
+    /// `NotFound` if it is gone. Returns the new version.
+    async fn update_provider_if(
+        &self,
+        p: &ProviderRecord,
+        expected_version: i64,
+    ) -> Result<i64, StoreError>;
+
+    /// Increments the provider's key epoch (every node then rotates its key
+    /// for it). Returns the new epoch; `NotFound` if the provider is gone.
+    async fn request_key_rotation(&self, provider: &str) -> Result<i64, StoreError>;
 
     /// Deletes the provider with its policies and certificates in one
     /// transaction. `Ok(false)` if it did not exist.
@@ -304,6 +433,36 @@ pub trait Store: Send + Sync + 'static {
     /// replayed its predecessor's requests.
     async fn record_applied_request(&self, r: &AppliedRequest) -> Result<bool, StoreError>;
 
+    /// The change counter: incremented by every write to providers,
+    /// policies, certificates and published keys. Cheap to read.
+    async fn generation(&self) -> Result<i64, StoreError>;
+
+    /// Inserts a node's signing certificate, or updates its `retired_at`
+    /// (the certificate of a kid never changes). `NotFound` if the provider
+    /// does not exist.
+    async fn publish_key(&self, k: &PublishedKey) -> Result<(), StoreError>;
+
+    /// Every node's published certificates for `provider`, oldest first.
+    async fn list_published_keys(&self, provider: &str) -> Result<Vec<PublishedKey>, StoreError>;
+
+    /// Removes certificates retired before `before` (all providers and
+    /// nodes). Returns how many.
+    async fn prune_published_keys(&self, before: i64) -> Result<u64, StoreError>;
+
+    /// Records that `node_id` is alive at `now` (no change counter bump).
+    async fn node_heartbeat(&self, node_id: &str, now: i64) -> Result<(), StoreError>;
+
+    /// Every node that ever sent a heartbeat.
+    async fn list_nodes(&self) -> Result<Vec<NodeRecord>, StoreError>;
+
+    /// A sealed shared secret by name.
+    async fn get_secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Stores `sealed` under `name` unless a secret of that name exists;
+    /// returns the value that is stored afterwards (the first writer's), so
+    /// nodes racing at first start agree on one.
+    async fn put_secret_if_absent(&self, name: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError>;
+
     /// The entry as stored, expired or not.
     async fn cache_get(&self, namespace: &str, key: &str)
     -> Result<Option<CacheEntry>, StoreError>;
@@ -353,6 +512,12 @@ mod tests {
                 found: 7,
                 supported: 2,
             },
+            StoreError::SchemaTooOld {
+                found: 1,
+                required: 3,
+            },
+            StoreError::Conflict("provider \"a\"".into()),
+            StoreError::Unavailable("connection refused".into()),
         ];
         let mut codes: Vec<_> = all.iter().map(StoreError::code).collect();
         codes.sort_unstable();

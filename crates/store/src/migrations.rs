@@ -11,8 +11,8 @@
 //!
 //! The SQL is written to port: `TEXT`, `BLOB` (PostgreSQL: `BYTEA`) and
 //! `BIGINT` columns, composite primary keys, standard foreign keys. The
-//! PostgreSQL implementation keeps its own list with the same versions and the
-//! same tables.
+//! PostgreSQL implementation applies the same list, same versions and same
+//! tables, through [`postgres_sql`], which only renames `BLOB` to `BYTEA`.
 
 use crate::StoreError;
 use crate::sqlite::map_sqlite_err;
@@ -87,7 +87,48 @@ CREATE TABLE applied_requests (
 CREATE INDEX applied_requests_provider ON applied_requests (provider);
 ",
     },
+    Migration {
+        version: 3,
+        description: "several nodes: provider versions and key epochs, the change counter, \
+                      published signing certificates, nodes, sealed shared secrets",
+        // published_keys has no foreign key either: delete_provider removes
+        // them explicitly, and a node may publish for a provider another node
+        // deleted a moment ago (publish_key checks inside its transaction).
+        sql: "
+ALTER TABLE providers ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE providers ADD COLUMN key_epoch BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE store_generation (
+    id         BIGINT NOT NULL PRIMARY KEY,
+    generation BIGINT NOT NULL
+);
+INSERT INTO store_generation (id, generation) VALUES (1, 0);
+CREATE TABLE published_keys (
+    provider   TEXT   NOT NULL,
+    kid        TEXT   NOT NULL,
+    node_id    TEXT   NOT NULL,
+    cert_der   BLOB   NOT NULL,
+    created_at BIGINT NOT NULL,
+    retired_at BIGINT,
+    epoch      BIGINT NOT NULL,
+    PRIMARY KEY (provider, kid)
+);
+CREATE TABLE nodes (
+    node_id   TEXT   NOT NULL PRIMARY KEY,
+    last_seen BIGINT NOT NULL
+);
+CREATE TABLE secrets (
+    name       TEXT   NOT NULL PRIMARY KEY,
+    sealed     BLOB   NOT NULL,
+    created_at BIGINT NOT NULL
+);
+",
+    },
 ];
+
+/// A migration's SQL as PostgreSQL spells it.
+pub fn postgres_sql(sql: &str) -> String {
+    sql.replace(" BLOB ", " BYTEA ")
+}
 
 /// The schema version this build brings databases to.
 pub fn latest_version() -> u32 {
@@ -130,6 +171,23 @@ pub(crate) fn current_version(conn: &Connection) -> Result<u32, StoreError> {
         )));
     }
     Ok(max)
+}
+
+/// Refuses a database that is not exactly at the newest version this build
+/// knows, without changing it.
+pub(crate) fn check(conn: &Connection) -> Result<u32, StoreError> {
+    let found = current_version(conn)?;
+    let supported = latest_version();
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
+    }
+    if found < supported {
+        return Err(StoreError::SchemaTooOld {
+            found,
+            required: supported,
+        });
+    }
+    Ok(found)
 }
 
 /// Applies every migration in `migrations` newer than the database's version,

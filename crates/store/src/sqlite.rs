@@ -16,8 +16,8 @@
 
 use crate::migrations::{self, MIGRATIONS};
 use crate::{
-    AppliedRequest, CacheEntry, PolicyCertRecord, PolicyRecord, ProviderRecord, Store, StoreError,
-    TrustModel,
+    AppliedRequest, CacheEntry, NodeRecord, PolicyCertRecord, PolicyRecord, ProviderRecord,
+    PublishedKey, Store, StoreError, TrustModel,
 };
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
@@ -59,7 +59,16 @@ impl SqliteStore {
         create_private_file(path)?;
         let conn = Connection::open(path)
             .map_err(|e| map_sqlite_err(e, &format!("opening the database {}", path.display())))?;
-        Self::setup(conn, true)
+        Self::setup(conn, true, true)
+    }
+
+    /// Opens the database at `path` without migrating it: refuses a schema
+    /// older or newer than this build's ([`StoreError::SchemaTooOld`],
+    /// [`StoreError::SchemaTooNew`]).
+    pub fn open_checked(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path)
+            .map_err(|e| map_sqlite_err(e, &format!("opening the database {}", path.display())))?;
+        Self::setup(conn, true, false)
     }
 
     /// A private database that lives as long as the store (tests, `verify`
@@ -67,7 +76,7 @@ impl SqliteStore {
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
         let conn = Connection::open_in_memory()
             .map_err(|e| map_sqlite_err(e, "opening an in-memory database"))?;
-        Self::setup(conn, false)
+        Self::setup(conn, false, true)
     }
 
     /// The schema version the database is at.
@@ -75,7 +84,11 @@ impl SqliteStore {
         migrations::current_version(&lock(&self.conn))
     }
 
-    fn setup(mut conn: Connection, on_disk: bool) -> Result<SqliteStore, StoreError> {
+    fn setup(
+        mut conn: Connection,
+        on_disk: bool,
+        migrate: bool,
+    ) -> Result<SqliteStore, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| map_sqlite_err(e, "setting the busy timeout"))?;
         if on_disk {
@@ -102,7 +115,11 @@ impl SqliteStore {
                 "this SQLite build does not enforce foreign keys".into(),
             ));
         }
-        migrations::migrate(&mut conn, MIGRATIONS)?;
+        if migrate {
+            migrations::migrate(&mut conn, MIGRATIONS)?;
+        } else {
+            migrations::check(&conn)?;
+        }
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -221,9 +238,12 @@ struct ProviderRow {
     token_hashes: String,
     config: String,
     created_at: i64,
+    version: i64,
+    key_epoch: i64,
 }
 
-const PROVIDER_COLUMNS: &str = "name, trust_model, token_hashes, config, created_at";
+const PROVIDER_COLUMNS: &str =
+    "name, trust_model, token_hashes, config, created_at, version, key_epoch";
 
 impl ProviderRow {
     fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
@@ -233,6 +253,8 @@ impl ProviderRow {
             token_hashes: r.get(2)?,
             config: r.get(3)?,
             created_at: r.get(4)?,
+            version: r.get(5)?,
+            key_epoch: r.get(6)?,
         })
     }
 
@@ -255,8 +277,18 @@ impl ProviderRow {
             token_hashes,
             config,
             created_at: self.created_at,
+            version: self.version,
+            key_epoch: self.key_epoch,
         })
     }
+}
+
+/// Increments the change counter inside the caller's write transaction.
+fn bump(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.prepare_cached("UPDATE store_generation SET generation = generation + 1 WHERE id = 1")
+        .and_then(|mut s| s.execute([]))
+        .map_err(|e| map_sqlite_err(e, "incrementing the change counter"))?;
+    Ok(())
 }
 
 fn provider_exists(tx: &Transaction<'_>, name: &str) -> Result<bool, StoreError> {
@@ -330,7 +362,7 @@ impl Store for SqliteStore {
             for cert in &certs {
                 insert_cert(tx, &name, cert)?;
             }
-            Ok(())
+            bump(tx)
         })
         .await
     }
@@ -373,15 +405,66 @@ impl Store for SqliteStore {
         self.write("updating a provider", move |tx| {
             let changed = tx
                 .prepare_cached(
-                    "UPDATE providers SET trust_model = ?2, token_hashes = ?3, config = ?4 \
-                     WHERE name = ?1",
+                    "UPDATE providers SET trust_model = ?2, token_hashes = ?3, config = ?4, \
+                     version = version + 1 WHERE name = ?1",
                 )
                 .and_then(|mut s| s.execute(params![name, trust_model, token_hashes, config]))
                 .map_err(|e| map_sqlite_err(e, "updating the provider"))?;
             if changed == 0 {
                 return Err(StoreError::NotFound(format!("provider {name:?}")));
             }
-            Ok(())
+            bump(tx)
+        })
+        .await
+    }
+
+    async fn update_provider_if(
+        &self,
+        p: &ProviderRecord,
+        expected_version: i64,
+    ) -> Result<i64, StoreError> {
+        let name = p.name.clone();
+        let trust_model = p.trust_model.as_str();
+        let token_hashes = to_json(&p.token_hashes, "the token hash list")?;
+        let config = to_json(&p.config, "the provider configuration")?;
+        self.write("updating a provider", move |tx| {
+            let map = |e| map_sqlite_err(e, "updating the provider");
+            let current: Option<i64> = tx
+                .prepare_cached("SELECT version FROM providers WHERE name = ?1")
+                .and_then(|mut s| s.query_row([&name], |r| r.get(0)).optional())
+                .map_err(map)?;
+            match current {
+                None => return Err(StoreError::NotFound(format!("provider {name:?}"))),
+                Some(v) if v != expected_version => {
+                    return Err(StoreError::Conflict(format!("provider {name:?}")));
+                }
+                Some(_) => {}
+            }
+            tx.prepare_cached(
+                "UPDATE providers SET trust_model = ?2, token_hashes = ?3, config = ?4, \
+                 version = version + 1 WHERE name = ?1",
+            )
+            .and_then(|mut s| s.execute(params![name, trust_model, token_hashes, config]))
+            .map_err(map)?;
+            bump(tx)?;
+            Ok(expected_version + 1)
+        })
+        .await
+    }
+
+    async fn request_key_rotation(&self, provider: &str) -> Result<i64, StoreError> {
+        let name = provider.to_owned();
+        self.write("requesting a key rotation", move |tx| {
+            let epoch: Option<i64> = tx
+                .prepare_cached(
+                    "UPDATE providers SET key_epoch = key_epoch + 1, version = version + 1 \
+                     WHERE name = ?1 RETURNING key_epoch",
+                )
+                .and_then(|mut s| s.query_row([&name], |r| r.get(0)).optional())
+                .map_err(|e| map_sqlite_err(e, "requesting a key rotation"))?;
+            let epoch = epoch.ok_or_else(|| StoreError::NotFound(format!("provider {name:?}")))?;
+            bump(tx)?;
+            Ok(epoch)
         })
         .await
     }
@@ -394,6 +477,7 @@ impl Store for SqliteStore {
             for sql in [
                 "DELETE FROM policies WHERE provider = ?1",
                 "DELETE FROM policy_certs WHERE provider = ?1",
+                "DELETE FROM published_keys WHERE provider = ?1",
             ] {
                 tx.prepare_cached(sql)
                     .and_then(|mut s| s.execute([&name]))
@@ -403,6 +487,7 @@ impl Store for SqliteStore {
                 .prepare_cached("DELETE FROM providers WHERE name = ?1")
                 .and_then(|mut s| s.execute([&name]))
                 .map_err(|e| map_sqlite_err(e, "deleting the provider"))?;
+            bump(tx)?;
             Ok(deleted > 0)
         })
         .await
@@ -487,7 +572,7 @@ impl Store for SqliteStore {
                 ])
             })
             .map_err(|e| map_sqlite_err(e, "storing the policy"))?;
-            Ok(())
+            bump(tx)
         })
         .await
     }
@@ -506,6 +591,9 @@ impl Store for SqliteStore {
                 )
                 .and_then(|mut s| s.execute([&provider, &attestation_type]))
                 .map_err(|e| map_sqlite_err(e, "deleting the policy"))?;
+            if deleted > 0 {
+                bump(tx)?;
+            }
             Ok(deleted > 0)
         })
         .await
@@ -544,7 +632,11 @@ impl Store for SqliteStore {
             if !provider_exists(tx, &provider)? {
                 return Err(StoreError::NotFound(format!("provider {provider:?}")));
             }
-            insert_cert(tx, &provider, &cert)
+            let added = insert_cert(tx, &provider, &cert)?;
+            if added {
+                bump(tx)?;
+            }
+            Ok(added)
         })
         .await
     }
@@ -577,6 +669,7 @@ impl Store for SqliteStore {
             tx.prepare_cached("DELETE FROM policy_certs WHERE provider = ?1 AND thumbprint = ?2")
                 .and_then(|mut s| s.execute([&provider, &thumbprint]))
                 .map_err(map)?;
+            bump(tx)?;
             Ok(true)
         })
         .await
@@ -625,6 +718,150 @@ impl Store for SqliteStore {
             })
             .map(|n| n > 0)
             .map_err(|e| map_sqlite_err(e, "recording an applied request"))
+        })
+        .await
+    }
+
+    async fn generation(&self) -> Result<i64, StoreError> {
+        self.run("reading the change counter", move |conn| {
+            conn.prepare_cached("SELECT generation FROM store_generation WHERE id = 1")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .map_err(|e| map_sqlite_err(e, "reading the change counter"))
+        })
+        .await
+    }
+
+    async fn publish_key(&self, k: &PublishedKey) -> Result<(), StoreError> {
+        let k = k.clone();
+        self.write("publishing a signing certificate", move |tx| {
+            if !provider_exists(tx, &k.provider)? {
+                return Err(StoreError::NotFound(format!("provider {:?}", k.provider)));
+            }
+            let changed = tx
+                .prepare_cached(
+                    "INSERT INTO published_keys \
+                     (provider, kid, node_id, cert_der, created_at, retired_at, epoch) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT (provider, kid) DO UPDATE SET retired_at = excluded.retired_at \
+                     WHERE published_keys.retired_at IS NOT excluded.retired_at",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        k.provider,
+                        k.kid,
+                        k.node_id,
+                        k.cert_der,
+                        k.created_at,
+                        k.retired_at,
+                        k.epoch
+                    ])
+                })
+                .map_err(|e| map_sqlite_err(e, "publishing a signing certificate"))?;
+            if changed > 0 {
+                bump(tx)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_published_keys(&self, provider: &str) -> Result<Vec<PublishedKey>, StoreError> {
+        let provider = provider.to_owned();
+        self.run("listing published signing certificates", move |conn| {
+            conn.prepare_cached(
+                "SELECT provider, kid, node_id, cert_der, created_at, retired_at, epoch \
+                 FROM published_keys WHERE provider = ?1 ORDER BY created_at, kid",
+            )
+            .and_then(|mut s| {
+                s.query_map([&provider], |r| {
+                    Ok(PublishedKey {
+                        provider: r.get(0)?,
+                        kid: r.get(1)?,
+                        node_id: r.get(2)?,
+                        cert_der: r.get(3)?,
+                        created_at: r.get(4)?,
+                        retired_at: r.get(5)?,
+                        epoch: r.get(6)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| map_sqlite_err(e, "listing published signing certificates"))
+        })
+        .await
+    }
+
+    async fn prune_published_keys(&self, before: i64) -> Result<u64, StoreError> {
+        self.write("pruning published signing certificates", move |tx| {
+            let n = tx
+                .prepare_cached(
+                    "DELETE FROM published_keys WHERE retired_at IS NOT NULL AND retired_at < ?1",
+                )
+                .and_then(|mut s| s.execute([before]))
+                .map_err(|e| map_sqlite_err(e, "pruning published signing certificates"))?;
+            if n > 0 {
+                bump(tx)?;
+            }
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn node_heartbeat(&self, node_id: &str, now: i64) -> Result<(), StoreError> {
+        let node_id = node_id.to_owned();
+        self.write("recording a node heartbeat", move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO nodes (node_id, last_seen) VALUES (?1, ?2) \
+                 ON CONFLICT (node_id) DO UPDATE SET last_seen = excluded.last_seen",
+            )
+            .and_then(|mut s| s.execute(params![node_id, now]))
+            .map_err(|e| map_sqlite_err(e, "recording a node heartbeat"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+        self.run("listing nodes", move |conn| {
+            conn.prepare_cached("SELECT node_id, last_seen FROM nodes ORDER BY node_id")
+                .and_then(|mut s| {
+                    s.query_map([], |r| {
+                        Ok(NodeRecord {
+                            node_id: r.get(0)?,
+                            last_seen: r.get(1)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(|e| map_sqlite_err(e, "listing nodes"))
+        })
+        .await
+    }
+
+    async fn get_secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let name = name.to_owned();
+        self.run("reading a secret", move |conn| {
+            conn.prepare_cached("SELECT sealed FROM secrets WHERE name = ?1")
+                .and_then(|mut s| s.query_row([&name], |r| r.get(0)).optional())
+                .map_err(|e| map_sqlite_err(e, "reading a secret"))
+        })
+        .await
+    }
+
+    async fn put_secret_if_absent(&self, name: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let name = name.to_owned();
+        let sealed = sealed.to_vec();
+        self.write("storing a secret", move |tx| {
+            let map = |e| map_sqlite_err(e, "storing a secret");
+            tx.prepare_cached(
+                "INSERT INTO secrets (name, sealed, created_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![name, sealed, unix_now()]))
+            .map_err(map)?;
+            tx.prepare_cached("SELECT sealed FROM secrets WHERE name = ?1")
+                .and_then(|mut s| s.query_row([&name], |r| r.get(0)))
+                .map_err(map)
         })
         .await
     }

@@ -139,6 +139,8 @@ async fn create(
         token_hashes: req.aad_tokens.iter().map(|t| token_hash(t)).collect(),
         config: serde_json::to_value(&req.config).map_err(ApiError::internal)?,
         created_at: now,
+        version: 0,
+        key_epoch: 0,
     };
     match state.store.create_provider(&record, &certs).await {
         Ok(()) => {}
