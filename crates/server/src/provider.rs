@@ -196,6 +196,18 @@ fn service_hosts(config: &crate::Config, port: u16) -> Vec<(String, String, u16,
     out
 }
 
+/// The service's own origin: `public_url` when configured, else
+/// `https://localhost:<port>`.
+pub fn canonical_origin(config: &crate::Config, port: u16) -> String {
+    match config.public_url.as_deref().map(parse_public_url) {
+        Some(Ok((scheme, host, p))) => {
+            let default = if scheme == "https" { 443 } else { 80 };
+            origin(&scheme, &host, p.unwrap_or(default))
+        }
+        _ => origin("https", "localhost", port),
+    }
+}
+
 fn origin(scheme: &str, host: &str, port: u16) -> String {
     let default = if scheme == "https" { 443 } else { 80 };
     if port == default {

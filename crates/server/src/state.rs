@@ -150,20 +150,7 @@ impl AppState {
     /// subject: `public_url` (else `https://localhost:<port>`), with
     /// `/providers/<name>` for every provider but the default.
     pub fn canonical_base(&self, provider: &str) -> String {
-        let origin = match crate::provider::match_host(
-            self.config
-                .public_url
-                .as_deref()
-                .and_then(|u| crate::provider::parse_public_url(u).ok())
-                .map(|(_, h, _)| h)
-                .as_deref()
-                .unwrap_or("localhost"),
-            &self.config,
-            self.port(),
-        ) {
-            Ok(m) => m.origin,
-            Err(_) => format!("https://localhost:{}", self.port()),
-        };
+        let origin = crate::provider::canonical_origin(&self.config, self.port());
         if provider == self.config.default_provider.name {
             origin
         } else {

@@ -43,17 +43,17 @@ pub fn sign(
     state: &AppState,
     ctx: &ProviderCtx,
     claims: &Map<String, Value>,
-    include_x5c: bool,
+    cert: attesta_token::jwt::CertHeader,
 ) -> Result<String, ApiError> {
     let key = state
         .signing
         .active(ctx.name(), &state.canonical_base(ctx.name()))
         .map_err(ApiError::internal)?;
-    Ok(attesta_token::jwt::sign_jwt(
+    Ok(attesta_token::jwt::sign_jwt_with(
         &key,
         &format!("{}/certs", ctx.base_url),
         claims,
-        include_x5c,
+        cert,
     ))
 }
 
@@ -73,5 +73,5 @@ pub fn management_token(
     let mut claims = time_claims(&ctx.base_url, MANAGEMENT_TOKEN_SECS);
     claims.extend(body);
     claims.insert(MANAGEMENT_CLAIM.into(), json!(true));
-    sign(state, ctx, &claims, false)
+    sign(state, ctx, &claims, attesta_token::jwt::CertHeader::None)
 }

@@ -40,6 +40,18 @@ async fn attest(
     sample: &TpmSample,
     with_cert: bool,
 ) -> Result<Map<String, Value>, (u16, Value)> {
+    attest_token(t, name, sample, with_cert)
+        .await
+        .map(|token| claims(&token))
+}
+
+/// [`attest`], returning the token itself.
+async fn attest_token(
+    t: &TestServer,
+    name: &str,
+    sample: &TpmSample,
+    with_cert: bool,
+) -> Result<String, (u16, Value)> {
     let (s, b) = json(
         t.client
             .get(t.url(&format!("/providers/{name}/attest/Tpm:challenge?{V}")))
@@ -88,10 +100,71 @@ async fn attest(
     )
     .await;
     if s == 200 {
-        Ok(claims(b["token"].as_str().unwrap()))
+        Ok(b["token"].as_str().unwrap().to_string())
     } else {
         Err((s, b))
     }
+}
+
+/// TPM tokens carry the signing certificate (`x5c`) in their header; with
+/// the `omit_x5c` property its SHA-1 thumbprint (`x5t`) instead, as MAA.
+/// Non-ASCII claim values travel as `\uXXXX`: Microsoft's JS client reads
+/// token bodies as 7-bit ASCII.
+#[tokio::test]
+async fn omit_x5c_puts_x5t_in_the_header_and_claims_are_ascii() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    let sample = TpmSample::builder().build();
+    for (name, omit) in [("full", false), ("thumb", true)] {
+        let policy = format!(
+            "version=1.2;\nconfigurationrules{{ => issueproperty(type=\"omit_x5c\", value={omit}); }};\nauthorizationrules{{ [type==\"aikValidated\", value==true] => permit(); }};\nissuancerules{{ => issue(type=\"city\", value=\"Zürich 😀\"); }};"
+        );
+        provider_with_policy(&t, name, "Tpm", &policy).await;
+        let (s, b) = configure(&t, name, json!({"test_roots": {"tpm": [sample.root_pem]}})).await;
+        assert_eq!(s, 200, "{b}");
+        let token = attest_token(&t, name, &sample, true).await.unwrap();
+        let (header, body) = attesta_token::jwt::decode_unverified(&token).unwrap();
+        if omit {
+            assert!(!header.contains_key("x5c"), "{header:?}");
+            assert_eq!(header["x5t"], header["kid"], "x5t is the SHA-1 thumbprint");
+        } else {
+            assert_eq!(header["x5c"].as_array().unwrap().len(), 1);
+            assert!(!header.contains_key("x5t"));
+        }
+        assert_eq!(body["city"], "Zürich 😀");
+        let raw = URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap();
+        assert!(raw.is_ascii(), "{}", String::from_utf8_lossy(&raw));
+        assert!(
+            String::from_utf8(raw)
+                .unwrap()
+                .contains(r#""Z\u00fcrich \ud83d\ude00""#)
+        );
+    }
+    // No TPM policy at all: the empty unsecured JWS, as live MAA answers.
+    let (s, b) = admin_post(
+        &t,
+        "/admin/providers",
+        json!({"name": "bare"}).to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = json(
+        t.client
+            .get(t.url(&format!("/providers/bare/policies/Tpm?{V}")))
+            .bearer_auth(&t.admin)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        claims(b["token"].as_str().unwrap())["x-ms-policy"],
+        "eyJhbGciOiJub25lIn0.."
+    );
+    t.stop().await;
 }
 
 #[tokio::test]

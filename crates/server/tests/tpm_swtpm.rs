@@ -376,6 +376,8 @@ async fn swtpm_maa_protocol_v2_over_https() {
     let report = open(&b)["payload"]["report"].as_str().unwrap().to_string();
     let (header, c) = attesta_token::jwt::decode_unverified(&report).unwrap();
     assert!(!header.contains_key("x5c"), "omit_x5c was set");
+    // MAA puts the certificate's SHA-1 thumbprint there instead.
+    assert_eq!(header["x5t"], header["kid"], "x5t replaces x5c");
     assert_eq!(c["role"], "db");
     assert_eq!(c["requestKeyType"], "RSA");
     let logged: Value =

@@ -110,31 +110,38 @@ pub fn sorted_json(map: &Map<String, Value>) -> String {
     out
 }
 
-/// A JSON string literal, escaped as serde_json escapes it.
+/// A JSON string literal, escaped as serde_json escapes it, and every
+/// non-ASCII character as `\uXXXX` (UTF-16 units, surrogate pairs above the
+/// BMP): Microsoft's JS client decodes token bodies as 7-bit ASCII, so a raw
+/// UTF-8 claim value would break its getters and silently skip its
+/// exp/nbf/iss checks. The escaped text is the same JSON value.
 fn write_json_string(s: &str, out: &mut String) {
     out.push('"');
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc: Option<&str> = match b {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0x08 => Some("\\b"),
-            0x0c => Some("\\f"),
-            0..=0x1f => None,
-            _ => continue,
+    for (i, c) in s.char_indices() {
+        let esc: Option<&str> = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            '\u{8}' => Some("\\b"),
+            '\u{c}' => Some("\\f"),
+            '\0'..='\u{1f}' => None,
+            c if c.is_ascii() => continue,
+            _ => None,
         };
-        // Every byte matched above is ASCII, so `i` is a char boundary.
         out.push_str(&s[start..i]);
         match esc {
             Some(e) => out.push_str(e),
             None => {
-                let _ = write!(out, "\\u{b:04x}");
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{u:04x}");
+                }
             }
         }
-        start = i + 1;
+        start = i + c.len_utf8();
     }
     out.push_str(&s[start..]);
     out.push('"');
@@ -241,13 +248,21 @@ mod tests {
         write_sorted_json(&v, &mut out);
         assert_eq!(
             out,
-            r#"{"A":true,"a":{"c":null,"z":[{"x":"q\"\n\u0001é","y":2}]},"b":1}"#
+            r#"{"A":true,"a":{"c":null,"z":[{"x":"q\"\n\u0001\u00e9","y":2}]},"b":1}"#
         );
-        // Same bytes serde_json gives for the strings (escaping parity).
-        let s = "q\"\n\u{1}\u{1f}\t\\é";
+        // Same bytes serde_json gives for ASCII strings (escaping parity).
+        let s = "q\"\n\u{1}\u{1f}\t\\/";
         let mut mine = String::new();
         write_json_string(s, &mut mine);
         assert_eq!(mine, serde_json::to_string(s).unwrap());
+        // Non-ASCII becomes \uXXXX (a surrogate pair above the BMP), ASCII
+        // only on the wire, the same value when parsed.
+        let s = "é€😀x";
+        let mut mine = String::new();
+        write_json_string(s, &mut mine);
+        assert_eq!(mine, r#""\u00e9\u20ac\ud83d\ude00x""#);
+        assert!(mine.is_ascii());
+        assert_eq!(serde_json::from_str::<String>(&mine).unwrap(), s);
     }
 
     #[test]

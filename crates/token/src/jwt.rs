@@ -47,19 +47,52 @@ pub fn check_attestation_claims(claims: &JsonMap) -> Result<(), TokenError> {
     }
 }
 
+/// Which certificate reference a token header carries besides `kid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertHeader {
+    /// Neither (MAA's SGX, OE, SNP and TDX tokens).
+    None,
+    /// `x5c`: the signing certificate (MAA's TPM and VBS tokens by default).
+    X5c,
+    /// `x5t`: base64url SHA-1 of the signing certificate, in place of `x5c`
+    /// (the `omit_x5c` policy property).
+    X5t,
+}
+
 /// Sign `claims` as an RS256 JWT with MAA's header. `jku` is the issuer's
 /// `/certs` URL; `include_x5c` adds the signing certificate to the header.
 pub fn sign_jwt(key: &SigningKey, jku: &str, claims: &JsonMap, include_x5c: bool) -> String {
+    let cert = if include_x5c {
+        CertHeader::X5c
+    } else {
+        CertHeader::None
+    };
+    sign_jwt_with(key, jku, claims, cert)
+}
+
+/// [`sign_jwt`] with the header's certificate reference chosen explicitly.
+pub fn sign_jwt_with(key: &SigningKey, jku: &str, claims: &JsonMap, cert: CertHeader) -> String {
     let mut header = JsonMap::new();
     header.insert("alg".into(), Value::from("RS256"));
     header.insert("jku".into(), Value::from(jku));
     header.insert("kid".into(), Value::from(key.kid()));
     header.insert("typ".into(), Value::from("JWT"));
-    if include_x5c {
-        header.insert(
-            "x5c".into(),
-            Value::Array(vec![Value::from(key.cert_b64())]),
-        );
+    match cert {
+        CertHeader::None => {}
+        CertHeader::X5c => {
+            header.insert(
+                "x5c".into(),
+                Value::Array(vec![Value::from(key.cert_b64())]),
+            );
+        }
+        CertHeader::X5t => {
+            header.insert(
+                "x5t".into(),
+                Value::from(crate::encoding::b64url(&crate::crypto::sha1(
+                    key.cert_der(),
+                ))),
+            );
+        }
     }
     let mut json = String::with_capacity(2048);
     write_sorted_map(&header, &mut json);

@@ -253,7 +253,7 @@ pub async fn attest(
         req.nonce,
         TokenShape {
             lifetime_secs: state.config.token_lifetime_secs,
-            include_x5c: false,
+            cert: attesta_token::jwt::CertHeader::None,
         },
     )?;
     Ok(Json(json!({ "token": token })))
@@ -330,7 +330,8 @@ pub(crate) async fn resolve_policy(
 /// Token lifetime and header shape.
 pub(crate) struct TokenShape {
     pub lifetime_secs: u64,
-    pub include_x5c: bool,
+    /// The certificate reference in the header (`x5c`, `x5t` or neither).
+    pub cert: attesta_token::jwt::CertHeader,
 }
 
 /// Assemble and sign the attestation token: the common MAA claims, the
@@ -376,7 +377,7 @@ pub(crate) fn issue_token(
         // as attestation results.
         Ok(attesta_token::jwt::unsecured_jwt(&claims))
     } else {
-        tokens::sign(state, ctx, &claims, shape.include_x5c)
+        tokens::sign(state, ctx, &claims, shape.cert)
     }
 }
 

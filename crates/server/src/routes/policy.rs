@@ -132,8 +132,9 @@ pub async fn get_policy(
     let ty = parse_type(&params, None)?;
     let jws = match state.policy(ctx.name(), ty).await? {
         Some(p) => p.jws.clone(),
-        // No policy and no default (TPM): an empty policy, as MAA returns.
-        None => unsigned_policy_jws(""),
+        // No policy and no default (TPM): the empty unsecured JWS exactly as
+        // live MAA returns it (header, empty payload, empty signature).
+        None => format!("{}..", attesta_token::jws::UNSIGNED_HEADER_B64),
     };
     let mut body = Map::new();
     body.insert("x-ms-policy".into(), json!(jws));

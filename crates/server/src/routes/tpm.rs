@@ -117,7 +117,13 @@ fn token_shape(properties: &Map<String, Value>) -> TokenShape {
         .unwrap_or(false);
     TokenShape {
         lifetime_secs: minutes * 60,
-        include_x5c: !omit_x5c,
+        // TPM tokens carry the signing certificate; `omit_x5c` puts its
+        // SHA-1 thumbprint (`x5t`) there instead (reference §2.4).
+        cert: if omit_x5c {
+            attesta_token::jwt::CertHeader::X5t
+        } else {
+            attesta_token::jwt::CertHeader::X5c
+        },
     }
 }
 
