@@ -58,8 +58,11 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, String> {
         }
         fig = fig.merge(Toml::file(path));
     }
+    // ATTESTA_LOG is the log filter and ATTESTA_LOG_FORMAT a flag's
+    // variable; the client commands' variables are not server configuration.
     fig = fig.merge(Env::prefixed("ATTESTA_").split("__").ignore(&[
         "config",
+        "log",
         "log_format",
         "url",
         "ca",
@@ -85,16 +88,58 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, String> {
     Ok(config)
 }
 
+/// The log filter: `ATTESTA_LOG`, else `RUST_LOG`, else `info`. A filter
+/// that does not parse is reported and `info` used, rather than silently
+/// logging nothing.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    for var in ["ATTESTA_LOG", "RUST_LOG"] {
+        if let Ok(text) = std::env::var(var)
+            && !text.trim().is_empty()
+        {
+            match tracing_subscriber::EnvFilter::try_new(text.trim()) {
+                Ok(f) => return f,
+                Err(e) => {
+                    eprintln!("warning: {var}={text:?} is not a log filter ({e}); logging at info")
+                }
+            }
+            break;
+        }
+    }
+    tracing_subscriber::EnvFilter::new("info")
+}
+
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ATTESTA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        // Colour codes only for a person at a terminal, never into files.
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
+}
+
+/// The first log line: version and the configuration that matters when
+/// reading the rest of the log (never secrets: the admin token is only said
+/// to be configured or generated).
+fn log_startup(config: &Config) {
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        listen = %config.listen,
+        data_dir = %config.data_dir.display(),
+        public_url = config.public_url.as_deref().unwrap_or("(listen address)"),
+        hostnames = ?config.hostnames,
+        tls = if config.tls_cert.is_some() { "configured" } else { "self-signed" },
+        admin_token = if config.admin_token.is_some() { "configured" } else { "data directory" },
+        default_provider = %config.default_provider.name,
+        pcs_url = if config.collateral.pcs_url.is_empty() { "(none: imported only)" } else { config.collateral.pcs_url.as_str() },
+        kds_url = if config.collateral.kds_url.is_empty() { "(none: imported only)" } else { config.collateral.kds_url.as_str() },
+        token_lifetime_secs = config.token_lifetime_secs,
+        max_inflight_attests = config.limits.max_inflight_attests,
+        "attesta {} starting",
+        env!("CARGO_PKG_VERSION")
+    );
 }
 
 async fn shutdown_signal() {
@@ -115,6 +160,7 @@ async fn shutdown_signal() {
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
     let config = load_config(&args).map_err(anyhow::Error::msg)?;
+    log_startup(&config);
     let server = attesta_server::start(config)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -80,7 +80,7 @@ pub use parts::{
     version_of,
 };
 pub use pcs::{INTEL_PCS_BASE_URL, PcsClient, PcsClientOptions, TcbUpdate};
-pub use service::{CollateralOptions, CollateralService, Fetched, store_bundle};
+pub use service::{CollateralCounts, CollateralOptions, CollateralService, Fetched, store_bundle};
 pub use snp_certs::{
     SnpCertChain, SnpEndorsementFacts, SnpKeyKind, SnpProduct, SnpTcb, endorsement_facts,
 };

@@ -19,6 +19,7 @@
 //! sleeping and the server passes its clock once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -132,12 +133,38 @@ impl Slot {
     }
 }
 
+/// What the cache has done since start, for metrics: lookups answered from
+/// memory or the shared cache (`hits`), lookups that had to go upstream
+/// (`misses`), upstream requests made and upstream requests that failed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CollateralCounts {
+    pub hits: u64,
+    pub misses: u64,
+    pub upstream_fetches: u64,
+    pub upstream_failures: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    upstream_fetches: AtomicU64,
+    upstream_failures: AtomicU64,
+}
+
+impl Counters {
+    fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// The DCAP collateral cache. Cheap to share behind an `Arc`.
 pub struct CollateralService {
     source: Box<dyn CollateralSource>,
     cache: Arc<dyn CollateralCache>,
     opts: CollateralOptions,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    counters: Counters,
 }
 
 impl CollateralService {
@@ -151,11 +178,46 @@ impl CollateralService {
             cache,
             opts,
             slots: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
         }
     }
 
     pub fn options(&self) -> &CollateralOptions {
         &self.opts
+    }
+
+    /// Cache and upstream counts since start.
+    pub fn counts(&self) -> CollateralCounts {
+        let c = &self.counters;
+        CollateralCounts {
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            upstream_fetches: c.upstream_fetches.load(Ordering::Relaxed),
+            upstream_failures: c.upstream_failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The earliest `nextUpdate` (Unix seconds) of the collateral this node
+    /// holds in memory, `None` when it holds none: the time by which a
+    /// refresh must have succeeded.
+    pub fn earliest_next_update(&self) -> Option<i64> {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .values()
+            .filter_map(|s| s.current().map(|e| e.next_update))
+            .min()
+    }
+
+    /// The `(tee, fmspc, ca)` keys and `nextUpdate` of the collateral held in
+    /// memory.
+    pub fn held(&self) -> Vec<(String, i64)> {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(String, i64)> = slots
+            .iter()
+            .filter_map(|(k, s)| s.current().map(|e| (k.clone(), e.next_update)))
+            .collect();
+        out.sort();
+        out
     }
 
     fn slot(&self, tee: DcapTee, fmspc: &str, ca: PckCa, key: &str) -> Arc<Slot> {
@@ -203,13 +265,17 @@ impl CollateralService {
         if let Some(e) = &current
             && self.is_fresh(e, now)
         {
+            self.counters.hit();
             return Ok(e.fetched(None));
         }
         let mut attempt = match slot.refresh.try_lock() {
             Ok(guard) => guard,
             Err(_) => match &current {
                 // Someone is refreshing; the copy we have is still valid.
-                Some(e) if now < e.next_update => return Ok(e.fetched(None)),
+                Some(e) if now < e.next_update => {
+                    self.counters.hit();
+                    return Ok(e.fetched(None));
+                }
                 _ => slot.refresh.lock().await,
             },
         };
@@ -219,6 +285,7 @@ impl CollateralService {
         if let Some(e) = &best
             && self.is_fresh(e, now)
         {
+            self.counters.hit();
             return Ok(e.fetched(None));
         }
         let retry = i64::try_from(self.opts.retry_interval.as_secs()).unwrap_or(i64::MAX);
@@ -237,9 +304,14 @@ impl CollateralService {
         if let Some(e) = &best
             && self.is_fresh(e, now)
         {
+            self.counters.hit();
             return Ok(e.fetched(None));
         }
 
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .upstream_fetches
+            .fetch_add(1, Ordering::Relaxed);
         let fetched = self.fetch_upstream(tee, &fmspc, ca, now).await;
         // Recorded only once the attempt completed: a caller cancelled
         // mid-fetch (client gone) must not make the next one wait out the
@@ -263,6 +335,9 @@ impl CollateralService {
                 }
             }
             Err(err) => {
+                self.counters
+                    .upstream_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(key, error = %err, "collateral refresh failed");
                 attempt.error = Some(err);
             }

@@ -51,6 +51,8 @@ pub struct Config {
     pub collateral: CollateralConfig,
     /// Connection, throttling and policy-execution limits.
     pub limits: LimitsConfig,
+    /// Where Prometheus metrics are served (see [`crate::metrics`]).
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 /// Bounds on what one client, one provider or the whole node may consume.
@@ -307,6 +309,7 @@ impl Default for Config {
             policy_cache_ttl_secs: 5,
             collateral: CollateralConfig::default(),
             limits: LimitsConfig::default(),
+            metrics: crate::metrics::MetricsConfig::default(),
         }
     }
 }

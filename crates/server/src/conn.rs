@@ -81,10 +81,12 @@ impl ConnLimiter {
         let key = client_key(ip);
         let mut c = self.counts.lock().expect("connection counts lock");
         if c.total >= self.max_total {
+            crate::metrics::throttled("connections_total");
             return Err("the node's connection limit is reached");
         }
         let n = c.per_ip.entry(key).or_insert(0);
         if *n >= self.max_per_ip {
+            crate::metrics::throttled("connections_per_ip");
             return Err("this client's connection limit is reached");
         }
         *n += 1;

@@ -293,9 +293,11 @@ impl EvidenceVerifier for DcapVerifier {
                         .raw
                 };
                 let quote = sgx::parse_quote(quote_bytes).map_err(sgx_error)?;
+                let collateral_started = std::time::Instant::now();
                 let (fetched, verify_at) = self
                     .collateral(DcapTee::Sgx, quote.pck_chain_pem, &pcfg, at)
                     .await?;
+                crate::metrics::stage("collateral", collateral_started);
                 let vc = self
                     .verified
                     .sgx(fetched.version, &fetched.collateral, &roots, verify_at)
@@ -313,9 +315,11 @@ impl EvidenceVerifier for DcapVerifier {
             }
             DcapKind::Tdx => {
                 let quote = tdx::parse_td_quote(&input.evidence).map_err(tdx_error)?;
+                let collateral_started = std::time::Instant::now();
                 let (fetched, verify_at) = self
                     .collateral(DcapTee::Tdx, quote.pck_chain_pem, &pcfg, at)
                     .await?;
+                crate::metrics::stage("collateral", collateral_started);
                 let vc = self
                     .verified
                     .tdx(fetched.version, &fetched.collateral, &roots, verify_at)

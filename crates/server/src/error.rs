@@ -135,14 +135,27 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// The codes of an error response, kept as a response extension so layers
+/// (metrics, the attestation event) can read them without parsing the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCodes {
+    pub code: &'static str,
+    pub inner: Option<&'static str>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let codes = ErrorCodes {
+            code: self.code,
+            inner: self.inner,
+        };
         let mut error = json!({"code": self.code, "message": self.message});
         if let Some(inner) = self.inner {
             error["innererror"] = json!({ "code": inner });
         }
         let body = json!({ "error": error });
         let mut resp = (self.status, axum::Json(body)).into_response();
+        resp.extensions_mut().insert(codes);
         if let Ok(v) = HeaderValue::from_str(self.code) {
             resp.headers_mut().insert("x-ms-error-code", v);
         }

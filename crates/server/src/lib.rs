@@ -29,6 +29,7 @@ pub mod error;
 pub mod evidence;
 mod fsutil;
 pub mod hygiene;
+pub mod metrics;
 pub mod policy_pool;
 pub mod provider;
 pub mod provider_config;
@@ -88,6 +89,8 @@ pub struct RunningServer {
     pub tls_cert: PathBuf,
     /// Shared state, for in-process tests and the CLI.
     pub state: AppState,
+    /// The metrics listener's address, when `metrics.listen` is configured.
+    pub metrics_addr: Option<SocketAddr>,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -365,12 +368,26 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         snp_endorsements,
     );
     let app = routes::router(state.clone());
+    let (metrics_addr, metrics_task) = match state.config.metrics.listen {
+        Some(addr) => {
+            let (bound, task) = metrics::serve_listener(addr, state.clone())
+                .await
+                .map_err(|reason| StartError::Listen { addr, reason })?;
+            (Some(bound), Some(task))
+        }
+        None => (None, None),
+    };
     let handle = axum_server::Handle::new();
     let server = listener(listen, rustls_config, &state.config.limits).handle(handle.clone());
     let task = tokio::spawn(async move {
-        server
+        let served = server
             .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
+            .await;
+        // The metrics listener lives as long as the service.
+        if let Some(t) = metrics_task {
+            t.abort();
+        }
+        served
     });
     let addr = match handle.listening().await {
         Some(addr) => addr,
@@ -393,6 +410,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         data_dir,
         tls_cert: tls.cert,
         state,
+        metrics_addr,
         handle,
         task,
     })

@@ -215,7 +215,7 @@ fn plane(req: &Request) -> Plane {
         Plane::Attest(provider)
     } else if rest.starts_with("policies/") || rest.starts_with("certificates") {
         Plane::Control(provider)
-    } else if path.starts_with("/admin") {
+    } else if path.starts_with("/admin") || path == "/metrics" {
         Plane::Admin
     } else {
         Plane::Other
@@ -281,6 +281,7 @@ pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -
     match plane(&req) {
         Plane::Attest(provider) => {
             if let Err(s) = t.attest_ip.take(&ip) {
+                crate::metrics::throttled("attest_ip");
                 return limited(
                     "attestation requests from this client",
                     l.attest_per_ip_per_sec,
@@ -289,6 +290,7 @@ pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -
                 );
             }
             if let Err(s) = t.attest_provider.take(&provider) {
+                crate::metrics::throttled("attest_provider");
                 return limited(
                     "attestation requests for this provider",
                     l.attest_per_provider_per_sec,
@@ -297,6 +299,7 @@ pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -
                 );
             }
             let Ok(_permit) = t.inflight_attests.clone().try_acquire_owned() else {
+                crate::metrics::throttled("attest_inflight");
                 return ApiError::service_unavailable(
                     format!(
                         "the service is at its limit of {} attestations in progress; retry after 1 s",
@@ -313,6 +316,7 @@ pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -
                 return r;
             }
             if let Err(s) = t.control_ip.take(&ip) {
+                crate::metrics::throttled("control_ip");
                 return limited(
                     "control-plane requests from this client",
                     l.control_per_ip_per_sec,
@@ -321,6 +325,7 @@ pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -
                 );
             }
             if let Err(s) = t.control_provider.take(&provider) {
+                crate::metrics::throttled("control_provider");
                 return limited(
                     "control-plane requests for this provider",
                     l.control_per_provider_per_sec,
@@ -335,6 +340,7 @@ pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -
                 return r;
             }
             if let Err(s) = t.control_ip.take(&ip) {
+                crate::metrics::throttled("control_ip");
                 return limited(
                     "admin requests from this client",
                     l.control_per_ip_per_sec,
@@ -351,6 +357,7 @@ pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -
 /// 429 when the client has used up its failed authentications.
 fn auth_gate(t: &Throttle, ip: &IpAddr) -> Option<Response> {
     t.auth_failures_ip.check(ip).err().map(|s| {
+        crate::metrics::throttled("auth_failures");
         limited(
             "failed authentications from this client",
             t.limits.auth_failures_per_ip_per_sec,

@@ -198,10 +198,10 @@ impl Jws {
         }
         let jwk = Jwk {
             alg: Some(jwk_alg.into()),
-            kid: None,
             kty: kty.into(),
             use_: Some("sig".into()),
             x5c: chain_der.iter().map(|d| b64std(d)).collect(),
+            ..Default::default()
         };
         Ok(Some(Signer {
             thumbprint_sha1_hex: hex::encode_upper(crypto::sha1(leaf)),

@@ -146,14 +146,19 @@ impl SigningKey {
         &self.pkcs8_der
     }
 
-    /// The key as published in `/certs`: `{"kid","kty":"RSA","x5c":[cert]}`.
+    /// The key as published in `/certs`: `kid`, `kty: RSA`, `n`, `e`,
+    /// `alg: RS256`, `use: sig` and `x5c: [cert]`.
     pub fn jwk(&self) -> Jwk {
+        let public = self.key_pair.public_key();
         Jwk {
-            alg: None,
+            alg: Some("RS256".into()),
+            e: Some(b64url(public.exponent().big_endian_without_leading_zero())),
             kid: Some(self.kid.clone()),
             kty: "RSA".into(),
-            use_: None,
+            n: Some(b64url(public.modulus().big_endian_without_leading_zero())),
+            use_: Some("sig".into()),
             x5c: vec![self.cert_b64.clone()],
+            ..Default::default()
         }
     }
 
@@ -322,6 +327,15 @@ impl KeyRing {
     /// The key that signs new tokens.
     pub fn active(&self) -> Arc<SigningKey> {
         self.active.clone()
+    }
+
+    /// When the active key was created (Unix seconds), for key-age metrics
+    /// and rotation alerts.
+    pub fn active_created_at(&self) -> u64 {
+        self.entries
+            .iter()
+            .find(|e| e.meta.retired_at.is_none())
+            .map_or(0, |e| e.meta.created_at)
     }
 
     /// The key with this `kid`, active or retired (published or not).
@@ -585,4 +599,37 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), KeyError> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod jwk_tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    /// The raw key in `n`/`e` is the certificate's key, so a library that
+    /// reads only `n`/`e` and one that reads only `x5c` verify alike.
+    #[test]
+    fn published_jwk_carries_the_certificates_rsa_key() {
+        let key = SigningKey::generate("https://jwk.example").unwrap();
+        let jwk = key.jwk();
+        assert_eq!(jwk.kty, "RSA");
+        assert_eq!(jwk.alg.as_deref(), Some("RS256"));
+        assert_eq!(jwk.use_.as_deref(), Some("sig"));
+        let (_, cert) = x509_parser::parse_x509_certificate(key.cert_der()).unwrap();
+        let x509_parser::public_key::PublicKey::RSA(rsa) = cert.public_key().parsed().unwrap()
+        else {
+            panic!("not an RSA certificate")
+        };
+        let strip = |b: &[u8]| -> Vec<u8> {
+            let i = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+            b[i..].to_vec()
+        };
+        let n = URL_SAFE_NO_PAD.decode(jwk.n.unwrap()).unwrap();
+        let e = URL_SAFE_NO_PAD.decode(jwk.e.unwrap()).unwrap();
+        assert_eq!(n.len(), 256, "RSA-2048 modulus without a leading zero");
+        assert_eq!(n, strip(rsa.modulus));
+        assert_eq!(e, strip(rsa.exponent));
+        assert_eq!(e, vec![1, 0, 1]);
+    }
 }

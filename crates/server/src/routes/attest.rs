@@ -108,10 +108,12 @@ pub async fn attest(
     params: RawPathParams,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    crate::metrics::note_provider(ctx.name());
     let raw_type = path_param(&params, "attestation_type").unwrap_or_default();
     if raw_type.eq_ignore_ascii_case("Tpm:quote") {
         return crate::routes::tpm::quote(state, ctx, body).await;
     }
+    let decode_started = std::time::Instant::now();
     let ty = attestation_type(&params)?;
     if ty == AttestationType::Tpm {
         // The TPM protocol has its own `{"data": …}` envelope.
@@ -175,13 +177,24 @@ pub async fn attest(
         )));
     };
 
+    crate::metrics::stage("decode", decode_started);
+
     // Verify, at the request's time.
     let at = UnixTime::now();
     let input = AttestInput {
         evidence,
         body: body_json,
     };
+    let verify_started = std::time::Instant::now();
     let verified = verifier.verify(&ctx.record, &input, at).await?;
+    crate::metrics::stage("verify", verify_started);
+    if let Some(status) = verified
+        .claims
+        .get("x-attesta-tcb-status")
+        .and_then(Value::as_str)
+    {
+        crate::metrics::note_tcb_status(status);
+    }
 
     // Bind caller data to the report.
     let mut service = verified.claims.clone().into_map();
@@ -220,6 +233,7 @@ pub async fn attest(
     }
     service.insert("x-ms-attestation-type".into(), json!(ty.claim_value()));
 
+    let policy_started = std::time::Instant::now();
     let policy = resolve_policy(&state, &ctx, ty, draft.as_deref()).await?;
     let mut incoming = attesta_policy::incoming_claims(&service, &Map::new());
     if matches!(
@@ -244,6 +258,8 @@ pub async fn attest(
     let evaluation = state
         .evaluate_policy(ctx.name(), &policy.compiled, incoming)
         .await?;
+    crate::metrics::stage("policy", policy_started);
+    let sign_started = std::time::Instant::now();
     let token = issue_token(
         &state,
         &ctx,
@@ -256,6 +272,7 @@ pub async fn attest(
             cert: attesta_token::jwt::CertHeader::None,
         },
     )?;
+    crate::metrics::stage("sign", sign_started);
     Ok(Json(json!({ "token": token })))
 }
 

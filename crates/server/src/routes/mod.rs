@@ -1,8 +1,11 @@
 //! The router: MAA routes (at the root and under `/providers/{provider}`),
 //! admin routes, and the layers every request passes through.
 //!
-//! Layers, outermost first: panic catcher (a panic becomes a 500 MAA body, no
-//! stack trace), tracing, the error-body rewriter that turns any plain error
+//! Layers, outermost first: request id (`x-ms-request-id` taken or made, and
+//! echoed on every response; [`crate::metrics::request_id`]), panic catcher
+//! (a panic becomes a 500 MAA body, no stack trace), tracing, the attest
+//! observer (metrics and one `attestation` event per attest request;
+//! [`crate::metrics::observe_attest`]), the error-body rewriter that turns any plain error
 //! response produced by a layer or by routing (404, 405, 408, 413) into
 //! MAA's `{"error":{"code","message"}}`, throttling and load shedding (429,
 //! 503; [`crate::throttle`]), header checks (one host, declared body size:
@@ -12,6 +15,7 @@
 pub mod admin;
 pub mod attest;
 pub mod certificates;
+pub mod health;
 pub mod metadata;
 pub mod policy;
 pub mod tpm;
@@ -80,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .merge(maa.clone())
         .nest("/providers/{provider}", maa)
         .merge(admin::routes())
+        .merge(health::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
@@ -99,10 +104,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             maa_error_bodies,
         ))
+        .layer(middleware::from_fn(crate::metrics::observe_attest))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("a request handler panicked").into_response()
         }))
+        .layer(middleware::from_fn(crate::metrics::request_id))
         .with_state(state)
 }
 
