@@ -267,6 +267,30 @@ impl DcapVerifier {
     }
 }
 
+impl DcapVerifier {
+    /// The verified collateral for a TD quote's platform (from the cache
+    /// when its version was verified before), the time to verify the quote
+    /// at, and how stale the collateral is when served under grace: the
+    /// TDX steps of [`EvidenceVerifier::verify`], for the Azure guest
+    /// route's TD quotes.
+    pub(crate) async fn tdx_collateral(
+        &self,
+        quote: &tdx::TdQuote<'_>,
+        pcfg: &ProviderConfig,
+        roots: &TrustRoots,
+        at: UnixTime,
+    ) -> Result<(Arc<TdxVerifiedCollateral>, UnixTime, Option<u64>), ApiError> {
+        let (fetched, verify_at) = self
+            .collateral(DcapTee::Tdx, quote.pck_chain_pem, pcfg, at)
+            .await?;
+        let vc = self
+            .verified
+            .tdx(fetched.version, &fetched.collateral, roots, verify_at)
+            .map_err(tdx_error)?;
+        Ok((vc, verify_at, fetched.stale_for))
+    }
+}
+
 #[async_trait::async_trait]
 impl EvidenceVerifier for DcapVerifier {
     async fn verify(

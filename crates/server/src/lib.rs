@@ -20,6 +20,7 @@
 //! serves until [`RunningServer::shutdown`].
 
 pub mod auth;
+pub mod azure_guest;
 mod cache;
 pub mod codec;
 pub mod config;

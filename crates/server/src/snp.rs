@@ -49,86 +49,69 @@ impl SnpVerifier {
             chains: VersionCache::new(16_384),
         }
     }
-
-    fn chain(
-        &self,
-        key: [u8; 32],
-        collateral: &SnpCollateral<'_>,
-        roots: &TrustRoots,
-        at: UnixTime,
-    ) -> Result<Arc<VerifiedChain>, SnpError> {
-        self.chains.get_or_verify(
-            key,
-            |c| c.check_time(at).is_ok(),
-            || VerifiedChain::verify(collateral, roots, at),
-        )
-    }
 }
 
-impl SnpVerifier {
-    /// AMD's CRL for the hierarchy of `vek_der`, and how many seconds past
-    /// its `nextUpdate` it is when served under the provider's grace.
-    ///
-    /// No CRL at all (KDS unreachable or offline and none cached or
-    /// imported) is `AmdCrlMissing` unless the provider grants a collateral
-    /// grace (`Ok(None)`: verify without revocation, and the token says so
-    /// with `x-attesta-snp-revocation-checked: false`); one stale beyond
-    /// the provider's grace is `AmdCrlExpired`.
-    async fn crl(
-        &self,
-        vek_der: &[u8],
-        pcfg: &ProviderConfig,
-        at: UnixTime,
-    ) -> Result<Option<(Arc<SnpCrl>, Option<u64>)>, ApiError> {
-        let cert = x509_parser::parse_x509_certificate(vek_der)
-            .map_err(|e| {
-                snp_error(SnpError::VcekChainInvalid(format!(
-                    "VCEK/VLEK: not an X.509 certificate: {e}"
-                )))
-            })?
-            .1;
-        let facts = snp::vek_facts(&cert).map_err(snp_error)?;
-        let kind = if facts.kind == SigningKey::Vlek {
-            SnpKeyKind::Vlek
-        } else {
-            SnpKeyKind::Vcek
-        };
-        let product = product(facts.generation);
-        let grace = pcfg.collateral_grace_secs.unwrap_or(0);
-        let hierarchy = format!("{product} {}", kind.as_str().to_uppercase());
-        match self
-            .endorsements
-            .crl_within_grace(product, kind, at.0 as i64, grace)
-            .await
-        {
-            Ok(v) => Ok(Some(v)),
-            Err(CollateralError::Expired {
-                next_update,
-                expired_for,
-                cause,
-                ..
-            }) => Err(ApiError::evidence(
-                "AmdCrlExpired",
-                format!(
-                    "AMD's CRL for the {hierarchy} hierarchy expired {expired_for} s ago (nextUpdate {}) and no fresh one could be fetched{}; this provider's grace period is {grace} s. Restore access to AMD KDS or import a current CRL with `attesta collateral import`",
-                    attesta_evidence::types::rfc3339(next_update),
-                    cause.map(|c| format!(" ({c})")).unwrap_or_default()
-                ),
-            )),
-            // The provider's grace also covers a CRL that cannot be had at
-            // all (KDS unreachable, nothing imported): the token then says
-            // revocation was not checked.
-            Err(e) if grace > 0 => {
-                tracing::warn!(provider_grace = grace, error = %e, "no AMD CRL for the {hierarchy} hierarchy; verifying without revocation under the provider's collateral grace");
-                Ok(None)
-            }
-            Err(e) => {
-                let missing = SnpError::CrlMissing(hierarchy);
-                Err(ApiError::evidence(
-                    missing.code(),
-                    format!("{missing} ({e}); or grant the provider a collateral grace period"),
-                ))
-            }
+/// AMD's CRL for the hierarchy of `vek_der`, and how many seconds past
+/// its `nextUpdate` it is when served under the provider's grace.
+///
+/// No CRL at all (KDS unreachable or offline and none cached or
+/// imported) is `AmdCrlMissing` unless the provider grants a collateral
+/// grace (`Ok(None)`: verify without revocation, and the token says so
+/// with `x-attesta-snp-revocation-checked: false`); one stale beyond
+/// the provider's grace is `AmdCrlExpired`.
+async fn crl(
+    endorsements: &SnpEndorsementService,
+    vek_der: &[u8],
+    pcfg: &ProviderConfig,
+    at: UnixTime,
+) -> Result<Option<(Arc<SnpCrl>, Option<u64>)>, ApiError> {
+    let cert = x509_parser::parse_x509_certificate(vek_der)
+        .map_err(|e| {
+            snp_error(SnpError::VcekChainInvalid(format!(
+                "VCEK/VLEK: not an X.509 certificate: {e}"
+            )))
+        })?
+        .1;
+    let facts = snp::vek_facts(&cert).map_err(snp_error)?;
+    let kind = if facts.kind == SigningKey::Vlek {
+        SnpKeyKind::Vlek
+    } else {
+        SnpKeyKind::Vcek
+    };
+    let product = product(facts.generation);
+    let grace = pcfg.collateral_grace_secs.unwrap_or(0);
+    let hierarchy = format!("{product} {}", kind.as_str().to_uppercase());
+    match endorsements
+        .crl_within_grace(product, kind, at.0 as i64, grace)
+        .await
+    {
+        Ok(v) => Ok(Some(v)),
+        Err(CollateralError::Expired {
+            next_update,
+            expired_for,
+            cause,
+            ..
+        }) => Err(ApiError::evidence(
+            "AmdCrlExpired",
+            format!(
+                "AMD's CRL for the {hierarchy} hierarchy expired {expired_for} s ago (nextUpdate {}) and no fresh one could be fetched{}; this provider's grace period is {grace} s. Restore access to AMD KDS or import a current CRL with `attesta collateral import`",
+                attesta_evidence::types::rfc3339(next_update),
+                cause.map(|c| format!(" ({c})")).unwrap_or_default()
+            ),
+        )),
+        // The provider's grace also covers a CRL that cannot be had at
+        // all (KDS unreachable, nothing imported): the token then says
+        // revocation was not checked.
+        Err(e) if grace > 0 => {
+            tracing::warn!(provider_grace = grace, error = %e, "no AMD CRL for the {hierarchy} hierarchy; verifying without revocation under the provider's collateral grace");
+            Ok(None)
+        }
+        Err(e) => {
+            let missing = SnpError::CrlMissing(hierarchy);
+            Err(ApiError::evidence(
+                missing.code(),
+                format!("{missing} ({e}); or grant the provider a collateral grace period"),
+            ))
         }
     }
 }
@@ -145,22 +128,47 @@ fn product(g: Generation) -> SnpProduct {
     }
 }
 
-#[async_trait::async_trait]
-impl EvidenceVerifier for SnpVerifier {
-    async fn verify(
-        &self,
-        provider: &ProviderRecord,
-        input: &AttestInput,
-        now: UnixTime,
-    ) -> Result<Verified, ApiError> {
-        let pcfg = ProviderConfig::of(provider)?;
-        let (at, pinned) = pcfg.time(now)?;
-        let doc = snp::maa::parse_report_json(&input.evidence)
-            .map_err(|e| ApiError::evidence(e.code(), &e))?;
-        let report =
-            snp::parse_report(&doc.report).map_err(|e| ApiError::evidence(e.code(), &e))?;
+/// A VCEK/VLEK chain verified for one report, and how it was judged.
+pub(crate) struct SnpChain {
+    pub chain: Arc<VerifiedChain>,
+    /// The time to verify the report at: the request's, or the last
+    /// second AMD's CRL was current when it is served under grace.
+    pub verify_at: UnixTime,
+    /// Seconds past its `nextUpdate` of a CRL served under grace.
+    pub crl_stale_for: Option<u64>,
+    /// Whether revocation was checked (a CRL was had).
+    pub revocation_checked: bool,
+}
+
+impl SnpChain {
+    /// The claims that say how the chain was judged
+    /// (`x-attesta-collateral-expired-for`, `x-attesta-snp-revocation-checked`).
+    pub fn annotate(&self, claims: &mut attesta_evidence::Claims) {
+        if let Some(stale) = self.crl_stale_for {
+            claims.insert("x-attesta-collateral-expired-for", json!(stale));
+        }
+        if !self.revocation_checked {
+            claims.insert("x-attesta-snp-revocation-checked", json!(false));
+        }
+    }
+}
+
+impl SnpVerifier {
+    /// The verified chain for `report`: from `cert_chain` (the request's
+    /// VcekCertChain, DER, VCEK first) when it has one, else from KDS or
+    /// the endorsement cache; AMD's CRL required as the module doc says;
+    /// verified once per certificate set, CRL and configured roots in
+    /// `chains`.
+    pub(crate) async fn verified_chain(
+        endorsements: &SnpEndorsementService,
+        chains: &VersionCache<VerifiedChain>,
+        report: &snp::SnpReport,
+        cert_chain: &[Vec<u8>],
+        pcfg: &ProviderConfig,
+        at: UnixTime,
+    ) -> Result<SnpChain, ApiError> {
         // The chain from the request (VcekCertChain), else from KDS / the cache.
-        let (vek, ask) = match snp::SnpCertificates::from_chain(&doc.cert_chain) {
+        let (vek, ask) = match snp::SnpCertificates::from_chain(cert_chain) {
             Some(c) => (c.vek_der, c.ask_der),
             None => {
                 let generation = report.cpuid_generation().ok_or_else(|| {
@@ -177,8 +185,7 @@ impl EvidenceVerifier for SnpVerifier {
                     |e: attesta_collateral::CollateralError| ApiError::evidence(e.code(), &e);
                 let (kind, vek) = match report.signing_key {
                     SigningKey::Vlek => {
-                        let v = self
-                            .endorsements
+                        let v = endorsements
                             .cached_vlek(product, tcb)
                             .await
                             .map_err(coll)?
@@ -192,14 +199,13 @@ impl EvidenceVerifier for SnpVerifier {
                     }
                     _ => (
                         SnpKeyKind::Vcek,
-                        self.endorsements
+                        endorsements
                             .vcek(product, &report.chip_id, tcb, at.0 as i64)
                             .await
                             .map_err(coll)?,
                     ),
                 };
-                let chain = self
-                    .endorsements
+                let chain = endorsements
                     .cert_chain(product, kind, at.0 as i64)
                     .await
                     .map_err(coll)?;
@@ -209,7 +215,7 @@ impl EvidenceVerifier for SnpVerifier {
         // AMD's CRL for the chain's hierarchy is required: revocation is
         // part of the chain check. It comes from KDS, the cache or an
         // import; a stale one is used only inside the provider's grace.
-        let crl = self.crl(&vek, &pcfg, at).await?;
+        let crl = crl(endorsements, &vek, pcfg, at).await?;
         let stale_for = crl.as_ref().and_then(|(_, s)| *s);
         let verify_at = match &crl {
             // As for DCAP collateral in grace: verify at the last second the
@@ -233,21 +239,49 @@ impl EvidenceVerifier for SnpVerifier {
             ask_der: &ask,
             crl_der,
         };
-        let chain = self
-            .chain(key, &collateral, &roots, verify_at)
+        let chain = chains
+            .get_or_verify(
+                key,
+                |c| c.check_time(verify_at).is_ok(),
+                || VerifiedChain::verify(&collateral, &roots, verify_at),
+            )
             .map_err(snp_error)?;
-        let v = snp::verify_report(&doc.report, &chain, verify_at).map_err(snp_error)?;
+        Ok(SnpChain {
+            chain,
+            verify_at,
+            crl_stale_for: stale_for,
+            revocation_checked: crl_der.is_some(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl EvidenceVerifier for SnpVerifier {
+    async fn verify(
+        &self,
+        provider: &ProviderRecord,
+        input: &AttestInput,
+        now: UnixTime,
+    ) -> Result<Verified, ApiError> {
+        let pcfg = ProviderConfig::of(provider)?;
+        let (at, pinned) = pcfg.time(now)?;
+        let doc = snp::maa::parse_report_json(&input.evidence)
+            .map_err(|e| ApiError::evidence(e.code(), &e))?;
+        let report =
+            snp::parse_report(&doc.report).map_err(|e| ApiError::evidence(e.code(), &e))?;
+        let chain = Self::verified_chain(
+            &self.endorsements,
+            &self.chains,
+            &report,
+            &doc.cert_chain,
+            &pcfg,
+            at,
+        )
+        .await?;
+        let v =
+            snp::verify_report(&doc.report, &chain.chain, chain.verify_at).map_err(snp_error)?;
         let mut verified = v.to_verified();
-        if let Some(stale) = stale_for {
-            verified
-                .claims
-                .insert("x-attesta-collateral-expired-for", json!(stale));
-        }
-        if crl_der.is_none() {
-            verified
-                .claims
-                .insert("x-attesta-snp-revocation-checked", json!(false));
-        }
+        chain.annotate(&mut verified.claims);
         if pinned {
             verified
                 .claims

@@ -50,6 +50,34 @@ pub enum AzureGuestError {
     AkPubInvalid(String),
     #[error("the vTPM quote did not verify: {0}")]
     Tpm(TpmError),
+    #[error("the AzureGuest request could not be decoded: {0}")]
+    Request(ParseError),
+    #[error(
+        "TpmInfo.AikPub is not the HCLAkPub the hardware report binds: the request mixes evidence from two vTPMs"
+    )]
+    AkPubMismatch,
+    #[error(
+        "the request has no EncKeyPub: the token is sealed to the vTPM's ephemeral encryption key, so it is required"
+    )]
+    EncKeyMissing,
+    #[error("EncKeyPub is not a usable encryption key: {0}")]
+    EncKeyInvalid(String),
+    #[error(
+        "EncKeyPub is not certified by the vTPM's attestation key ({0}); send the TPM2_Certify of the key by the AK as EncKeyCertifyInfo and EncKeyCertifyInfoSignature"
+    )]
+    EncKeyNotCertified(String),
+    #[error(
+        "EncKeyPub has object attributes {attributes:#010x} (missing: [{missing}], forbidden: [{forbidden}]); the ephemeral key must be a TPM-generated decryption key usable only through its PCR policy"
+    )]
+    EncKeyAttributesInvalid {
+        attributes: u32,
+        missing: String,
+        forbidden: String,
+    },
+    #[error(
+        "EncKeyPub is not sealed to the attested PCR state: {0}; create the key with a PolicyPCR policy over the quoted PCRs"
+    )]
+    EncKeyPolicyMismatch(String),
 }
 
 impl ErrorCode for AzureGuestError {
@@ -72,6 +100,13 @@ impl ErrorCode for AzureGuestError {
             AkPubMissing => "HclAkPubMissing",
             AkPubInvalid(_) => "HclAkPubInvalid",
             Tpm(e) => e.code(),
+            Request(_) => "AzureGuestRequestInvalid",
+            AkPubMismatch => "AikPubMismatch",
+            EncKeyMissing => "EncKeyMissing",
+            EncKeyInvalid(_) => "EncKeyInvalid",
+            EncKeyNotCertified(_) => "EncKeyNotCertified",
+            EncKeyAttributesInvalid { .. } => "EncKeyAttributesInvalid",
+            EncKeyPolicyMismatch(_) => "EncKeyPolicyMismatch",
         }
     }
 }

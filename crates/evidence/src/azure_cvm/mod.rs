@@ -7,7 +7,11 @@
 //! - [`runtime`]: the variable data (the HCL runtime JSON with `HCLAkPub`,
 //!   `HCLEkPub`, `vm-configuration`, `user-data`), bounded;
 //! - [`verify`]: the chain hardware report → variable data → AK → quote →
-//!   PCRs → event log, each link its own error ([`AzureGuestError`]).
+//!   PCRs → event log, each link its own error ([`AzureGuestError`]);
+//! - [`request`]: MAA's `AttestationInfo` request document, decoded (total,
+//!   bounded);
+//! - [`enc_key`]: the ephemeral encryption key the sealed response goes to,
+//!   certified by the AK and bound to the quoted PCRs.
 //!
 //! Hardware verification is the SEV-SNP and TDX modules' own
 //! ([`crate::snp::verify_report`], [`crate::tdx::verify_td_quote`]), the
@@ -40,8 +44,10 @@
 //! does not have; they are absent, so a policy that requires them fails
 //! closed.
 
+pub mod enc_key;
 pub mod error;
 pub mod hcl;
+pub mod request;
 pub mod runtime;
 pub mod verify;
 

@@ -131,9 +131,8 @@ pub async fn attest(
         return Ok(Json(crate::tpm::encode_envelope(&reply)));
     }
     if ty == AttestationType::AzureGuest {
-        return Err(ApiError::not_implemented(format!(
-            "{ty} attestation is not available in this build of Attesta yet"
-        )));
+        // Its own request document and a sealed response.
+        return crate::azure_guest::attest(state, ctx, body).await;
     }
 
     // Decode.
@@ -349,6 +348,16 @@ pub(crate) struct TokenShape {
     pub lifetime_secs: u64,
     /// The certificate reference in the header (`x5c`, `x5t` or neither).
     pub cert: attesta_token::jwt::CertHeader,
+}
+
+impl TokenShape {
+    /// `lifetime_secs`, no certificate in the header.
+    pub(crate) fn plain(lifetime_secs: u64) -> Self {
+        Self {
+            lifetime_secs,
+            cert: attesta_token::jwt::CertHeader::None,
+        }
+    }
 }
 
 /// Assemble and sign the attestation token: the common MAA claims, the
