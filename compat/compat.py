@@ -236,6 +236,28 @@ def control_plane_isolated() -> None:
             r, _ = admin.add_policy_management_certificate(RSA2_CERT, **signing)
             expect(r.certificate_resolution == CertificateModification.IS_PRESENT, str(r.certificate_resolution))
 
+    def replayed_add_refused():
+        # The SDK signs the removal with the adding key to the very bytes of
+        # the addition (RSA PKCS#1 v1.5): refused as a replay, state kept.
+        try:
+            admin.remove_policy_management_certificate(RSA2_CERT, **signing)
+        except HttpResponseError as e:
+            expect(e.status_code == 400, f"status {e.status_code}")
+            expect("ReplayedRequest" in str(e), str(e))
+            certs, _ = admin.get_policy_management_certificates()
+            expect(len(certs) == 4, f"RSA2 still present: {len(certs)} certificates")
+            return
+        raise AssertionError("the addition's JWS removed the certificate")
+
+    def anonymous_read_refused():
+        anon = AttestationAdministrationClient(endpoint, Credential("wrong"), **validation(endpoint))
+        try:
+            anon.get_policy(AttestationType.SGX_ENCLAVE)
+        except HttpResponseError as e:
+            expect(e.status_code == 401, f"status {e.status_code}")
+            return
+        raise AssertionError("an isolated provider's policy was read without its token")
+
     def remove_twice():
         # Signed by another certificate of the provider: with RSA PKCS#1 v1.5
         # the SDK's removal signed by the adding key is byte for byte the
@@ -250,7 +272,9 @@ def control_plane_isolated() -> None:
     op("set_policy(unsigned -> refused)", ISO, set_unsigned_refused)
     op("reset_policy(signed)", ISO, reset_signed)
     op("get_policy_management_certificates", ISO, certs)
+    op("get_policy(wrong token -> 401)", ISO, anonymous_read_refused)
     op("add_policy_management_certificate(x2)", ISO, add_twice)
+    op("remove_policy_management_certificate(the addition's bytes -> replay refused)", ISO, replayed_add_refused)
     op("remove_policy_management_certificate(x2)", ISO, remove_twice)
 
 
