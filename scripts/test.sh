@@ -36,3 +36,6 @@ cargo test --locked -p attesta-server --test tpm_swtpm -- --ignored
 
 stage "Microsoft SDK compatibility (Python azure-security-attestation, JS @azure/attestation)"
 bash compat/run.sh
+
+stage "standard tools (PyJWT's PyJWKClient validates a token with /certs alone)"
+bash tests/ops-tools/run.sh
