@@ -47,6 +47,7 @@ pub mod snp;
 pub mod tdx;
 pub mod tpm;
 pub mod types;
+pub mod vbs;
 
 pub use claims::Claims;
 pub use error::{ErrorCode, ParseError};
