@@ -51,6 +51,9 @@ pub struct Config {
     pub collateral: CollateralConfig,
     /// Connection, throttling and policy-execution limits.
     pub limits: LimitsConfig,
+    /// Where the shared state lives (SQLite in the data directory, or
+    /// PostgreSQL for several nodes) and the key that seals its secrets.
+    pub store: StoreConfig,
     /// Where Prometheus metrics are served (see [`crate::metrics`]).
     pub metrics: crate::metrics::MetricsConfig,
 }
@@ -239,6 +242,106 @@ impl LimitsConfig {
     }
 }
 
+/// The store: which database, how to reach it, and the key-encryption key
+/// that seals the secrets kept in it (TPM context key, admin token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://user:pass@host[,host2]/db?sslmode=require&target_session_attrs=read-write`
+    /// for PostgreSQL, `sqlite:PATH` for SQLite. Unset: SQLite at
+    /// `<data_dir>/attesta.db`.
+    pub url: Option<String>,
+    /// File holding the 32-byte key-encryption key (raw, or base64) that
+    /// seals shared secrets in the store. Every node of a deployment needs
+    /// the same file. Unset: `<data_dir>/store.key`, created on first start.
+    pub key_file: Option<PathBuf>,
+    /// This node's identity in the store (published signing keys,
+    /// heartbeats). Unset: a random id kept in `<data_dir>/node-id`.
+    pub node_id: Option<String>,
+    /// Bring the schema up to date at start (else `attesta migrate` must
+    /// have). A schema newer than this build is always refused.
+    pub auto_migrate: bool,
+    /// PostgreSQL connections per node.
+    pub max_connections: usize,
+    /// Upper bound of one store call, in milliseconds; beyond it the
+    /// database counts as unreachable (503 on the control plane).
+    pub op_timeout_ms: u64,
+    /// PEM CA(s) for the database's TLS certificate (PostgreSQL); the
+    /// system roots when unset.
+    pub ca_file: Option<PathBuf>,
+    /// How often each node checks the store's change counter, in
+    /// milliseconds: changes made on another node are served within this.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_file: None,
+            node_id: None,
+            auto_migrate: true,
+            max_connections: 16,
+            op_timeout_ms: 3000,
+            ca_file: None,
+            poll_interval_ms: 250,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The store URL, with the default SQLite file of `data_dir`.
+    pub fn url_or_default(&self, data_dir: &std::path::Path) -> String {
+        match &self.url {
+            Some(u) if !u.trim().is_empty() => u.trim().to_string(),
+            _ => format!("sqlite:{}", data_dir.join(crate::STORE_FILE).display()),
+        }
+    }
+
+    /// The options `attesta_store::open_url` takes.
+    pub fn open_options(
+        &self,
+        data_dir: &std::path::Path,
+        migrate: bool,
+    ) -> attesta_store::OpenOptions {
+        attesta_store::OpenOptions {
+            url: self.url_or_default(data_dir),
+            migrate,
+            pg: attesta_store::PgOptions {
+                max_connections: self.max_connections,
+                op_timeout: std::time::Duration::from_millis(self.op_timeout_ms),
+                ca_file: self.ca_file.clone(),
+            },
+        }
+    }
+
+    /// Check values that serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_connections == 0 {
+            return Err("store.max_connections must be greater than zero".into());
+        }
+        if self.op_timeout_ms == 0 {
+            return Err("store.op_timeout_ms must be greater than zero".into());
+        }
+        if !(10..=1000).contains(&self.poll_interval_ms) {
+            return Err(
+                "store.poll_interval_ms must be between 10 and 1000 (changes reach every node within it)"
+                    .into(),
+            );
+        }
+        if let Some(id) = &self.node_id
+            && (id.is_empty()
+                || id.len() > 64
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            return Err("store.node_id must be 1-64 letters, digits, '-' or '_'".into());
+        }
+        Ok(())
+    }
+}
+
 /// Vendor collateral settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -309,6 +412,7 @@ impl Default for Config {
             policy_cache_ttl_secs: 5,
             collateral: CollateralConfig::default(),
             limits: LimitsConfig::default(),
+            store: StoreConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),
         }
     }
@@ -336,6 +440,7 @@ impl Config {
             return Err("request_timeout_secs must be greater than zero".into());
         }
         self.limits.validate()?;
+        self.store.validate()?;
         crate::provider::validate_name(&self.default_provider.name)
             .map_err(|e| format!("default_provider.name: {e}"))?;
         Ok(())

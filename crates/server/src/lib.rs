@@ -22,6 +22,7 @@
 pub mod auth;
 pub mod azure_guest;
 mod cache;
+pub mod cluster;
 pub mod codec;
 pub mod config;
 pub mod conn;
@@ -52,7 +53,7 @@ use std::time::Duration;
 use attesta_collateral::CollateralService;
 use attesta_evidence::crypto::sha256;
 use attesta_evidence::{AttestationType, UnixTime};
-use attesta_store::{ProviderRecord, SqliteStore, Store, TrustModel};
+use attesta_store::{ProviderRecord, Store, TrustModel};
 
 pub use config::Config;
 pub use evidence::Verifiers;
@@ -111,9 +112,15 @@ impl RunningServer {
     }
 }
 
-/// Read the admin token from config or the data directory, creating it on
-/// first start; return its SHA-256.
-fn admin_token_hash(config: &Config) -> Result<[u8; 32], StartError> {
+/// The admin token's SHA-256: from configuration, else the store's shared
+/// admin token (sealed; the data directory's file of a single node is
+/// adopted), created on first start. The data directory keeps a copy (0600)
+/// for the local CLI.
+async fn admin_token_hash(
+    config: &Config,
+    store: &dyn Store,
+    kek: &cluster::StoreKey,
+) -> Result<[u8; 32], StartError> {
     if let Some(t) = &config.admin_token {
         if t.trim().is_empty() {
             return Err(StartError::Config("admin_token may not be empty".into()));
@@ -121,16 +128,22 @@ fn admin_token_hash(config: &Config) -> Result<[u8; 32], StartError> {
         return Ok(sha256(t.trim().as_bytes()));
     }
     let path = config.data_dir.join(ADMIN_TOKEN_FILE);
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        return Ok(sha256(existing.trim().as_bytes()));
+    let token = cluster::shared_secret(store, kek, "admin-token", Some(&path), || {
+        let mut bytes = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| "no system randomness".to_string())?;
+        Ok(format!("{}\n", hex::encode(bytes)).into_bytes())
+    })
+    .await
+    .map_err(StartError::Store)?;
+    let text = String::from_utf8(token)
+        .map_err(|_| StartError::Store("the stored admin token is not text".into()))?;
+    let on_disk = std::fs::read_to_string(&path).ok();
+    if on_disk.as_deref().map(str::trim) != Some(text.trim()) {
+        fsutil::write_private(&path, format!("{}\n", text.trim()).as_bytes())
+            .map_err(StartError::DataDir)?;
+        tracing::info!(path = %path.display(), "wrote the admin token");
     }
-    let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| StartError::DataDir("no system randomness".into()))?;
-    let token = hex::encode(bytes);
-    fsutil::write_private(&path, format!("{token}\n").as_bytes()).map_err(StartError::DataDir)?;
-    tracing::info!(path = %path.display(), "created the admin token");
-    Ok(sha256(token.as_bytes()))
+    Ok(sha256(text.trim().as_bytes()))
 }
 
 /// Create the default provider if it is missing; sync its configured tokens.
@@ -329,10 +342,25 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 
     fsutil::private_dir(&config.data_dir).map_err(StartError::DataDir)?;
-    let store = SqliteStore::open(&config.data_dir.join(STORE_FILE))
-        .map_err(|e| StartError::Store(e.to_string()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
-    let admin_hash = admin_token_hash(&config)?;
+    let store = attesta_store::open_url(
+        &config
+            .store
+            .open_options(&config.data_dir, config.store.auto_migrate),
+    )
+    .await
+    .map_err(|e| StartError::Store(e.to_string()))?;
+    let store: Arc<dyn Store> = Arc::new(cluster::TrackedStore(store));
+    let kek = cluster::StoreKey::load_or_create(
+        &config
+            .store
+            .key_file
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("store.key")),
+    )
+    .map_err(StartError::Config)?;
+    let node_id = cluster::node_id(config.store.node_id.as_deref(), &config.data_dir)
+        .map_err(StartError::DataDir)?;
+    let admin_hash = admin_token_hash(&config, store.as_ref(), &kek).await?;
     let signing = signing::ProviderKeys::new(
         &config.data_dir.join("keys"),
         &config.default_provider.name,
@@ -356,8 +384,20 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let collateral = collateral_service(&config, store.clone())?;
     let snp_endorsements = snp_endorsements(&config, store.clone())?;
     let verifiers = verifiers(&collateral, &snp_endorsements);
-    let tpm_context = tpm::ContextKey::load_or_create(&config.data_dir.join("tpm-context.key"))
-        .map_err(StartError::DataDir)?;
+    let tpm_context = cluster::shared_secret(
+        store.as_ref(),
+        &kek,
+        "tpm-context-key",
+        Some(&config.data_dir.join("tpm-context.key")),
+        || {
+            let mut b = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut b).map_err(|_| "no system randomness".to_string())?;
+            Ok(b.to_vec())
+        },
+    )
+    .await
+    .and_then(|k| tpm::ContextKey::from_bytes(&k))
+    .map_err(StartError::Store)?;
     let state = AppState::new(
         config,
         store,
@@ -368,7 +408,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         tpm_context,
         snp_endorsements,
     );
-    let app = routes::router(state.clone());
+    cluster::spawn_change_watcher(&state, node_id);
+    let app =
+        routes::router(state.clone()).layer(axum::middleware::from_fn(cluster::unavailable_to_503));
     let (metrics_addr, metrics_task) = match state.config.metrics.listen {
         Some(addr) => {
             let (bound, task) = metrics::serve_listener(addr, state.clone())

@@ -1,6 +1,12 @@
 //! Shared server state: configuration, store, signing keys and the cache of
 //! compiled policies.
 //!
+//! Several nodes: the change watcher ([`crate::cluster`]) drops every cached
+//! provider and policy as soon as the store's change counter moves, so a
+//! change on any node is served everywhere within `store.poll_interval_ms`;
+//! and while the database is unreachable, cached providers and policies
+//! keep being served however old (the attest path never writes to it).
+//!
 //! Policies are compiled once, when first needed after they change, and kept
 //! in compiled form; an attest request never re-parses policy text. Each node
 //! re-reads a cached policy from the store after `policy_cache_ttl_secs`, so
@@ -16,7 +22,7 @@
 //! remembered for one TTL so a bad policy is not recompiled per request.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -84,6 +90,32 @@ pub struct AppState {
     /// not cache what it read.
     policy_generation: Arc<AtomicU64>,
     providers: Arc<RwLock<HashMap<String, CachedProvider>>>,
+    /// False while the change watcher cannot reach the store.
+    store_reachable: Arc<AtomicBool>,
+}
+
+/// The caches the change watcher ([`crate::cluster`]) drops when another
+/// node changed the store, without holding the whole state.
+pub struct Caches {
+    policies: Arc<RwLock<HashMap<(String, AttestationType), CachedPolicy>>>,
+    policy_generation: Arc<AtomicU64>,
+    providers: Arc<RwLock<HashMap<String, CachedProvider>>>,
+    store_reachable: Arc<AtomicBool>,
+}
+
+impl Caches {
+    /// Forget every cached provider and policy (compiled texts stay: they
+    /// are keyed by content).
+    pub fn invalidate_all(&self) {
+        self.policy_generation.fetch_add(1, Ordering::AcqRel);
+        self.policies.write().expect("policy cache lock").clear();
+        self.providers.write().expect("provider cache lock").clear();
+    }
+
+    /// Record whether the store answers; true when that changed.
+    pub fn set_store_reachable(&self, reachable: bool) -> bool {
+        self.store_reachable.swap(reachable, Ordering::AcqRel) != reachable
+    }
 }
 
 /// A provider and an attestation type.
@@ -135,7 +167,23 @@ impl AppState {
             compiled: Arc::new(Mutex::new(HashMap::new())),
             policy_generation: Arc::new(AtomicU64::new(0)),
             providers: Arc::new(RwLock::new(HashMap::new())),
+            store_reachable: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// Handles on the caches, for the change watcher.
+    pub fn caches(&self) -> Caches {
+        Caches {
+            policies: self.policies.clone(),
+            policy_generation: self.policy_generation.clone(),
+            providers: self.providers.clone(),
+            store_reachable: self.store_reachable.clone(),
+        }
+    }
+
+    /// Whether the change watcher reached the store at its last check.
+    pub fn store_reachable(&self) -> bool {
+        self.store_reachable.load(Ordering::Acquire)
     }
 
     /// The port this node listens on (the configured one until bound).
@@ -162,21 +210,25 @@ impl AppState {
     /// (a delete on this node invalidates at once).
     pub async fn provider(&self, name: &str) -> Result<Option<Arc<ProviderRecord>>, ApiError> {
         let ttl = Duration::from_secs(self.config.policy_cache_ttl_secs);
-        if let Some((p, at)) = self
+        let cached = self
             .providers
             .read()
             .expect("provider cache lock")
             .get(name)
-            && at.elapsed() < ttl
-        {
-            return Ok(p.clone());
+            .map(|(p, at)| (p.clone(), at.elapsed() < ttl));
+        if let Some((p, true)) = cached {
+            return Ok(p);
         }
-        let record = self
-            .store
-            .get_provider(name)
-            .await
-            .map_err(ApiError::internal)?
-            .map(Arc::new);
+        let record = match self.store.get_provider(name).await {
+            Ok(r) => r.map(Arc::new),
+            // The data plane keeps going on what it knew while the database
+            // is unreachable; the change watcher drops it once it returns.
+            Err(attesta_store::StoreError::Unavailable(e)) if cached.is_some() => {
+                tracing::debug!(provider = name, error = %e, "store unreachable: cached provider");
+                return Ok(cached.and_then(|(p, _)| p));
+            }
+            Err(e) => return Err(ApiError::internal(e)),
+        };
         let mut cache = self.providers.write().expect("provider cache lock");
         // Host names are attacker-chosen: bound what unknown names can cost.
         if cache.len() > 10_000 {
@@ -212,7 +264,7 @@ impl AppState {
             }
             loaders.entry(key.clone()).or_default().clone()
         };
-        let _loading = match (loader.clone().try_lock_owned(), cached) {
+        let _loading = match (loader.clone().try_lock_owned(), cached.clone()) {
             (Ok(guard), _) => guard,
             // Another request is refreshing: keep serving what we had.
             (Err(_), Some((stale, false))) => return Ok(stale),
@@ -225,11 +277,17 @@ impl AppState {
             return Ok(c.policy.clone());
         }
         let generation = self.policy_generation.load(Ordering::Acquire);
-        let record = self
-            .store
-            .get_policy(provider, ty.as_str())
-            .await
-            .map_err(ApiError::internal)?;
+        let record = match self.store.get_policy(provider, ty.as_str()).await {
+            Ok(r) => r,
+            Err(attesta_store::StoreError::Unavailable(e)) => {
+                if let Some((stale, _)) = cached {
+                    tracing::debug!(provider, error = %e, "store unreachable: cached policy");
+                    return Ok(stale);
+                }
+                return Err(ApiError::internal(e));
+            }
+            Err(e) => return Err(ApiError::internal(e)),
+        };
         let (text, jws, signer, is_default) = match record {
             Some(r) => (r.policy_text, r.jws, r.signer, false),
             None => match attesta_policy::defaults::default_policy(ty.as_str()) {

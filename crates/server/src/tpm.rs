@@ -32,6 +32,18 @@ pub struct ContextKey {
 }
 
 impl ContextKey {
+    /// The key from its 32 bytes (kept sealed in the store, see
+    /// [`crate::cluster`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        if bytes.len() != 32 {
+            return Err("the TPM context key must be 32 bytes".into());
+        }
+        let name = hex::encode(attesta_evidence::crypto::sha256(bytes));
+        let key =
+            LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| "bad AES key")?);
+        Ok(Self { key, name })
+    }
+
     /// Load the key from `path`, creating it on first start.
     pub fn load_or_create(path: &std::path::Path) -> Result<Self, String> {
         let bytes = match std::fs::read(path) {

@@ -207,31 +207,50 @@ async fn update(
     Json(req): Json<UpdateProvider>,
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&state, &headers)?;
-    let mut record = state
-        .store
-        .get_provider(&name)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found(format!("no attestation provider is named '{name}'")))?;
-    if let Some(config) = req.config {
+    if let Some(config) = &req.config {
         config
             .validate()
             .map_err(|e| ApiError::invalid_parameter(format!("config: {e}")))?;
-        record.config = serde_json::to_value(&config).map_err(ApiError::internal)?;
     }
-    if let Some(tokens) = req.aad_tokens {
-        if tokens.iter().any(|t| t.trim().is_empty()) {
-            return Err(ApiError::invalid_parameter(
-                "aad_tokens may not contain empty tokens",
-            ));
+    if let Some(tokens) = &req.aad_tokens
+        && tokens.iter().any(|t| t.trim().is_empty())
+    {
+        return Err(ApiError::invalid_parameter(
+            "aad_tokens may not contain empty tokens",
+        ));
+    }
+    let missing = || ApiError::not_found(format!("no attestation provider is named '{name}'"));
+    // Read, modify, compare-and-swap: a concurrent PATCH (on any node) makes
+    // this one re-read and re-apply its fields, so neither is lost; a
+    // concurrent delete ends in 404.
+    let mut attempts = 0;
+    let record = loop {
+        let mut record = state
+            .store
+            .get_provider(&name)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(missing)?;
+        if let Some(config) = &req.config {
+            record.config = serde_json::to_value(config).map_err(ApiError::internal)?;
         }
-        record.token_hashes = tokens.iter().map(|t| token_hash(t)).collect();
-    }
-    state
-        .store
-        .update_provider(&record)
-        .await
-        .map_err(ApiError::internal)?;
+        if let Some(tokens) = &req.aad_tokens {
+            record.token_hashes = tokens.iter().map(|t| token_hash(t)).collect();
+        }
+        match state
+            .store
+            .update_provider_if(&record, record.version)
+            .await
+        {
+            Ok(version) => {
+                record.version = version;
+                break record;
+            }
+            Err(StoreError::NotFound(_)) => return Err(missing()),
+            Err(StoreError::Conflict(_)) if attempts < 16 => attempts += 1,
+            Err(e) => return Err(ApiError::internal(e)),
+        }
+    };
     state.invalidate_provider(&name);
     tracing::info!(provider = %name, "provider updated");
     Ok(Json(view(&state, &record).await?))

@@ -1,0 +1,359 @@
+//! Several nodes on one PostgreSQL store (started by the test itself, see
+//! `attesta_store::pgtest`): changes made on one node are served by the
+//! other within the poll interval, racing PATCHes on two nodes lose nothing
+//! and a concurrent delete gives 404, the shared secrets live in the store
+//! sealed, and while the database is down attestation keeps working from
+//! caches and the control plane answers 503 + `Retry-After` until it
+//! returns.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use attesta_evidence::UnixTime;
+use attesta_store::pgtest::TempPostgres;
+use attesta_testkit::SgxSample;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::*;
+use serde_json::{Value, json};
+
+const ADMIN: &str = "multi-node-admin-token";
+
+/// A node of a deployment on `url`, with the shared key-encryption key in
+/// `shared`, and caches that never expire on their own (only the change
+/// watcher can refresh them).
+fn node_config(
+    dir: &std::path::Path,
+    shared: &std::path::Path,
+    url: &str,
+) -> attesta_server::Config {
+    let mut c = config(dir);
+    c.store.url = Some(url.to_string());
+    c.store.key_file = Some(shared.join("store.key"));
+    c.admin_token = Some(ADMIN.into());
+    c.policy_cache_ttl_secs = 3600;
+    c
+}
+
+async fn node(dir: &std::path::Path, shared: &std::path::Path, url: &str) -> TestServer {
+    let mut t = start(node_config(dir, shared, url)).await;
+    t.admin = ADMIN.into();
+    t
+}
+
+async fn get_policy_text(t: &TestServer, provider: &str) -> (u16, Value) {
+    json(
+        t.client
+            .get(t.url(&format!(
+                "/providers/{provider}/policies/SgxEnclave?api-version=2022-08-01"
+            )))
+            .bearer_auth(&t.admin)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn put_policy(t: &TestServer, provider: &str, text: &str) -> reqwest::Response {
+    t.client
+        .put(t.url(&format!(
+            "/providers/{provider}/policies/SgxEnclave?api-version=2022-08-01"
+        )))
+        .bearer_auth(&t.admin)
+        .body(unsigned_policy(text))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The policy text a GET answers (the token's `x-ms-policy` payload).
+fn policy_of(body: &Value) -> String {
+    policy_text_of(body["token"].as_str().unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_on_one_node_is_served_by_the_other_within_a_second() {
+    let pg = TempPostgres::shared().expect("PostgreSQL");
+    let url = pg.database().unwrap();
+    let (da, db, shared) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = node(da.path(), shared.path(), &url).await;
+    let b = node(db.path(), shared.path(), &url).await;
+
+    let (s, body) = admin_post(&a, "/admin/providers", br#"{"name":"lab"}"#.to_vec()).await;
+    assert_eq!(s, 201, "{body}");
+    let v1 = "version= 1.0; authorizationrules { => permit(); }; issuancerules { => issue(type=\"v\", value=1); };";
+    let v2 = "version= 1.0; authorizationrules { => permit(); }; issuancerules { => issue(type=\"v\", value=2); };";
+    assert_eq!(put_policy(&a, "lab", v1).await.status(), 200);
+    // B serves v1 (and caches it for an hour as far as its TTL goes).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (s, body) = get_policy_text(&b, "lab").await;
+        if s == 200 && policy_of(&body) == v1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "B never saw provider lab's policy: {s} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The change on A reaches B through the change counter, not the TTL.
+    assert_eq!(put_policy(&a, "lab", v2).await.status(), 200);
+    let changed = Instant::now();
+    let delay = loop {
+        let (s, body) = get_policy_text(&b, "lab").await;
+        assert_eq!(s, 200, "{body}");
+        if policy_of(&body) == v2 {
+            break changed.elapsed();
+        }
+        assert!(
+            changed.elapsed() < Duration::from_secs(2),
+            "B still serves the old policy"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    eprintln!("policy change propagated from node A to node B in {delay:?}");
+
+    // A provider change too: PATCH on B, seen by A's cached provider view.
+    let resp = b
+        .client
+        .patch(b.url("/admin/providers/lab"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"config": {"collateral_grace_secs": 60}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let changed = Instant::now();
+    loop {
+        let (s, body) = json(
+            a.client
+                .get(a.url("/admin/providers/lab"))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+        if body["config"]["collateral_grace_secs"] == json!(60) {
+            break;
+        }
+        assert!(
+            changed.elapsed() < Duration::from_secs(2),
+            "A still serves the old config: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "provider change propagated from node B to node A in {:?}",
+        changed.elapsed()
+    );
+
+    // Shared secrets are in the store, sealed; no node keeps them in a file
+    // of its own, and both opened the same admin token from it.
+    let store = attesta_store::open_url(&attesta_store::OpenOptions {
+        url: url.clone(),
+        migrate: false,
+        pg: Default::default(),
+    })
+    .await
+    .unwrap();
+    let sealed = store.get_secret("tpm-context-key").await.unwrap().unwrap();
+    assert_eq!(sealed.len(), 12 + 32 + 16);
+    assert!(!da.path().join("tpm-context.key").exists());
+    assert!(!db.path().join("tpm-context.key").exists());
+    let nodes = store.list_nodes().await.unwrap();
+    assert_eq!(nodes.len(), 2, "{nodes:?}");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_patches_on_two_nodes_lose_nothing_and_a_racing_delete_is_404() {
+    let pg = TempPostgres::shared().expect("PostgreSQL");
+    let url = pg.database().unwrap();
+    let (da, db, shared) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = std::sync::Arc::new(node(da.path(), shared.path(), &url).await);
+    let b = std::sync::Arc::new(node(db.path(), shared.path(), &url).await);
+    let (s, body) = admin_post(&a, "/admin/providers", br#"{"name":"race"}"#.to_vec()).await;
+    assert_eq!(s, 201, "{body}");
+
+    // Half the PATCHes set the config, half the tokens: with a blind
+    // read-modify-write a config PATCH would put back the tokens it read.
+    let mut tasks = Vec::new();
+    for i in 0..20u64 {
+        let t = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let body = if i % 4 < 2 {
+                json!({"config": {"collateral_grace_secs": 100 + i}})
+            } else {
+                json!({"aad_tokens": [format!("tok-{i}-1"), format!("tok-{i}-2"), format!("tok-{i}-3")]})
+            };
+            t.client
+                .patch(t.url("/admin/providers/race"))
+                .bearer_auth(ADMIN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let store = attesta_store::open_url(&attesta_store::OpenOptions {
+        url: url.clone(),
+        migrate: false,
+        pg: Default::default(),
+    })
+    .await
+    .unwrap();
+    let p = store.get_provider("race").await.unwrap().unwrap();
+    // Created at version 1, one increment per PATCH: none was lost.
+    assert_eq!(p.version, 21);
+    assert_eq!(p.token_hashes.len(), 3);
+    let grace = p.config["collateral_grace_secs"].as_u64().unwrap();
+    assert!((100..120).contains(&grace) && grace % 4 < 2, "{grace}");
+
+    // PATCHes racing a delete: each answers 200 (before) or 404 (after).
+    let mut tasks = Vec::new();
+    for i in 0..12u64 {
+        let t = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            if i == 5 {
+                let r = t
+                    .client
+                    .delete(t.url("/admin/providers/race"))
+                    .bearer_auth(ADMIN)
+                    .send()
+                    .await
+                    .unwrap();
+                return (true, r.status().as_u16());
+            }
+            let r = t
+                .client
+                .patch(t.url("/admin/providers/race"))
+                .bearer_auth(ADMIN)
+                .json(&json!({"config": {"collateral_grace_secs": i}}))
+                .send()
+                .await
+                .unwrap();
+            (false, r.status().as_u16())
+        }));
+    }
+    for task in tasks {
+        match task.await.unwrap() {
+            (true, s) => assert_eq!(s, 204),
+            (false, s) => assert!(s == 200 || s == 404, "PATCH during delete answered {s}"),
+        }
+    }
+    assert_eq!(store.get_provider("race").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn attestation_survives_a_database_outage_and_the_control_plane_answers_503() {
+    let pg = TempPostgres::start().expect("PostgreSQL");
+    let url = pg.database().unwrap();
+    let (da, shared) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut cfg = node_config(da.path(), shared.path(), &url);
+    cfg.store.op_timeout_ms = 1000;
+    let mut t = start(cfg).await;
+    t.admin = ADMIN.into();
+
+    let sample = SgxSample::builder().at(UnixTime::now().0).build();
+    let body = json!({"name": "lab", "config": {"test_roots": {"intel": [pem(&sample.root_der)]}}});
+    let (s, b) = admin_post(&t, "/admin/providers", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = admin_post(
+        &t,
+        "/admin/collateral",
+        attesta_collateral::serialize(&sample.collateral),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let attest_body = json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)});
+    let (s, b) = attest_at(
+        &t,
+        "/providers/lab/attest/SgxEnclave",
+        "2022-08-01",
+        attest_body.clone(),
+    )
+    .await;
+    assert_eq!(s, 200, "warm-up attest: {b}");
+
+    pg.stop().unwrap();
+    for i in 0..5 {
+        let (s, b) = attest_at(
+            &t,
+            "/providers/lab/attest/SgxEnclave",
+            "2022-08-01",
+            attest_body.clone(),
+        )
+        .await;
+        assert_eq!(s, 200, "attest {i} while the database is down: {b}");
+        assert!(b["token"].as_str().is_some_and(|t| !t.is_empty()));
+    }
+    let resp = put_policy(
+        &t,
+        "lab",
+        "version= 1.0; authorizationrules { => permit(); };",
+    )
+    .await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "5");
+    let (s, b) = json(resp).await;
+    assert_error(s, &b, 503, "ServiceUnavailable");
+    let resp = t
+        .client
+        .get(t.url("/admin/providers"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+
+    // Back without a restart of the node.
+    pg.restart().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let resp = put_policy(
+            &t,
+            "lab",
+            "version= 1.0; authorizationrules { => permit(); };",
+        )
+        .await;
+        if resp.status() == 200 {
+            break;
+        }
+        assert_eq!(resp.status(), 503);
+        assert!(
+            Instant::now() < deadline,
+            "the control plane did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (s, b) = attest_at(
+        &t,
+        "/providers/lab/attest/SgxEnclave",
+        "2022-08-01",
+        attest_body,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    t.stop().await;
+}
