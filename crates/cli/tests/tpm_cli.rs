@@ -1,6 +1,8 @@
 //! `attesta inspect tpm-eventlog` replays every shared event log to the PCR
 //! values its source states; `attesta verify tpm` accepts the GCE
-//! attestation and rejects a wrong nonce, with the verify output contract.
+//! attestation (its AK proven a primary of the endorsement hierarchy) and
+//! rejects a wrong nonce, with the verify output contract; SHA-1 quotes are
+//! accepted only with `--allow-sha1`, which the claims record.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -74,9 +76,83 @@ fn verify_tpm_on_the_gce_attestation() {
     assert_eq!(v["claims"]["aikValidated"], true);
     assert_eq!(v["claims"]["secureBootEnabled"], true);
     assert_eq!(v["claims"]["x-attesta-test-root"], true);
+    assert_eq!(v["claims"]["x-attesta-tpm-ak-hierarchy"], "endorsement");
+    assert!(v["claims"].get("x-attesta-tpm-sha1-accepted").is_none());
+    // Sent as having a parent (here: itself), the AK is not what the quote
+    // names.
+    let parent = dir.join("ak_pub.tpmt_public.bin");
+    let parent = parent.to_str().unwrap();
+    let (code, v) = with(&["--nonce", "9009", "--ak-parent", parent]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["code"], "AkNameMismatch");
     let (code, v) = with(&["--nonce", "9010"]);
     assert_eq!(code, 1);
     assert_eq!(v["error"]["code"], "NonceMismatch");
     let (code, _) = with(&["--nonce", "zz"]);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn verify_tpm_accepts_sha1_quotes_only_with_allow_sha1() {
+    let s = attesta_testkit::TpmSample::builder()
+        .sha1_signature(true)
+        .build();
+    let tmp = tempfile::tempdir().unwrap();
+    let w = |name: &str, bytes: &[u8]| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let mut pcrs = serde_json::Map::new();
+    for (bank, values) in &s.pcrs {
+        let m: serde_json::Map<String, Value> = values
+            .iter()
+            .map(|(i, v)| (i.to_string(), Value::from(hex::encode(v))))
+            .collect();
+        pcrs.insert(
+            attesta_evidence::tpm::structures::hash_name(*bank).to_ascii_lowercase(),
+            Value::Object(m),
+        );
+    }
+    let mut base = bin();
+    base.args(["verify", "tpm", "--at", "2026-01-01T00:00:00Z"])
+        .arg("--attest")
+        .arg(w("attest.bin", &s.attest))
+        .arg("--signature")
+        .arg(w("sig.bin", &s.signature))
+        .arg("--ak-pub")
+        .arg(w("ak.tpmt", &s.ak_public))
+        .arg("--ak-cert")
+        .arg(w("ak.der", &s.ak_cert))
+        .arg("--ca")
+        .arg(w("root.der", &s.root))
+        .arg("--ca")
+        .arg(w("intermediate.der", &s.intermediates[0]))
+        .arg("--pcrs")
+        .arg(w("pcrs.json", Value::Object(pcrs).to_string().as_bytes()))
+        .arg("--event-log")
+        .arg(w("log.bin", &s.event_log))
+        .arg("--nonce")
+        .arg(hex::encode(&s.nonce));
+    let args: Vec<_> = base.get_args().map(|a| a.to_owned()).collect();
+    let with = |extra: &[&str]| {
+        let mut c = bin();
+        c.args(&args).args(extra);
+        run(&mut c)
+    };
+    let (code, v) = with(&[]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["code"], "WeakSignatureHash");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-sha1")
+    );
+    let (code, v) = with(&["--allow-sha1"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["verdict"], "accepted");
+    assert_eq!(v["claims"]["x-attesta-tpm-sha1-accepted"], true);
+    assert_eq!(v["claims"]["aikValidated"], true);
+    assert_eq!(v["claims"]["x-attesta-tpm-ak-hierarchy"], "endorsement");
 }

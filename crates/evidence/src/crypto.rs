@@ -55,6 +55,10 @@ pub enum Scheme {
     RsaPssSha256,
     /// RSASSA-PSS / SHA-384 (DER RSAPublicKey): AMD certificates.
     RsaPssSha384,
+    /// RSASSA-PKCS1-v1_5 / SHA-1 (2048–8192-bit keys): TPM quotes of
+    /// Windows PCP and older vTPM AKs, only when the provider opts in
+    /// (`TpmOptions::allow_sha1`).
+    RsaPkcs1Sha1Legacy,
 }
 
 /// The signature did not verify.
@@ -81,6 +85,7 @@ pub fn verify(
         Scheme::RsaPkcs1Sha384 => &signature::RSA_PKCS1_2048_8192_SHA384,
         Scheme::RsaPssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
         Scheme::RsaPssSha384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Scheme::RsaPkcs1Sha1Legacy => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
     };
     UnparsedPublicKey::new(alg, public_key)
         .verify(msg, sig)

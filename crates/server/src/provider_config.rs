@@ -18,6 +18,10 @@
 //!   then be one of them (without the list, the policy alone judges
 //!   `aikPubHash`, as MAA does). Tokens carry
 //!   `x-attesta-ak-trusted-by-configuration`.
+//! - `tpm_allow_sha1` — accept TPM quotes signed with SHA-1 (RSASSA), as
+//!   Windows PCP AKs and older vTPMs make them. Default false: such quotes
+//!   are refused with `WeakSignatureHash`. Tokens of a quote accepted this
+//!   way carry `x-attesta-tpm-sha1-accepted: true`.
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +58,8 @@ pub struct ProviderConfig {
     pub verification_time: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tpm_trusted_aks: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tpm_allow_sha1: bool,
 }
 
 /// DER certificates from PEM text (its CERTIFICATE blocks), each parsed as
@@ -123,6 +129,13 @@ impl ProviderConfig {
             }
         }
         Ok(())
+    }
+
+    /// The TPM verification options this provider chose.
+    pub fn tpm_options(&self) -> attesta_evidence::tpm::TpmOptions {
+        attesta_evidence::tpm::TpmOptions {
+            allow_sha1: self.tpm_allow_sha1,
+        }
     }
 
     /// The time to verify at: the pinned time, else `now`.

@@ -17,7 +17,9 @@ use serde_json::{Value, json};
 
 use attesta_evidence::UnixTime;
 use attesta_evidence::roots::TrustRoots;
-use attesta_evidence::tpm::{TpmError, TpmEvidence, TpmSettings, TpmVerified, VerifiedAkChain};
+use attesta_evidence::tpm::{
+    TpmError, TpmEvidence, TpmOptions, TpmSettings, TpmVerified, VerifiedAkChain,
+};
 
 use crate::codec::{b64_lenient, b64url};
 use crate::error::ApiError;
@@ -204,22 +206,31 @@ pub fn open_context(
 /// Verify TPM evidence, reusing an AK certificate chain this node verified
 /// before for the same certificates and roots while the verification time
 /// stays inside the chain's validity (the quote, PCRs and log are checked on
-/// every request). A newly verified chain is remembered.
+/// every request). A newly verified chain is remembered. `options` are the
+/// provider's (`ProviderConfig::tpm_options`: SHA-1 acceptance).
 pub fn verify_cached(
     chains: &crate::cache::VersionCache<VerifiedAkChain>,
     evidence: &TpmEvidence<'_>,
     nonce: &[u8],
     roots: &TrustRoots,
     settings: &TpmSettings,
+    options: &TpmOptions,
     at: UnixTime,
 ) -> Result<TpmVerified, TpmError> {
     let mut remembered = false;
-    let verified =
-        attesta_evidence::tpm::verify_with_chain(evidence, nonce, roots, settings, at, |fp| {
+    let verified = attesta_evidence::tpm::verify_with_options(
+        evidence,
+        nonce,
+        roots,
+        settings,
+        options,
+        at,
+        |fp| {
             let hit = chains.get(fp, |c| c.valid_at(at)).map(|c| (*c).clone());
             remembered = hit.is_some();
             hit
-        })?;
+        },
+    )?;
     if !remembered && let Some(chain) = &verified.ak_chain {
         chains.insert(chain.fingerprint, chain.clone());
     }

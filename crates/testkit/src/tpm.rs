@@ -20,10 +20,14 @@
 //!
 //! The TPM structures are assembled here by hand: no crate writes them for a
 //! software key, and the layouts are a few fixed big-endian fields (a test
-//! compares them byte for byte with a real GCE vTPM's). One liberty:
-//! `qualifiedSigner` holds the AK's name, where a TPM puts its qualified
-//! name (which depends on the AK's parents, so a verifier cannot recompute it
-//! and must not compare it).
+//! compares them byte for byte with a real GCE vTPM's). The AK is a primary
+//! key in the endorsement hierarchy, as go-tpm-tools makes it on GCE: the
+//! quotes' `qualifiedSigner` is its qualified name,
+//! nameAlg ‖ H(TPM_RH_ENDORSEMENT ‖ Name).
+//!
+//! SHA-1 quotes ([`TpmSampleBuilder::sha1_signature`]) are signed with
+//! RSASSA-PKCS1-v1_5 by hand (`EM^d mod n` with `num-bigint`): aws-lc-rs
+//! verifies SHA-1 RSA signatures but does not make them.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -149,6 +153,12 @@ pub struct TpmSample {
     pub ak_public: Vec<u8>,
     /// The AK's TPM name: nameAlg (SHA-256) ‖ SHA-256(`ak_public`).
     pub ak_name: Vec<u8>,
+    /// The AK's qualified name as a primary key in the endorsement
+    /// hierarchy: what the quotes carry as `qualifiedSigner`.
+    pub ak_qualified_name: Vec<u8>,
+    /// The hash the AK signs with (SHA-256, or SHA-1 for
+    /// [`TpmSampleBuilder::sha1_signature`]).
+    pub sig_hash: u16,
     /// The AK certificate (DER).
     pub ak_cert: Vec<u8>,
     /// Certificates between the AK certificate and the root (DER), leaf side first.
@@ -225,7 +235,7 @@ impl TpmSample {
     /// A `TPMT_SIGNATURE` by the AK over `msg` (SHA-256, the AK's scheme):
     /// re-sign a mutated attest to get past the signature check.
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        sign(self.ak_kind, msg)
+        sign(self.ak_kind, self.sig_hash, msg)
     }
 
     fn clock_info(&self) -> Clock {
@@ -241,7 +251,8 @@ impl TpmSample {
     /// and its signature.
     pub fn quote_over(&self, nonce: &[u8]) -> (Vec<u8>, Vec<u8>) {
         let attest = quote_attest(
-            &self.ak_name,
+            &self.ak_qualified_name,
+            self.sig_hash,
             nonce,
             self.clock_info(),
             &self.banks,
@@ -282,7 +293,7 @@ impl TpmSample {
         tpm2b(&mut body, qualified_name);
         let attest = attest(
             TPM_ST_ATTEST_CERTIFY,
-            &self.ak_name,
+            &self.ak_qualified_name,
             qualifying,
             self.clock_info(),
             &body,
@@ -330,6 +341,7 @@ pub struct TpmSampleBuilder {
     firmware_version: u64,
     at: u64,
     wrong_root: bool,
+    sha1: bool,
 }
 
 impl Default for TpmSampleBuilder {
@@ -350,6 +362,7 @@ impl Default for TpmSampleBuilder {
             firmware_version: 0x2023_0101_0001_0000,
             at: DEFAULT_AT,
             wrong_root: false,
+            sha1: false,
         }
     }
 }
@@ -442,6 +455,15 @@ impl TpmSampleBuilder {
         self
     }
 
+    /// Sign the quote with SHA-1 (RSASSA-PKCS1-v1_5; the PCR digest is
+    /// SHA-1 too), as Windows PCP AKs do: refused unless the verifier allows
+    /// SHA-1. Panics at build with an AK other than
+    /// [`AkKind::Rsa2048Rsassa`].
+    pub fn sha1_signature(mut self, on: bool) -> Self {
+        self.sha1 = on;
+        self
+    }
+
     pub fn build(self) -> TpmSample {
         build(self)
     }
@@ -486,10 +508,15 @@ fn ak_key(kind: AkKind) -> PublicKey {
     }
 }
 
-fn sign(kind: AkKind, msg: &[u8]) -> Vec<u8> {
+fn sign(kind: AkKind, sig_hash: u16, msg: &[u8]) -> Vec<u8> {
     let rng = SystemRandom::new();
     let mut out = Vec::new();
     match kind {
+        AkKind::Rsa2048Rsassa if sig_hash == TPM_ALG_SHA1 => {
+            out.extend(TPM_ALG_RSASSA.to_be_bytes());
+            out.extend(TPM_ALG_SHA1.to_be_bytes());
+            tpm2b(&mut out, &rsa_pkcs1_sha1_sign(rsa_ak(), msg));
+        }
         AkKind::Rsa2048Rsassa | AkKind::Rsa2048Pss => {
             let (alg, padding) = if kind == AkKind::Rsa2048Pss {
                 (TPM_ALG_RSAPSS, &RSA_PSS_SHA256)
@@ -511,6 +538,64 @@ fn sign(kind: AkKind, msg: &[u8]) -> Vec<u8> {
             tpm2b(&mut out, &sig[..32]);
             tpm2b(&mut out, &sig[32..64]);
         }
+    }
+    out
+}
+
+/// RSASSA-PKCS1-v1_5 with SHA-1 (RFC 8017, 8.2.1): EM = 00 01 FF… 00 ‖
+/// DigestInfo(SHA-1, H(msg)), signature = EM^d mod n, with n and d read
+/// from the key's PKCS#8 (RFC 8017 A.1.2 `RSAPrivateKey`).
+fn rsa_pkcs1_sha1_sign(key: &RsaKeyPair, msg: &[u8]) -> Vec<u8> {
+    use aws_lc_rs::encoding::AsDer;
+    use num_bigint::BigUint;
+    let pkcs8 = key.as_der().expect("RSA key as PKCS#8");
+    // PKCS#8: SEQUENCE { version, AlgorithmIdentifier, OCTET STRING {
+    // RSAPrivateKey: SEQUENCE { version, n, e, d, … } } }.
+    let outer = der_children(der_body(pkcs8.as_ref()));
+    let rsa = der_children(der_body(der_body(outer[2])));
+    let (n, d) = (der_body(rsa[1]), der_body(rsa[3]));
+    let k = key.public_modulus_len();
+    let digest_info: &[u8] = &[
+        0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14,
+    ];
+    let h = hash(TPM_ALG_SHA1, msg).expect("SHA-1");
+    let mut em = vec![0x00, 0x01];
+    em.resize(k - digest_info.len() - h.len() - 1, 0xff);
+    em.push(0x00);
+    em.extend_from_slice(digest_info);
+    em.extend_from_slice(&h);
+    let s = BigUint::from_bytes_be(&em)
+        .modpow(&BigUint::from_bytes_be(d), &BigUint::from_bytes_be(n))
+        .to_bytes_be();
+    let mut sig = vec![0u8; k - s.len()];
+    sig.extend(s);
+    sig
+}
+
+/// The contents of the DER TLV at the start of `tlv`.
+fn der_body(tlv: &[u8]) -> &[u8] {
+    let (len, at) = match tlv[1] {
+        l if l < 0x80 => (l as usize, 2),
+        l => {
+            let n = (l & 0x7f) as usize;
+            let len = tlv[2..2 + n]
+                .iter()
+                .fold(0usize, |a, &b| (a << 8) | b as usize);
+            (len, 2 + n)
+        }
+    };
+    &tlv[at..at + len]
+}
+
+/// The TLVs inside a DER SEQUENCE's contents.
+fn der_children(mut body: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while !body.is_empty() {
+        let inner = der_body(body);
+        let header = inner.as_ptr() as usize - body.as_ptr() as usize;
+        let (tlv, rest) = body.split_at(header + inner.len());
+        out.push(tlv);
+        body = rest;
     }
     out
 }
@@ -582,10 +667,20 @@ fn tpm_name(name_alg: u16, public: &[u8]) -> Vec<u8> {
     n
 }
 
+/// TPM_RH_OWNER and TPM_RH_ENDORSEMENT (Part 2, 7.4).
+pub const TPM_RH_OWNER: u32 = 0x4000_0001;
+pub const TPM_RH_ENDORSEMENT: u32 = 0x4000_000B;
+
 /// The qualified name of a primary object in the owner hierarchy:
 /// nameAlg ‖ H(TPM_RH_OWNER ‖ name) (Part 1, "Qualified Name").
 fn qualified_name(name_alg: u16, name: &[u8]) -> Vec<u8> {
-    let mut buf = 0x4000_0001u32.to_be_bytes().to_vec();
+    primary_qualified_name(name_alg, TPM_RH_OWNER, name)
+}
+
+/// The qualified name of a primary object under `hierarchy`:
+/// nameAlg ‖ H(hierarchy handle ‖ name).
+pub fn primary_qualified_name(name_alg: u16, hierarchy: u32, name: &[u8]) -> Vec<u8> {
+    let mut buf = hierarchy.to_be_bytes().to_vec();
     buf.extend_from_slice(name);
     let mut n = name_alg.to_be_bytes().to_vec();
     n.extend(hash(name_alg, &buf).expect("known nameAlg"));
@@ -625,6 +720,7 @@ fn attest(kind: u16, signer: &[u8], extra: &[u8], c: Clock, body: &[u8]) -> Vec<
 /// selection order.
 fn quote_attest(
     signer: &[u8],
+    sig_hash: u16,
     nonce: &[u8],
     c: Clock,
     banks: &[u16],
@@ -648,7 +744,7 @@ fn quote_attest(
             concat.extend_from_slice(&values[&bank][p]);
         }
     }
-    tpm2b(&mut body, &hash(TPM_ALG_SHA256, &concat).expect("SHA-256"));
+    tpm2b(&mut body, &hash(sig_hash, &concat).expect("known hash"));
     attest(TPM_ST_ATTEST_QUOTE, signer, nonce, c, &body)
 }
 
@@ -1022,8 +1118,14 @@ fn build(b: TpmSampleBuilder) -> TpmSample {
     let pcrs = pcr_values(&events, &b.banks, &b.pcrs);
 
     // The AK and the quote.
+    assert!(
+        !b.sha1 || b.ak == AkKind::Rsa2048Rsassa,
+        "SHA-1 quotes are RSASSA only"
+    );
+    let sig_hash = if b.sha1 { TPM_ALG_SHA1 } else { TPM_ALG_SHA256 };
     let ak_public = ak_public(b.ak);
     let ak_name = tpm_name(TPM_ALG_SHA256, &ak_public);
+    let ak_qualified_name = primary_qualified_name(TPM_ALG_SHA256, TPM_RH_ENDORSEMENT, &ak_name);
     let clock = Clock {
         clock: b
             .clock
@@ -1032,8 +1134,16 @@ fn build(b: TpmSampleBuilder) -> TpmSample {
         restart_count: b.restart_count,
         firmware_version: b.firmware_version,
     };
-    let attest = quote_attest(&ak_name, &b.nonce, clock, &b.banks, &b.pcrs, &pcrs);
-    let signature = sign(b.ak, &attest);
+    let attest = quote_attest(
+        &ak_qualified_name,
+        sig_hash,
+        &b.nonce,
+        clock,
+        &b.banks,
+        &b.pcrs,
+        &pcrs,
+    );
+    let signature = sign(b.ak, sig_hash, &attest);
 
     // The chain.
     let h = hierarchy(b.wrong_root);
@@ -1053,6 +1163,8 @@ fn build(b: TpmSampleBuilder) -> TpmSample {
         signature,
         ak_public,
         ak_name,
+        ak_qualified_name,
+        sig_hash,
         ak_cert,
         intermediates,
         root: h.root.der.clone(),

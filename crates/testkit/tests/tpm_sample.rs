@@ -223,7 +223,7 @@ fn structures_are_what_they_claim() {
         let a = Attest::parse(&s.attest).unwrap();
         assert_eq!(a.magic, TPM_GENERATED_VALUE);
         assert_eq!(a.attest_type, TPM_ST_ATTEST_QUOTE);
-        assert_eq!(a.qualified_signer, s.ak_name);
+        assert_eq!(a.qualified_signer, s.ak_qualified_name);
         assert_eq!(a.extra_data, b"abc");
         assert_eq!((a.reset_count, a.restart_count), (42, 3));
         assert_eq!(a.clock, 123_456);
@@ -498,7 +498,7 @@ fn certify_names_the_object_and_is_signed_by_the_ak() {
         let a = Attest::parse(&attest).unwrap();
         assert_eq!(a.magic, TPM_GENERATED_VALUE);
         assert_eq!(a.attest_type, TPM_ST_ATTEST_CERTIFY);
-        assert_eq!(a.qualified_signer, s.ak_name);
+        assert_eq!(a.qualified_signer, s.ak_qualified_name);
         assert_eq!(a.extra_data, b"qualifying data");
         let Attested::Certify {
             name,

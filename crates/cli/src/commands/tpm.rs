@@ -15,7 +15,7 @@ use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::tpm::structures::{
     TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384, TPM_ALG_SHA512,
 };
-use attesta_evidence::tpm::{EventLog, Pcrs, QuoteParts, TpmEvidence, TpmSettings};
+use attesta_evidence::tpm::{EventLog, Pcrs, QuoteParts, TpmEvidence, TpmOptions, TpmSettings};
 use attesta_evidence::{ErrorCode, UnixTime};
 
 #[derive(Debug, Args)]
@@ -55,6 +55,18 @@ pub struct VerifyTpmArgs {
     /// Verification time, RFC 3339 [default: now].
     #[arg(long)]
     pub at: Option<String>,
+    /// Accept quotes signed with SHA-1 (RSASSA; Windows PCP and older vTPM
+    /// AKs), as a provider's `tpm_allow_sha1` does. The claims then carry
+    /// `x-attesta-tpm-sha1-accepted: true`. Default: refused
+    /// (WeakSignatureHash).
+    #[arg(long)]
+    pub allow_sha1: bool,
+    /// The TPMT_PUBLIC of one of the AK's parents (repeatable, from the
+    /// primary key down to the AK's parent, e.g. the EK for an AK made under
+    /// it): the quote's qualifiedSigner is then checked through them. Without
+    /// it, only a primary AK's qualified name can be checked.
+    #[arg(long)]
+    pub ak_parent: Vec<PathBuf>,
 }
 
 fn bank_of(name: &str, len: usize) -> Option<u16> {
@@ -175,13 +187,28 @@ pub fn run_verify(a: VerifyTpmArgs) -> anyhow::Result<ExitCode> {
             Ok(v) => v,
             Err(e) => return Ok(usage(format!("{e:#}"))),
         };
+    let mut parents = Vec::new();
+    for p in &a.ak_parent {
+        match read(p) {
+            Ok(b) => parents.push(b),
+            Err(e) => return Ok(usage(format!("{e:#}"))),
+        }
+    }
+    let ak_public = if a.ak_parent.is_empty() {
+        attesta_evidence::tpm::AkPublic::Tpmt(&ak)
+    } else {
+        attesta_evidence::tpm::AkPublic::TpmtUnder {
+            ak: &ak,
+            parents: parents.iter().map(Vec::as_slice).collect(),
+        }
+    };
     let ev = TpmEvidence {
         quotes: attests
             .iter()
             .zip(&sigs)
             .map(|(attest, signature)| QuoteParts { attest, signature })
             .collect(),
-        ak_public: attesta_evidence::tpm::AkPublic::Tpmt(&ak),
+        ak_public,
         ak_cert: ak_cert.as_deref(),
         intermediates,
         pcrs,
@@ -191,13 +218,24 @@ pub fn run_verify(a: VerifyTpmArgs) -> anyhow::Result<ExitCode> {
         require_valid_aik_cert: !a.no_aik_cert_required,
         required_pcr_mask: mask,
     };
-    let result = attesta_evidence::tpm::verify(&ev, &nonce, &roots, &settings, at)
-        .map(|v| {
-            let mut claims = v.claims().into_map();
-            claims.insert("x-ms-attestation-type".into(), json!("tpm"));
-            Value::Object(claims)
-        })
-        .map_err(|e| (e.code(), e.to_string()));
+    let options = TpmOptions {
+        allow_sha1: a.allow_sha1,
+    };
+    let result = attesta_evidence::tpm::verify_with_options(
+        &ev,
+        &nonce,
+        &roots,
+        &settings,
+        &options,
+        at,
+        |_| None,
+    )
+    .map(|v| {
+        let mut claims = v.claims().into_map();
+        claims.insert("x-ms-attestation-type".into(), json!("tpm"));
+        Value::Object(claims)
+    })
+    .map_err(|e| (e.code(), e.to_string()));
     Ok(verdict(result))
 }
 

@@ -20,6 +20,6 @@ pub mod windows;
 
 pub use eventlog::{EventLog, LogFormat, Pcrs};
 pub use verify::{
-    AkPublic, CertifiedKey, CertifyParts, QuoteParts, TpmError, TpmEvidence, TpmSettings,
-    TpmVerified, VerifiedAkChain, verify, verify_with_chain,
+    AkPublic, CertifiedKey, CertifyParts, QuoteParts, TpmError, TpmEvidence, TpmOptions,
+    TpmSettings, TpmVerified, VerifiedAkChain, verify, verify_with_chain, verify_with_options,
 };

@@ -9,9 +9,13 @@
 //!    `require_valid_aik_cert=false`, the AK is taken as given and the claim
 //!    `aikValidated` is false;
 //! 2. each quote is a `TPMS_ATTEST` of type quote with the TPM's magic,
-//!    signed by the AK over the bytes received (SHA-256 or stronger); an
-//!    AK sent as a `TPMT_PUBLIC` must be a restricted signing key
-//!    (`AkNotRestrictedSigning`);
+//!    signed by the AK over the bytes received (SHA-256 or stronger; SHA-1
+//!    RSASSA only when the provider opts in with [`TpmOptions::allow_sha1`],
+//!    and then the claim `x-attesta-tpm-sha1-accepted` says so); an AK sent
+//!    as a `TPMT_PUBLIC` must be a restricted signing key
+//!    (`AkNotRestrictedSigning`) and the quote's `qualifiedSigner` must be
+//!    its qualified name (`AkNameMismatch`; see [`check_qualified_signer`]
+//!    for what can be checked when the AK's parents are not sent);
 //! 3. its `extraData` equals the expected nonce (the challenge, or the
 //!    key-binding hash the protocol defines);
 //! 4. its PCR digest equals the digest (with the signature's hash) of the
@@ -31,9 +35,9 @@ use x509_parser::prelude::*;
 
 use super::eventlog::{Event, EventLog, Pcrs, quotes_pcr, secure_boot_where};
 use super::structures::{
-    Attest, Attested, Public, PublicKey, Signature, TPM_ALG_SHA256, TPM_ALG_SHA384, TPM_ALG_SHA512,
-    TPM_ECC_NIST_P256, TPM_ECC_NIST_P384, TPM_GENERATED_VALUE, aik_pub_hash, hash, hash_name,
-    left_pad,
+    Attest, Attested, Public, PublicKey, Signature, TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384,
+    TPM_ALG_SHA512, TPM_ECC_NIST_P256, TPM_ECC_NIST_P384, TPM_GENERATED_VALUE, aik_pub_hash, hash,
+    hash_name, left_pad,
 };
 use super::windows::{WindowsBootState, is_wbcl_separator, windows_boot_state};
 use crate::claims::Claims;
@@ -65,9 +69,15 @@ pub enum TpmError {
         "the AK is not a restricted signing key (objectAttributes {0:#010x}: restricted and sign must be set, decrypt clear); a key that can sign arbitrary data could forge quotes"
     )]
     AkNotRestrictedSigning(u32),
+    #[error(
+        "the quote's qualifiedSigner {actual} is not the qualified name of the AK under {under}: the quote was not made by this key object; send the AK's parent public areas from its primary key down"
+    )]
+    AkNameMismatch { actual: String, under: String },
     #[error("the quote's signature scheme is not supported: {0}")]
     UnsupportedSignature(String),
-    #[error("the quote is signed with {0}, which is too weak; use SHA-256 or stronger")]
+    #[error(
+        "the quote is signed with {0}, which is too weak; use SHA-256 or stronger, or let the provider accept SHA-1 quotes explicitly (tpm_allow_sha1, attesta verify tpm --allow-sha1)"
+    )]
     WeakSignatureHash(&'static str),
     #[error("the quote signature does not verify with the AK")]
     QuoteSignatureInvalid,
@@ -126,6 +136,7 @@ impl ErrorCode for TpmError {
             TpmError::AkChainUntrusted => "AkChainUntrusted",
             TpmError::AkKeyMismatch => "AkKeyMismatch",
             TpmError::AkNotRestrictedSigning(_) => "AkNotRestrictedSigning",
+            TpmError::AkNameMismatch { .. } => "AkNameMismatch",
             TpmError::UnsupportedSignature(_) => "UnsupportedSignature",
             TpmError::WeakSignatureHash(_) => "WeakSignatureHash",
             TpmError::QuoteSignatureInvalid => "QuoteSignatureInvalid",
@@ -162,7 +173,16 @@ pub struct QuoteParts<'a> {
 /// (the MAA protocol sends a JWK).
 #[derive(Debug, Clone)]
 pub enum AkPublic<'a> {
+    /// The AK's `TPMT_PUBLIC`, its parents unknown.
     Tpmt(&'a [u8]),
+    /// The AK's `TPMT_PUBLIC` and the `TPMT_PUBLIC`s of its parents, from
+    /// the primary key (the first, under one of the hierarchies) down to the
+    /// AK's parent (e.g. the EK, for an AK `tpm2_createak` made under it).
+    /// With parents known the qualified name is checked exactly.
+    TpmtUnder {
+        ak: &'a [u8],
+        parents: Vec<&'a [u8]>,
+    },
     Key(PublicKey),
 }
 
@@ -198,6 +218,17 @@ impl Default for TpmSettings {
     }
 }
 
+/// Verification choices of the provider (not of its policy): what the
+/// operator accepts for all of that provider's attestations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TpmOptions {
+    /// Accept quotes signed with SHA-1 (RSASSA-PKCS1-v1_5 only: what
+    /// Windows PCP AKs and older vTPMs make). Off by default: such quotes are
+    /// refused with `WeakSignatureHash`. A token of a quote accepted this way
+    /// carries `x-attesta-tpm-sha1-accepted: true`.
+    pub allow_sha1: bool,
+}
+
 /// Verified TPM evidence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TpmVerified {
@@ -208,11 +239,19 @@ pub struct TpmVerified {
     /// The AK the quotes were checked with.
     pub ak: PublicKey,
     /// The AK's Name (nameAlg ‖ H(TPMT_PUBLIC)) when it came as a
-    /// TPMT_PUBLIC. Not compared with the quotes' `qualifiedSigner`: that is
-    /// the key's *qualified* name, H(parent's QN ‖ Name), which depends on
-    /// the hierarchy the AK lives in (the GCE AK's is the endorsement
-    /// hierarchy's), so it needs the parent chain to check.
+    /// TPMT_PUBLIC.
     pub ak_name: Option<Vec<u8>>,
+    /// The hierarchy (`owner`, `endorsement`, `platform`, `null`) the
+    /// quotes' `qualifiedSigner` proves the AK (or its primary ancestor)
+    /// lives in; `None` when that could not be established (an AK sent as a
+    /// key, or as a `TPMT_PUBLIC` with unknown parents that is not a primary
+    /// key). See [`check_qualified_signer`].
+    pub ak_hierarchy: Option<&'static str>,
+    /// The options the evidence was verified with (boot attestations and
+    /// certifications are checked with the same).
+    pub options: TpmOptions,
+    /// A quote signed with SHA-1 was accepted ([`TpmOptions::allow_sha1`]).
+    pub sha1_accepted: bool,
     pub aik_pub_hash: String,
     /// Quoted PCR values: bank → index → value.
     pub quoted: Pcrs,
@@ -398,24 +437,116 @@ fn verify_ak_chain_as(
     Err(TpmError::AkChainUntrusted)
 }
 
-fn check_signature(ak: &PublicKey, sig: &Signature, msg: &[u8]) -> Result<(), TpmError> {
+/// TPM hierarchies a primary key lives under (TPM 2.0 Part 2, 7.4:
+/// `TPM_RH_*`). A hierarchy's Name and qualified name are its handle.
+const HIERARCHIES: [(u32, &str); 4] = [
+    (0x4000_0001, "owner"),
+    (0x4000_000B, "endorsement"),
+    (0x4000_000C, "platform"),
+    (0x4000_0007, "null"),
+];
+
+/// An object's qualified name (TPM 2.0 Part 1, 16: QN = nameAlg ‖
+/// H_nameAlg(QN of the parent ‖ Name)).
+fn qualified_name(name_alg: u16, parent_qn: &[u8], name: &[u8]) -> Option<Vec<u8>> {
+    let mut out = name_alg.to_be_bytes().to_vec();
+    out.extend(hash(name_alg, &[parent_qn, name].concat())?);
+    Some(out)
+}
+
+/// The AK sent as `TPMT_PUBLIC`, with its parents when known.
+struct AkObject<'a> {
+    public: Public<'a>,
+    parents: Option<Vec<Public<'a>>>,
+}
+
+/// Check a quote's `qualifiedSigner` against the AK's qualified name, which
+/// is what the TPM writes there for the signing key. It ties the quote to
+/// this exact `TPMT_PUBLIC` (so its `restricted` attribute, checked before,
+/// is the signing object's, not one claimed for the same key).
+///
+/// - Parents sent ([`AkPublic::TpmtUnder`]): the QN is computed from the
+///   primary key's hierarchy down the chain and must be the
+///   `qualifiedSigner` under one of the four hierarchies.
+/// - Parents unknown ([`AkPublic::Tpmt`]): a primary AK (go-tpm-tools' GCE
+///   AK is a primary in the endorsement hierarchy) is checked exactly, and
+///   its hierarchy returned. An AK made under another key — Windows PCP AKs
+///   under the SRK, `tpm2_createak` AKs under the EK — has a QN that depends
+///   on parents the evidence does not carry, so nothing can be recomputed:
+///   this is the documented limitation, accepted only here (no hierarchy is
+///   returned, so no `x-attesta-tpm-ak-hierarchy` claim is made, and a
+///   policy that requires one fails closed).
+fn check_qualified_signer(
+    ak: &AkObject<'_>,
+    qualified_signer: &[u8],
+) -> Result<Option<&'static str>, TpmError> {
+    let name = ak.public.name();
+    let chain: Vec<&Public<'_>> = match &ak.parents {
+        Some(parents) => parents.iter().chain([&ak.public]).collect(),
+        None => vec![&ak.public],
+    };
+    for (handle, hierarchy) in HIERARCHIES {
+        let mut qn = Some(handle.to_be_bytes().to_vec());
+        for object in &chain {
+            qn = match (qn, object.name()) {
+                (Some(parent), Some(n)) => qualified_name(object.name_alg, &parent, &n),
+                _ => None,
+            };
+        }
+        if qn.is_some_and(|qn| crypto::constant_time_eq(&qn, qualified_signer)) {
+            return Ok(Some(hierarchy));
+        }
+    }
+    match (&ak.parents, name) {
+        (None, Some(_)) => Ok(None),
+        (parents, _) => Err(TpmError::AkNameMismatch {
+            actual: hex::encode(qualified_signer),
+            under: match parents {
+                Some(p) => format!("any hierarchy through its {} parent(s)", p.len()),
+                None => "any hierarchy (its name algorithm is not supported)".into(),
+            },
+        }),
+    }
+}
+
+/// A TPMT_PUBLIC AK must be a restricted signing key: it signs only digests
+/// the TPM made itself, so it cannot sign a forged TPMS_ATTEST.
+fn restricted_signing(public: Public<'_>) -> Result<Public<'_>, TpmError> {
+    let attrs = public.object_attributes;
+    if attrs & TPMA_RESTRICTED == 0 || attrs & TPMA_SIGN == 0 || attrs & TPMA_DECRYPT != 0 {
+        return Err(TpmError::AkNotRestrictedSigning(attrs));
+    }
+    Ok(public)
+}
+
+/// Check `sig` over `msg` with `ak`. SHA-1 is refused unless `allow_sha1`,
+/// and then only as RSASSA-PKCS1-v1_5. Returns whether SHA-1 was used.
+fn check_signature(
+    ak: &PublicKey,
+    sig: &Signature,
+    msg: &[u8],
+    allow_sha1: bool,
+) -> Result<bool, TpmError> {
     let key = ak
         .verification_key()
         .ok_or_else(|| TpmError::UnsupportedSignature("AK key type or curve".into()))?;
     let h = sig.hash_alg();
-    if !matches!(h, TPM_ALG_SHA256 | TPM_ALG_SHA384 | TPM_ALG_SHA512) {
+    let sha1 = h == TPM_ALG_SHA1 && allow_sha1;
+    if !sha1 && !matches!(h, TPM_ALG_SHA256 | TPM_ALG_SHA384 | TPM_ALG_SHA512) {
         return Err(TpmError::WeakSignatureHash(hash_name(h)));
     }
     let ok = match (sig, ak) {
         (Signature::Rsa { pss, sig, .. }, PublicKey::Rsa { .. }) => {
             let scheme = match (pss, h) {
+                (false, TPM_ALG_SHA1) => Scheme::RsaPkcs1Sha1Legacy,
                 (false, TPM_ALG_SHA256) => Scheme::RsaPkcs1Sha256,
                 (false, TPM_ALG_SHA384) => Scheme::RsaPkcs1Sha384,
                 (true, TPM_ALG_SHA256) => Scheme::RsaPssSha256,
                 (true, TPM_ALG_SHA384) => Scheme::RsaPssSha384,
                 _ => {
                     return Err(TpmError::UnsupportedSignature(format!(
-                        "RSA with {}",
+                        "RSA{} with {}",
+                        if *pss { "-PSS" } else { "SSA" },
                         hash_name(h)
                     )));
                 }
@@ -445,7 +576,7 @@ fn check_signature(ak: &PublicKey, sig: &Signature, msg: &[u8]) -> Result<(), Tp
         }
     };
     if ok {
-        Ok(())
+        Ok(sha1)
     } else {
         Err(TpmError::QuoteSignatureInvalid)
     }
@@ -476,19 +607,50 @@ pub fn verify_with_chain(
     at: UnixTime,
     remembered: impl FnOnce(&[u8; 32]) -> Option<VerifiedAkChain>,
 ) -> Result<TpmVerified, TpmError> {
-    // A TPMT_PUBLIC AK must be a restricted signing key: it signs only
-    // digests the TPM made itself, so it cannot sign a forged TPMS_ATTEST.
-    let (ak, ak_name): (PublicKey, Option<Vec<u8>>) = match &ev.ak_public {
-        AkPublic::Tpmt(bytes) => {
-            let public = Public::parse(bytes)?;
-            let attrs = public.object_attributes;
-            if attrs & TPMA_RESTRICTED == 0 || attrs & TPMA_SIGN == 0 || attrs & TPMA_DECRYPT != 0 {
-                return Err(TpmError::AkNotRestrictedSigning(attrs));
-            }
-            let name = public.name();
-            (public.key, name)
+    verify_with_options(
+        ev,
+        expected_nonce,
+        roots,
+        settings,
+        &TpmOptions::default(),
+        at,
+        remembered,
+    )
+}
+
+/// [`verify_with_chain`] with the provider's [`TpmOptions`].
+pub fn verify_with_options(
+    ev: &TpmEvidence<'_>,
+    expected_nonce: &[u8],
+    roots: &TrustRoots,
+    settings: &TpmSettings,
+    options: &TpmOptions,
+    at: UnixTime,
+    remembered: impl FnOnce(&[u8; 32]) -> Option<VerifiedAkChain>,
+) -> Result<TpmVerified, TpmError> {
+    let ak_object = match &ev.ak_public {
+        AkPublic::Tpmt(bytes) => Some(AkObject {
+            public: restricted_signing(Public::parse(bytes)?)?,
+            parents: None,
+        }),
+        AkPublic::TpmtUnder { ak, parents } => Some(AkObject {
+            public: restricted_signing(Public::parse(ak)?)?,
+            parents: Some(
+                parents
+                    .iter()
+                    .map(|p| Public::parse(p))
+                    .collect::<Result<_, _>>()?,
+            ),
+        }),
+        AkPublic::Key(_) => None,
+    };
+    let (ak, ak_name): (PublicKey, Option<Vec<u8>>) = match (&ak_object, &ev.ak_public) {
+        (Some(o), _) => (o.public.key.clone(), o.public.name()),
+        (None, AkPublic::Key(k)) => (k.clone(), None),
+        // Every TPMT_PUBLIC form gave an `ak_object` above.
+        (None, AkPublic::Tpmt(_) | AkPublic::TpmtUnder { .. }) => {
+            return Err(TpmError::UnsupportedSignature("AK public area".into()));
         }
-        AkPublic::Key(k) => (k.clone(), None),
     };
     let spki = ak
         .spki_der()
@@ -520,7 +682,19 @@ pub fn verify_with_chain(
     let test_root = ak_chain.as_ref().is_some_and(|c| c.test_root);
 
     // 2–4. Each quote.
-    let quotes = check_quotes(&ak, &ev.quotes, &ev.pcrs, Some(expected_nonce))?;
+    let quotes = check_quotes(
+        &ak,
+        &ev.quotes,
+        &ev.pcrs,
+        Some(expected_nonce),
+        options.allow_sha1,
+    )?;
+    let mut ak_hierarchy = None;
+    if let Some(o) = &ak_object {
+        for qs in &quotes.qualified_signers {
+            ak_hierarchy = check_qualified_signer(o, qs)?;
+        }
+    }
     let quoted = quotes.quoted;
 
     // 5. Coverage.
@@ -544,6 +718,9 @@ pub fn verify_with_chain(
         ak_chain,
         ak,
         ak_name,
+        ak_hierarchy,
+        options: *options,
+        sha1_accepted: quotes.sha1,
         aik_pub_hash: aik_pub_hash(&spki),
         quoted,
         event_log,
@@ -559,6 +736,10 @@ pub fn verify_with_chain(
 /// What the quotes of one attestation established.
 struct QuotedState {
     quoted: Pcrs,
+    /// Each quote's `qualifiedSigner`.
+    qualified_signers: Vec<Vec<u8>>,
+    /// A quote was signed with SHA-1 (and that was allowed).
+    sha1: bool,
     reset_count: u32,
     restart_count: u32,
     clock: u64,
@@ -572,6 +753,7 @@ fn check_quotes(
     quotes: &[QuoteParts<'_>],
     pcrs: &Pcrs,
     nonce: Option<&[u8]>,
+    allow_sha1: bool,
 ) -> Result<QuotedState, TpmError> {
     if quotes.is_empty() {
         return Err(TpmError::Parse(ParseError::Malformed {
@@ -581,6 +763,8 @@ fn check_quotes(
     }
     let mut state = QuotedState {
         quoted: BTreeMap::new(),
+        qualified_signers: Vec::new(),
+        sha1: false,
         reset_count: 0,
         restart_count: 0,
         clock: 0,
@@ -588,7 +772,7 @@ fn check_quotes(
     for q in quotes {
         let attest = Attest::parse(q.attest)?;
         let sig = Signature::parse(q.signature)?;
-        check_signature(ak, &sig, attest.raw)?;
+        state.sha1 |= check_signature(ak, &sig, attest.raw, allow_sha1)?;
         // Made by a TPM (the magic) and a quote.
         let (
             TPM_GENERATED_VALUE,
@@ -641,6 +825,9 @@ fn check_quotes(
                 }
             }
         }
+        state
+            .qualified_signers
+            .push(attest.qualified_signer.clone());
         state.reset_count = attest.reset_count;
         state.restart_count = attest.restart_count;
         state.clock = attest.clock;
@@ -790,7 +977,13 @@ impl TpmVerified {
     /// i.e. a cold boot, increments it; a hibernate resume or restart does
     /// not), a restart count and a clock no later than the current ones.
     pub fn verify_boot(&mut self, boot: &BootEvidence<'_>) -> Result<(), TpmError> {
-        let q = check_quotes(&self.ak, &boot.quotes, &boot.pcrs, None)?;
+        let q = check_quotes(
+            &self.ak,
+            &boot.quotes,
+            &boot.pcrs,
+            None,
+            self.options.allow_sha1,
+        )?;
         if q.reset_count != self.reset_count
             || q.restart_count > self.restart_count
             || q.clock > self.clock
@@ -801,6 +994,7 @@ impl TpmVerified {
             });
         }
         let (event_log, verified_log_pcrs) = replay_against(boot.event_log, &q.quoted)?;
+        self.sha1_accepted |= q.sha1;
         self.boot = Some(BootVerified {
             quoted: q.quoted,
             event_log,
@@ -822,10 +1016,12 @@ impl TpmVerified {
         let public = Public::parse(parts.public)?;
         let attest = Attest::parse(parts.certification)?;
         let sig = Signature::parse(parts.signature)?;
-        check_signature(&self.ak, &sig, attest.raw).map_err(|e| match e {
-            TpmError::QuoteSignatureInvalid => TpmError::CertificationSignatureInvalid,
-            other => other,
-        })?;
+        check_signature(&self.ak, &sig, attest.raw, self.options.allow_sha1).map_err(
+            |e| match e {
+                TpmError::QuoteSignatureInvalid => TpmError::CertificationSignatureInvalid,
+                other => other,
+            },
+        )?;
         // Made by a TPM (the magic) and a certification.
         let (TPM_GENERATED_VALUE, Attested::Certify { name, .. }) =
             (attest.magic, &attest.attested)
@@ -952,6 +1148,8 @@ impl TpmVerified {
     /// | `bootMgrSvn` | the first `EVENT_APPLICATION_SVN` in a PCR 12 trust boundary |
     /// | `elamDriverLoaded` | a validated loaded module `\windows\system32\drivers\(wd\)wdboot.sys` (only when the log has loaded modules) |
     /// | `x-attesta-tpm-elam-vendors` | `EVENT_ELAM_KEYNAME`s of the measured ELAM configurations |
+    /// | `x-attesta-tpm-ak-hierarchy` | the hierarchy the quotes' `qualifiedSigner` proves the AK's primary lives in ([`TpmVerified::ak_hierarchy`]) |
+    /// | `x-attesta-tpm-sha1-accepted` | true when a quote signed with SHA-1 was accepted ([`TpmOptions::allow_sha1`]) |
     /// | `x-attesta-tpm-reset-count`, `-restart-count` | TPMS_CLOCK_INFO of the quote: a changed reset count means a reboot |
     /// | `x-attesta-test-root` | the AK chain ended at a configured test root |
     ///
@@ -1018,6 +1216,12 @@ impl TpmVerified {
             if !w.elam_drivers.is_empty() {
                 c.insert("x-attesta-tpm-elam-vendors", w.elam_drivers.clone());
             }
+        }
+        if let Some(h) = self.ak_hierarchy {
+            c.insert("x-attesta-tpm-ak-hierarchy", h);
+        }
+        if self.sha1_accepted {
+            c.insert("x-attesta-tpm-sha1-accepted", true);
         }
         c.insert("x-attesta-tpm-reset-count", self.reset_count);
         c.insert("x-attesta-tpm-restart-count", self.restart_count);

@@ -310,9 +310,16 @@ fn check(
     let pcfg = ProviderConfig::of(&ctx.record)?;
     let (at, pinned) = pcfg.time(now)?;
     let roots = pcfg.roots(TrustRoots::empty(), RootKind::Tpm)?;
-    let mut verified =
-        crate::tpm::verify_cached(&state.tpm_chains, evidence, nonce, &roots, settings, at)
-            .map_err(evidence_error)?;
+    let mut verified = crate::tpm::verify_cached(
+        &state.tpm_chains,
+        evidence,
+        nonce,
+        &roots,
+        settings,
+        &pcfg.tpm_options(),
+        at,
+    )
+    .map_err(evidence_error)?;
     let ak_trusted_by_config = crate::tpm::check_trusted_ak(&pcfg, &verified)?;
     if let Some(boot) = boot {
         verified.verify_boot(boot).map_err(evidence_error)?;
