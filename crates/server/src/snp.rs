@@ -91,12 +91,16 @@ async fn crl(
             expired_for,
             cause,
             ..
-        }) => Err(ApiError::evidence(
+        }) => Err(upstream_or_evidence(
+            cause.as_deref(),
             "AmdCrlExpired",
             format!(
                 "AMD's CRL for the {hierarchy} hierarchy expired {expired_for} s ago (nextUpdate {}) and no fresh one could be fetched{}; this provider's grace period is {grace} s. Restore access to AMD KDS or import a current CRL with `attesta collateral import`",
                 attesta_evidence::types::rfc3339(next_update),
-                cause.map(|c| format!(" ({c})")).unwrap_or_default()
+                cause
+                    .as_ref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
             ),
         )),
         // The provider's grace also covers a CRL that cannot be had at
@@ -108,11 +112,30 @@ async fn crl(
         }
         Err(e) => {
             let missing = SnpError::CrlMissing(hierarchy);
-            Err(ApiError::evidence(
+            Err(upstream_or_evidence(
+                Some(&e),
                 missing.code(),
                 format!("{missing} ({e}); or grant the provider a collateral grace period"),
             ))
         }
+    }
+}
+
+/// A required CRL that could not be had: still refused (fail closed), but
+/// when AMD KDS was unreachable or overloaded the answer is 503 with
+/// `Retry-After`, so clients retry instead of giving up on good evidence.
+fn upstream_or_evidence(
+    cause: Option<&CollateralError>,
+    code: &'static str,
+    message: String,
+) -> ApiError {
+    match cause.and_then(crate::error::upstream_retry_after) {
+        Some(secs) => ApiError::service_unavailable(
+            format!("{code}: {message}; AMD KDS is unavailable, retry later"),
+            secs,
+        )
+        .with_inner(code),
+        None => ApiError::evidence(code, message),
     }
 }
 
@@ -181,8 +204,8 @@ impl SnpVerifier {
                 let mut raw = [0u8; 8];
                 raw.copy_from_slice(&report.reported_tcb.to_le_bytes());
                 let tcb = SnpTcb::from_tcb_version(product, &raw);
-                let coll =
-                    |e: attesta_collateral::CollateralError| ApiError::evidence(e.code(), &e);
+                // KDS outages are 503 + Retry-After; bad data stays 400.
+                let coll = |e: attesta_collateral::CollateralError| ApiError::collateral(&e, "");
                 let (kind, vek) = match report.signing_key {
                     SigningKey::Vlek => {
                         let v = endorsements

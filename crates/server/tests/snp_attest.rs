@@ -322,3 +322,47 @@ async fn v3_report_served_from_imported_endorsements() {
 async fn attest(t: &TestServer, path: &str, body: Value) -> (u16, Value) {
     attest_at(t, path, V, body).await
 }
+
+/// AMD KDS unreachable: the CRL the chain check needs cannot be had. The
+/// report is still refused (fail closed), but with 503 and `Retry-After`
+/// naming the missing CRL, so clients retry instead of giving up.
+#[tokio::test]
+async fn an_unreachable_kds_gives_503_with_retry_after() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sample = SnpSample::builder().crl(true).build();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path());
+    cfg.collateral.kds_url = format!("https://127.0.0.1:{port}");
+    let t = start(cfg).await;
+    sample_provider(&t, "strict", &sample, json!({})).await;
+    let resp = t
+        .client
+        .post(t.url("/providers/strict/attest/SevSnpVm?api-version=2022-08-01"))
+        .json(&json!({"report": sample.maa_report_member()}))
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    let (s, b) = json(resp).await;
+    assert_error(s, &b, 503, "ServiceUnavailable");
+    assert_eq!(b["error"]["innererror"]["code"], "AmdCrlMissing", "{b}");
+    // Once the CRL is imported the same report is accepted.
+    import_crl(&t, sample.crl_der.as_ref().unwrap()).await;
+    let (s, b) = attest(
+        &t,
+        "/providers/strict/attest/SevSnpVm",
+        json!({"report": sample.maa_report_member()}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    t.stop().await;
+}

@@ -22,7 +22,7 @@ use crate::codec::{b64_lenient, b64url};
 use crate::error::ApiError;
 use crate::provider::ProviderCtx;
 use crate::replay;
-use crate::routes::attest::{path_param, policy_error};
+use crate::routes::attest::path_param;
 use crate::state::{AppState, unsigned_policy_jws};
 use crate::tokens;
 use attesta_evidence::crypto::sha256;
@@ -213,7 +213,8 @@ pub async fn set_policy(
         }
         (policy_from_payload(payload.as_ref())?, text.clone(), signer)
     };
-    attesta_policy::compile(&policy_text).map_err(policy_error)?;
+    // Compiled on the bounded policy pool, like every other compilation.
+    state.compile_policy(ctx.name(), &policy_text).await?;
     if isolated && replay::check(&state, &ctx, &jws_text, op).await? == replay::Seen::Again {
         let current = state
             .store
