@@ -413,6 +413,38 @@ fn flipping_any_signed_byte_of_other_real_quotes_breaks_a_signature() {
     }
 }
 
+/// The rule TDX quotes follow too (`tdx_vectors`): zero bytes after the
+/// signature data are padding, dropped from every claim (the quote hash
+/// included); a non-zero one is `TrailingBytes`.
+#[test]
+fn trailing_bytes_must_be_zero_and_never_reach_claims() {
+    let bytes = read(&format!("{DCAP_QVL}/quote.bin"));
+    let at = pinned_time(DCAP_QVL);
+    let vc = VerifiedCollateral::verify(&collateral(DCAP_QVL), &intel(), at).unwrap();
+    let original = parse_quote(&bytes).unwrap();
+    assert_eq!(original.padding, 0);
+    let plain = verify_quote(&original, &vc, &intel(), at).unwrap();
+    let mut padded = bytes.clone();
+    padded.extend_from_slice(&[0u8; 70]);
+    let q = parse_quote(&padded).unwrap();
+    assert_eq!(q.padding, 70);
+    assert_eq!(q.unpadded(), &bytes[..]);
+    let v = verify_quote(&q, &vc, &intel(), at).unwrap();
+    assert_eq!(v.claims(), plain.claims());
+    *padded.last_mut().unwrap() = 1;
+    match parse_quote(&padded) {
+        Err(SgxError::Parse(attesta_evidence::ParseError::TrailingBytes { count, .. })) => {
+            assert_eq!(count, 70)
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        parse_quote(&padded).unwrap_err().code(),
+        "EvidenceTrailingBytes",
+        "the code names the failure"
+    );
+}
+
 #[test]
 fn truncations_of_real_quotes_are_errors_not_panics() {
     for f in [
@@ -428,10 +460,15 @@ fn truncations_of_real_quotes_are_errors_not_panics() {
                 "{f} truncated to {n}"
             );
         }
-        // One extra byte is trailing garbage.
+        // An extra byte after an OE report is refused (its header states
+        // the quote's size); after a bare quote, a zero byte is padding
+        // (`trailing_bytes_must_be_zero_and_never_reach_claims`).
         let mut long = bytes.clone();
-        long.push(0);
+        long.push(1);
         assert!(parse_quote(&long).is_err() && OeReport::parse(&long).is_err());
+        long.pop();
+        long.push(0);
+        assert!(OeReport::parse(&long).is_err());
     }
 }
 

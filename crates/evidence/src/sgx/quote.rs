@@ -17,7 +17,18 @@
 //! (header ‖ report body) and of the QE report, so verification checks the
 //! bytes that arrived, never a re-serialisation. Anything unexpected
 //! (another attestation key type, a TDX body, a certification data type other
-//! than the PEM chain, trailing bytes) is a [`ParseError`].
+//! than the PEM chain, non-zero trailing bytes) is a [`ParseError`].
+//!
+//! ## Trailing bytes (decision, the same as for TDX quotes)
+//!
+//! Bytes after the signature data are accepted only when every one is zero
+//! (a quote handed over in a fixed-size buffer; no real SGX quote in the
+//! shared vectors has any, while real TD quotes carry 70 or 3065) and are
+//! dropped from everything but [`Quote::raw`] (the `quotehash` claim hashes
+//! [`Quote::unpadded`]). A non-zero trailing byte is
+//! [`ParseError::TrailingBytes`]: no signature covers it, so it is a framing
+//! bug or something smuggled past the verifier. One rule for both TEEs, so
+//! the same buffer handling works for either.
 
 use crate::error::ParseError;
 use crate::reader::Reader;
@@ -147,6 +158,8 @@ pub struct Quote<'a> {
     pub pck_chain_pem: &'a [u8],
     /// The outermost certification data type (5 in v3, 6 in v4).
     pub cert_data_type: u16,
+    /// Zero bytes after the signature data (see the module doc).
+    pub padding: usize,
 }
 
 impl<'a> Quote<'a> {
@@ -167,7 +180,13 @@ impl<'a> Quote<'a> {
         let report = ReportBody::parse(&signed_bytes[HEADER_LEN..])?;
         let sig_len = r.u32_le()? as usize;
         let mut s = r.sub(sig_len, "SGX quote signature data")?;
-        r.finish()?;
+        let trailing = r.rest();
+        if trailing.iter().any(|&b| b != 0) {
+            return Err(ParseError::TrailingBytes {
+                what: "SGX quote (non-zero bytes after the signature data)",
+                count: trailing.len(),
+            });
+        }
         let sd = SignatureData::parse(&mut s, header.version == 3)?;
         Ok(Self {
             raw: bytes,
@@ -182,7 +201,13 @@ impl<'a> Quote<'a> {
             qe_auth_data: sd.qe_auth_data,
             pck_chain_pem: sd.pck_chain_pem,
             cert_data_type: sd.cert_data_type,
+            padding: trailing.len(),
         })
+    }
+
+    /// The quote without its trailing zero padding.
+    pub fn unpadded(&self) -> &'a [u8] {
+        &self.raw[..self.raw.len() - self.padding]
     }
 
     /// Byte range of the attestation-key-signed region (header ‖ report body) in [`Quote::raw`].

@@ -496,7 +496,7 @@ pub fn verify_quote(
         tcb_date: e.tcb_date,
         pck,
         test_root,
-        quote_hash: crypto::sha256(quote.raw),
+        quote_hash: crypto::sha256(quote.unpadded()),
         collateral_hashes: collateral.hashes.clone(),
     })
 }

@@ -24,6 +24,8 @@
 //! drops them from everything but [`TdQuote::raw`]; a non-zero trailing byte
 //! is [`ParseError::TrailingBytes`], since data outside the signed region is
 //! either a framing bug or an attempt to smuggle something past the verifier.
+//! SGX quotes follow the same rule (`crate::sgx::quote`), though no real
+//! SGX quote in the shared vectors carries padding.
 
 use crate::error::ParseError;
 use crate::reader::Reader;
