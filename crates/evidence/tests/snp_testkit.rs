@@ -234,3 +234,54 @@ fn maa_member_round_trip_through_the_trait() {
         .unwrap();
     binding::check_runtime_data(&out.report_data, b"rt").unwrap();
 }
+
+/// The report's key-selection byte (0x48: bit 1 MASK_CHIP_KEY, bits 2-4
+/// SIGNING_KEY) is judged before the signature, and the error carries the
+/// SIGNING_KEY field: a report with its chip key masked is unsigned even
+/// when the field names the VCEK, and field value 7 means no key.
+#[test]
+fn masked_or_keyless_reports_are_unsigned_whatever_the_signature() {
+    let s = SnpSample::builder().build();
+    let chain = VerifiedChain::verify(&s.collateral(), &s.trust_roots(), s.at).unwrap();
+    let mut masked = s.report.clone();
+    masked[0x48] = (masked[0x48] & !0x1C) | 0x02; // VCEK, chip key masked
+    assert_eq!(
+        verify_report(&masked, &chain, s.at).unwrap_err(),
+        SnpError::ReportNotSigned(0)
+    );
+    let mut keyless = s.report.clone();
+    keyless[0x48] = (keyless[0x48] & !0x02) | 0x1C; // SIGNING_KEY = 7 (none)
+    assert_eq!(
+        verify_report(&keyless, &chain, s.at).unwrap_err(),
+        SnpError::ReportNotSigned(7)
+    );
+}
+
+/// `check_self_signed` (how the CLI tells the ARK from the ASK in a chain
+/// file) accepts only a certificate that signed itself with RSASSA-PSS
+/// over SHA-384.
+#[test]
+fn only_a_self_signed_pss_sha384_certificate_is_self_signed() {
+    let s = SnpSample::builder().build();
+    assert_eq!(snp::verify::check_self_signed(&s.ark_der), Ok(()));
+    for (what, der) in [("ASK", &s.ask_der), ("VCEK", &s.vek_der)] {
+        assert!(
+            snp::verify::check_self_signed(der).is_err(),
+            "the {what} is not self-signed"
+        );
+    }
+    assert!(snp::verify::check_self_signed(b"not a certificate").is_err());
+    // The ARK with its PSS parameters naming SHA-256 (OID 2.16.840.1.101.3.4.2.1)
+    // instead of SHA-384: refused for the parameters, before any signature
+    // check.
+    let sha384 = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02];
+    let mut ark = s.ark_der.clone();
+    let mut i = 0;
+    while let Some(at) = ark[i..].windows(sha384.len()).position(|w| w == sha384) {
+        ark[i + at + sha384.len() - 1] = 0x01;
+        i += at + sha384.len();
+    }
+    assert!(i > 0, "the ARK names SHA-384");
+    let e = snp::verify::check_self_signed(&ark).unwrap_err();
+    assert!(e.contains("do not name SHA-384"), "{e}");
+}
