@@ -90,6 +90,11 @@ fn collateral_expires_one_second_after_the_window() {
     let later = UnixTime(at.0 + 2);
     let err = VerifiedCollateral::verify(&collateral(DCAP_QVL), &intel(), later).unwrap_err();
     assert_eq!(err.code(), "QeIdentityExpired", "{err}");
+    // Times a person can read: RFC 3339, the verification time included.
+    let msg = err.to_string();
+    let when = attesta_evidence::types::rfc3339(later.0 as i64);
+    assert!(msg.contains(&format!("time {when}")), "{msg}");
+    assert!(!msg.contains(&later.0.to_string()), "{msg}");
     // A cached value used past its window fails the same way.
     let quote_bytes = read(&format!("{DCAP_QVL}/quote.bin"));
     let quote = parse_quote(&quote_bytes).unwrap();

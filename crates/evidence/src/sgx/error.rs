@@ -22,7 +22,10 @@ pub enum SgxError {
     #[error("the PCK certificate chain in the quote is invalid: {0}")]
     PckChainInvalid(String),
     #[error(
-        "the PCK certificate is not valid at the verification time (validity {not_before}..{not_after}, time {at})"
+        "the PCK certificate is not valid at the verification time (validity {not_before_t}..{not_after_t}, time {at_t})",
+        not_before_t = crate::types::rfc3339(*not_before),
+        not_after_t = crate::types::rfc3339(*not_after),
+        at_t = crate::types::rfc3339(*at as i64)
     )]
     PckCertificateExpired {
         not_before: i64,
@@ -54,7 +57,10 @@ pub enum SgxError {
     #[error("the Intel SGX Root CA CRL is invalid: {0}")]
     RootCaCrlInvalid(String),
     #[error(
-        "the Intel SGX Root CA CRL is not current at the verification time (thisUpdate {this_update}, nextUpdate {next_update}, time {at})"
+        "the Intel SGX Root CA CRL is not current at the verification time (thisUpdate {this_update_t}, nextUpdate {next_update_t}, time {at_t})",
+        this_update_t = crate::types::rfc3339(*this_update),
+        next_update_t = crate::types::rfc3339(*next_update),
+        at_t = crate::types::rfc3339(*at as i64)
     )]
     RootCaCrlExpired {
         this_update: i64,
@@ -64,7 +70,10 @@ pub enum SgxError {
     #[error("the PCK CRL is invalid: {0}")]
     PckCrlInvalid(String),
     #[error(
-        "the PCK CRL is not current at the verification time (thisUpdate {this_update}, nextUpdate {next_update}, time {at}); fetch a fresh PCK CRL"
+        "the PCK CRL is not current at the verification time (thisUpdate {this_update_t}, nextUpdate {next_update_t}, time {at_t}); fetch a fresh PCK CRL",
+        this_update_t = crate::types::rfc3339(*this_update),
+        next_update_t = crate::types::rfc3339(*next_update),
+        at_t = crate::types::rfc3339(*at as i64)
     )]
     PckCrlExpired {
         this_update: i64,
@@ -78,7 +87,10 @@ pub enum SgxError {
     #[error("the TCB info signature does not verify with the TCB signing certificate")]
     TcbInfoSignatureInvalid,
     #[error(
-        "the TCB info is not current at the verification time (issueDate {issue_date}, nextUpdate {next_update}, time {at}); fetch fresh TCB info"
+        "the TCB info is not current at the verification time (issueDate {issue_date_t}, nextUpdate {next_update_t}, time {at_t}); fetch fresh TCB info",
+        next_update_t = crate::types::rfc3339(*next_update),
+        issue_date_t = crate::types::rfc3339(*issue_date),
+        at_t = crate::types::rfc3339(*at as i64)
     )]
     TcbInfoExpired {
         issue_date: i64,
@@ -104,7 +116,10 @@ pub enum SgxError {
     #[error("the QE identity signature does not verify with the TCB signing certificate")]
     QeIdentitySignatureInvalid,
     #[error(
-        "the QE identity is not current at the verification time (issueDate {issue_date}, nextUpdate {next_update}, time {at}); fetch a fresh QE identity"
+        "the QE identity is not current at the verification time (issueDate {issue_date_t}, nextUpdate {next_update_t}, time {at_t}); fetch a fresh QE identity",
+        next_update_t = crate::types::rfc3339(*next_update),
+        issue_date_t = crate::types::rfc3339(*issue_date),
+        at_t = crate::types::rfc3339(*at as i64)
     )]
     QeIdentityExpired {
         issue_date: i64,
