@@ -19,11 +19,18 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 const V: &str = "2020-10-01";
 
-async fn jwks(t: &TestServer) -> Jwks {
+/// A provider's published keys (each provider signs with its own).
+async fn jwks(t: &TestServer, provider: &str) -> Jwks {
     serde_json::from_value(
-        json(t.client.get(t.url("/certs")).send().await.unwrap())
-            .await
-            .1,
+        json(
+            t.client
+                .get(t.url(&format!("/providers/{provider}/certs")))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+        .1,
     )
     .unwrap()
 }
@@ -71,7 +78,7 @@ async fn open_enclave_with_json_runtime_data_yields_a_verifiable_token() {
     let issuer = format!("{}/providers/lab", t.base());
     let v = verify_jwt(
         token,
-        &jwks(&t).await,
+        &jwks(&t, "lab").await,
         &VerifyOptions {
             issuer: Some(issuer.clone()),
             now: UnixTime::now().0,
@@ -175,7 +182,7 @@ async fn sgx_enclave_binary_runtime_data_draft_policy_denial_and_binding() {
     assert!(
         verify_jwt(
             token,
-            &jwks(&t).await,
+            &jwks(&t, "lab").await,
             &VerifyOptions {
                 issuer: None,
                 now: UnixTime::now().0,
