@@ -9,14 +9,36 @@ mod client;
 mod commands;
 mod serve;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
+
+/// The exit-code contract, shown by `attesta --help`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success: accepted, valid, done
+  1  rejected: the evidence, token, policy or request was judged and refused
+  2  usage: bad arguments, or an input that is not what the option expects
+  3  the server cannot be reached or talked to (connection, TLS, timeout,
+     throttling, a 5xx or an answer that is not MAA's)
+  4  local I/O: a file cannot be read or written
+
+Output is human-readable on a terminal and JSON when piped or with --json.";
 
 /// Attesta: a self-hosted remote attestation service, wire-compatible with
 /// Microsoft Azure Attestation.
 #[derive(Debug, Parser)]
-#[command(name = "attesta", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "attesta",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = EXIT_CODES
+)]
 struct Cli {
+    /// Print JSON even on a terminal (it is the default when stdout is not a terminal).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,11 +76,18 @@ enum Command {
     /// Write synthetic evidence with collateral under a test root.
     #[command(subcommand)]
     Sample(commands::sample::SampleCmd),
+    /// Print a shell completion script (e.g. `attesta completions bash > /etc/bash_completion.d/attesta`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    client::set_output(cli.json);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Provider(cmd) => commands::provider::run(cmd).await,
@@ -71,12 +100,18 @@ async fn main() -> ExitCode {
         Command::Verify(cmd) => commands::verify::run_verify(cmd),
         Command::Inspect(cmd) => commands::verify::run_inspect(cmd),
         Command::Sample(cmd) => commands::sample::run(cmd),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "attesta", &mut script);
+            client::out(&String::from_utf8_lossy(&script));
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(client::exit_code(&e))
         }
     }
 }

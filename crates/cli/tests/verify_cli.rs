@@ -121,7 +121,13 @@ fn sample_then_verify_with_and_without_the_test_root() {
         "--collateral",
         "/nonexistent",
     ]));
-    assert_eq!(code, 2);
+    // A file that cannot be read is local I/O: exit 4, never a verdict.
+    assert_eq!(code, 4);
+    let (code, _) = run(bin()
+        .args(["verify", "openenclave", "--report"])
+        .arg(&report)
+        .args(["--collateral", "/nonexistent"]));
+    assert_eq!(code, 4);
     // A missing collateral directory is a rejection naming the missing file.
     let (code, v) = run(bin()
         .args(["verify", "openenclave", "--report"])

@@ -94,7 +94,10 @@ pub enum TokenError {
     #[error("token is not valid before {nbf} (now {now}); check the clocks")]
     NotYetValid { nbf: u64, now: u64 },
     /// `iss` is not the expected issuer.
-    #[error("token issuer {found:?} is not the expected issuer {expected:?}")]
+    #[error(
+        "the token was issued by {}, not by the expected issuer {expected}; if you trust that issuer, expect it (attesta token verify --issuer URL)",
+        found.as_deref().unwrap_or("nobody (it has no iss claim)")
+    )]
     WrongIssuer {
         expected: String,
         found: Option<String>,
@@ -200,7 +203,9 @@ pub enum RpError {
         reason: String,
     },
     /// The metadata names another issuer.
-    #[error("OpenID metadata names issuer {found:?}, not {expected:?}")]
+    #[error(
+        "the OpenID metadata at {expected} names issuer {found}, not {expected}; the issuer URL must be the provider's base URL exactly as the server publishes it"
+    )]
     IssuerMismatch { expected: String, found: String },
     /// The metadata's `jwks_uri` is outside the issuer.
     #[error(

@@ -18,10 +18,9 @@ pub fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Read a file, naming it in the error.
+/// Read a file, naming it in the error (exit 4 when it fails).
 pub fn read(p: &std::path::Path) -> anyhow::Result<Vec<u8>> {
-    use anyhow::Context;
-    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+    crate::client::read_file(p)
 }
 
 /// DER certificates from a DER file or a PEM file (its CERTIFICATE blocks).
@@ -35,10 +34,28 @@ pub fn certs(p: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
     }
 }
 
-/// A usage error: the message on stderr, exit code 2.
-pub fn usage(msg: impl std::fmt::Display) -> std::process::ExitCode {
+/// A problem found before judging anything: a message and its exit code.
+pub trait Problem: std::fmt::Display {
+    /// The exit code (see `attesta --help`).
+    fn exit(&self) -> u8 {
+        crate::client::Exit::Usage as u8
+    }
+}
+
+impl Problem for String {}
+impl Problem for &str {}
+impl Problem for anyhow::Error {
+    /// An unreadable file is exit 4, not a usage error.
+    fn exit(&self) -> u8 {
+        crate::client::exit_code(self)
+    }
+}
+
+/// A usage error (exit 2), or an unreadable file (exit 4): the message on
+/// stderr.
+pub fn usage(msg: impl Problem) -> std::process::ExitCode {
     eprintln!("error: {msg:#}");
-    std::process::ExitCode::from(2)
+    std::process::ExitCode::from(msg.exit())
 }
 
 /// The `attesta verify` output contract: one JSON object

@@ -3,18 +3,20 @@
 //!
 //! `check` and `eval` work locally on a policy file; the others talk to a
 //! server's control plane, sending the JWS bodies MAA expects (unsigned, or
-//! signed with `--signing-key`/`--signing-cert`).
+//! signed with `--signing-key`/`--signing-cert`). Signing keys are read in
+//! PKCS#8, PKCS#1 (RSA) or SEC1 (P-256) PEM and converted to PKCS#8 with
+//! aws-lc-rs; `policy-cert new` makes a key and certificate that fit.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::client::{ServerArgs, print_json, send};
+use crate::client::{Exit, ServerArgs, fail, json_requested, out, print_json, read_file, send};
 use attesta_evidence::AttestationType;
 use attesta_token::jws::{JwsSigningKey, sign_jws, unsigned_jws};
 
@@ -32,7 +34,8 @@ pub struct ControlArgs {
 
 #[derive(Debug, Args)]
 pub struct SigningArgs {
-    /// PEM PKCS#8 private key (RSA or P-256) of a policy-management certificate.
+    /// PEM private key (RSA or P-256; PKCS#8, PKCS#1 or SEC1) of a
+    /// policy-management certificate (`attesta policy-cert new` makes one).
     #[arg(long, requires = "signing_cert")]
     pub signing_key: Option<PathBuf>,
     /// PEM certificate matching --signing-key.
@@ -42,15 +45,19 @@ pub struct SigningArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCmd {
-    /// Print a provider's policy for an attestation type.
+    /// Print a provider's policy for an attestation type (the policy text;
+    /// with --json the type, the text and whether one is set).
     Get {
+        /// Attestation type: SgxEnclave, OpenEnclave, SevSnpVm, TdxVm or Tpm.
         attestation_type: String,
         #[command(flatten)]
         control: ControlArgs,
     },
     /// Set a provider's policy for an attestation type from a policy text file.
     Set {
+        /// Attestation type: SgxEnclave, OpenEnclave, SevSnpVm, TdxVm or Tpm.
         attestation_type: String,
+        /// The policy text file (`attesta policy check FILE` checks it locally).
         file: PathBuf,
         #[command(flatten)]
         signing: SigningArgs,
@@ -59,6 +66,7 @@ pub enum PolicyCmd {
     },
     /// Reset a provider's policy for an attestation type to the default.
     Reset {
+        /// Attestation type: SgxEnclave, OpenEnclave, SevSnpVm, TdxVm or Tpm.
         attestation_type: String,
         #[command(flatten)]
         signing: SigningArgs,
@@ -66,11 +74,16 @@ pub enum PolicyCmd {
         control: ControlArgs,
     },
     /// Parse a policy file locally; print errors with line:column; exit 1 on error.
-    Check { file: PathBuf },
+    Check {
+        /// The policy text file.
+        file: PathBuf,
+    },
     /// Evaluate a policy file against claims (a JSON object of claim type → value);
     /// prints {"permit": bool, "claims": {...}}; exits 0 whether or not it permits, 1 on a policy error.
     Eval {
+        /// The policy text file.
         file: PathBuf,
+        /// JSON file: an object of claim type -> value, e.g. {"x-ms-sgx-is-debuggable": false}.
         #[arg(long)]
         claims: PathBuf,
     },
@@ -78,6 +91,23 @@ pub enum PolicyCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCertCmd {
+    /// Make a policy-signing key (PKCS#8 PEM, 0600) and a self-signed
+    /// certificate for it, for `provider create --policy-cert` and
+    /// `--signing-key`/`--signing-cert`.
+    New {
+        /// Where to write the private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the certificate (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// Key type: P-256 (ES256) or RSA-2048 (RS256).
+        #[arg(long, value_enum, default_value_t = KeyKind::P256)]
+        kind: KeyKind,
+        /// Certificate subject common name.
+        #[arg(long, default_value = "Attesta policy signer")]
+        common_name: String,
+    },
     /// List the provider's policy-management certificates.
     List {
         #[command(flatten)]
@@ -103,26 +133,104 @@ pub enum PolicyCertCmd {
     },
 }
 
+/// Key types `policy-cert new` makes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum KeyKind {
+    /// ECDSA P-256, signs ES256.
+    P256,
+    /// RSA 2048, signs RS256.
+    Rsa,
+}
+
 fn read_text(p: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+    String::from_utf8(read_file(p)?)
+        .map_err(|_| fail(Exit::Usage, format!("{} is not UTF-8 text", p.display())))
 }
 
 fn pem_blocks(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let data = read_file(path)?;
     let mut out = Vec::new();
     for item in x509_parser::pem::Pem::iter_from_buffer(&data) {
-        let item = item.with_context(|| format!("{} is not valid PEM", path.display()))?;
+        let item = item.map_err(|e| {
+            fail(
+                Exit::Usage,
+                format!("{} is not valid PEM: {e}", path.display()),
+            )
+        })?;
         out.push((item.label, item.contents));
     }
     Ok(out)
 }
 
 fn first_block(path: &Path, labels: &[&str]) -> anyhow::Result<Vec<u8>> {
+    first_labelled(path, labels).map(|(_, d)| d)
+}
+
+fn first_labelled(path: &Path, labels: &[&str]) -> anyhow::Result<(String, Vec<u8>)> {
     pem_blocks(path)?
         .into_iter()
         .find(|(l, _)| labels.contains(&l.as_str()))
-        .map(|(_, d)| d)
-        .with_context(|| format!("{} has no {} block", path.display(), labels.join(" or ")))
+        .ok_or_else(|| {
+            fail(
+                Exit::Usage,
+                format!("{} has no {} block", path.display(), labels.join(" or ")),
+            )
+        })
+}
+
+/// A private key PEM in any of the forms keys come in, as PKCS#8 DER: PKCS#8
+/// as it is, PKCS#1 (`RSA PRIVATE KEY`) and SEC1 (`EC PRIVATE KEY`, P-256)
+/// re-encoded by aws-lc-rs.
+pub fn pkcs8_key(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use aws_lc_rs::encoding::AsDer;
+    let blocks = pem_blocks(path)?;
+    if blocks.iter().any(|(l, _)| l == "ENCRYPTED PRIVATE KEY") {
+        return Err(fail(
+            Exit::Usage,
+            format!(
+                "{} is an encrypted key; give the key unencrypted (e.g. `openssl pkcs8 -in {} -out plain.key`, or make one with `attesta policy-cert new`)",
+                path.display(),
+                path.display()
+            ),
+        ));
+    }
+    let bad = |what: &str, e: &dyn std::fmt::Display| {
+        fail(Exit::Usage, format!("{}: {what}: {e}", path.display()))
+    };
+    match blocks.into_iter().find(|(l, _)| {
+        matches!(
+            l.as_str(),
+            "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY"
+        )
+    }) {
+        Some((label, der)) if label == "PRIVATE KEY" => Ok(der),
+        Some((label, der)) if label == "RSA PRIVATE KEY" => {
+            let key = aws_lc_rs::rsa::KeyPair::from_der(&der)
+                .map_err(|e| bad("not a usable PKCS#1 RSA key", &e))?;
+            let pkcs8 = key
+                .as_der()
+                .map_err(|e| bad("cannot re-encode the RSA key", &e))?;
+            Ok(pkcs8.as_ref().to_vec())
+        }
+        Some((_, der)) => {
+            let key = aws_lc_rs::signature::EcdsaKeyPair::from_private_key_der(
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &der,
+            )
+            .map_err(|e| bad("not a usable SEC1 P-256 key (only P-256 signs ES256)", &e))?;
+            let pkcs8 = key
+                .to_pkcs8v1()
+                .map_err(|e| bad("cannot re-encode the EC key", &e))?;
+            Ok(pkcs8.as_ref().to_vec())
+        }
+        None => Err(fail(
+            Exit::Usage,
+            format!(
+                "{} has no private key (PEM \"PRIVATE KEY\", \"RSA PRIVATE KEY\" or \"EC PRIVATE KEY\" block); `attesta policy-cert new --key signer.key --cert signer.pem` makes a key and certificate",
+                path.display()
+            ),
+        )),
+    }
 }
 
 impl SigningArgs {
@@ -130,11 +238,14 @@ impl SigningArgs {
         let (Some(key), Some(cert)) = (&self.signing_key, &self.signing_cert) else {
             return Ok(None);
         };
-        let key_der = first_block(key, &["PRIVATE KEY"])
-            .context("the signing key must be a PKCS#8 PEM (-----BEGIN PRIVATE KEY-----)")?;
+        let key_der = pkcs8_key(key)?;
         let cert_der = first_block(cert, &["CERTIFICATE"])?;
-        let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der)
-            .map_err(|e| anyhow::anyhow!("{} is not an X.509 certificate: {e}", cert.display()))?;
+        let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der).map_err(|e| {
+            fail(
+                Exit::Usage,
+                format!("{} is not an X.509 certificate: {e}", cert.display()),
+            )
+        })?;
         let is_ec = parsed.public_key().algorithm.algorithm.to_id_string() == "1.2.840.10045.2.1";
         Ok(Some(if is_ec {
             JwsSigningKey::Ec {
@@ -224,7 +335,7 @@ pub async fn run(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
             let token = v
                 .get("token")
                 .and_then(Value::as_str)
-                .context("the answer has no token")?;
+                .ok_or_else(|| fail(Exit::Server, "the answer has no token"))?;
             let (_, claims) = attesta_token::jwt::decode_unverified(token)?;
             let jws = claims
                 .get("x-ms-policy")
@@ -238,8 +349,29 @@ pub async fn run(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
                 .unwrap_or_default();
             let text = URL_SAFE_NO_PAD
                 .decode(b64.trim_end_matches('='))
-                .context("the stored policy is not base64url")?;
-            println!("{}", String::from_utf8_lossy(&text));
+                .map_err(|_| fail(Exit::Server, "the stored policy is not base64url"))?;
+            let text = String::from_utf8_lossy(&text);
+            let provider = control.server.provider.as_deref().unwrap_or("default");
+            if json_requested() {
+                print_json(&json!({
+                    "attestation_type": ty.as_str(),
+                    "provider": provider,
+                    "policy": if text.is_empty() { Value::Null } else { json!(text) },
+                }));
+            } else if text.is_empty() {
+                // Nothing on stdout (so `policy get … > file` stays a policy
+                // or nothing); the explanation on stderr.
+                let why = if ty == AttestationType::Tpm {
+                    "TPM has no default policy, so every Tpm attestation is refused until one is set"
+                } else {
+                    "the service default applies"
+                };
+                eprintln!(
+                    "no {ty} policy is set for provider '{provider}': {why}; set one with `attesta policy set {ty} FILE`"
+                );
+            } else {
+                out(&format!("{}\n", text.trim_end_matches('\n')));
+            }
         }
         PolicyCmd::Set {
             attestation_type,
@@ -250,7 +382,7 @@ pub async fn run(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
             let ty = parse_type(&attestation_type)?;
             let text = read_text(&file)?;
             if let Err(e) = attesta_policy::compile(&text) {
-                bail!("{}:{e}", file.display());
+                return Err(fail(Exit::Rejected, format!("{}:{e}", file.display())));
             }
             let payload =
                 json!({"AttestationPolicy": URL_SAFE_NO_PAD.encode(text.as_bytes())}).to_string();
@@ -278,11 +410,11 @@ pub async fn run(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
             let text = read_text(&file)?;
             return Ok(match attesta_policy::check(&text) {
                 Ok(p) => {
-                    println!(
-                        "{}: ok (policy version {})",
+                    out(&format!(
+                        "{}: ok (policy version {})\n",
                         file.display(),
                         p.version().unwrap_or("rego")
-                    );
+                    ));
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -293,10 +425,17 @@ pub async fn run(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
         }
         PolicyCmd::Eval { file, claims } => {
             let text = read_text(&file)?;
-            let claims: Value = serde_json::from_str(&read_text(&claims)?)
-                .with_context(|| format!("{} is not JSON", claims.display()))?;
+            let claims: Value = serde_json::from_str(&read_text(&claims)?).map_err(|e| {
+                fail(
+                    Exit::Usage,
+                    format!("{} is not JSON: {e}", claims.display()),
+                )
+            })?;
             if !claims.is_object() {
-                bail!("the claims file must hold a JSON object of claim type -> value");
+                return Err(fail(
+                    Exit::Usage,
+                    "the claims file must hold a JSON object of claim type -> value",
+                ));
             }
             let policy = match attesta_policy::check(&text) {
                 Ok(p) => p,
@@ -322,8 +461,12 @@ pub async fn run(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
 
 fn cert_change_body(cert: &Path, signing: &SigningArgs) -> anyhow::Result<String> {
     let der = first_block(cert, &["CERTIFICATE"])?;
-    let (_, parsed) = x509_parser::parse_x509_certificate(&der)
-        .map_err(|e| anyhow::anyhow!("{} is not an X.509 certificate: {e}", cert.display()))?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(&der).map_err(|e| {
+        fail(
+            Exit::Usage,
+            format!("{} is not an X.509 certificate: {e}", cert.display()),
+        )
+    })?;
     let kty = if parsed.public_key().algorithm.algorithm.to_id_string() == "1.2.840.10045.2.1" {
         "EC"
     } else {
@@ -332,9 +475,10 @@ fn cert_change_body(cert: &Path, signing: &SigningArgs) -> anyhow::Result<String
     let payload =
         json!({"policyCertificate": {"kty": kty, "x5c": [STANDARD.encode(&der)]}}).to_string();
     if signing.signing_key.is_none() {
-        bail!(
-            "policy-management certificate changes must be signed: pass --signing-key and --signing-cert of a current policy-management certificate"
-        );
+        return Err(fail(
+            Exit::Usage,
+            "policy-management certificate changes must be signed: pass --signing-key and --signing-cert of a current policy-management certificate",
+        ));
     }
     let jws = signing.jws(payload.as_bytes())?;
     Ok(serde_json::to_string(&jws)?)
@@ -355,8 +499,73 @@ async fn change_cert(
     print_result(&send(req).await?)
 }
 
+/// Write a new policy-signing key (PKCS#8, 0600) and a self-signed
+/// certificate for it.
+fn new_signer(key: &Path, cert: &Path, kind: KeyKind, common_name: &str) -> anyhow::Result<()> {
+    let alg = match kind {
+        KeyKind::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+        KeyKind::Rsa => &rcgen::PKCS_RSA_SHA256,
+    };
+    let key_pair = match kind {
+        KeyKind::P256 => rcgen::KeyPair::generate_for(alg),
+        KeyKind::Rsa => {
+            let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                .map_err(|e| anyhow::anyhow!("cannot generate an RSA key: {e}"))?;
+            let der = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&rsa)
+                .map_err(|e| anyhow::anyhow!("cannot encode the RSA key: {e}"))?;
+            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der.as_ref().into(), alg)
+        }
+    }
+    .map_err(|e| anyhow::anyhow!("cannot generate the key: {e}"))?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
+        .map_err(|e| anyhow::anyhow!("certificate parameters: {e}"))?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    let certificate = params
+        .self_signed(&key_pair)
+        .map_err(|e| anyhow::anyhow!("cannot sign the certificate: {e}"))?;
+    for p in [key, cert] {
+        if p.exists() {
+            return Err(fail(
+                Exit::Usage,
+                format!("{} exists; not overwriting it", p.display()),
+            ));
+        }
+    }
+    write_private_file(key, key_pair.serialize_pem().as_bytes())?;
+    std::fs::write(cert, certificate.pem())
+        .map_err(|e| fail(Exit::Io, format!("cannot write {}: {e}", cert.display())))?;
+    eprintln!(
+        "wrote {} (private key, keep it secret) and {} (certificate: give it to `attesta provider create --policy-cert`)",
+        key.display(),
+        cert.display()
+    );
+    Ok(())
+}
+
+fn write_private_file(p: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(p)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| fail(Exit::Io, format!("cannot write {}: {e}", p.display())))
+}
+
 pub async fn run_cert(cmd: PolicyCertCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        PolicyCertCmd::New {
+            key,
+            cert,
+            kind,
+            common_name,
+        } => new_signer(&key, &cert, kind, &common_name)?,
         PolicyCertCmd::List { control } => {
             let v = send(control.request(reqwest::Method::GET, "/certificates")?).await?;
             print_result(&v)?;

@@ -1,13 +1,15 @@
-//! `attesta provider create|list|show|delete` over the admin API.
+//! `attesta provider create|list|show|update|delete` over the admin API.
+//!
+//! Providers are shown with their test roots summarised (subject and
+//! SHA-256 of each certificate), not as the PEM text the server stores.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::client::{ServerArgs, print_json, send};
+use crate::client::{Exit, ServerArgs, fail, print_json, read_file, send};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TrustModel {
@@ -69,12 +71,46 @@ pub enum ProviderCmd {
     },
     /// Show one provider.
     Show {
+        /// Provider name.
         name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Change a provider's verification settings or control-plane tokens;
+    /// what is not given stays as it is (a list given replaces that list).
+    Update {
+        /// Provider name.
+        name: String,
+        /// Replace the control-plane bearer tokens (repeatable).
+        #[arg(long = "aad-token")]
+        aad_tokens: Vec<String>,
+        /// Replace the Intel test roots with these PEM files (repeatable).
+        #[arg(long = "test-root-intel")]
+        test_roots_intel: Vec<PathBuf>,
+        /// Replace the AMD test roots with these PEM files (repeatable).
+        #[arg(long = "test-root-amd")]
+        test_roots_amd: Vec<PathBuf>,
+        /// Replace the TPM attestation-key CAs with these PEM files (repeatable).
+        #[arg(long = "test-root-tpm")]
+        test_roots_tpm: Vec<PathBuf>,
+        /// Remove every test root (Intel, AMD and TPM).
+        #[arg(long, conflicts_with_all = ["test_roots_intel", "test_roots_amd", "test_roots_tpm"])]
+        clear_test_roots: bool,
+        /// Seconds expired vendor collateral may still be used when it cannot be refreshed.
+        #[arg(long)]
+        collateral_grace_secs: Option<u64>,
+        /// Pin the verification time (RFC 3339), for testing with recorded evidence.
+        #[arg(long)]
+        verification_time: Option<String>,
+        /// Verify at the current time again (remove a pinned verification time).
+        #[arg(long, conflicts_with = "verification_time")]
+        clear_verification_time: bool,
         #[command(flatten)]
         admin: AdminArgs,
     },
     /// Delete a provider with its policies and certificates.
     Delete {
+        /// Provider name.
         name: String,
         #[command(flatten)]
         admin: AdminArgs,
@@ -95,15 +131,6 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
             verification_time,
             admin,
         } => {
-            let read_all = |paths: &[PathBuf]| -> anyhow::Result<Vec<String>> {
-                paths
-                    .iter()
-                    .map(|p| {
-                        std::fs::read_to_string(p)
-                            .with_context(|| format!("cannot read {}", p.display()))
-                    })
-                    .collect()
-            };
             let mut config = serde_json::json!({
                 "test_roots": {
                     "intel": read_all(&test_roots_intel)?,
@@ -117,13 +144,7 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
             if let Some(t) = verification_time {
                 config["verification_time"] = json!(t);
             }
-            let mut pems = Vec::new();
-            for p in &policy_certs {
-                pems.push(
-                    std::fs::read_to_string(p)
-                        .with_context(|| format!("cannot read {}", p.display()))?,
-                );
-            }
+            let pems = read_all(&policy_certs)?;
             let body = json!({
                 "name": name,
                 "trust_model": match trust_model { TrustModel::Aad => "aad", TrustModel::Isolated => "isolated" },
@@ -138,7 +159,7 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
                     .json(&body),
             )
             .await?;
-            print_json(&v);
+            print_json(&summary(v));
         }
         ProviderCmd::List { admin } => {
             let (c, token) = admin.server.admin_client(&admin.admin_token)?;
@@ -147,6 +168,12 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
                     .bearer_auth(token),
             )
             .await?;
+            let mut v = v;
+            if let Some(list) = v.get_mut("providers").and_then(Value::as_array_mut) {
+                for p in list.iter_mut() {
+                    *p = summary(p.take());
+                }
+            }
             print_json(&v);
         }
         ProviderCmd::Show { name, admin } => {
@@ -156,7 +183,75 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
                     .bearer_auth(token),
             )
             .await?;
-            print_json(&v);
+            print_json(&summary(v));
+        }
+        ProviderCmd::Update {
+            name,
+            aad_tokens,
+            test_roots_intel,
+            test_roots_amd,
+            test_roots_tpm,
+            clear_test_roots,
+            collateral_grace_secs,
+            verification_time,
+            clear_verification_time,
+            admin,
+        } => {
+            let (c, token) = admin.server.admin_client(&admin.admin_token)?;
+            let url = format!("{}/admin/providers/{name}", admin.server.root());
+            let mut body = serde_json::Map::new();
+            let changes_config = clear_test_roots
+                || !test_roots_intel.is_empty()
+                || !test_roots_amd.is_empty()
+                || !test_roots_tpm.is_empty()
+                || collateral_grace_secs.is_some()
+                || verification_time.is_some()
+                || clear_verification_time;
+            if changes_config {
+                // The server replaces the whole configuration: start from the
+                // current one so that what is not given stays.
+                let current = send(c.get(&url).bearer_auth(&token)).await?;
+                let mut config = current.get("config").cloned().unwrap_or_else(|| json!({}));
+                if !config.is_object() {
+                    config = json!({});
+                }
+                if clear_test_roots {
+                    config["test_roots"] = json!({"intel": [], "amd": [], "tpm": []});
+                }
+                for (kind, paths) in [
+                    ("intel", &test_roots_intel),
+                    ("amd", &test_roots_amd),
+                    ("tpm", &test_roots_tpm),
+                ] {
+                    if !paths.is_empty() {
+                        if !config["test_roots"].is_object() {
+                            config["test_roots"] = json!({});
+                        }
+                        config["test_roots"][kind] = json!(read_all(paths)?);
+                    }
+                }
+                if let Some(g) = collateral_grace_secs {
+                    config["collateral_grace_secs"] = json!(g);
+                }
+                if let Some(t) = verification_time {
+                    config["verification_time"] = json!(t);
+                }
+                if clear_verification_time && let Some(o) = config.as_object_mut() {
+                    o.remove("verification_time");
+                }
+                body.insert("config".into(), config);
+            }
+            if !aad_tokens.is_empty() {
+                body.insert("aad_tokens".into(), json!(aad_tokens));
+            }
+            if body.is_empty() {
+                return Err(fail(
+                    Exit::Usage,
+                    "nothing to update: give --aad-token, --test-root-*, --clear-test-roots, --collateral-grace-secs, --verification-time or --clear-verification-time",
+                ));
+            }
+            let v = send(c.patch(&url).bearer_auth(&token).json(&Value::Object(body))).await?;
+            print_json(&summary(v));
         }
         ProviderCmd::Delete { name, admin } => {
             let (c, token) = admin.server.admin_client(&admin.admin_token)?;
@@ -169,4 +264,47 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each file's text (PEM), naming an unreadable file (exit 4).
+fn read_all(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+    paths
+        .iter()
+        .map(|p| Ok(String::from_utf8_lossy(&read_file(p)?).into_owned()))
+        .collect()
+}
+
+/// A provider as the server shows it, with each test-root PEM replaced by
+/// the subject and SHA-256 fingerprint of its certificates.
+fn summary(mut v: Value) -> Value {
+    if let Some(roots) = v
+        .get_mut("config")
+        .and_then(|c| c.get_mut("test_roots"))
+        .and_then(Value::as_object_mut)
+    {
+        for list in roots.values_mut() {
+            if let Some(items) = list.as_array_mut() {
+                let mut described = Vec::new();
+                for pem in items.iter().filter_map(Value::as_str) {
+                    described.extend(describe_pem(pem));
+                }
+                *list = Value::Array(described);
+            }
+        }
+    }
+    v
+}
+
+fn describe_pem(pem: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for item in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()).flatten() {
+        let subject = x509_parser::parse_x509_certificate(&item.contents)
+            .map(|(_, c)| c.subject().to_string())
+            .unwrap_or_else(|_| "(not an X.509 certificate)".into());
+        out.push(json!({
+            "subject": subject,
+            "sha256": hex::encode(attesta_evidence::crypto::sha256(&item.contents)),
+        }));
+    }
+    out
 }

@@ -18,6 +18,7 @@ use attesta_testkit::SgxSample;
 pub enum SampleCmd {
     /// A synthetic SGX quote (quote.bin) with collateral and test root.
     Sgx {
+        /// Directory to write the evidence, its collateral/ bundle and test_root.pem into (created if missing).
         #[arg(long)]
         out: PathBuf,
         /// Runtime data to bind (its SHA-256 becomes report_data[0..32]).
@@ -29,15 +30,19 @@ pub enum SampleCmd {
     },
     /// A synthetic Open Enclave report (report.bin) with collateral and test root.
     Openenclave {
+        /// Directory to write the evidence, its collateral/ bundle and test_root.pem into (created if missing).
         #[arg(long)]
         out: PathBuf,
+        /// Runtime data to bind (any file, e.g. a JSON document; its SHA-256 becomes report_data[0..32]).
         #[arg(long)]
         runtime_data: Option<PathBuf>,
+        /// Init-time data to bind (its SHA-256 becomes CONFIGID[0..32]; KSS on).
         #[arg(long)]
         init_time_data: Option<PathBuf>,
     },
     /// A synthetic SEV-SNP report (report.bin, vcek.der, ca_chain.pem, crl.der) under a test ARK.
     Snp {
+        /// Directory to write the report and its certificates and CRL into (created if missing).
         #[arg(long)]
         out: PathBuf,
         /// Runtime data to bind (its SHA-256 becomes REPORT_DATA[0..32]).
@@ -50,6 +55,7 @@ pub enum SampleCmd {
     },
     /// A synthetic TDX TD quote (quote.bin, v4) with TDX collateral and test root.
     Tdx {
+        /// Directory to write the evidence, its collateral/ bundle and test_root.pem into (created if missing).
         #[arg(long)]
         out: PathBuf,
         /// Runtime data to bind (its SHA-256 becomes REPORTDATA[0..32]).

@@ -135,6 +135,16 @@ pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
         },
         None => None,
     };
+    if !common.collateral.is_dir() {
+        // A mistyped path is not a verdict on the evidence.
+        return Ok(usage(crate::client::fail(
+            crate::client::Exit::Io,
+            format!(
+                "{} is not a directory: --collateral takes a collateral bundle directory (e.g. demo/collateral from `attesta sample`)",
+                common.collateral.display()
+            ),
+        )));
+    }
     let collateral = match attesta_collateral::import_dir(&common.collateral) {
         Ok(c) => c,
         Err(e) => return Ok(verdict(Err((e.code(), e.to_string())))),

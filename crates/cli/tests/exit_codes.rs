@@ -1,0 +1,508 @@
+//! The CLI's exit-code contract (`attesta --help`): 0 accepted/ok, 1
+//! rejected, 2 usage, 3 the server cannot be reached or talked to, 4 local
+//! I/O — each with the cause named (a wrong CA, a non-PEM CA and a closed
+//! port read differently); a closed stdout pipe ends a command quietly; keys
+//! in PKCS#8, PKCS#1 and SEC1 sign policies; `policy get Tpm` explains an
+//! absent policy; `token verify` explains where tokens come from and
+//! prints an issuer mismatch readably. Runs a real `attesta serve`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_attesta"));
+    c.env_remove("ATTESTA_ADMIN_TOKEN")
+        .env_remove("ATTESTA_URL")
+        .env_remove("ATTESTA_CA")
+        .env_remove("ATTESTA_TOKEN")
+        .env_remove("ATTESTA_DATA_DIR");
+    c
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    data: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &Path) -> Server {
+    let port = free_port();
+    let mut child = bin()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data)
+        .env("ATTESTA_COLLATERAL__PCS_URL", "")
+        .env("ATTESTA_COLLATERAL__KDS_URL", "")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("attesta serve exited early: {status}");
+        }
+        if data.join("tls/cert.pem").exists()
+            && data.join("admin-token").exists()
+            && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        {
+            return Server {
+                child,
+                url: format!("https://127.0.0.1:{port}"),
+                data: data.to_path_buf(),
+            };
+        }
+        assert!(Instant::now() < deadline, "attesta serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Exit code, stdout, stderr.
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// A client command for `s` (see [`run_on`]).
+fn client(_s: &Server, args: &[&str]) -> Command {
+    let mut c = bin();
+    c.args(args);
+    c
+}
+
+/// Run a client command pointed at `s` (its data dir: CA and admin token).
+fn run_on(s: &Server, cmd: &mut Command) -> (i32, String, String) {
+    run(cmd.args(["--url", &s.url, "--data-dir"]).arg(&s.data))
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+fn pem_der(path: &Path) -> Vec<u8> {
+    let text = std::fs::read(path).unwrap();
+    let item = x509_parser::pem::Pem::iter_from_buffer(&text)
+        .next()
+        .unwrap()
+        .unwrap();
+    item.contents
+}
+
+#[test]
+fn usage_io_and_unreachable_server_have_their_own_codes_and_causes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = serve(&tmp.path().join("data"));
+    let evidence = tmp.path().join("evidence.bin");
+    std::fs::write(&evidence, b"not a quote").unwrap();
+
+    // 2: bad arguments.
+    let (code, _, err) = run(bin().arg("no-such-command"));
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run_on(
+        &s,
+        &mut client(
+            &s,
+            &["attest", "Bogus", "--evidence", evidence.to_str().unwrap()],
+        ),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("SgxEnclave, OpenEnclave"), "{err}");
+
+    // 4: a file that is not there, named.
+    let (code, _, err) = run_on(
+        &s,
+        &mut client(
+            &s,
+            &["attest", "SgxEnclave", "--evidence", "/no/such/quote.bin"],
+        ),
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("cannot read /no/such/quote.bin"), "{err}");
+
+    // 3: a closed port.
+    let closed = format!("https://127.0.0.1:{}", free_port());
+    let (code, _, err) = run(bin()
+        .args(["attest", "SgxEnclave", "--evidence"])
+        .arg(&evidence)
+        .args(["--url", &closed, "--ca"])
+        .arg(s.data.join("tls/cert.pem")));
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("connection refused"), "{err}");
+
+    // 3: a CA that did not issue the server's certificate.
+    let other = tmp.path().join("other.pem");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(&other, cert.pem()).unwrap();
+    let (code, _, err) = run(bin()
+        .args(["attest", "SgxEnclave", "--evidence"])
+        .arg(&evidence)
+        .args(["--url", &s.url, "--ca"])
+        .arg(&other));
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("unknown issuer"), "{err}");
+    assert!(!err.contains("connection refused"), "{err}");
+
+    // 2: a CA file that is not PEM.
+    let junk = tmp.path().join("junk.pem");
+    std::fs::write(&junk, "hello\n").unwrap();
+    let (code, _, err) = run(bin()
+        .args(["attest", "SgxEnclave", "--evidence"])
+        .arg(&evidence)
+        .args(["--url", &s.url, "--ca"])
+        .arg(&junk));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not a PEM certificate"), "{err}");
+
+    // 1: the server judged the evidence and refused it.
+    let (code, _, err) = run_on(
+        &s,
+        &mut client(
+            &s,
+            &[
+                "attest",
+                "SgxEnclave",
+                "--evidence",
+                evidence.to_str().unwrap(),
+            ],
+        ),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("refused the SgxEnclave evidence"), "{err}");
+    assert!(err.contains("400"), "{err}");
+}
+
+#[test]
+fn a_sample_attests_and_its_token_verifies_with_readable_failures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = serve(&tmp.path().join("data"));
+    let demo = tmp.path().join("demo");
+    let runtime = tmp.path().join("runtime.json");
+    std::fs::write(&runtime, br#"{"pubkey":"demo"}"#).unwrap();
+    let (code, _, err) = run(bin()
+        .args(["sample", "openenclave", "--out"])
+        .arg(&demo)
+        .arg("--runtime-data")
+        .arg(&runtime));
+    assert_eq!(code, 0, "{err}");
+
+    let root = demo.join("test_root.pem");
+    let (code, out, err) = run_on(
+        &s,
+        client(&s, &["provider", "create", "lab", "--test-root-intel"]).arg(&root),
+    );
+    assert_eq!(code, 0, "{err}");
+    // The root is summarised, not echoed.
+    assert!(!out.contains("BEGIN CERTIFICATE"), "{out}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        created["config"]["test_roots"]["intel"][0]["sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64,
+        "{out}"
+    );
+    let collateral = demo.join("collateral");
+    let (code, _, err) = run_on(
+        &s,
+        &mut client(&s, &["collateral", "import", collateral.to_str().unwrap()]),
+    );
+    assert_eq!(code, 0, "{err}");
+
+    let attest = |extra: &[&str]| {
+        let mut c = client(&s, &["attest", "OpenEnclave", "--evidence"]);
+        c.arg(demo.join("report.bin"))
+            .arg("--runtime-data")
+            .arg(&runtime)
+            .args(["--runtime-json", "--provider", "lab"])
+            .args(extra);
+        c
+    };
+    let (code, out, err) = run_on(&s, &mut attest(&[]));
+    assert_eq!(code, 0, "{err}");
+    let claims: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(claims["x-attesta-test-root"], true, "{out}");
+    assert_eq!(claims["x-ms-runtime"]["pubkey"], "demo", "{out}");
+
+    let (code, token, err) = run_on(&s, &mut attest(&["--raw"]));
+    assert_eq!(code, 0, "{err}");
+    let token_file = tmp.path().join("token.jwt");
+    std::fs::write(&token_file, &token).unwrap();
+    let at_token = format!("@{}", token_file.display());
+    let ca = s.data.join("tls/cert.pem");
+    let lab_issuer = format!("{}/providers/lab", s.url);
+
+    let (code, out, err) = run(bin()
+        .args([
+            "token",
+            "verify",
+            &at_token,
+            "--issuer",
+            &lab_issuer,
+            "--ca",
+        ])
+        .arg(&ca));
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["valid"], true, "{out}");
+
+    // The same provider under another service host name: the keys match,
+    // the issuer does not; a readable mismatch, exit 1.
+    let localhost_issuer = lab_issuer.replace("127.0.0.1", "localhost");
+    let (code, out, err) = run(bin()
+        .args([
+            "token",
+            "verify",
+            &at_token,
+            "--issuer",
+            &localhost_issuer,
+            "--ca",
+        ])
+        .arg(&ca));
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["valid"], false, "{out}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(!msg.contains("Some("), "{msg}");
+    assert!(msg.contains(&lab_issuer), "{msg}");
+
+    // The default provider's issuer: its keys do not include lab's; the
+    // issuer the token names is given as a hint.
+    let (code, out, err) = run(bin()
+        .args(["token", "verify", &at_token, "--issuer", &s.url, "--ca"])
+        .arg(&ca));
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("the token names issuer {lab_issuer}")),
+        "{msg}"
+    );
+
+    // A missing token file says how to get one.
+    let (code, _, err) =
+        run(bin().args(["token", "verify", "@/no/such/token.jwt", "--issuer", &s.url]));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("attest") && err.contains("--raw"), "{err}");
+    // A path given without @ is named as such.
+    let (code, _, err) = run(bin()
+        .args(["token", "verify"])
+        .arg(&token_file)
+        .args(["--issuer", &s.url]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("@{}", token_file.display())), "{err}");
+
+    // provider update: a setting changes, the test root stays.
+    let (code, out, err) = run_on(
+        &s,
+        &mut client(
+            &s,
+            &["provider", "update", "lab", "--collateral-grace-secs", "60"],
+        ),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["config"]["collateral_grace_secs"], 60, "{out}");
+    assert_eq!(
+        v["config"]["test_roots"]["intel"][0]["sha256"],
+        created["config"]["test_roots"]["intel"][0]["sha256"],
+        "{out}"
+    );
+    let (code, _, err) = run_on(&s, &mut client(&s, &["provider", "update", "lab"]));
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run_on(
+        &s,
+        &mut client(&s, &["provider", "update", "nosuch", "--aad-token", "t"]),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("404"), "{err}");
+
+    // No TPM policy: said on stderr, nothing on stdout, exit 0; --json says null.
+    let (code, out, err) = run_on(&s, &mut client(&s, &["policy", "get", "Tpm"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "");
+    assert!(err.contains("no Tpm policy is set"), "{err}");
+    let (code, out, _) = run_on(&s, &mut client(&s, &["policy", "get", "Tpm", "--json"]));
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["policy"], serde_json::Value::Null, "{out}");
+}
+
+#[test]
+fn a_closed_stdout_pipe_ends_the_command_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    let (code, _, err) = run(bin().args(["sample", "sgx", "--out"]).arg(&demo));
+    assert_eq!(code, 0, "{err}");
+    // The reading end is closed before the command writes anything, so its
+    // first write fails with EPIPE (SIGPIPE is ignored in Rust programs).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = bin()
+        .args(["inspect", "sgx"])
+        .arg(demo.join("quote.bin"))
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.is_empty(), "{err}");
+}
+
+#[test]
+fn policy_signing_keys_are_accepted_in_pkcs8_pkcs1_and_sec1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = serve(&tmp.path().join("data"));
+    let policy = tmp.path().join("policy.txt");
+    std::fs::write(
+        &policy,
+        "version= 1.0;\nauthorizationrules\n{\n    => permit();\n};\n",
+    )
+    .unwrap();
+    let new_signer = |name: &str, kind: &str| {
+        let (key, cert) = (
+            tmp.path().join(format!("{name}.key")),
+            tmp.path().join(format!("{name}.pem")),
+        );
+        let (code, _, err) = run(bin()
+            .args(["policy-cert", "new", "--kind", kind, "--key"])
+            .arg(&key)
+            .arg("--cert")
+            .arg(&cert));
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            std::fs::read_to_string(&key)
+                .unwrap()
+                .starts_with("-----BEGIN PRIVATE KEY-----")
+        );
+        (key, cert)
+    };
+    let (ec_key, ec_cert) = new_signer("ec", "p256");
+    let (rsa_key, rsa_cert) = new_signer("rsa", "rsa");
+
+    // The same keys in their traditional encodings.
+    let ec_pkcs8 = pem_der(&ec_key);
+    let ec = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &ec_pkcs8,
+    )
+    .unwrap();
+    let sec1 = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::EcPrivateKeyRfc5915Der>::as_der(
+        &ec.private_key(),
+    )
+    .unwrap();
+    let sec1_file = tmp.path().join("ec-sec1.key");
+    std::fs::write(&sec1_file, pem("EC PRIVATE KEY", sec1.as_ref())).unwrap();
+    // PKCS#8 PrivateKeyInfo for RSA: SEQUENCE { INTEGER 0, AlgorithmIdentifier
+    // (rsaEncryption, NULL: 15 bytes), OCTET STRING { RSAPrivateKey } }.
+    let rsa_pkcs8 = pem_der(&rsa_key);
+    assert_eq!(&rsa_pkcs8[4..7], &[0x02, 0x01, 0x00]);
+    assert_eq!(rsa_pkcs8[22], 0x04, "OCTET STRING");
+    assert_eq!(rsa_pkcs8[23], 0x82, "two-byte length");
+    let len = usize::from(rsa_pkcs8[24]) << 8 | usize::from(rsa_pkcs8[25]);
+    let pkcs1 = &rsa_pkcs8[26..26 + len];
+    aws_lc_rs::rsa::KeyPair::from_der(pkcs1).unwrap();
+    let pkcs1_file = tmp.path().join("rsa-pkcs1.key");
+    std::fs::write(&pkcs1_file, pem("RSA PRIVATE KEY", pkcs1)).unwrap();
+
+    let (code, _, err) = run_on(
+        &s,
+        client(
+            &s,
+            &[
+                "provider",
+                "create",
+                "fabrikam",
+                "--trust-model",
+                "isolated",
+                "--policy-cert",
+            ],
+        )
+        .arg(&ec_cert)
+        .arg("--policy-cert")
+        .arg(&rsa_cert),
+    );
+    assert_eq!(code, 0, "{err}");
+
+    for (ty, key, cert) in [
+        ("SgxEnclave", &ec_key, &ec_cert),
+        ("OpenEnclave", &sec1_file, &ec_cert),
+        ("TdxVm", &rsa_key, &rsa_cert),
+        ("SevSnpVm", &pkcs1_file, &rsa_cert),
+    ] {
+        // One policy per type: an RSA PKCS#1 v1.5 signature of the same
+        // content in the same second is the same request, applied once.
+        std::fs::write(
+            &policy,
+            format!(
+                "version= 1.0;\nauthorizationrules\n{{\n    => permit();\n}};\nissuancerules\n{{\n    => issue(type=\"policy-for\", value=\"{ty}\");\n}};\n"
+            ),
+        )
+        .unwrap();
+        let (code, out, err) = run_on(
+            &s,
+            client(&s, &["policy", "set", ty])
+                .arg(&policy)
+                .args(["--provider", "fabrikam", "--signing-key"])
+                .arg(key)
+                .arg("--signing-cert")
+                .arg(cert),
+        );
+        assert_eq!(code, 0, "{ty} with {}: {err}", key.display());
+        assert!(out.contains("x-ms-policy-signer"), "{out}");
+    }
+
+    // A file with no key is named, with the recipe.
+    let (code, _, err) = run_on(
+        &s,
+        client(&s, &["policy", "set", "SgxEnclave"])
+            .arg(&policy)
+            .args(["--provider", "fabrikam", "--signing-key"])
+            .arg(&ec_cert)
+            .arg("--signing-cert")
+            .arg(&ec_cert),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("policy-cert new"), "{err}");
+}
