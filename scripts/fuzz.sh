@@ -47,6 +47,7 @@ seed_dirs() {
     snp_report) echo "$samples/snp $vectors/snp" ;;
     hcl_report) echo "$vectors/azure-cvm" ;;
     tpm_eventlog|tpm_structures) echo "$vectors/tpm $vectors/azure-cvm" ;;
+    tpm_protocol) echo "$vectors/maa-sdk $vectors/tpm" ;;
     policy_parse|policy_deep) echo "$vectors/maa-policies $vectors/maa-sdk/policies crates/policy/examples crates/policy/src/defaults" ;;
     jws_parse) echo "$vectors/maa-tokens $vectors/maa-sdk" ;;
     collateral_bundle) echo "$samples $vectors/sgx $vectors/tdx" ;;
