@@ -285,33 +285,6 @@ async fn provider_lifecycle_and_isolation() {
     t.stop().await;
 }
 
-/// A self-signed RSA or P-256 certificate for signing policies.
-fn policy_signer(ec: bool, cn: &str) -> (JwsSigningKey, String) {
-    let key = if ec {
-        rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap()
-    } else {
-        rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap()
-    };
-    let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, cn);
-    let cert = params.self_signed(&key).unwrap();
-    let der = cert.der().to_vec();
-    let k = if ec {
-        JwsSigningKey::Ec {
-            key_pkcs8_der: key.serialize_der(),
-            cert_der: der,
-        }
-    } else {
-        JwsSigningKey::Rsa {
-            key_pkcs8_der: key.serialize_der(),
-            cert_der: der,
-        }
-    };
-    (k, cert.pem())
-}
-
 fn signed_policy(text: &str, key: &JwsSigningKey) -> String {
     let payload = json!({"AttestationPolicy": URL_SAFE_NO_PAD.encode(text)}).to_string();
     sign_jws(payload.as_bytes(), key).unwrap()

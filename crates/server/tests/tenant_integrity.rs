@@ -34,34 +34,6 @@ fn b64(d: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(d)
 }
 
-/// A self-signed RSA (deterministic signatures, as the SDKs' keys) or P-256
-/// policy signer.
-fn signer(ec: bool, cn: &str) -> (JwsSigningKey, String) {
-    let key = if ec {
-        rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap()
-    } else {
-        rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap()
-    };
-    let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, cn);
-    let cert = params.self_signed(&key).unwrap();
-    let (key_pkcs8_der, cert_der) = (key.serialize_der(), cert.der().to_vec());
-    let k = if ec {
-        JwsSigningKey::Ec {
-            key_pkcs8_der,
-            cert_der,
-        }
-    } else {
-        JwsSigningKey::Rsa {
-            key_pkcs8_der,
-            cert_der,
-        }
-    };
-    (k, cert.pem())
-}
-
 fn signed_policy(text: &str, key: &JwsSigningKey) -> String {
     let payload = json!({"AttestationPolicy": b64(text.as_bytes())}).to_string();
     sign_jws(payload.as_bytes(), key).unwrap()
@@ -273,8 +245,8 @@ async fn no_provider_can_mint_another_providers_tokens() {
 async fn isolated_control_plane_refuses_replays() {
     let tmp = tempfile::tempdir().unwrap();
     let t = start(config(tmp.path())).await;
-    let (rsa, rsa_pem) = signer(false, "shared signer");
-    let (other, other_pem) = signer(false, "second signer");
+    let (rsa, rsa_pem) = policy_signer(false, "shared signer");
+    let (other, other_pem) = policy_signer(false, "second signer");
     for name in ["iso", "iso2"] {
         create(
             &t,
@@ -356,7 +328,7 @@ async fn isolated_control_plane_refuses_replays() {
 
     // Certificates: an add is not a remove, and a removed certificate is
     // not re-added by replaying its addition.
-    let (_, third_pem) = signer(false, "third");
+    let (_, third_pem) = policy_signer(false, "third");
     let add = cert_change(&third_pem, &rsa);
     let certs = "/providers/iso/certificates";
     for _ in 0..2 {
@@ -393,7 +365,7 @@ async fn isolated_control_plane_refuses_replays() {
 async fn non_canonical_jws_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let t = start(config(tmp.path())).await;
-    let (rsa, rsa_pem) = signer(false, "signer");
+    let (rsa, rsa_pem) = policy_signer(false, "signer");
     create(
         &t,
         json!({"name": "iso", "trust_model": "isolated", "aad_tokens": ["s"], "policy_certificates": [rsa_pem]}),
@@ -406,7 +378,7 @@ async fn non_canonical_jws_is_refused() {
     let (s, b) = put(&t, sgx, "s", format!("{genuine}==")).await;
     assert_error(s, &b, 400, "InvalidOperation");
     // Duplicate members in the header.
-    let cert = x509_parser::pem::parse_x509_pem(signer(false, "x").1.as_bytes())
+    let cert = x509_parser::pem::parse_x509_pem(policy_signer(false, "x").1.as_bytes())
         .unwrap()
         .1
         .contents;

@@ -182,3 +182,30 @@ pub async fn provider_with_policy(
     .await;
     assert_eq!(s, 200, "{b}");
 }
+
+/// A self-signed RSA or P-256 certificate for signing policies.
+pub fn policy_signer(ec: bool, cn: &str) -> (attesta_token::jws::JwsSigningKey, String) {
+    let key = if ec {
+        rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap()
+    } else {
+        rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap()
+    };
+    let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    let cert = params.self_signed(&key).unwrap();
+    let der = cert.der().to_vec();
+    let k = if ec {
+        attesta_token::jws::JwsSigningKey::Ec {
+            key_pkcs8_der: key.serialize_der(),
+            cert_der: der,
+        }
+    } else {
+        attesta_token::jws::JwsSigningKey::Rsa {
+            key_pkcs8_der: key.serialize_der(),
+            cert_der: der,
+        }
+    };
+    (k, cert.pem())
+}
