@@ -47,3 +47,6 @@ bash compat/run.sh
 
 stage "standard tools (PyJWT's PyJWKClient validates a token with /certs alone)"
 bash tests/ops-tools/run.sh
+
+stage "relying-party examples (Python PyJWT, JavaScript jose, the token crate) and the default TLS certificate against Python's ssl and Node"
+bash scripts/relying-party-test.sh
