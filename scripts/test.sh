@@ -50,3 +50,6 @@ bash tests/ops-tools/run.sh
 
 stage "relying-party examples (Python PyJWT, JavaScript jose, the token crate) and the default TLS certificate against Python's ssl and Node"
 bash scripts/relying-party-test.sh
+
+stage "README quick start (scripts/readme-test.sh runs README.md's shell blocks in a fresh directory)"
+bash scripts/readme-test.sh
