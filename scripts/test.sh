@@ -53,3 +53,6 @@ bash scripts/relying-party-test.sh
 
 stage "README quick start (scripts/readme-test.sh runs README.md's shell blocks in a fresh directory)"
 bash scripts/readme-test.sh
+
+stage "deployment files (Helm chart, systemd unit, Containerfile: scripts/deploy-check.sh)"
+bash scripts/deploy-check.sh
