@@ -14,7 +14,15 @@ if command -v helm > /dev/null; then
 else
   echo "deploy-check: helm is not installed; checking the chart's YAML and value paths"
 fi
-python3 - "$chart" <<'PY'
+py=python3
+if ! python3 -c 'import yaml' 2> /dev/null; then
+  # PyYAML in a venv of its own when the system Python lacks it.
+  venv="$repo/target/deploy-check/venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'PyYAML==6.0.3'
+  py="$venv/bin/python"
+fi
+"$py" - "$chart" <<'PY'
 import pathlib, re, sys, tomllib
 import yaml
 chart = pathlib.Path(sys.argv[1])
