@@ -18,6 +18,8 @@ pub enum CollateralCmd {
     /// pck_crl.der, pck_crl_issuer_chain.pem, root_ca_crl.der), or SEV-SNP
     /// endorsements (VCEK/VLEK and ASK/ARK certificates, DER or PEM).
     Import {
+        /// The bundle directory (e.g. demo/collateral of `attesta sample openenclave`, or the
+        /// directory of `attesta sample snp`).
         dir: PathBuf,
         #[command(flatten)]
         admin: AdminArgs,

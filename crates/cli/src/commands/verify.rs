@@ -41,6 +41,7 @@ pub struct CommonVerifyArgs {
 pub enum VerifyCmd {
     /// Verify an SGX DCAP quote.
     Sgx {
+        /// The SGX DCAP quote (v3 or v4), raw bytes.
         #[arg(long)]
         quote: PathBuf,
         #[command(flatten)]
@@ -48,6 +49,7 @@ pub enum VerifyCmd {
     },
     /// Verify an Open Enclave report.
     Openenclave {
+        /// The Open Enclave report (OE header + SGX quote), raw bytes.
         #[arg(long)]
         report: PathBuf,
         #[command(flatten)]
@@ -55,6 +57,7 @@ pub enum VerifyCmd {
     },
     /// Verify a TDX TD quote (v4 or v5).
     Tdx {
+        /// The TD quote (v4 or v5), raw bytes.
         #[arg(long)]
         quote: PathBuf,
         #[command(flatten)]
@@ -73,19 +76,37 @@ pub enum VerifyCmd {
 #[derive(Debug, Subcommand)]
 pub enum InspectCmd {
     /// Decode an SGX quote without judging it.
-    Sgx { file: PathBuf },
+    Sgx {
+        /// The SGX quote file.
+        file: PathBuf,
+    },
     /// Decode an Open Enclave report without judging it.
-    Openenclave { file: PathBuf },
+    Openenclave {
+        /// The Open Enclave report file.
+        file: PathBuf,
+    },
     /// Decode a TDX TD quote without judging it.
-    Tdx { file: PathBuf },
+    Tdx {
+        /// The TD quote file.
+        file: PathBuf,
+    },
     /// Decode an SEV-SNP attestation report without judging it.
-    Snp { file: PathBuf },
+    Snp {
+        /// The SEV-SNP report (1184 bytes) file.
+        file: PathBuf,
+    },
     /// Decode a TCG event log: its events and the PCR values it replays to.
     #[command(name = "tpm-eventlog")]
-    TpmEventlog { file: PathBuf },
+    TpmEventlog {
+        /// The TCG event log file (binary, as the firmware or Windows writes it).
+        file: PathBuf,
+    },
     /// Decode an Azure HCL report (header, hardware report, runtime JSON) without judging it.
     #[command(name = "hcl-report")]
-    HclReport { file: PathBuf },
+    HclReport {
+        /// The HCL report file (raw bytes, as read from the vTPM NV index).
+        file: PathBuf,
+    },
 }
 
 pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
