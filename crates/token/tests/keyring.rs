@@ -40,8 +40,10 @@ fn signing_key_pem_round_trip_keeps_kid_and_signs() {
             .unwrap()
             .keys()
             .collect::<Vec<_>>(),
-        ["kid", "kty", "x5c"]
+        ["alg", "e", "kid", "kty", "n", "use", "x5c"]
     );
+    assert_eq!(jwk.alg.as_deref(), Some("RS256"));
+    assert_eq!(jwk.use_.as_deref(), Some("sig"));
     // Certificate is self-signed with the CN and a validity around NOW.
     let (_, cert) = x509_parser::parse_x509_certificate(k.cert_der()).unwrap();
     assert_eq!(cert.subject().to_string(), format!("CN={CN}"));
