@@ -223,7 +223,7 @@ async fn update(
     // Read, modify, compare-and-swap: a concurrent PATCH (on any node) makes
     // this one re-read and re-apply its fields, so neither is lost; a
     // concurrent delete ends in 404.
-    let mut attempts = 0;
+    let mut attempts: u64 = 0;
     let record = loop {
         let mut record = state
             .store
@@ -247,7 +247,18 @@ async fn update(
                 break record;
             }
             Err(StoreError::NotFound(_)) => return Err(missing()),
-            Err(StoreError::Conflict(_)) if attempts < 16 => attempts += 1,
+            // Another writer won the compare-and-swap: read again and
+            // retry after a short jittered pause, so many racing writers
+            // on several nodes all get through instead of starving.
+            Err(StoreError::Conflict(_)) if attempts < 200 => {
+                attempts += 1;
+                let mut jitter = [0u8; 1];
+                let _ = aws_lc_rs::rand::fill(&mut jitter);
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    1 + u64::from(jitter[0] % 8) * attempts.min(4),
+                ))
+                .await;
+            }
             Err(e) => return Err(ApiError::internal(e)),
         }
     };
