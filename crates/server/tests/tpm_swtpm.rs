@@ -81,7 +81,7 @@ async fn swtpm_one_shot_over_https() {
     assert_eq!(s, 201, "{b}");
     // TPM has no default policy: refused until one is set.
     let (ch, ctx) = challenge(&t, "vm").await;
-    let policy = "version=1.1;\nconfigurationrules{ => issueproperty(type=\"required_pcr_mask\", value=255); };\nauthorizationrules{ [type==\"aikValidated\", value==true] => permit(); };\nissuancerules{ c:[type==\"secureBootEnabled\"] => issue(type=\"secureboot\", value=c.value); c:[type==\"aikPubHash\"] => issue(type=\"ak\", value=c.value); };";
+    let policy = "version=1.1;\nconfigurationrules{ => issueproperty(type=\"required_pcr_mask\", value=255); };\nauthorizationrules{ [type==\"aikValidated\", value==true] => permit(); };\nissuancerules{ c:[type==\"secureBootEnabled\"] => issue(type=\"secureBootOn\", value=c.value); c:[type==\"aikPubHash\"] => issue(type=\"ak\", value=c.value); };";
     let nonce_hex = hex::encode(URL_SAFE_NO_PAD.decode(&ch).unwrap());
     let out = tmp.path().join("ev");
     let st = Command::new("bash")
@@ -137,7 +137,7 @@ async fn swtpm_one_shot_over_https() {
         header.contains_key("x5c"),
         "TPM tokens carry x5c unless omit_x5c"
     );
-    assert_eq!(c["secureboot"], true);
+    assert_eq!(c["secureBootOn"], true);
     assert!(c["ak"].is_string());
     assert_eq!(c["x-ms-attestation-type"], "tpm");
     assert_eq!(c["x-attesta-test-root"], true);
