@@ -506,3 +506,52 @@ fn policy_signing_keys_are_accepted_in_pkcs8_pkcs1_and_sec1() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("policy-cert new"), "{err}");
 }
+
+/// Where the CLI sends credentials: the data directory's admin token goes
+/// only to that data directory's own server. Against a second server the
+/// client refuses before sending (a `--ca` that is not the data directory's
+/// certificate) or cannot complete TLS (it trusts only that certificate); a
+/// token given explicitly goes where `--url` says.
+#[test]
+fn the_data_dirs_admin_token_goes_only_to_its_own_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = serve(&tmp.path().join("a"));
+    let b = serve(&tmp.path().join("b"));
+    let list_on_b = |extra: &[&str]| {
+        let mut c = bin();
+        c.args(["provider", "list", "--json", "--url", &b.url, "--data-dir"])
+            .arg(&a.data)
+            .args(extra);
+        c
+    };
+    let b_ca = b.data.join("tls/cert.pem");
+    let b_ca = b_ca.to_str().unwrap();
+
+    // Its own server: the data directory's token works.
+    let (code, out, err) = run_on(&a, &mut client(&a, &["provider", "list", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("default"), "{out}");
+
+    // Another server named by --url with its CA: refused before connecting.
+    let (code, out, err) = run(&mut list_on_b(&["--ca", b_ca]));
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("sent only to that data directory's own server"),
+        "{err}"
+    );
+    // Another server without --ca: the client trusts only A's certificate,
+    // so TLS to B fails and no request (no token) is ever sent.
+    let (code, out, err) = run(&mut list_on_b(&[]));
+    assert_ne!(code, 0, "{err}");
+    assert!(!out.contains("\"providers\""), "{out}");
+
+    // An explicit token goes where --url says.
+    let b_token = std::fs::read_to_string(b.data.join("admin-token")).unwrap();
+    let (code, _, err) = run(&mut list_on_b(&[
+        "--ca",
+        b_ca,
+        "--admin-token",
+        b_token.trim(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+}
