@@ -165,8 +165,7 @@ fn service_hosts(config: &crate::Config, port: u16) -> Vec<(String, String, u16,
     let mut out = Vec::new();
     let (scheme, public_port) = match config.public_url.as_deref().map(parse_public_url) {
         Some(Ok((scheme, host, p))) => {
-            let default = if scheme == "https" { 443 } else { 80 };
-            let port = p.unwrap_or(default);
+            let port = p.unwrap_or(default_port(&scheme));
             let bare = host
                 .trim_start_matches('[')
                 .trim_end_matches(']')
@@ -200,17 +199,18 @@ fn service_hosts(config: &crate::Config, port: u16) -> Vec<(String, String, u16,
 /// `https://localhost:<port>`.
 pub fn canonical_origin(config: &crate::Config, port: u16) -> String {
     match config.public_url.as_deref().map(parse_public_url) {
-        Some(Ok((scheme, host, p))) => {
-            let default = if scheme == "https" { 443 } else { 80 };
-            origin(&scheme, &host, p.unwrap_or(default))
-        }
+        Some(Ok((scheme, host, p))) => origin(&scheme, &host, p.unwrap_or(default_port(&scheme))),
         _ => origin("https", "localhost", port),
     }
 }
 
+/// The port a URL of `scheme` means when it names none.
+fn default_port(scheme: &str) -> u16 {
+    if scheme == "https" { 443 } else { 80 }
+}
+
 fn origin(scheme: &str, host: &str, port: u16) -> String {
-    let default = if scheme == "https" { 443 } else { 80 };
-    if port == default {
+    if port == default_port(scheme) {
         format!("{scheme}://{host}")
     } else {
         format!("{scheme}://{host}:{port}")
