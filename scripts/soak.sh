@@ -4,11 +4,11 @@
 # a slow tenant policy); prints the client's p50/p99 per phase and the
 # server's RSS at start and end. See crates/server/examples/soak.rs.
 #
-#   scripts/soak.sh [SECONDS_PER_PHASE (default 120: five phases, 10 min)] [GOOD_RATE per s (default 20)]
+#   scripts/soak.sh [SECONDS_PER_PHASE (default 120: five phases, 10 min)] [GOOD_RATE per s (default: 80 % of the capacity it measures first)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 per_phase=${1:-120}
-rate=${2:-20}
+rate=${2:-auto}
 # Enough descriptors for the held-connections phase.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 cargo run --release --quiet -p attesta-server --example soak -- "$per_phase" "$rate"

@@ -5,10 +5,18 @@
 //!
 //! The server runs in a child process (this binary re-executed with
 //! `--serve DIR`) so its RSS is its own; it keeps the default limits. Each
-//! party uses its own loopback address (127.0.0.1 the good client,
-//! 127.0.0.2.. the attackers), as distinct clients would.
+//! party uses its own loopback addresses (127.0.0.1–8 the good client,
+//! 127.0.1.x the attackers), as distinct clients would. The one change to
+//! the defaults: the per-provider attest bucket is raised to 5,000/s, so
+//! that the capacity measured is the node's, not that bucket's.
 //!
-//! `cargo run --release -p attesta-server --example soak -- [SECONDS_PER_PHASE] [GOOD_RATE]`
+//! Before the phases it measures the node's capacity: closed-loop attests
+//! from [`GOOD_ADDRS`] addresses for [`CAPACITY_SECS`] seconds. Unless a
+//! rate is given, the well-behaved client then runs at 80 % of that, spread
+//! over the same addresses so that the per-address bucket (200/s by
+//! default) does not throttle it; the per-provider bucket (1,000/s) stays.
+//!
+//! `cargo run --release -p attesta-server --example soak -- [SECONDS_PER_PHASE] [GOOD_RATE|auto]`
 //! (driven by `scripts/soak.sh`; not part of CI).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -43,11 +51,17 @@ fn main() {
         return serve(&args[2]);
     }
     let per_phase: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(30);
-    let rate: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20);
+    // None: 80 % of the measured capacity.
+    let rate: Option<f64> = args.get(2).and_then(|a| a.parse().ok());
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(drive(per_phase, rate));
 }
+
+/// Loopback addresses the well-behaved client uses (127.0.0.1 up).
+const GOOD_ADDRS: u8 = 8;
+/// Length of the capacity measurement.
+const CAPACITY_SECS: u64 = 15;
 
 /// Child: run a server on an ephemeral port, print it, serve until killed.
 fn serve(dir: &str) {
@@ -59,6 +73,8 @@ fn serve(dir: &str) {
         };
         cfg.collateral.pcs_url = String::new();
         cfg.collateral.kds_url = String::new();
+        cfg.limits.attest_per_provider_per_sec = 5000.0;
+        cfg.limits.attest_per_provider_burst = 10000.0;
         let server = attesta_server::start(cfg).await.expect("server starts");
         println!("PORT {}", server.addr.port());
         let _ = server.wait().await;
@@ -77,8 +93,14 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The well-behaved client's addresses: 127.0.0.n.
 fn loopback(n: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, n))
+}
+
+/// Attackers' addresses: 127.0.1.n, never shared with the good client.
+fn attacker(n: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 1, n))
 }
 
 fn client(pem: &[u8], from: IpAddr) -> reqwest::Client {
@@ -90,7 +112,7 @@ fn client(pem: &[u8], from: IpAddr) -> reqwest::Client {
         .unwrap()
 }
 
-async fn drive(per_phase: u64, rate: u64) {
+async fn drive(per_phase: u64, rate: Option<f64>) {
     let tmp = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .arg("--serve")
@@ -153,6 +175,12 @@ async fn drive(per_phase: u64, rate: u64) {
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let body = Arc::new(json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)}).to_string());
+    let goods: Vec<reqwest::Client> = (1..=GOOD_ADDRS)
+        .map(|n| client(&pem, loopback(n)))
+        .collect();
+    let url = format!("{base}/providers/good/attest/SgxEnclave?api-version=2022-08-01");
+    let capacity = measure_capacity(&goods, &url, &body).await;
+    let rate = rate.unwrap_or(capacity * 0.8);
     let rss_start = rss_kib(pid);
 
     let phases = [
@@ -163,7 +191,8 @@ async fn drive(per_phase: u64, rate: u64) {
         "slow tenant policy",
     ];
     println!(
-        "soak: {per_phase} s per phase, good client {rate} attests/s, server pid {pid}, RSS at start {rss_start} KiB"
+        "soak: capacity {capacity:.0} attests/s ({CAPACITY_SECS} s closed loop, {GOOD_ADDRS} addresses x 8); \
+         {per_phase} s per phase, good client {rate:.0} attests/s; server pid {pid}, RSS at start {rss_start} KiB"
     );
     println!(
         "{:<20} {:>6} {:>6} {:>9} {:>9} {:>9}  attacker responses",
@@ -179,7 +208,7 @@ async fn drive(per_phase: u64, rate: u64) {
                 counts.clone(),
             ))),
             2 => Some(tokio::spawn(flood(
-                client(&pem, loopback(3)),
+                client(&pem, attacker(3)),
                 format!("{base}/policies/SgxEnclave?api-version=2022-08-01"),
                 None,
                 Some("wrong-token".into()),
@@ -188,7 +217,7 @@ async fn drive(per_phase: u64, rate: u64) {
                 counts.clone(),
             ))),
             3 => Some(tokio::spawn(flood(
-                client(&pem, loopback(4)),
+                client(&pem, attacker(4)),
                 format!("{base}/providers/good/attest/SgxEnclave?api-version=2022-08-01"),
                 Some(body.clone()),
                 None,
@@ -197,7 +226,7 @@ async fn drive(per_phase: u64, rate: u64) {
                 counts.clone(),
             ))),
             4 => Some(tokio::spawn(flood(
-                client(&pem, loopback(5)),
+                client(&pem, attacker(5)),
                 format!("{base}/providers/slow/attest/SgxEnclave?api-version=2022-08-01"),
                 Some(body.clone()),
                 None,
@@ -207,29 +236,36 @@ async fn drive(per_phase: u64, rate: u64) {
             ))),
             _ => None,
         };
-        let good = client(&pem, loopback(1));
-        let url = format!("{base}/providers/good/attest/SgxEnclave?api-version=2022-08-01");
         let mut lat = Vec::new();
         let (mut sent, mut ok) = (0u64, 0u64);
-        let mut tick = tokio::time::interval(Duration::from_millis(1000 / rate.max(1)));
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1.0)));
         let end = Instant::now() + Duration::from_secs(per_phase);
         let mut inflight = Vec::new();
         while Instant::now() < end {
             tick.tick().await;
-            let (good, url, body) = (good.clone(), url.clone(), body.clone());
+            let good = goods[sent as usize % goods.len()].clone();
+            let (url, body) = (url.clone(), body.clone());
             sent += 1;
             inflight.push(tokio::spawn(async move {
                 let t = Instant::now();
-                let ok = match good.post(&url).body(body.to_string()).send().await {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                    Err(_) => false,
+                let status = match good.post(&url).body(body.to_string()).send().await {
+                    Ok(r) => {
+                        let s = r.status().as_u16();
+                        if r.bytes().await.is_ok() { s } else { 0 }
+                    }
+                    Err(_) => 0,
                 };
-                (ok, t.elapsed())
+                (status, t.elapsed())
             }));
         }
+        let mut failed = std::collections::BTreeMap::<u16, u64>::new();
         for h in inflight {
-            let (o, d) = h.await.unwrap();
-            ok += o as u64;
+            let (status, d) = h.await.unwrap();
+            if (200..300).contains(&status) {
+                ok += 1;
+            } else {
+                *failed.entry(status).or_default() += 1;
+            }
             lat.push(d);
         }
         stop.store(true, Ordering::Relaxed);
@@ -239,7 +275,7 @@ async fn drive(per_phase: u64, rate: u64) {
         lat.sort();
         let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
         let c: Vec<u64> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
-        let attacker = match i {
+        let mut attacker = match i {
             0 => String::new(),
             1 => format!("{} connections opened, {} closed by the server", c[0], c[1]),
             _ => format!(
@@ -247,6 +283,10 @@ async fn drive(per_phase: u64, rate: u64) {
                 c[0], c[1], c[2], c[3], c[4], c[5]
             ),
         };
+        if !failed.is_empty() {
+            // Status 0: no answer (connection error or timeout).
+            attacker.push_str(&format!("; good client failures by status {failed:?}"));
+        }
         println!(
             "{:<20} {:>6} {:>6} {:>9.1?} {:>9.1?} {:>9.1?}  {attacker}",
             phase,
@@ -261,6 +301,47 @@ async fn drive(per_phase: u64, rate: u64) {
     println!("server RSS: start {rss_start} KiB, end {rss_end} KiB");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Attests per second the node sustains: 8 closed loops per client
+/// address for [`CAPACITY_SECS`]; only successful answers count.
+async fn measure_capacity(goods: &[reqwest::Client], url: &str, body: &Arc<String>) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts: Arc<[AtomicU64; 6]> = Arc::new(Default::default());
+    let loops: Vec<_> = goods
+        .iter()
+        .map(|c| {
+            tokio::spawn(flood(
+                c.clone(),
+                url.to_string(),
+                Some(body.clone()),
+                None,
+                8,
+                stop.clone(),
+                counts.clone(),
+            ))
+        })
+        .collect();
+    // Warm up (TLS sessions, caches) before counting.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = counts[0].load(Ordering::Relaxed);
+    let t = Instant::now();
+    tokio::time::sleep(Duration::from_secs(CAPACITY_SECS)).await;
+    let done = counts[0].load(Ordering::Relaxed) - before;
+    let secs = t.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for l in loops {
+        let _ = l.await;
+    }
+    let throttled = counts[3].load(Ordering::Relaxed) + counts[4].load(Ordering::Relaxed);
+    if throttled > 0 {
+        println!(
+            "capacity: {throttled} answers were 429/503 (limits, not the node, may bound this figure)"
+        );
+    }
+    // Let the token buckets refill before the phases.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    done as f64 / secs
 }
 
 /// Send requests as fast as `concurrency` allows until `stop`; count
@@ -325,7 +406,7 @@ async fn hold_connections(addr: SocketAddr, stop: Arc<AtomicBool>, counts: Arc<[
     for n in 0..400u32 {
         let (stop, counts) = (stop.clone(), counts.clone());
         tasks.push(tokio::spawn(async move {
-            let from = loopback(10 + (n % 20) as u8);
+            let from = attacker(10 + (n % 20) as u8);
             while !stop.load(Ordering::Relaxed) {
                 let sock = TcpSocket::new_v4().unwrap();
                 if sock.bind(SocketAddr::new(from, 0)).is_err() {

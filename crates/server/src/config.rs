@@ -111,8 +111,17 @@ pub struct LimitsConfig {
     pub max_tracked_clients: usize,
     /// Threads that compile and evaluate policies (off the async workers).
     pub policy_workers: usize,
-    /// Of those, how many one provider may occupy at once.
+    /// Of those, how many one provider may occupy at once (a larger value
+    /// counts as `policy_workers`). Default: half the node's CPUs, at least
+    /// one, so that one tenant's slow policy can never take every core from
+    /// the others.
     pub policy_workers_per_provider: usize,
+    /// Policy thread time one provider may use, in milliseconds per second
+    /// (token bucket rate; 500 = half a core on average). A provider whose
+    /// policies spent more gets 429 until its bucket refills.
+    pub policy_cpu_ms_per_provider_per_sec: f64,
+    /// Policy thread time one provider may spend in a burst, in milliseconds.
+    pub policy_cpu_ms_per_provider_burst: f64,
     /// Time budget of one policy compile or evaluation, in milliseconds;
     /// beyond it the request fails with `PolicyEvaluationError`.
     pub policy_time_budget_ms: u64,
@@ -142,7 +151,11 @@ impl Default for LimitsConfig {
             max_inflight_attests: 256,
             max_tracked_clients: 65_536,
             policy_workers: 8,
-            policy_workers_per_provider: 2,
+            policy_workers_per_provider: std::thread::available_parallelism()
+                .map(|n| (n.get() / 2).max(1))
+                .unwrap_or(1),
+            policy_cpu_ms_per_provider_per_sec: 500.0,
+            policy_cpu_ms_per_provider_burst: 5000.0,
             policy_time_budget_ms: 2000,
         }
     }
@@ -197,6 +210,14 @@ impl LimitsConfig {
                 "auth_failures_per_ip_burst",
                 self.auth_failures_per_ip_burst,
             ),
+            (
+                "policy_cpu_ms_per_provider_per_sec",
+                self.policy_cpu_ms_per_provider_per_sec,
+            ),
+            (
+                "policy_cpu_ms_per_provider_burst",
+                self.policy_cpu_ms_per_provider_burst,
+            ),
             ("max_inflight_attests", self.max_inflight_attests as f64),
             ("max_tracked_clients", self.max_tracked_clients as f64),
             ("policy_workers", self.policy_workers as f64),
@@ -231,11 +252,6 @@ impl LimitsConfig {
         if self.max_connections_per_ip > self.max_connections {
             return Err(
                 "limits.max_connections_per_ip may not exceed limits.max_connections".into(),
-            );
-        }
-        if self.policy_workers_per_provider > self.policy_workers {
-            return Err(
-                "limits.policy_workers_per_provider may not exceed limits.policy_workers".into(),
             );
         }
         Ok(())

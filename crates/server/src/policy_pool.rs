@@ -13,6 +13,13 @@
 //!   the rest;
 //! - one of the node's `policy_workers`.
 //!
+//! Before a job starts, the provider's policy CPU bucket must not be empty
+//! (`policy_cpu_ms_per_provider_per_sec`, burst
+//! `policy_cpu_ms_per_provider_burst`); when the job ends its thread time
+//! is debited, overruns included. A tenant whose policies are slow thus
+//! gets 429 `TooManyRequests` once it has used its share, instead of
+//! keeping its threads busy and the node's cores with them.
+//!
 //! The caller waits at most `policy_time_budget_ms` in all (queueing
 //! included) and then answers 400 `PolicyEvaluationError` naming the
 //! budget — or 503 when the node's pool as a whole is saturated. A job that
@@ -30,6 +37,7 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::config::LimitsConfig;
 use crate::error::ApiError;
+use crate::throttle::Buckets;
 
 /// The bounded policy thread pool (module docs).
 #[derive(Debug)]
@@ -37,6 +45,8 @@ pub struct PolicyPool {
     global: Arc<Semaphore>,
     per_provider: Mutex<HashMap<String, Arc<Semaphore>>>,
     per_provider_permits: usize,
+    /// Policy thread milliseconds per provider.
+    cpu: Arc<Buckets<String>>,
     budget: Duration,
 }
 
@@ -45,7 +55,14 @@ impl PolicyPool {
         Self {
             global: Arc::new(Semaphore::new(limits.policy_workers)),
             per_provider: Mutex::new(HashMap::new()),
-            per_provider_permits: limits.policy_workers_per_provider,
+            per_provider_permits: limits
+                .policy_workers_per_provider
+                .min(limits.policy_workers),
+            cpu: Arc::new(Buckets::new(
+                limits.policy_cpu_ms_per_provider_per_sec,
+                limits.policy_cpu_ms_per_provider_burst,
+                limits.max_tracked_clients,
+            )),
             budget: Duration::from_millis(limits.policy_time_budget_ms),
         }
     }
@@ -87,6 +104,16 @@ impl PolicyPool {
         F: FnOnce() -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        if let Err(secs) = self.cpu.check(&provider.to_string()) {
+            return Err(ApiError::too_many_requests(
+                format!(
+                    "provider '{provider}' has used its policy time \
+                     (limits.policy_cpu_ms_per_provider_per_sec); simplify its policy or \
+                     retry after {secs} s"
+                ),
+                secs,
+            ));
+        }
         let deadline = Instant::now() + self.budget;
         let own = self.provider_semaphore(provider);
         // Waiting on the provider's own share means its earlier jobs are
@@ -106,10 +133,14 @@ impl PolicyPool {
                 ));
             }
         };
+        let (cpu, key) = (self.cpu.clone(), provider.to_string());
         let handle = tokio::task::spawn_blocking(move || {
             // The permits live as long as the job, even one that overruns.
             let _permits = (own, node);
-            job()
+            let started = std::time::Instant::now();
+            let result = job();
+            cpu.debit(&key, started.elapsed().as_secs_f64() * 1000.0);
+            result
         });
         match timeout_at(deadline, handle).await {
             Ok(Ok(result)) => result,

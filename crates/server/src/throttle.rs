@@ -137,6 +137,13 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
         self.with_bucket(key, |b| b.tokens = (b.tokens - 1.0).max(0.0));
     }
 
+    /// Take `amount` tokens, going into debt down to `-burst`: for costs
+    /// known only afterwards (policy CPU time), which must still be paid.
+    pub fn debit(&self, key: &K, amount: f64) {
+        let burst = self.burst;
+        self.with_bucket(key, |b| b.tokens = (b.tokens - amount).max(-burst));
+    }
+
     /// Keys tracked now.
     pub fn len(&self) -> usize {
         self.map.lock().expect("throttle lock").len()

@@ -544,6 +544,168 @@ async fn a_slow_policy_of_one_tenant_does_not_hold_up_another() {
     t.stop().await;
 }
 
+/// Attacks 1 and 2 of issue 13 over HTTPS: policies built to crash the
+/// process (stack overflow in a deep JmesPath) or to hog it (Rego whose
+/// compile time is exponential, a range that allocates gigabytes), as an
+/// anonymous draft and as a stored policy. Each gets 400 naming the bound,
+/// quickly; the process stays up and another tenant is served after each.
+#[tokio::test]
+async fn policy_bombs_get_400_naming_the_bound_and_the_server_stays_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |_| {})).await;
+    let sample = SgxSample::builder().at(UnixTime::now().0).build();
+    let (s, b) = admin_post(
+        &t,
+        "/admin/collateral",
+        attesta_collateral::serialize(&sample.collateral),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    sgx_provider(&t, "bomb", &sample, None).await;
+    sgx_provider(&t, "victim", &sample, None).await;
+    let quote = URL_SAFE_NO_PAD.encode(&sample.quote);
+    let jmespath = |n: usize| {
+        format!(
+            "version=1.2; authorizationrules{{ c:[type==\"j\"] && [type==\"r\", value==JmesPath(c.value, \"{}a{}\")] => permit(); }};",
+            "(".repeat(n),
+            ")".repeat(n)
+        )
+    };
+    let drafts = [
+        (jmespath(10_000), "PolicyParsingError", "MAX_JMESPATH_BYTES"),
+        (
+            "package p\nallow := true\nx := [[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]\n".to_string(),
+            "PolicyParsingError",
+            "MAX_REGO_NESTING_DEPTH",
+        ),
+        (
+            "package p\nallow := count(numbers.range(1, 400000000)) > 0\n".to_string(),
+            "PolicyEvaluationError",
+            "MAX_REGO_RANGE_ELEMENTS",
+        ),
+    ];
+    let victim_served = || async {
+        let (s, b) = attest_at(
+            &t,
+            "/providers/victim/attest/SgxEnclave",
+            V,
+            json!({"quote": quote}),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, _) = json(t.client.get(t.url("/certs")).send().await.unwrap()).await;
+        assert_eq!(s, 200);
+    };
+    for (draft, code, bound) in drafts {
+        let started = Instant::now();
+        let (s, b) = attest_at(
+            &t,
+            "/providers/bomb/attest/SgxEnclave",
+            V,
+            json!({"quote": quote, "draftPolicyForAttestation": draft}),
+        )
+        .await;
+        assert_error(s, &b, 400, code);
+        assert!(
+            b["error"]["message"].as_str().unwrap().contains(bound),
+            "{b}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{bound}: {:?}",
+            started.elapsed()
+        );
+        victim_served().await;
+    }
+    // The same as a stored policy (an AAD-mode tenant's PUT): 50,000 levels.
+    let (s, b) = json(
+        t.client
+            .put(t.url(&format!(
+                "/providers/bomb/policies/SgxEnclave?api-version={V}"
+            )))
+            .bearer_auth(&t.admin)
+            .body(unsigned_policy(&jmespath(50_000)))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &b, 400, "PolicyParsingError");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MAX_JMESPATH_BYTES"),
+        "{b}"
+    );
+    victim_served().await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_tenant_that_spent_its_policy_time_gets_429_and_the_others_do_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |c| {
+        c.limits.policy_time_budget_ms = 300;
+        c.limits.policy_cpu_ms_per_provider_per_sec = 50.0;
+        c.limits.policy_cpu_ms_per_provider_burst = 500.0;
+    }))
+    .await;
+    let sample = SgxSample::builder().at(UnixTime::now().0).build();
+    let (s, b) = admin_post(
+        &t,
+        "/admin/collateral",
+        attesta_collateral::serialize(&sample.collateral),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    sgx_provider(&t, "slow", &sample, Some(SLOW_REGO)).await;
+    sgx_provider(&t, "fast", &sample, None).await;
+    let body = json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)});
+
+    // Each slow attest costs ~300 ms of policy time; the bucket holds 500.
+    let mut refused = None;
+    for _ in 0..10 {
+        let resp = t
+            .client
+            .post(t.url(&format!(
+                "/providers/slow/attest/SgxEnclave?api-version={V}"
+            )))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 429 {
+            let retry: u64 = resp.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            refused = Some((retry, json(resp).await.1));
+            break;
+        }
+        let (s, b) = json(resp).await;
+        assert_error(s, &b, 400, "PolicyEvaluationError");
+        // Let the overrunning job end and be charged.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (retry, b) = refused.expect("tenant slow was never throttled for its policy time");
+    assert_error(429, &b, 429, "TooManyRequests");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("policy_cpu_ms_per_provider_per_sec"),
+        "{b}"
+    );
+    assert!(retry >= 1, "Retry-After {retry}");
+
+    // Tenant "fast" has its own bucket.
+    let (s, b) = attest_at(&t, "/providers/fast/attest/SgxEnclave", V, body.clone()).await;
+    assert_eq!(s, 200, "{b}");
+    t.stop().await;
+}
+
 #[tokio::test]
 async fn attests_beyond_the_in_flight_limit_are_shed_with_503() {
     let tmp = tempfile::tempdir().unwrap();
