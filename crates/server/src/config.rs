@@ -104,6 +104,9 @@ pub struct LimitsConfig {
     pub auth_failures_per_ip_per_sec: f64,
     /// Failed-authentication burst per client address.
     pub auth_failures_per_ip_burst: f64,
+    /// A 429 from a per-client-address bucket is sent after this many
+    /// milliseconds (0: at once), which slows a flooding client's loop.
+    pub throttled_reply_delay_ms: u64,
     /// Attest requests in progress at once on this node; more get 503.
     pub max_inflight_attests: usize,
     /// Client addresses and providers whose throttle state is remembered;
@@ -148,6 +151,7 @@ impl Default for LimitsConfig {
             control_per_provider_burst: 400.0,
             auth_failures_per_ip_per_sec: 10.0,
             auth_failures_per_ip_burst: 20.0,
+            throttled_reply_delay_ms: 250,
             max_inflight_attests: 256,
             max_tracked_clients: 65_536,
             policy_workers: 8,

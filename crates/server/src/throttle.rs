@@ -11,7 +11,9 @@
 //!   token-guessing attack into a few guesses a second.
 //!
 //! A refused request gets 429 `TooManyRequests` with `Retry-After` (the
-//! seconds until a token is back), MAA's behaviour (reference §6.1).
+//! seconds until a token is back), MAA's behaviour (reference §6.1). When a
+//! per-address bucket refused it, the answer is held back for
+//! `throttled_reply_delay_ms` first (see [`slowed`]).
 //!
 //! Load shedding: at most `max_inflight_attests` attest requests are in
 //! progress on the node; the next gets 503 `ServiceUnavailable` with
@@ -289,12 +291,16 @@ pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -
         Plane::Attest(provider) => {
             if let Err(s) = t.attest_ip.take(&ip) {
                 crate::metrics::throttled("attest_ip");
-                return limited(
-                    "attestation requests from this client",
-                    l.attest_per_ip_per_sec,
-                    l.attest_per_ip_burst,
-                    s,
-                );
+                return slowed(
+                    l,
+                    limited(
+                        "attestation requests from this client",
+                        l.attest_per_ip_per_sec,
+                        l.attest_per_ip_burst,
+                        s,
+                    ),
+                )
+                .await;
             }
             if let Err(s) = t.attest_provider.take(&provider) {
                 crate::metrics::throttled("attest_provider");
@@ -320,16 +326,20 @@ pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -
         }
         Plane::Control(provider) => {
             if let Some(r) = auth_gate(t, &ip) {
-                return r;
+                return slowed(l, r).await;
             }
             if let Err(s) = t.control_ip.take(&ip) {
                 crate::metrics::throttled("control_ip");
-                return limited(
-                    "control-plane requests from this client",
-                    l.control_per_ip_per_sec,
-                    l.control_per_ip_burst,
-                    s,
-                );
+                return slowed(
+                    l,
+                    limited(
+                        "control-plane requests from this client",
+                        l.control_per_ip_per_sec,
+                        l.control_per_ip_burst,
+                        s,
+                    ),
+                )
+                .await;
             }
             if let Err(s) = t.control_provider.take(&provider) {
                 crate::metrics::throttled("control_provider");
@@ -344,21 +354,39 @@ pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -
         }
         Plane::Admin => {
             if let Some(r) = auth_gate(t, &ip) {
-                return r;
+                return slowed(l, r).await;
             }
             if let Err(s) = t.control_ip.take(&ip) {
                 crate::metrics::throttled("control_ip");
-                return limited(
-                    "admin requests from this client",
-                    l.control_per_ip_per_sec,
-                    l.control_per_ip_burst,
-                    s,
-                );
+                return slowed(
+                    l,
+                    limited(
+                        "admin requests from this client",
+                        l.control_per_ip_per_sec,
+                        l.control_per_ip_burst,
+                        s,
+                    ),
+                )
+                .await;
             }
             record_auth(t, &ip, next.run(req).await)
         }
         Plane::Other => next.run(req).await,
     }
+}
+
+/// Hold a 429 earned by one client address for
+/// `limits.throttled_reply_delay_ms` before sending it. A flood from one
+/// address is almost always a closed loop (each request waits for its
+/// answer), so this cuts its rate to connections / delay, and with it the
+/// CPU the node spends refusing it; a well-behaved client, which honours
+/// `Retry-After`, waits longer than that anyway. The wait holds no permit:
+/// only the connection, which `max_connections_per_ip` bounds.
+async fn slowed(l: &LimitsConfig, resp: Response) -> Response {
+    if l.throttled_reply_delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(l.throttled_reply_delay_ms)).await;
+    }
+    resp
 }
 
 /// 429 when the client has used up its failed authentications.

@@ -259,6 +259,7 @@ async fn wrong_token_guesses_are_throttled() {
     let t = start(cfg(tmp.path(), |c| {
         c.limits.auth_failures_per_ip_burst = 3.0;
         c.limits.auth_failures_per_ip_per_sec = 0.1;
+        c.limits.throttled_reply_delay_ms = 400;
     }))
     .await;
     let url = t.url(&format!("/policies/SgxEnclave?api-version={V}"));
@@ -274,6 +275,9 @@ async fn wrong_token_guesses_are_throttled() {
         .await;
         assert_error(s, &b, 401, "Unauthorized");
     }
+    // The 429 is held back (throttled_reply_delay_ms), which slows a
+    // guessing loop further.
+    let asked = Instant::now();
     let resp = t
         .client
         .get(&url)
@@ -281,6 +285,11 @@ async fn wrong_token_guesses_are_throttled() {
         .send()
         .await
         .unwrap();
+    assert!(
+        asked.elapsed() >= Duration::from_millis(400),
+        "429 sent after {:?}",
+        asked.elapsed()
+    );
     assert!(resp.headers().contains_key("retry-after"));
     let (s, b) = json(resp).await;
     assert_error(s, &b, 429, "TooManyRequests");
