@@ -47,6 +47,9 @@ struct Cli {
 enum Command {
     /// Run the HTTPS service.
     Serve(serve::ServeArgs),
+    /// Bring the store's schema up to this build's (`serve` does so at start
+    /// unless store.auto_migrate is off), or check it with --check.
+    Migrate(commands::migrate::MigrateArgs),
     /// Manage attestation providers (tenants) through the admin API.
     #[command(subcommand)]
     Provider(commands::provider::ProviderCmd),
@@ -90,6 +93,7 @@ async fn main() -> ExitCode {
     client::set_output(cli.json);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Migrate(args) => commands::migrate::run(args).await,
         Command::Provider(cmd) => commands::provider::run(cmd).await,
         Command::Keys(cmd) => commands::keys::run(cmd).await,
         Command::Token(cmd) => commands::token::run(cmd).await,

@@ -41,9 +41,35 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// The store: `postgres://user@host[,host2]/db?...` or `sqlite:PATH`
+    /// (store.url) [default: SQLite at <data dir>/attesta.db].
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// File with the 32-byte key that seals secrets in the store
+    /// (store.key_file); every node of a deployment needs the same one
+    /// [default: <data dir>/store.key, created on first start].
+    #[arg(long, value_name = "PATH")]
+    pub store_key_file: Option<PathBuf>,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "ATTESTA_LOG_FORMAT")]
     pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    /// No flags: configuration from the file, environment and defaults.
+    pub fn from_config(config: Option<PathBuf>) -> Self {
+        Self {
+            config,
+            listen: None,
+            public_url: None,
+            data_dir: None,
+            tls_cert: None,
+            tls_key: None,
+            store: None,
+            store_key_file: None,
+            log_format: LogFormat::Text,
+        }
+    }
 }
 
 /// Layer defaults, file, environment and flags into one configuration.
@@ -82,6 +108,12 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, String> {
     }
     if let Some(v) = &args.tls_key {
         fig = fig.merge(Serialized::default("tls_key", v));
+    }
+    if let Some(v) = &args.store {
+        fig = fig.merge(Serialized::default("store.url", v));
+    }
+    if let Some(v) = &args.store_key_file {
+        fig = fig.merge(Serialized::default("store.key_file", v));
     }
     let config: Config = fig.extract().map_err(|e| format!("configuration: {e}"))?;
     config.validate()?;

@@ -340,6 +340,18 @@ impl StoreConfig {
         if self.max_connections == 0 {
             return Err("store.max_connections must be greater than zero".into());
         }
+        if let Some(url) = &self.url {
+            let url = url.trim();
+            let known = url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:")
+                || !url.contains("://");
+            if url.is_empty() || !known {
+                return Err(format!(
+                    "store.url {url:?} names no store Attesta knows: use postgres://… or sqlite:PATH"
+                ));
+            }
+        }
         if self.op_timeout_ms == 0 {
             return Err("store.op_timeout_ms must be greater than zero".into());
         }

@@ -4,6 +4,7 @@ pub mod attest;
 pub mod azure_guest;
 pub mod collateral;
 pub mod keys;
+pub mod migrate;
 pub mod policy;
 pub mod provider;
 pub mod sample;
