@@ -177,8 +177,13 @@ pub fn spawn_change_watcher(state: &AppState, node_id: String) {
     let caches = state.caches();
     let interval = Duration::from_millis(state.config.store.poll_interval_ms);
     let store = state.store.clone();
+    let signing = state.signing.clone();
+    let subject = state.subject_fn();
     tokio::spawn(async move {
         let mut last: Option<i64> = None;
+        // Keys are synced after every change and with each heartbeat (which
+        // retries a sync that failed).
+        let mut keys_due = false;
         let mut since_heartbeat = Duration::MAX;
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -192,6 +197,8 @@ pub fn spawn_change_watcher(state: &AppState, node_id: String) {
                     caches.set_store_reachable(true);
                     if last.is_some_and(|l| l != g) {
                         caches.invalidate_all();
+                        signing.forget_peers();
+                        keys_due = true;
                     }
                     last = Some(g);
                 }
@@ -205,8 +212,15 @@ pub fn spawn_change_watcher(state: &AppState, node_id: String) {
                 since_heartbeat = Duration::ZERO;
                 let now = attesta_evidence::UnixTime::now().0 as i64;
                 let _ = store.node_heartbeat(&node_id, now).await;
+                keys_due = true;
             } else {
                 since_heartbeat += interval;
+            }
+            if keys_due {
+                keys_due = false;
+                if let Err(e) = signing.sync(store.as_ref(), &subject).await {
+                    tracing::debug!(error = %e, "signing key sync failed; retried at the next heartbeat");
+                }
             }
         }
     });

@@ -291,7 +291,13 @@ async fn open_signing_keys(state: &AppState) -> Result<(), String> {
             .try_for_each(|(name, subject)| signing.ring(name, subject).map(|_| ()))
     })
     .await
-    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())??;
+    // Publish them for the other nodes (and rotate where a rotation was
+    // requested while this node was down).
+    state
+        .signing
+        .sync(state.store.as_ref(), &state.subject_fn())
+        .await
 }
 
 /// The HTTPS server: TLS over connection limits.
@@ -365,6 +371,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         &config.data_dir.join("keys"),
         &config.default_provider.name,
         config.key_overlap_secs,
+        &node_id,
+        // A node unseen for longer than a token lives has no valid tokens
+        // left (heartbeats come every 10 s).
+        config.token_lifetime_secs.saturating_add(60),
     );
     ensure_default_provider(&config, store.as_ref()).await?;
     let tls = tls::ensure(

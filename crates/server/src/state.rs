@@ -118,6 +118,17 @@ impl Caches {
     }
 }
 
+/// The canonical base URL of `provider` on a node of `config` listening on
+/// `port` (see [`AppState::canonical_base`]).
+fn canonical_base_of(config: &Config, port: u16, provider: &str) -> String {
+    let origin = crate::provider::canonical_origin(config, port);
+    if provider == config.default_provider.name {
+        origin
+    } else {
+        format!("{origin}/providers/{provider}")
+    }
+}
+
 /// A provider and an attestation type.
 type PolicyKey = (String, AttestationType);
 
@@ -198,12 +209,18 @@ impl AppState {
     /// subject: `public_url` (else `https://localhost:<port>`), with
     /// `/providers/<name>` for every provider but the default.
     pub fn canonical_base(&self, provider: &str) -> String {
-        let origin = crate::provider::canonical_origin(&self.config, self.port());
-        if provider == self.config.default_provider.name {
-            origin
-        } else {
-            format!("{origin}/providers/{provider}")
-        }
+        canonical_base_of(&self.config, self.port(), provider)
+    }
+
+    /// [`Self::canonical_base`] as a function that holds no state, for the
+    /// change watcher (which must not keep the server alive).
+    pub fn subject_fn(&self) -> crate::signing::SubjectFn {
+        let config = Arc::new((*self.config).clone());
+        let bound = self.bound_port.clone();
+        Arc::new(move |provider| {
+            let port = bound.get().copied().unwrap_or(config.listen.port());
+            canonical_base_of(&config, port, provider)
+        })
     }
 
     /// A provider by name, cached for `policy_cache_ttl_secs` like policies

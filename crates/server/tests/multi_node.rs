@@ -323,6 +323,8 @@ async fn attestation_survives_a_database_outage_and_the_control_plane_answers_50
         assert_eq!(s, 200, "attest {i} while the database is down: {b}");
         assert!(b["token"].as_str().is_some_and(|t| !t.is_empty()));
     }
+    // The node's own keys stay published.
+    assert!(!kids(&t, "lab").await.is_empty());
     let resp = put_policy(
         &t,
         "lab",
@@ -372,4 +374,210 @@ async fn attestation_survives_a_database_outage_and_the_control_plane_answers_50
     .await;
     assert_eq!(s, 200, "{b}");
     t.stop().await;
+}
+
+/// The `kid`s a node's `/certs` serves for `provider`.
+async fn kids(t: &TestServer, provider: &str) -> Vec<String> {
+    let (s, body) = json(
+        t.client
+            .get(t.url(&format!("/providers/{provider}/certs")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The `kid`s of `provider`'s keys a node holds itself (admin view).
+async fn own_kids(t: &TestServer, provider: &str) -> Vec<String> {
+    let (s, body) = json(
+        t.client
+            .get(t.url(&format!("/admin/keys?provider={provider}")))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let text = body.to_string();
+    let mut out = Vec::new();
+    for part in text.split("\"kid\":\"").skip(1) {
+        out.push(part.split('"').next().unwrap().to_string());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_node_signs_with_its_own_key_and_every_nodes_certs_serve_them_all() {
+    let pg = TempPostgres::shared().expect("PostgreSQL");
+    let url = pg.database().unwrap();
+    let (da, db, shared) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let start_node = |dir: std::path::PathBuf| {
+        let c = node_config(&dir, shared.path(), &url);
+        async move {
+            let mut t = start(c).await;
+            t.admin = ADMIN.into();
+            t
+        }
+    };
+    let a = start_node(da.path().to_path_buf()).await;
+    let b = start_node(db.path().to_path_buf()).await;
+
+    let sample = SgxSample::builder().at(UnixTime::now().0).build();
+    let body =
+        json!({"name": "keys", "config": {"test_roots": {"intel": [pem(&sample.root_der)]}}});
+    let (s, r) = admin_post(&a, "/admin/providers", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(s, 201, "{r}");
+    let (s, r) = admin_post(
+        &a,
+        "/admin/collateral",
+        attesta_collateral::serialize(&sample.collateral),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+
+    // Each node made its own key; within 2 s both /certs serve both.
+    let converged = |want: Vec<String>| {
+        let (a, b) = (&a, &b);
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            loop {
+                let (ka, kb) = (kids(a, "keys").await, kids(b, "keys").await);
+                if want.iter().all(|k| ka.contains(k) && kb.contains(k)) {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "/certs did not converge on {want:?}: A {ka:?}, B {kb:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let (a1, b1) = (own_kids(&a, "keys").await, own_kids(&b, "keys").await);
+    assert_eq!((a1.len(), b1.len()), (1, 1), "{a1:?} {b1:?}");
+    assert_ne!(a1, b1, "nodes must not share a private key");
+    converged(vec![a1[0].clone(), b1[0].clone()]).await;
+
+    // A token from A verifies with B's /certs alone.
+    let attest = json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)});
+    // Addressed over loopback, each node names itself in `iss`; what is
+    // checked here is that the signature verifies with the other node's keys.
+    let verify_via = |node: &TestServer, token: String| {
+        let (client, url) = (node.client.clone(), node.url("/providers/keys/certs"));
+        let payload: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let issuer = payload["iss"].as_str().unwrap().to_string();
+        assert!(issuer.ends_with("/providers/keys"), "{issuer}");
+        async move {
+            let jwks: attesta_token::jwks::Jwks =
+                client.get(url).send().await.unwrap().json().await.unwrap();
+            attesta_token::rp::verify_with_jwks(&token, &jwks, &issuer, UnixTime::now().0, 60)
+        }
+    };
+    let (s, r) = attest_at(
+        &a,
+        "/providers/keys/attest/SgxEnclave",
+        "2022-08-01",
+        attest.clone(),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let token_a1 = r["token"].as_str().unwrap().to_string();
+    verify_via(&b, token_a1.clone())
+        .await
+        .expect("A's token via B's /certs");
+
+    // Rotation on A goes through the store: A's new key is on B's /certs
+    // within 2 s; B rotates its own key too; the old ones stay for the
+    // overlap.
+    let (s, r) = admin_post(&a, "/admin/keys:rotate?provider=keys", Vec::new()).await;
+    assert_eq!(s, 200, "{r}");
+    let rotated = Instant::now();
+    let a2 = own_kids(&a, "keys").await;
+    assert!(a2.contains(&a1[0]) && a2.len() == 2, "{a2:?}");
+    let a_new = a2.iter().find(|k| **k != a1[0]).unwrap().clone();
+    loop {
+        if kids(&b, "keys").await.contains(&a_new) {
+            break;
+        }
+        assert!(
+            rotated.elapsed() < Duration::from_secs(2),
+            "B's /certs lacks A's new key after 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "node A's rotated key on node B's /certs after {:?}",
+        rotated.elapsed()
+    );
+    // B's own rotation includes making an RSA key: allow it longer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let b_new = loop {
+        let b2 = own_kids(&b, "keys").await;
+        if let Some(k) = b2.iter().find(|k| **k != b1[0]) {
+            break k.clone();
+        }
+        assert!(Instant::now() < deadline, "B did not rotate: {b2:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    converged(vec![
+        a_new.clone(),
+        b_new.clone(),
+        a1[0].clone(),
+        b1[0].clone(),
+    ])
+    .await;
+
+    // New tokens from A carry the new key and verify via B; the old token
+    // still verifies within the overlap.
+    let (s, r) = attest_at(
+        &a,
+        "/providers/keys/attest/SgxEnclave",
+        "2022-08-01",
+        attest.clone(),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let token_a2 = r["token"].as_str().unwrap().to_string();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token_a2.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], a_new.as_str());
+    verify_via(&b, token_a2).await.expect("A's new token via B");
+    verify_via(&b, token_a1)
+        .await
+        .expect("A's old token via B within the overlap");
+    let (s, r) = attest_at(
+        &b,
+        "/providers/keys/attest/SgxEnclave",
+        "2022-08-01",
+        attest,
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    verify_via(&a, r["token"].as_str().unwrap().to_string())
+        .await
+        .expect("B's token via A");
+    a.stop().await;
+    b.stop().await;
 }

@@ -252,6 +252,47 @@ struct Entry {
     key: Arc<SigningKey>,
 }
 
+/// The `/certs` entry of a signing certificate another node published
+/// (only its certificate is shared, never the key): the same fields as
+/// [`SigningKey::jwk`], read from the certificate. Only RSA certificates,
+/// which are all Attesta makes, are accepted.
+pub fn jwk_for_certificate(cert_der: &[u8]) -> Result<Jwk, KeyError> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    use x509_parser::public_key::PublicKey as X509Key;
+    let bad = |why: &str| KeyError::Certificate(format!("published certificate: {why}"));
+    let (rest, cert) = X509Certificate::from_der(cert_der).map_err(|e| bad(&e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(bad("trailing bytes after the certificate"));
+    }
+    let strip = |b: &[u8]| -> Vec<u8> {
+        let start = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+        b[start..].to_vec()
+    };
+    match cert.public_key().parsed() {
+        Ok(X509Key::RSA(rsa)) => Ok(Jwk {
+            alg: Some("RS256".into()),
+            e: Some(b64url(&strip(rsa.exponent))),
+            kid: Some(b64url(&crypto::sha1(cert_der))),
+            kty: "RSA".into(),
+            n: Some(b64url(&strip(rsa.modulus))),
+            use_: Some("sig".into()),
+            x5c: vec![b64std(cert_der)],
+            ..Default::default()
+        }),
+        _ => Err(bad("not an RSA key")),
+    }
+}
+
+/// A published key of a ring with its times (Unix seconds), as the store
+/// records it for other nodes.
+#[derive(Debug, Clone)]
+pub struct PublishedEntry {
+    pub key: Arc<SigningKey>,
+    pub created_at: u64,
+    /// `None` for the active key.
+    pub retired_at: Option<u64>,
+}
+
 /// The node's token-signing keys, persisted in a directory.
 pub struct KeyRing {
     dir: PathBuf,
@@ -404,6 +445,23 @@ impl KeyRing {
         let mut out = vec![self.active()];
         out.extend(retired.into_iter().map(|e| e.key.clone()));
         out
+    }
+
+    /// [`Self::published`] with each key's creation and retirement times.
+    pub fn published_entries(&self, now: u64) -> Vec<PublishedEntry> {
+        let kids: Vec<String> = self
+            .published(now)
+            .iter()
+            .map(|k| k.kid().to_string())
+            .collect();
+        kids.iter()
+            .filter_map(|kid| self.entries.iter().find(|e| &e.meta.kid == kid))
+            .map(|e| PublishedEntry {
+                key: e.key.clone(),
+                created_at: e.meta.created_at,
+                retired_at: e.meta.retired_at,
+            })
+            .collect()
     }
 
     /// The `/certs` document at `now`.
@@ -606,6 +664,20 @@ mod jwk_tests {
     use super::*;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    /// Another node's certificate yields the very JWK its owner publishes.
+    #[test]
+    fn a_published_certificate_gives_the_owners_jwk() {
+        let key = SigningKey::generate("https://node-a.example").unwrap();
+        assert_eq!(jwk_for_certificate(key.cert_der()).unwrap(), key.jwk());
+        let mut long = key.cert_der().to_vec();
+        long.push(0);
+        assert!(matches!(
+            jwk_for_certificate(&long),
+            Err(KeyError::Certificate(m)) if m.contains("trailing")
+        ));
+        assert!(jwk_for_certificate(b"not a certificate").is_err());
+    }
 
     /// The raw key in `n`/`e` is the certificate's key, so a library that
     /// reads only `n`/`e` and one that reads only `x5c` verify alike.

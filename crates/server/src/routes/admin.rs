@@ -169,6 +169,20 @@ async fn create(
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
+    // Published for the other nodes now; the change watcher retries if
+    // this fails.
+    if let Err(e) = state
+        .signing
+        .sync_provider(
+            state.store.as_ref(),
+            &record.name,
+            record.key_epoch,
+            &state.canonical_base(&record.name),
+        )
+        .await
+    {
+        tracing::warn!(provider = %record.name, error = %e, "signing certificate not yet published");
+    }
     tracing::info!(provider = %record.name, trust_model = %record.trust_model, "provider created");
     Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
 }
@@ -344,7 +358,12 @@ fn key_list(state: &AppState, provider: &str) -> Result<Value, ApiError> {
         .iter()
         .map(|k| json!({ "kid": k.kid(), "active": k.kid() == active.kid() }))
         .collect();
-    Ok(json!({ "provider": provider, "active": active.kid(), "published": published }))
+    Ok(json!({
+        "provider": provider,
+        "node": state.signing.node_id(),
+        "active": active.kid(),
+        "published": published,
+    }))
 }
 
 /// Each provider has its own keys: one entry per provider.
@@ -373,17 +392,25 @@ async fn rotate(
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&state, &headers)?;
     let providers = key_providers(&state, &q).await?;
+    // Through the store: the provider's key epoch moves, this node rotates
+    // and publishes now, every other node at its next sync.
     for provider in &providers {
-        let ring = state
-            .signing
-            .ring(provider, &state.canonical_base(provider))
+        let epoch = state
+            .store
+            .request_key_rotation(provider)
+            .await
             .map_err(ApiError::internal)?;
-        let kid = {
-            let mut ring = ring.write().expect("key ring lock");
-            let key = ring.rotate(UnixTime::now().0).map_err(ApiError::internal)?;
-            key.kid().to_string()
-        };
-        tracing::info!(provider = %provider, kid = %kid, "signing key rotated");
+        state
+            .signing
+            .sync_provider(
+                state.store.as_ref(),
+                provider,
+                epoch,
+                &state.canonical_base(provider),
+            )
+            .await
+            .map_err(ApiError::internal)?;
+        tracing::info!(provider = %provider, epoch, "signing key rotation requested");
     }
     key_lists(&state, &providers)
 }

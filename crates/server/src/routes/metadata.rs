@@ -16,11 +16,17 @@ pub async fn openid(ctx: ProviderCtx) -> Response {
 }
 
 /// `GET /certs`: the provider's published signing keys (active and within
-/// overlap). Each provider publishes only its own keys.
+/// overlap), this node's and every other live node's. Each provider
+/// publishes only its own keys.
 pub async fn certs(State(state): State<AppState>, ctx: ProviderCtx) -> Result<Response, ApiError> {
     let jwks = state
         .signing
-        .jwks(ctx.name(), &state.canonical_base(ctx.name()))
+        .certs(
+            state.store.as_ref(),
+            ctx.name(),
+            &state.canonical_base(ctx.name()),
+        )
+        .await
         .map_err(ApiError::internal)?;
     Ok(Json(jwks).into_response())
 }
