@@ -581,3 +581,164 @@ async fn each_node_signs_with_its_own_key_and_every_nodes_certs_serve_them_all()
     a.stop().await;
     b.stop().await;
 }
+
+/// The end-to-end failover of issue 15: two nodes on a primary with a
+/// synchronous streaming standby attest continuously; the primary is
+/// killed (attestation goes on, the control plane answers 503 +
+/// `Retry-After`), the standby is promoted (the control plane comes back
+/// without a restart) and every policy write acknowledged before the kill
+/// is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_standby_promotion_loses_no_acknowledged_write_and_attestation_never_stops() {
+    let (primary, standby) = TempPostgres::start_pair().expect("PostgreSQL primary and standby");
+    let url = primary.failover_url(&standby, &primary.database().unwrap());
+    let (da, db, shared) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let start_node = |dir: std::path::PathBuf| {
+        let mut c = node_config(&dir, shared.path(), &url);
+        c.store.op_timeout_ms = 1000;
+        async move {
+            let mut t = start(c).await;
+            t.admin = ADMIN.into();
+            t
+        }
+    };
+    let a = std::sync::Arc::new(start_node(da.path().to_path_buf()).await);
+    let b = std::sync::Arc::new(start_node(db.path().to_path_buf()).await);
+
+    let sample = SgxSample::builder().at(UnixTime::now().0).build();
+    let body = json!({"name": "ha", "config": {"test_roots": {"intel": [pem(&sample.root_der)]}}});
+    let (s, r) = admin_post(&a, "/admin/providers", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(s, 201, "{r}");
+    let (s, r) = admin_post(
+        &a,
+        "/admin/collateral",
+        attesta_collateral::serialize(&sample.collateral),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let attest = json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)});
+    let policy = |n: u32| {
+        format!(
+            "version= 1.0; authorizationrules {{ => permit(); }}; issuancerules {{ => issue(type=\"n\", value={n}); }};"
+        )
+    };
+    // Acknowledged writes, then let both nodes' watchers catch up and warm
+    // their caches (what is cached when the database goes is what serves).
+    let mut acknowledged = 0;
+    for n in 1..=5 {
+        assert_eq!(put_policy(&a, "ha", &policy(n)).await.status(), 200);
+        acknowledged = n;
+    }
+    tokio::time::sleep(Duration::from_millis(
+        4 * a.server.state.config.store.poll_interval_ms + 200,
+    ))
+    .await;
+    for t in [&a, &b] {
+        let (s, r) = attest_at(
+            t,
+            "/providers/ha/attest/SgxEnclave",
+            "2022-08-01",
+            attest.clone(),
+        )
+        .await;
+        assert_eq!(s, 200, "warm-up: {r}");
+    }
+
+    // Both nodes attest continuously from here to the end.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut attesters = Vec::new();
+    for t in [a.clone(), b.clone()] {
+        let (stop, attest) = (stop.clone(), attest.clone());
+        attesters.push(tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (s, r) = attest_at(
+                    &t,
+                    "/providers/ha/attest/SgxEnclave",
+                    "2022-08-01",
+                    attest.clone(),
+                )
+                .await;
+                if s == 200 && r["token"].is_string() {
+                    ok += 1;
+                } else {
+                    failed.push(format!("{s} {r}"));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (ok, failed)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The primary dies: the control plane pauses with 503 + Retry-After.
+    primary.stop().unwrap();
+    let resp = put_policy(&a, "ha", &policy(99)).await;
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    let (s, r) = get_policy_text(&b, "ha").await;
+    assert!(
+        s == 503 || (s == 200 && policy_of(&r).contains("value=5")),
+        "{s} {r}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // The standby is promoted: every acknowledged write is in it (read from
+    // the database itself: the nodes' caches would hide a loss) ...
+    standby.promote().unwrap();
+    let promoted = Instant::now();
+    let store = attesta_store::open_url(&attesta_store::OpenOptions {
+        url: url.clone(),
+        migrate: false,
+        pg: Default::default(),
+    })
+    .await
+    .unwrap();
+    let stored = store
+        .get_policy("ha", "SgxEnclave")
+        .await
+        .unwrap()
+        .expect("the policy survived");
+    assert_eq!(stored.policy_text, policy(acknowledged));
+    // ... and the control plane is back without a restart.
+    let deadline = promoted + Duration::from_secs(30);
+    loop {
+        let resp = put_policy(&b, "ha", &policy(acknowledged + 1)).await;
+        if resp.status() == 200 {
+            break;
+        }
+        assert_eq!(resp.status(), 503, "{:?}", resp.text().await);
+        assert!(
+            Instant::now() < deadline,
+            "the control plane did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "control plane back {:?} after the promotion",
+        promoted.elapsed()
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (s, r) = get_policy_text(&a, "ha").await;
+        if s == 200 && policy_of(&r) == policy(acknowledged + 1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "A never saw the write: {s} {r}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for h in attesters {
+        let (ok, failed) = h.await.unwrap();
+        assert!(ok > 10, "too few attests ran: {ok}");
+        assert!(
+            failed.is_empty(),
+            "failed attests during the failover: {failed:?}"
+        );
+    }
+}

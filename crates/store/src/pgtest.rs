@@ -105,6 +105,101 @@ impl TempPostgres {
         })
     }
 
+    /// A primary and a streaming-replication standby of it (its own
+    /// directory and port, made with `pg_basebackup -R`). Once the standby
+    /// streams, the primary commits synchronously to it
+    /// (`synchronous_standby_names = '*'`), so every acknowledged write is
+    /// on the standby. [`Self::failover_url`] names both.
+    pub fn start_pair() -> Result<(TempPostgres, TempPostgres), String> {
+        let primary = TempPostgres::start()?;
+        let p = primary.local.as_ref().expect("started here");
+        let dir = p.dir.with_file_name(format!(
+            "{}-standby",
+            p.dir.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if let Some(user) = &p.run_as {
+            run(Command::new("chown").arg("-R").arg(user).arg(&dir))?;
+        }
+        let standby = Local {
+            bindir: p.bindir.clone(),
+            dir,
+            port: free_port()?,
+            run_as: p.run_as.clone(),
+        };
+        standby.run_pg(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &p.port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                &standby.data().to_string_lossy(),
+                "-R",
+                "-X",
+                "stream",
+                "--no-sync",
+            ],
+        )?;
+        spawn_watchdog(&standby);
+        standby.start()?;
+        let standby = TempPostgres {
+            base_url: format!("postgres://postgres@127.0.0.1:{}/", standby.port),
+            local: Some(standby),
+        };
+        // Wait until the standby streams, then make commits wait for it.
+        let admin = format!("{}postgres", primary.base_url);
+        blocking_sql(
+            &admin,
+            "DO $$ BEGIN \
+               FOR i IN 1..600 LOOP \
+                 EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'); \
+                 PERFORM pg_sleep(0.1); \
+               END LOOP; \
+               IF NOT EXISTS (SELECT 1 FROM pg_stat_replication WHERE state = 'streaming') THEN \
+                 RAISE EXCEPTION 'the standby never started streaming'; \
+               END IF; \
+             END $$",
+        )?;
+        blocking_sql(&admin, "ALTER SYSTEM SET synchronous_standby_names = '*'")?;
+        blocking_sql(&admin, "SELECT pg_reload_conf()")?;
+        Ok((primary, standby))
+    }
+
+    /// `database`'s URL on both servers, the writable one chosen at connect
+    /// time (`target_session_attrs=read-write`), as a deployment with a
+    /// standby configures it.
+    pub fn failover_url(&self, standby: &TempPostgres, database_url: &str) -> String {
+        let name = database_url.rsplit('/').next().unwrap_or_default();
+        let host = |t: &TempPostgres| {
+            t.base_url
+                .trim_start_matches("postgres://postgres@")
+                .trim_end_matches('/')
+                .to_string()
+        };
+        format!(
+            "postgres://postgres@{},{}/{name}?target_session_attrs=read-write",
+            host(self),
+            host(standby)
+        )
+    }
+
+    /// Promotes this standby to a primary (`pg_ctl promote`).
+    pub fn promote(&self) -> Result<(), String> {
+        let local = self
+            .local
+            .as_ref()
+            .ok_or("this server was not started here")?;
+        local.run_pg(
+            "pg_ctl",
+            &["-D", &local.data().to_string_lossy(), "-w", "promote"],
+        )
+    }
+
     /// The URL of a new, empty database on this server.
     pub fn database(&self) -> Result<String, String> {
         let name = format!(
@@ -228,6 +323,33 @@ impl Local {
         cmd.args(args).current_dir(&self.dir);
         run(&mut cmd)
     }
+}
+
+/// Runs `sql` on `url` from a thread and runtime of its own.
+fn blocking_sql(url: &str, sql: &str) -> Result<(), String> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| format!("connecting to {url}: {e}"))?;
+                let task = tokio::spawn(conn);
+                client
+                    .batch_execute(sql)
+                    .await
+                    .map_err(|e| format!("{sql}: {e}"))?;
+                drop(client);
+                let _ = task.await;
+                Ok::<(), String>(())
+            })
+        })
+        .join()
+        .map_err(|_| "running SQL panicked".to_string())?
+    })
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
