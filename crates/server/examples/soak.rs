@@ -18,6 +18,11 @@
 //!
 //! `cargo run --release -p attesta-server --example soak -- [SECONDS_PER_PHASE] [GOOD_RATE|auto]`
 //! (driven by `scripts/soak.sh`; not part of CI).
+//!
+//! `... --example soak -- capacity sqlite|postgres` measures only the
+//! capacity, with the node on its default SQLite store or on a PostgreSQL
+//! started for the run (`attesta_store::pgtest`): the attest path reads
+//! caches, never the database, so the two should match.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -48,7 +53,21 @@ allow if {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--serve") {
-        return serve(&args[2]);
+        return serve(&args[2], args.get(3).map(String::as_str));
+    }
+    if args.get(1).map(String::as_str) == Some("capacity") {
+        let pg = match args.get(2).map(String::as_str) {
+            Some("postgres") => {
+                Some(attesta_store::pgtest::TempPostgres::start().expect("PostgreSQL for the run"))
+            }
+            Some("sqlite") | None => None,
+            Some(other) => panic!("capacity sqlite|postgres, not {other}"),
+        };
+        let url = pg.as_ref().map(|p| p.database().expect("a database"));
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(capacity_only(url));
+        return;
     }
     let per_phase: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(30);
     // None: 80 % of the measured capacity.
@@ -64,13 +83,14 @@ const GOOD_ADDRS: u8 = 8;
 const CAPACITY_SECS: u64 = 15;
 
 /// Child: run a server on an ephemeral port, print it, serve until killed.
-fn serve(dir: &str) {
+fn serve(dir: &str, store_url: Option<&str>) {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let mut cfg = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.into(),
             ..Config::default()
         };
+        cfg.store.url = store_url.map(str::to_string);
         cfg.collateral.pcs_url = String::new();
         cfg.collateral.kds_url = String::new();
         cfg.limits.attest_per_provider_per_sec = 5000.0;
@@ -112,14 +132,57 @@ fn client(pem: &[u8], from: IpAddr) -> reqwest::Client {
         .unwrap()
 }
 
-async fn drive(per_phase: u64, rate: Option<f64>) {
+/// Only the capacity, on the given store (None: SQLite).
+async fn capacity_only(store_url: Option<String>) {
+    let setup = setup(store_url).await;
+    let goods: Vec<reqwest::Client> = (1..=GOOD_ADDRS)
+        .map(|n| client(&setup.pem, loopback(n)))
+        .collect();
+    let url = format!(
+        "{}/providers/good/attest/SgxEnclave?api-version=2022-08-01",
+        setup.base
+    );
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        runs.push(measure_capacity(&goods, &url, &setup.body).await);
+    }
+    let store = if setup.store_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "capacity on {store}: {} attests/s (three {CAPACITY_SECS} s runs)",
+        runs.iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut child = setup.child;
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A server child with tenants "good" and "slow", collateral imported.
+struct Setup {
+    _tmp: tempfile::TempDir,
+    child: std::process::Child,
+    pid: u32,
+    addr: SocketAddr,
+    base: String,
+    pem: Vec<u8>,
+    body: Arc<String>,
+    store_url: Option<String>,
+}
+
+async fn setup(store_url: Option<String>) -> Setup {
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .arg("--serve")
-        .arg(tmp.path())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.arg("--serve").arg(tmp.path());
+    if let Some(u) = &store_url {
+        cmd.arg(u);
+    }
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
     let pid = child.id();
     let port: u16 = {
         use std::io::BufRead;
@@ -175,6 +238,29 @@ async fn drive(per_phase: u64, rate: Option<f64>) {
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let body = Arc::new(json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)}).to_string());
+    Setup {
+        _tmp: tmp,
+        child,
+        pid,
+        addr,
+        base,
+        pem,
+        body,
+        store_url,
+    }
+}
+
+async fn drive(per_phase: u64, rate: Option<f64>) {
+    let Setup {
+        _tmp,
+        mut child,
+        pid,
+        addr,
+        base,
+        pem,
+        body,
+        ..
+    } = setup(None).await;
     let goods: Vec<reqwest::Client> = (1..=GOOD_ADDRS)
         .map(|n| client(&pem, loopback(n)))
         .collect();
