@@ -675,6 +675,52 @@ async fn a_standby_promotion_loses_no_acknowledged_write_and_attestation_never_s
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
 
+    // A rotation on A reaches B's /certs within 2 s, and A's new tokens
+    // verify with B's keys.
+    let (s, r) = admin_post(&a, "/admin/keys:rotate?provider=ha", Vec::new()).await;
+    assert_eq!(s, 200, "{r}");
+    let rotated = Instant::now();
+    let a_active = r["providers"][0]["active"].as_str().unwrap().to_string();
+    while !kids(&b, "ha").await.contains(&a_active) {
+        assert!(
+            rotated.elapsed() < Duration::from_secs(2),
+            "B's /certs lacks A's new key"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (s, r) = attest_at(
+        &a,
+        "/providers/ha/attest/SgxEnclave",
+        "2022-08-01",
+        attest.clone(),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let token = r["token"].as_str().unwrap();
+    let iss: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let jwks: attesta_token::jwks::Jwks = b
+        .client
+        .get(b.url("/providers/ha/certs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    attesta_token::rp::verify_with_jwks(
+        token,
+        &jwks,
+        iss["iss"].as_str().unwrap(),
+        UnixTime::now().0,
+        60,
+    )
+    .expect("A's token verifies with B's /certs");
+
     // The primary dies: the control plane pauses with 503 + Retry-After.
     primary.stop().unwrap();
     let resp = put_policy(&a, "ha", &policy(99)).await;
