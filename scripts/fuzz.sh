@@ -65,7 +65,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$seeds" "$corpus" "$artifacts"
   for d in $(seed_dirs "$t"); do
     [ -e "$d" ] || continue
-    find "$d" -type f -size -1M ! -name '*.md' -print0 2>/dev/null |
+    find "$d" -type f -size -1048576c ! -name '*.md' -print0 2>/dev/null |
       while IFS= read -r -d '' f; do cp "$f" "$seeds/$(echo "$f" | sha256sum | cut -c1-16)"; done
   done
   nseeds=$(find "$seeds" -type f | wc -l)
