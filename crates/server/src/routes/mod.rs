@@ -1,5 +1,6 @@
 //! The router: MAA routes (at the root and under `/providers/{provider}`),
-//! admin routes, and the layers every request passes through.
+//! admin routes, `/openapi.json` (the document describing them all; see
+//! [`openapi`]), and the layers every request passes through.
 //!
 //! Layers, outermost first: `Connection: close` when an HTTP/1 answer
 //! leaves the request body unread ([`crate::unread_body`]), request id
@@ -20,6 +21,7 @@ pub mod attest;
 pub mod certificates;
 pub mod health;
 pub mod metadata;
+pub mod openapi;
 pub mod policy;
 pub mod tpm;
 
@@ -88,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/providers/{provider}", maa)
         .merge(admin::routes())
         .merge(health::routes())
+        .route("/openapi.json", get(openapi::serve))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
