@@ -88,6 +88,7 @@ echo "contract: schemathesis (max $max_examples examples per operation, seed $se
 seed_args=()
 [ "$seed" = random ] || seed_args=(--seed "$seed")
 status=0
+cd "$work" # schemathesis writes its working files into the current directory
 "$work/venv/bin/schemathesis" run "$work/openapi.json" \
   --url "$url" \
   --tls-verify "$ca" \
@@ -97,6 +98,7 @@ status=0
   "${seed_args[@]}" \
   --workers 1 \
   --request-timeout 30 \
+  --generation-database none \
   --output-sanitize true \
   || status=$?
 if [ "$status" -ne 0 ]; then
