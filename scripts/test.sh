@@ -48,6 +48,9 @@ bash compat/run.sh
 stage "standard tools (PyJWT's PyJWKClient validates a token with /certs alone)"
 bash tests/ops-tools/run.sh
 
+stage "OpenAPI contract (openapi-spec-validator on /openapi.json, schemathesis against a live server)"
+bash tests/contract/run.sh
+
 stage "relying-party examples (Python PyJWT, JavaScript jose, the token crate) and the default TLS certificate against Python's ssl and Node"
 bash scripts/relying-party-test.sh
 

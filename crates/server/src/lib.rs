@@ -44,6 +44,7 @@ pub mod throttle;
 pub mod tls;
 pub mod tokens;
 pub mod tpm;
+pub mod unread_body;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -124,8 +124,14 @@ async fn sha1_quotes_need_the_providers_explicit_opt_in() {
     let c = attest(&t, "legacy", &sha256).await.unwrap();
     assert!(c.get("x-attesta-tpm-sha1-accepted").is_none(), "{c:?}");
 
-    // A value that is not a boolean is refused at configuration.
+    // A value that is not a boolean is refused at configuration, saying which.
     let (s, b) = configure(&t, "legacy", json!({ "tpm_allow_sha1": "yes" })).await;
-    assert_eq!(s, 422, "{b}");
+    common::assert_error(s, &b, 400, "InvalidParameter");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("tpm_allow_sha1")),
+        "{b}"
+    );
     t.stop().await;
 }

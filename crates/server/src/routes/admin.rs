@@ -442,6 +442,31 @@ async fn import_collateral(
     })))
 }
 
+/// The longest file name accepted in an endorsement import (`NAME_MAX`).
+const MAX_FILE_NAME: usize = 255;
+
+/// `name` as a file name inside the import directory: one path component,
+/// no control characters (NUL among them), not hidden, at most
+/// [`MAX_FILE_NAME`] bytes. Anything else is the client's error (400), not
+/// a file-system failure.
+fn plain_file_name(name: &str) -> Result<&std::path::Path, ApiError> {
+    let plain = !name.is_empty()
+        && name.len() <= MAX_FILE_NAME
+        && !name.starts_with('.')
+        && !name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\');
+    let path = std::path::Path::new(name);
+    if plain && path.file_name().is_some_and(|n| n == name) {
+        Ok(path)
+    } else {
+        Err(ApiError::invalid_parameter(format!(
+            "'{}' is not a plain file name: use at most {MAX_FILE_NAME} bytes, no path separator or control character, not starting with '.'",
+            name.chars().take(64).collect::<String>().escape_debug()
+        )))
+    }
+}
+
 /// `POST /admin/collateral/snp`: import SEV-SNP endorsements (VCEK/VLEK,
 /// ASK/ASVK, ARK; DER or PEM) as `{"files": {"name": base64, …}}`, the
 /// files of a directory as `attesta collateral import` sends them. Nothing in
@@ -462,12 +487,7 @@ async fn import_snp(
     std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
     let result = async {
         for (name, content) in files {
-            let safe = std::path::Path::new(name)
-                .file_name()
-                .filter(|n| n.to_string_lossy() == *name)
-                .ok_or_else(|| {
-                    ApiError::invalid_parameter(format!("'{name}' is not a plain file name"))
-                })?;
+            let safe = plain_file_name(name)?;
             let bytes = content
                 .as_str()
                 .and_then(|c| crate::codec::b64_lenient(c).ok())

@@ -1,13 +1,17 @@
 //! The router: MAA routes (at the root and under `/providers/{provider}`),
-//! admin routes, and the layers every request passes through.
+//! admin routes, `/openapi.json` (the document describing them all; see
+//! [`openapi`]), and the layers every request passes through.
 //!
-//! Layers, outermost first: request id (`x-ms-request-id` taken or made, and
-//! echoed on every response; [`crate::metrics::request_id`]), panic catcher
-//! (a panic becomes a 500 MAA body, no stack trace), tracing, the attest
-//! observer (metrics and one `attestation` event per attest request;
-//! [`crate::metrics::observe_attest`]), the error-body rewriter that turns any plain error
-//! response produced by a layer or by routing (404, 405, 408, 413) into
-//! MAA's `{"error":{"code","message"}}`, throttling and load shedding (429,
+//! Layers, outermost first: `Connection: close` when an HTTP/1 answer
+//! leaves the request body unread ([`crate::unread_body`]), request id
+//! (`x-ms-request-id` taken or made, and echoed on every response;
+//! [`crate::metrics::request_id`]), panic catcher (a panic becomes a 500 MAA
+//! body, no stack trace), tracing, the attest observer (metrics and one
+//! `attestation` event per attest request; [`crate::metrics::observe_attest`]),
+//! the error-body rewriter that turns any plain error response produced by a
+//! layer, an extractor or by routing (400, 404, 405, 408, 413, 415; an
+//! extractor's 422 becomes 400) into MAA's `{"error":{"code","message"}}`,
+//! keeping an extractor's explanation, throttling and load shedding (429,
 //! 503; [`crate::throttle`]), header checks (one host, declared body size:
 //! 400, 413; [`crate::hygiene`]), request timeout (408), body-size limit
 //! (413).
@@ -17,6 +21,7 @@ pub mod attest;
 pub mod certificates;
 pub mod health;
 pub mod metadata;
+pub mod openapi;
 pub mod policy;
 pub mod tpm;
 
@@ -85,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/providers/{provider}", maa)
         .merge(admin::routes())
         .merge(health::routes())
+        .route("/openapi.json", get(openapi::serve))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
@@ -110,6 +116,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::internal("a request handler panicked").into_response()
         }))
         .layer(middleware::from_fn(crate::metrics::request_id))
+        .layer(middleware::from_fn(crate::unread_body::close_if_unread))
         .with_state(state)
 }
 
@@ -165,8 +172,15 @@ async fn check_optional_api_version(req: Request, next: Next) -> Response {
     }
 }
 
+/// The longest plain-text explanation of an extractor's rejection that is
+/// carried into the MAA error body.
+const MAX_REJECTION_TEXT: usize = 1024;
+
 /// Rewrite error responses that did not come from our handlers (their bodies
-/// are not JSON) into MAA's error body.
+/// are not JSON) into MAA's error body. A rejection by one of axum's
+/// extractors (a JSON body of the wrong shape, a bad query string or path
+/// segment) keeps its explanation as the message, and its 422 becomes 400
+/// `InvalidParameter`, the status MAA gives every malformed request.
 async fn maa_error_bodies(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
@@ -181,10 +195,35 @@ async fn maa_error_bodies(State(state): State<AppState>, req: Request, next: Nex
     if is_json {
         return resp;
     }
-    ApiError::new(
+    let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
+    let explained = matches!(
+        status,
+        StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    let (parts, body) = resp.into_parts();
+    let text = if explained {
+        axum::body::to_bytes(body, MAX_REJECTION_TEXT)
+            .await
+            .ok()
+            .and_then(|b| String::from_utf8(b.to_vec()).ok())
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    } else {
+        None
+    };
+    let mut rewritten = ApiError::new(
         status,
         code_for_status(status),
-        message_for_status(status, state.config.max_body_bytes),
+        text.unwrap_or_else(|| message_for_status(status, state.config.max_body_bytes)),
     )
-    .into_response()
+    .into_response();
+    // A 405 names the methods the route has (RFC 9110 §15.5.6).
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        rewritten.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    rewritten
 }
