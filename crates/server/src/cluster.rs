@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use attesta_store::{
-    AppliedRequest, CacheEntry, NodeRecord, PolicyCertRecord, PolicyRecord, ProviderRecord,
-    PublishedKey, Store, StoreError,
+    AppliedRequest, AuditCheckpoint, AuditDraft, AuditHead, AuditRecord, CacheEntry, NodeRecord,
+    PolicyCertRecord, PolicyRecord, ProviderRecord, PublishedKey, Store, StoreError,
 };
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::Engine;
@@ -358,6 +358,25 @@ impl Store for TrackedStore {
     }
     async fn cache_delete(&self, ns: &str, k: &str) -> Result<bool, StoreError> {
         tracked!(self.cache_delete(ns, k))
+    }
+    async fn append_audit(&self, d: &AuditDraft) -> Result<AuditRecord, StoreError> {
+        tracked!(self.append_audit(d))
+    }
+    async fn list_audit(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        tracked!(self.list_audit(after, limit))
+    }
+    async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        tracked!(self.audit_head())
+    }
+    async fn put_audit_checkpoint(&self, c: &AuditCheckpoint) -> Result<bool, StoreError> {
+        tracked!(self.put_audit_checkpoint(c))
+    }
+    async fn list_audit_checkpoints(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditCheckpoint>, StoreError> {
+        tracked!(self.list_audit_checkpoints(after, limit))
     }
 }
 

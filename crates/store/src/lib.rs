@@ -62,6 +62,10 @@
 //! * **Unreachable is not broken.** A database that cannot be reached (down,
 //!   failing over, pool exhausted) is [`StoreError::Unavailable`], which the
 //!   server answers with 503 and `Retry-After`; never `Backend`.
+//! * **The audit log is append-only and chained.** `append_audit` numbers
+//!   records without gaps and links each to the one before by hash, inside
+//!   its write transaction (see [`audit`] for the encoding); nothing in the
+//!   API edits or deletes a record.
 //! * **The cache does not judge freshness.** `cache_get` returns an entry
 //!   whatever its `expires_at`; the caller compares it against its own clock.
 //!   That keeps the verification time injectable (pinned in tests) and lets a
@@ -72,11 +76,13 @@
 //! `INSERT ... ON CONFLICT`), so the PostgreSQL schema can mirror it table for
 //! table.
 
+pub mod audit;
 pub mod migrations;
 pub mod pgtest;
 mod postgres;
 mod sqlite;
 
+pub use audit::{AuditCheckpoint, AuditDraft, AuditHead, AuditRecord};
 pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
 
@@ -477,6 +483,32 @@ pub trait Store: Send + Sync + 'static {
 
     /// `Ok(false)` if there was no such entry.
     async fn cache_delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError>;
+
+    /// Appends a record to the audit log: the next `seq`, the newest
+    /// record's hash as `prev_hash`, and the record's own hash, all decided
+    /// inside one write transaction so that concurrent appends (from any
+    /// node) serialise and never fork the chain. Refuses a draft that
+    /// [`AuditDraft::check`] refuses. No change counter bump.
+    async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditRecord, StoreError>;
+
+    /// Up to `limit` (at most [`audit::MAX_PAGE`]) records with
+    /// `seq > after_seq`, oldest first.
+    async fn list_audit(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// The newest record's `(seq, hash)` and the newest checkpoint's `seq`.
+    async fn audit_head(&self) -> Result<AuditHead, StoreError>;
+
+    /// Stores a signed checkpoint. `Ok(false)` if one for that `seq` is
+    /// already stored (the first is kept: two nodes may sign the same one).
+    async fn put_audit_checkpoint(&self, c: &AuditCheckpoint) -> Result<bool, StoreError>;
+
+    /// Up to `limit` (at most [`audit::MAX_PAGE`]) checkpoints with
+    /// `seq > after_seq`, oldest first.
+    async fn list_audit_checkpoints(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditCheckpoint>, StoreError>;
 }
 
 #[cfg(test)]

@@ -123,6 +123,36 @@ CREATE TABLE secrets (
 );
 ",
     },
+    Migration {
+        version: 4,
+        description: "the hash-chained audit log of control-plane changes and its signed checkpoints",
+        // details is canonical JSON text (see crate::audit); seq is the
+        // primary key, so even a backend that failed to serialise two
+        // appends could not store two records under one number.
+        sql: "
+CREATE TABLE audit_log (
+    seq        BIGINT NOT NULL PRIMARY KEY,
+    logged_at  BIGINT NOT NULL,
+    operation  TEXT   NOT NULL,
+    result     TEXT   NOT NULL,
+    error_code TEXT   NOT NULL,
+    caller     TEXT   NOT NULL,
+    provider   TEXT   NOT NULL,
+    target     TEXT   NOT NULL,
+    details    TEXT   NOT NULL,
+    node_id    TEXT   NOT NULL,
+    prev_hash  TEXT   NOT NULL,
+    hash       TEXT   NOT NULL
+);
+CREATE TABLE audit_checkpoints (
+    seq        BIGINT NOT NULL PRIMARY KEY,
+    hash       TEXT   NOT NULL,
+    jws        TEXT   NOT NULL,
+    created_at BIGINT NOT NULL,
+    node_id    TEXT   NOT NULL
+);
+",
+    },
 ];
 
 /// A migration's SQL as PostgreSQL spells it.

@@ -29,11 +29,12 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
+use crate::audit::{self, GENESIS_HASH};
 use crate::migrations::{MIGRATIONS, postgres_sql};
 use crate::sqlite::unix_now;
 use crate::{
-    AppliedRequest, CacheEntry, NodeRecord, PolicyCertRecord, PolicyRecord, ProviderRecord,
-    PublishedKey, Store, StoreError, TrustModel,
+    AppliedRequest, AuditCheckpoint, AuditDraft, AuditHead, AuditRecord, CacheEntry, NodeRecord,
+    PolicyCertRecord, PolicyRecord, ProviderRecord, PublishedKey, Store, StoreError, TrustModel,
 };
 
 /// Connection settings of the PostgreSQL store.
@@ -183,6 +184,30 @@ fn published_from_row(r: &tokio_postgres::Row) -> Result<PublishedKey, StoreErro
         created_at: r.try_get(4).map_err(get)?,
         retired_at: r.try_get(5).map_err(get)?,
         epoch: r.try_get(6).map_err(get)?,
+    })
+}
+
+const AUDIT_COLUMNS: &str = "seq, logged_at, operation, result, error_code, caller, provider, \
+     target, details, node_id, prev_hash, hash";
+
+/// An audit row; details that are not JSON come back as a string (see the
+/// SQLite store).
+fn audit_from_row(r: &tokio_postgres::Row) -> Result<AuditRecord, StoreError> {
+    let get = |e| corrupt(e, "reading an audit record");
+    let details: String = r.try_get(8).map_err(get)?;
+    Ok(AuditRecord {
+        seq: r.try_get(0).map_err(get)?,
+        time: r.try_get(1).map_err(get)?,
+        operation: r.try_get(2).map_err(get)?,
+        result: r.try_get(3).map_err(get)?,
+        error_code: r.try_get(4).map_err(get)?,
+        caller: r.try_get(5).map_err(get)?,
+        provider: r.try_get(6).map_err(get)?,
+        target: r.try_get(7).map_err(get)?,
+        details: serde_json::from_str(&details).unwrap_or(serde_json::Value::String(details)),
+        node_id: r.try_get(9).map_err(get)?,
+        prev_hash: r.try_get(10).map_err(get)?,
+        hash: r.try_get(11).map_err(get)?,
     })
 }
 
@@ -1073,5 +1098,139 @@ impl Store for PgStore {
             )
             .await?;
         Ok(n > 0)
+    }
+
+    async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditRecord, StoreError> {
+        draft.check()?;
+        // `write` holds the change-counter row lock, so appends from every
+        // node serialise: each reads the head it extends, and the primary
+        // key on seq backs that up.
+        self.write("appending to the audit log", async |w| {
+            let what = "appending to the audit log";
+            let rows = w
+                .query(
+                    "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                    &[],
+                    what,
+                )
+                .await?;
+            let (seq, prev) = match rows.first() {
+                Some(row) => {
+                    let seq: i64 = row.try_get(0).map_err(|e| corrupt(e, what))?;
+                    let hash: String = row.try_get(1).map_err(|e| corrupt(e, what))?;
+                    (seq + 1, hash)
+                }
+                None => (1, GENESIS_HASH.to_string()),
+            };
+            let r = draft.clone().into_record(seq, prev);
+            let details = audit::canonical_json(&r.details);
+            w.execute(
+                &format!(
+                    "INSERT INTO audit_log ({AUDIT_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ),
+                &[
+                    &r.seq,
+                    &r.time,
+                    &r.operation,
+                    &r.result,
+                    &r.error_code,
+                    &r.caller,
+                    &r.provider,
+                    &r.target,
+                    &details,
+                    &r.node_id,
+                    &r.prev_hash,
+                    &r.hash,
+                ],
+                what,
+            )
+            .await?;
+            Ok(r)
+        })
+        .await
+    }
+
+    async fn list_audit(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        let limit = i64::from(limit.min(audit::MAX_PAGE));
+        self.read(
+            &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"),
+            &[&after_seq, &limit],
+            "listing the audit log",
+        )
+        .await?
+        .iter()
+        .map(audit_from_row)
+        .collect()
+    }
+
+    async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        let what = "reading the audit log's head";
+        let last_record = self
+            .read(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                &[],
+                what,
+            )
+            .await?
+            .first()
+            .map(|r| -> Result<(i64, String), StoreError> {
+                Ok((
+                    r.try_get(0).map_err(|e| corrupt(e, what))?,
+                    r.try_get(1).map_err(|e| corrupt(e, what))?,
+                ))
+            })
+            .transpose()?;
+        let last_checkpoint = self
+            .read("SELECT MAX(seq) FROM audit_checkpoints", &[], what)
+            .await?
+            .first()
+            .map(|r| r.try_get::<_, Option<i64>>(0))
+            .transpose()
+            .map_err(|e| corrupt(e, what))?
+            .flatten();
+        Ok(AuditHead {
+            last_record,
+            last_checkpoint,
+        })
+    }
+
+    async fn put_audit_checkpoint(&self, c: &AuditCheckpoint) -> Result<bool, StoreError> {
+        let n = self
+            .exec(
+                "INSERT INTO audit_checkpoints (seq, hash, jws, created_at, node_id) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING",
+                &[&c.seq, &c.hash, &c.jws, &c.created_at, &c.node_id],
+                "storing an audit checkpoint",
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn list_audit_checkpoints(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditCheckpoint>, StoreError> {
+        let limit = i64::from(limit.min(audit::MAX_PAGE));
+        self.read(
+            "SELECT seq, hash, jws, created_at, node_id FROM audit_checkpoints \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&after_seq, &limit],
+            "listing audit checkpoints",
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let get = |e| corrupt(e, "reading an audit checkpoint");
+            Ok(AuditCheckpoint {
+                seq: r.try_get(0).map_err(get)?,
+                hash: r.try_get(1).map_err(get)?,
+                jws: r.try_get(2).map_err(get)?,
+                created_at: r.try_get(3).map_err(get)?,
+                node_id: r.try_get(4).map_err(get)?,
+            })
+        })
+        .collect()
     }
 }

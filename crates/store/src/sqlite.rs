@@ -14,10 +14,11 @@
 //! JSON values are stored as the text serde_json produces and parsed back on
 //! read; anything unreadable is reported as [`StoreError::Corrupt`].
 
+use crate::audit::{self, GENESIS_HASH};
 use crate::migrations::{self, MIGRATIONS};
 use crate::{
-    AppliedRequest, CacheEntry, NodeRecord, PolicyCertRecord, PolicyRecord, ProviderRecord,
-    PublishedKey, Store, StoreError, TrustModel,
+    AppliedRequest, AuditCheckpoint, AuditDraft, AuditHead, AuditRecord, CacheEntry, NodeRecord,
+    PolicyCertRecord, PolicyRecord, ProviderRecord, PublishedKey, Store, StoreError, TrustModel,
 };
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
@@ -331,6 +332,30 @@ fn insert_cert(
             Ok(true)
         }
     }
+}
+
+const AUDIT_COLUMNS: &str = "seq, logged_at, operation, result, error_code, caller, provider, \
+     target, details, node_id, prev_hash, hash";
+
+/// An audit row. Details that are not JSON come back as a string, so the
+/// record's hash no longer matches and verification names it as edited
+/// instead of the listing failing.
+fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
+    let details: String = r.get(8)?;
+    Ok(AuditRecord {
+        seq: r.get(0)?,
+        time: r.get(1)?,
+        operation: r.get(2)?,
+        result: r.get(3)?,
+        error_code: r.get(4)?,
+        caller: r.get(5)?,
+        provider: r.get(6)?,
+        target: r.get(7)?,
+        details: serde_json::from_str(&details).unwrap_or(serde_json::Value::String(details)),
+        node_id: r.get(9)?,
+        prev_hash: r.get(10)?,
+        hash: r.get(11)?,
+    })
 }
 
 #[async_trait::async_trait]
@@ -934,6 +959,122 @@ impl Store for SqliteStore {
                 .and_then(|mut s| s.execute([&namespace, &key]))
                 .map_err(|e| map_sqlite_err(e, "deleting from the cache"))?;
             Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditRecord, StoreError> {
+        draft.check()?;
+        let draft = draft.clone();
+        self.write("appending to the audit log", move |tx| {
+            let map = |e| map_sqlite_err(e, "appending to the audit log");
+            let head: Option<(i64, String)> = tx
+                .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .map_err(map)?;
+            let (seq, prev) = match head {
+                Some((seq, hash)) => (seq + 1, hash),
+                None => (1, GENESIS_HASH.to_string()),
+            };
+            let r = draft.into_record(seq, prev);
+            tx.prepare_cached(&format!(
+                "INSERT INTO audit_log ({AUDIT_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    r.seq,
+                    r.time,
+                    r.operation,
+                    r.result,
+                    r.error_code,
+                    r.caller,
+                    r.provider,
+                    r.target,
+                    audit::canonical_json(&r.details),
+                    r.node_id,
+                    r.prev_hash,
+                    r.hash
+                ])
+            })
+            .map_err(map)?;
+            Ok(r)
+        })
+        .await
+    }
+
+    async fn list_audit(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        let limit = i64::from(limit.min(audit::MAX_PAGE));
+        self.run("listing the audit log", move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            ))
+            .and_then(|mut s| {
+                s.query_map([after_seq, limit], audit_from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| map_sqlite_err(e, "listing the audit log"))
+        })
+        .await
+    }
+
+    async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        self.run("reading the audit log's head", move |conn| {
+            let map = |e| map_sqlite_err(e, "reading the audit log's head");
+            let last_record = conn
+                .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .map_err(map)?;
+            let last_checkpoint = conn
+                .prepare_cached("SELECT MAX(seq) FROM audit_checkpoints")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .map_err(map)?;
+            Ok(AuditHead {
+                last_record,
+                last_checkpoint,
+            })
+        })
+        .await
+    }
+
+    async fn put_audit_checkpoint(&self, c: &AuditCheckpoint) -> Result<bool, StoreError> {
+        let c = c.clone();
+        self.write("storing an audit checkpoint", move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO audit_checkpoints (seq, hash, jws, created_at, node_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (seq) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![c.seq, c.hash, c.jws, c.created_at, c.node_id]))
+            .map(|n| n > 0)
+            .map_err(|e| map_sqlite_err(e, "storing an audit checkpoint"))
+        })
+        .await
+    }
+
+    async fn list_audit_checkpoints(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditCheckpoint>, StoreError> {
+        let limit = i64::from(limit.min(audit::MAX_PAGE));
+        self.run("listing audit checkpoints", move |conn| {
+            conn.prepare_cached(
+                "SELECT seq, hash, jws, created_at, node_id FROM audit_checkpoints \
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map([after_seq, limit], |r| {
+                    Ok(AuditCheckpoint {
+                        seq: r.get(0)?,
+                        hash: r.get(1)?,
+                        jws: r.get(2)?,
+                        created_at: r.get(3)?,
+                        node_id: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| map_sqlite_err(e, "listing audit checkpoints"))
         })
         .await
     }

@@ -5,10 +5,11 @@
 //! opens another handle to the same one, so races cross connections as they
 //! would across nodes.
 
+use attesta_store::audit::{self, ChainError, GENESIS_HASH};
 use attesta_store::pgtest::TempPostgres;
 use attesta_store::{
-    CacheEntry, OpenOptions, PgOptions, PolicyCertRecord, PolicyRecord, ProviderRecord,
-    PublishedKey, Store, StoreError, TrustModel,
+    AuditCheckpoint, AuditDraft, CacheEntry, OpenOptions, PgOptions, PolicyCertRecord,
+    PolicyRecord, ProviderRecord, PublishedKey, Store, StoreError, TrustModel,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -86,6 +87,10 @@ conformance!(
     published_keys_are_shared_retired_and_pruned,
     nodes_and_secrets,
     a_newer_schema_is_refused_and_an_older_one_needs_migrate,
+    audit_records_chain_page_and_round_trip,
+    concurrent_audit_appends_never_fork_the_chain,
+    audit_tampering_behind_the_stores_back_is_named,
+    audit_checkpoints_keep_the_first_per_record,
 );
 
 fn provider(name: &str, trust_model: TrustModel) -> ProviderRecord {
@@ -882,4 +887,195 @@ async fn applied_requests_keep_their_first_record_and_outlive_the_provider(fx: F
     );
     assert!(store.delete_provider("iso").await.unwrap());
     assert_eq!(store.get_applied_request("h1").await.unwrap(), Some(first));
+}
+
+fn audit_draft(n: usize, caller: &str) -> AuditDraft {
+    AuditDraft {
+        time: 1_700_000_000 + n as i64,
+        operation: "SetCurrentPolicy".into(),
+        result: if n.is_multiple_of(3) {
+            audit::FAILED
+        } else {
+            audit::SUCCEEDED
+        }
+        .into(),
+        error_code: if n.is_multiple_of(3) {
+            "InvalidOperation".into()
+        } else {
+            String::new()
+        },
+        caller: caller.into(),
+        provider: "tenant".into(),
+        target: "SgxEnclave".into(),
+        // Member order deliberately not sorted; unicode survives.
+        details: json!({"zeta": n, "alpha": {"signed": true, "note": "naïve ✓"}}),
+        node_id: "node-a".into(),
+    }
+}
+
+async fn audit_records_chain_page_and_round_trip(fx: Fixture) {
+    let store = fx.open().await;
+    assert_eq!(store.audit_head().await.unwrap(), Default::default());
+    assert!(store.list_audit(0, 10).await.unwrap().is_empty());
+    let mut appended = Vec::new();
+    for n in 1..=7 {
+        appended.push(store.append_audit(&audit_draft(n, "admin")).await.unwrap());
+    }
+    assert_eq!(appended[0].seq, 1);
+    assert_eq!(appended[0].prev_hash, GENESIS_HASH);
+    assert_eq!(appended[3].prev_hash, appended[2].hash);
+    assert_eq!(appended[2].result, "failed");
+    assert_eq!(appended[2].error_code, "InvalidOperation");
+    // Pages of 3: 1-3, 4-6, 7; each continues the chain of the one before.
+    let mut listed = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.list_audit(after, 3).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().unwrap().seq;
+        listed.extend(page);
+    }
+    assert_eq!(listed, appended, "records come back exactly as appended");
+    assert_eq!(
+        audit::verify_chain((0, GENESIS_HASH), &listed).unwrap(),
+        (7, appended[6].hash.clone())
+    );
+    let head = store.audit_head().await.unwrap();
+    assert_eq!(head.last_record, Some((7, appended[6].hash.clone())));
+    assert_eq!(head.last_checkpoint, None);
+    // The page size is bounded whatever the caller asks.
+    assert_eq!(store.list_audit(0, u32::MAX).await.unwrap().len(), 7);
+    // A draft the store must not write is refused and nothing is appended.
+    let mut bad = audit_draft(8, "admin");
+    bad.details = json!({"x": "y".repeat(audit::MAX_DETAILS_BYTES)});
+    assert!(store.append_audit(&bad).await.is_err());
+    assert_eq!(store.audit_head().await.unwrap().last_record.unwrap().0, 7);
+    // Appending moves no change counter: nodes do not drop caches for it.
+    let g = store.generation().await.unwrap();
+    store.append_audit(&audit_draft(9, "admin")).await.unwrap();
+    assert_eq!(store.generation().await.unwrap(), g);
+}
+
+async fn concurrent_audit_appends_never_fork_the_chain(fx: Fixture) {
+    // Two handles stand for two nodes; several tasks append on each at once.
+    let nodes = [fx.open().await, fx.open().await];
+    let mut tasks = Vec::new();
+    for (i, store) in nodes.iter().enumerate() {
+        for t in 0..4 {
+            let store = Arc::clone(store);
+            tasks.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for n in 0..10 {
+                    let r = store
+                        .append_audit(&audit_draft(n, &format!("node{i}-task{t}")))
+                        .await
+                        .unwrap();
+                    seqs.push(r.seq);
+                }
+                seqs
+            }));
+        }
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.extend(t.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=80).collect::<Vec<i64>>(),
+        "every append got its own seq"
+    );
+    let all = nodes[0].list_audit(0, 1000).await.unwrap();
+    assert_eq!(all.len(), 80);
+    assert_eq!(
+        audit::verify_chain((0, GENESIS_HASH), &all).unwrap().0,
+        80,
+        "one chain, no fork"
+    );
+}
+
+async fn audit_tampering_behind_the_stores_back_is_named(fx: Fixture) {
+    let store = fx.open().await;
+    for n in 1..=6 {
+        store.append_audit(&audit_draft(n, "admin")).await.unwrap();
+    }
+    raw_sql(
+        &fx,
+        "UPDATE audit_log SET caller = 'token:00000000' WHERE seq = 3",
+    )
+    .await;
+    let all = store.list_audit(0, 100).await.unwrap();
+    assert_eq!(all[2].caller, "token:00000000");
+    assert_eq!(
+        audit::verify_chain((0, GENESIS_HASH), &all),
+        Err(ChainError::Edited { seq: 3 })
+    );
+    // Details replaced by something that is not JSON: listed, and named.
+    raw_sql(&fx, "UPDATE audit_log SET caller = 'admin' WHERE seq = 3").await;
+    raw_sql(
+        &fx,
+        "UPDATE audit_log SET details = '{not json' WHERE seq = 2",
+    )
+    .await;
+    let all = store.list_audit(0, 100).await.unwrap();
+    assert_eq!(
+        audit::verify_chain((0, GENESIS_HASH), &all),
+        Err(ChainError::Edited { seq: 2 })
+    );
+    raw_sql(
+        &fx,
+        &format!(
+            "UPDATE audit_log SET details = '{}' WHERE seq = 2",
+            audit::canonical_json(&audit_draft(2, "admin").details)
+        ),
+    )
+    .await;
+    let all = store.list_audit(0, 100).await.unwrap();
+    assert_eq!(audit::verify_chain((0, GENESIS_HASH), &all).unwrap().0, 6);
+    raw_sql(&fx, "DELETE FROM audit_log WHERE seq = 4").await;
+    let all = store.list_audit(0, 100).await.unwrap();
+    assert_eq!(
+        audit::verify_chain((0, GENESIS_HASH), &all),
+        Err(ChainError::Missing { seq: 4 })
+    );
+}
+
+async fn audit_checkpoints_keep_the_first_per_record(fx: Fixture) {
+    let store = fx.open().await;
+    let other = fx.open().await;
+    let r = store.append_audit(&audit_draft(1, "admin")).await.unwrap();
+    let cp = |node: &str| AuditCheckpoint {
+        seq: r.seq,
+        hash: r.hash.clone(),
+        jws: format!("header.payload.signed-by-{node}"),
+        created_at: 1_700_000_001,
+        node_id: node.into(),
+    };
+    assert!(store.put_audit_checkpoint(&cp("node-a")).await.unwrap());
+    assert!(!other.put_audit_checkpoint(&cp("node-b")).await.unwrap());
+    for n in 2..=5 {
+        store.append_audit(&audit_draft(n, "admin")).await.unwrap();
+    }
+    let head = store.list_audit(4, 1).await.unwrap().remove(0);
+    let later = AuditCheckpoint {
+        seq: head.seq,
+        hash: head.hash.clone(),
+        jws: "h.p.s".into(),
+        created_at: 1_700_000_005,
+        node_id: "node-b".into(),
+    };
+    assert!(other.put_audit_checkpoint(&later).await.unwrap());
+    assert_eq!(
+        store.list_audit_checkpoints(0, 10).await.unwrap(),
+        vec![cp("node-a"), later.clone()]
+    );
+    assert_eq!(
+        store.list_audit_checkpoints(1, 10).await.unwrap(),
+        vec![later]
+    );
+    assert_eq!(store.list_audit_checkpoints(0, 1).await.unwrap().len(), 1);
+    assert_eq!(store.audit_head().await.unwrap().last_checkpoint, Some(5));
 }
