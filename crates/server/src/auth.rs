@@ -43,6 +43,17 @@ fn is_admin(state: &AppState, token: &str) -> bool {
     constant_time_eq(&sha256(token.as_bytes()), state.admin_token_hash.as_slice())
 }
 
+/// Who an authenticated request comes from, as the audit log names it:
+/// `admin`, or `token:` and the first 16 hex digits of the bearer token's
+/// SHA-256 (enough to tell tokens apart, never enough to use one).
+pub fn caller(state: &AppState, headers: &HeaderMap) -> String {
+    match bearer(headers) {
+        Some(t) if is_admin(state, t) => "admin".into(),
+        Some(t) => format!("token:{}", &token_hash(t)[..16]),
+        None => "anonymous".into(),
+    }
+}
+
 /// Require the admin token.
 pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     match bearer(headers) {

@@ -56,6 +56,40 @@ pub struct Config {
     pub store: StoreConfig,
     /// Where Prometheus metrics are served (see [`crate::metrics`]).
     pub metrics: crate::metrics::MetricsConfig,
+    /// When the audit log's checkpoints are signed (see [`crate::audit`]).
+    pub audit: AuditConfig,
+}
+
+/// When a node signs a checkpoint of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Sign a checkpoint whenever the log reaches a multiple of this many records.
+    pub checkpoint_every: u64,
+    /// Also sign one this often (seconds) when records were added since the last.
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_every: 64,
+            checkpoint_interval_secs: 600,
+        }
+    }
+}
+
+impl AuditConfig {
+    /// Check values that serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=1_000_000).contains(&self.checkpoint_every) {
+            return Err("audit.checkpoint_every must be between 1 and 1000000".into());
+        }
+        if !(1..=86_400).contains(&self.checkpoint_interval_secs) {
+            return Err("audit.checkpoint_interval_secs must be between 1 and 86400".into());
+        }
+        Ok(())
+    }
 }
 
 /// Bounds on what one client, one provider or the whole node may consume.
@@ -446,6 +480,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             store: StoreConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -473,6 +508,7 @@ impl Config {
         }
         self.limits.validate()?;
         self.store.validate()?;
+        self.audit.validate()?;
         crate::provider::validate_name(&self.default_provider.name)
             .map_err(|e| format!("default_provider.name: {e}"))?;
         Ok(())

@@ -6,7 +6,8 @@
 //!   `/.well-known/openid-configuration`, `/servicehealth`;
 //! - control plane: `/policies/{type}` (get, set, `:reset`) and the
 //!   policy-management certificates (`/certificates`, `:add`, `:remove`);
-//! - admin API (admin token): `/admin/providers`, `/admin/keys`.
+//! - admin API (admin token): `/admin/providers`, `/admin/keys`,
+//!   `/admin/collateral`, `/admin/audit` (the audit log, see [`audit`]).
 //!
 //! Every MAA route answers at the root (provider chosen by host name) and
 //! under `/providers/{name}` (see [`provider`]).
@@ -19,6 +20,7 @@
 //! certificate, signing keys, admin token), ensures the default provider, and
 //! serves until [`RunningServer::shutdown`].
 
+pub mod audit;
 pub mod auth;
 pub mod azure_guest;
 mod cache;
@@ -458,6 +460,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     };
     let _ = state.bound_port.set(addr.port());
     open_signing_keys(&state).await.map_err(StartError::Keys)?;
+    audit::spawn_checkpointer(&state);
     tracing::info!(%addr, data_dir = %data_dir.display(), "attesta is listening (https)");
     Ok(RunningServer {
         addr,

@@ -10,7 +10,10 @@
 //! - `GET /admin/keys`, `POST /admin/keys:rotate`
 //! - `POST /admin/collateral` (a DCAP bundle), `POST /admin/collateral/snp`
 //!   (SEV-SNP endorsement files)
+//! - `GET /admin/audit?after=SEQ&limit=N`, `GET /admin/audit/checkpoints?after=SEQ&limit=N`
+//!   (the audit log, see [`crate::audit`]); every change above is recorded there
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -18,6 +21,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::audit::{self, Event, op};
 use crate::auth::{require_admin, token_hash};
 use crate::error::ApiError;
 use crate::provider::validate_name;
@@ -26,6 +30,9 @@ use crate::routes::certificates::thumbprint;
 use crate::state::AppState;
 use attesta_evidence::UnixTime;
 use attesta_store::{PolicyCertRecord, ProviderRecord, StoreError, TrustModel};
+
+/// The caller of every admin route: the admin token is the only credential.
+const ADMIN: &str = "admin";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -38,6 +45,80 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/keys:rotate", post(rotate))
         .route("/admin/collateral", post(import_collateral))
         .route("/admin/collateral/snp", post(import_snp))
+        .route("/admin/audit", get(audit_records))
+        .route("/admin/audit/checkpoints", get(audit_checkpoints))
+}
+
+/// `?after=SEQ&limit=N` on the audit routes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_audit_limit")]
+    limit: u32,
+}
+
+fn default_audit_limit() -> u32 {
+    100
+}
+
+fn audit_query(
+    q: Result<axum::extract::Query<AuditQuery>, QueryRejection>,
+) -> Result<AuditQuery, ApiError> {
+    let axum::extract::Query(q) = q.map_err(|e| {
+        ApiError::invalid_parameter(format!(
+            "the query takes after (a record number, default 0) and limit (1-{}, default 100): {e}",
+            attesta_store::audit::MAX_PAGE
+        ))
+    })?;
+    if q.after < 0 || !(1..=attesta_store::audit::MAX_PAGE).contains(&q.limit) {
+        return Err(ApiError::invalid_parameter(format!(
+            "after must be 0 or more and limit between 1 and {}",
+            attesta_store::audit::MAX_PAGE
+        )));
+    }
+    Ok(q)
+}
+
+/// `GET /admin/audit?after=SEQ&limit=N`: records with `seq > after`, oldest
+/// first; `next` is the `after` of the next page, `null` after the last.
+async fn audit_records(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<axum::extract::Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let q = audit_query(q)?;
+    let records = state
+        .store
+        .list_audit(q.after, q.limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let next = (records.len() == q.limit as usize)
+        .then(|| records.last().map(|r| r.seq))
+        .flatten();
+    Ok(Json(json!({ "records": records, "next": next })))
+}
+
+/// `GET /admin/audit/checkpoints?after=SEQ&limit=N`: signed checkpoints
+/// with `seq > after`, oldest first, paged like the records.
+async fn audit_checkpoints(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<axum::extract::Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let q = audit_query(q)?;
+    let checkpoints = state
+        .store
+        .list_audit_checkpoints(q.after, q.limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let next = (checkpoints.len() == q.limit as usize)
+        .then(|| checkpoints.last().map(|c| c.seq))
+        .flatten();
+    Ok(Json(json!({ "checkpoints": checkpoints, "next": next })))
 }
 
 /// What the admin API shows of a provider (never token hashes).
@@ -104,6 +185,18 @@ async fn create(
     Json(req): Json<CreateProvider>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_admin(&state, &headers)?;
+    let mut event = Event::new(op::CREATE_PROVIDER, ADMIN.into(), &req.name).target(&req.name);
+    event.detail("trust_model", req.trust_model.as_str());
+    event.detail("control_plane_tokens", req.aad_tokens.len());
+    let result = create_checked(&state, req, &mut event).await;
+    audit::finish(&state, event, result).await
+}
+
+async fn create_checked(
+    state: &AppState,
+    req: CreateProvider,
+    event: &mut Event,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     validate_name(&req.name).map_err(ApiError::invalid_parameter)?;
     let trust_model: TrustModel = req
         .trust_model
@@ -120,6 +213,13 @@ async fn create(
             });
         }
     }
+    event.detail(
+        "policy_certificates",
+        certs
+            .iter()
+            .map(|c| c.thumbprint.clone())
+            .collect::<Vec<_>>(),
+    );
     if trust_model == TrustModel::Isolated && certs.is_empty() {
         return Err(ApiError::invalid_parameter(
             "an isolated provider needs at least one policy management certificate (policy_certificates)",
@@ -184,7 +284,7 @@ async fn create(
         tracing::warn!(provider = %record.name, error = %e, "signing certificate not yet published");
     }
     tracing::info!(provider = %record.name, trust_model = %record.trust_model, "provider created");
-    Ok((StatusCode::CREATED, Json(view(&state, &record).await?)))
+    Ok((StatusCode::CREATED, Json(view(state, &record).await?)))
 }
 
 async fn show(
@@ -221,6 +321,25 @@ async fn update(
     Json(req): Json<UpdateProvider>,
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&state, &headers)?;
+    let mut event = Event::new(op::UPDATE_PROVIDER, ADMIN.into(), &name).target(&name);
+    let mut changed = Vec::new();
+    if req.config.is_some() {
+        changed.push("config");
+    }
+    if let Some(tokens) = &req.aad_tokens {
+        changed.push("aad_tokens");
+        event.detail("control_plane_tokens", tokens.len());
+    }
+    event.detail("changed", changed);
+    let result = update_checked(&state, name, req).await;
+    audit::finish(&state, event, result).await
+}
+
+async fn update_checked(
+    state: &AppState,
+    name: String,
+    req: UpdateProvider,
+) -> Result<Json<Value>, ApiError> {
     if let Some(config) = &req.config {
         config
             .validate()
@@ -278,7 +397,7 @@ async fn update(
     };
     state.invalidate_provider(&name);
     tracing::info!(provider = %name, "provider updated");
-    Ok(Json(view(&state, &record).await?))
+    Ok(Json(view(state, &record).await?))
 }
 
 async fn delete(
@@ -287,6 +406,12 @@ async fn delete(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     require_admin(&state, &headers)?;
+    let event = Event::new(op::DELETE_PROVIDER, ADMIN.into(), &name).target(&name);
+    let result = delete_checked(&state, &name).await;
+    audit::finish(&state, event, result).await
+}
+
+async fn delete_checked(state: &AppState, name: &str) -> Result<StatusCode, ApiError> {
     if name == state.config.default_provider.name {
         return Err(ApiError::invalid_operation(
             "the default provider cannot be deleted",
@@ -294,7 +419,7 @@ async fn delete(
     }
     let deleted = state
         .store
-        .delete_provider(&name)
+        .delete_provider(name)
         .await
         .map_err(ApiError::internal)?;
     if !deleted {
@@ -302,9 +427,9 @@ async fn delete(
             "no attestation provider is named '{name}'"
         )));
     }
-    state.invalidate_policies(&name);
-    state.invalidate_provider(&name);
-    state.signing.remove(&name).map_err(ApiError::internal)?;
+    state.invalidate_policies(name);
+    state.invalidate_provider(name);
+    state.signing.remove(name).map_err(ApiError::internal)?;
     tracing::info!(provider = %name, "provider deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -391,28 +516,61 @@ async fn rotate(
     axum::extract::Query(q): axum::extract::Query<KeyQuery>,
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&state, &headers)?;
-    let providers = key_providers(&state, &q).await?;
+    let providers = match key_providers(&state, &q).await {
+        Ok(p) => p,
+        Err(e) => {
+            let event = Event::new(
+                op::ROTATE_KEY,
+                ADMIN.into(),
+                q.provider.as_deref().unwrap_or(""),
+            );
+            return audit::finish(&state, event, Err(e)).await;
+        }
+    };
     // Through the store: the provider's key epoch moves, this node rotates
-    // and publishes now, every other node at its next sync.
+    // and publishes now, every other node at its next sync. One audit record
+    // per provider, its target this node's new kid; after the last, a
+    // checkpoint signed with the default provider's (possibly new) key, so
+    // the newest checkpoint is always the newest key's.
+    let mut last = None;
     for provider in &providers {
-        let epoch = state
-            .store
-            .request_key_rotation(provider)
-            .await
-            .map_err(ApiError::internal)?;
-        state
-            .signing
-            .sync_provider(
-                state.store.as_ref(),
-                provider,
-                epoch,
-                &state.canonical_base(provider),
-            )
-            .await
-            .map_err(ApiError::internal)?;
-        tracing::info!(provider = %provider, epoch, "signing key rotation requested");
+        let event = Event::new(op::ROTATE_KEY, ADMIN.into(), provider);
+        let (epoch, kid) = match rotate_one(&state, provider).await {
+            Ok(r) => r,
+            Err(e) => return audit::finish(&state, event, Err(e)).await,
+        };
+        tracing::info!(provider = %provider, epoch, kid = %kid, "signing key rotation requested");
+        let mut event = event.target(kid);
+        event.detail("epoch", epoch);
+        last = Some(audit::record(&state, event, Ok(())).await?);
+    }
+    if let Some(r) = last {
+        audit::checkpoint(&state, &r).await;
     }
     key_lists(&state, &providers)
+}
+
+/// Raises one provider's key epoch and rotates this node's key for it;
+/// the new epoch and this node's new kid.
+async fn rotate_one(state: &AppState, provider: &str) -> Result<(i64, String), ApiError> {
+    let epoch = state
+        .store
+        .request_key_rotation(provider)
+        .await
+        .map_err(ApiError::internal)?;
+    let base = state.canonical_base(provider);
+    state
+        .signing
+        .sync_provider(state.store.as_ref(), provider, epoch, &base)
+        .await
+        .map_err(ApiError::internal)?;
+    let kid = state
+        .signing
+        .active(provider, &base)
+        .map_err(ApiError::internal)?
+        .kid()
+        .to_string();
+    Ok((epoch, kid))
 }
 
 /// `POST /admin/collateral`: import one DCAP collateral bundle (the JSON of
@@ -424,16 +582,29 @@ async fn import_collateral(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&state, &headers)?;
-    let collateral = attesta_collateral::deserialize(&body)
+    let mut event = Event::new(op::IMPORT_COLLATERAL, ADMIN.into(), "");
+    event.detail("kind", "dcap");
+    let result = import_collateral_checked(&state, &body, &mut event).await;
+    audit::finish(&state, event, result).await
+}
+
+async fn import_collateral_checked(
+    state: &AppState,
+    body: &[u8],
+    event: &mut Event,
+) -> Result<Json<Value>, ApiError> {
+    let collateral = attesta_collateral::deserialize(body)
         .map_err(|e| ApiError::invalid_parameter(format!("not a collateral bundle: {e}")))?;
     let (tee, fmspc) = attesta_collateral::fmspc_of(&collateral)
         .map_err(|e| ApiError::invalid_parameter(e.to_string()).with_inner(e.code()))?;
+    event.target = format!("{}:{fmspc}", format!("{tee:?}").to_lowercase());
     let fetched = state
         .collateral
         .import(collateral, UnixTime::now().0 as i64)
         .await
         .map_err(|e| ApiError::invalid_parameter(e.to_string()).with_inner(e.code()))?;
     tracing::info!(%fmspc, next_update = fetched.next_update, "collateral imported");
+    event.detail("version", hex::encode(fetched.version));
     Ok(Json(json!({
         "tee": format!("{tee:?}").to_lowercase(),
         "fmspc": fmspc,
@@ -477,6 +648,17 @@ async fn import_snp(
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&state, &headers)?;
+    let mut event = Event::new(op::IMPORT_COLLATERAL, ADMIN.into(), "").target("snp");
+    event.detail("kind", "snp");
+    let result = import_snp_checked(&state, &body, &mut event).await;
+    audit::finish(&state, event, result).await
+}
+
+async fn import_snp_checked(
+    state: &AppState,
+    body: &Value,
+    event: &mut Event,
+) -> Result<Json<Value>, ApiError> {
     let files = body
         .get("files")
         .and_then(Value::as_object)
@@ -504,5 +686,6 @@ async fn import_snp(
     let _ = std::fs::remove_dir_all(&dir);
     let keys = result?;
     tracing::info!(count = keys.len(), "SEV-SNP endorsements imported");
+    event.detail("imported", keys.len());
     Ok(Json(json!({ "imported": keys })))
 }

@@ -15,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
+use crate::audit;
 use crate::auth::require_control_plane;
 use crate::error::ApiError;
 use crate::provider::ProviderCtx;
@@ -143,11 +144,31 @@ async fn change(
     change: Change,
 ) -> Result<Json<Value>, ApiError> {
     require_control_plane(&state, &ctx, &headers)?;
-    let text = change_jws(&body, change)?;
+    let operation = match change {
+        Change::Add => audit::op::ADD_CERTIFICATE,
+        Change::Remove => audit::op::REMOVE_CERTIFICATE,
+    };
+    let mut event = audit::Event::new(operation, crate::auth::caller(&state, &headers), ctx.name());
+    let result = change_checked(&state, &ctx, &body, change, &mut event).await;
+    audit::finish(&state, event, result).await
+}
+
+async fn change_checked(
+    state: &AppState,
+    ctx: &ProviderCtx,
+    body: &Bytes,
+    change: Change,
+    event: &mut audit::Event,
+) -> Result<Json<Value>, ApiError> {
+    let text = change_jws(body, change)?;
     let (jws, signer) = verified_jws(&text)?;
+    // Certificate changes are always authorised by their signature.
+    if let Some(leaf) = signer.as_ref().and_then(|s| s.chain_der.first()) {
+        event.signed_by(leaf);
+    }
     authorise_signer(
-        &state,
-        &ctx,
+        state,
+        ctx,
         signer.as_ref(),
         "a policy management certificate change",
         true,
@@ -156,6 +177,7 @@ async fn change(
     let payload = payload_object(&jws)?;
     let der = certificate_of(payload.as_ref())?;
     let thumb = thumbprint(&der);
+    event.target = thumb.clone();
     let isolated = ctx.record.trust_model == TrustModel::Isolated;
     let op = match change {
         Change::Add => replay::Operation::CertificateAdd,
@@ -163,7 +185,7 @@ async fn change(
     };
     if isolated {
         replay::check_times(&jws, payload.as_ref(), UnixTime::now().0)?;
-        if replay::check(&state, &ctx, &text, op).await? == replay::Seen::Again {
+        if replay::check(state, ctx, &text, op).await? == replay::Seen::Again {
             let present = state
                 .store
                 .list_policy_certs(ctx.name())
@@ -204,14 +226,15 @@ async fn change(
         }
     };
     if isolated {
-        replay::record(&state, &ctx, &text, op).await?;
+        replay::record(state, ctx, &text, op).await?;
     }
     tracing::info!(provider = ctx.name(), thumbprint = %thumb, result, "policy management certificates changed");
+    event.detail("outcome", result);
     let mut out = Map::new();
     out.insert("x-ms-certificate-thumbprint".into(), json!(thumb));
     out.insert("x-ms-policycertificates-result".into(), json!(result));
     Ok(Json(
-        json!({ "token": tokens::management_token(&state, &ctx, out)? }),
+        json!({ "token": tokens::management_token(state, ctx, out)? }),
     ))
 }
 

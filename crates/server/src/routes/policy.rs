@@ -17,6 +17,7 @@ use axum::extract::{RawPathParams, State};
 use axum::http::HeaderMap;
 use serde_json::{Map, Value, json};
 
+use crate::audit;
 use crate::auth::require_control_plane;
 use crate::codec::{b64_lenient, b64url};
 use crate::error::ApiError;
@@ -187,6 +188,33 @@ const OPERATION_MEMBERS: [&str; 6] = [
     "aas-policyCertificate",
 ];
 
+/// The audit event of a policy operation, its target the attestation type
+/// as the path names it.
+fn policy_event(
+    state: &AppState,
+    ctx: &ProviderCtx,
+    params: &RawPathParams,
+    headers: &HeaderMap,
+    operation: &'static str,
+) -> audit::Event {
+    let raw = path_param(params, "attestation_type").unwrap_or_default();
+    let raw = raw.strip_suffix(":reset").unwrap_or(&raw).to_string();
+    audit::Event::new(operation, crate::auth::caller(state, headers), ctx.name()).target(raw)
+}
+
+/// Notes who signed a policy operation: for an isolated provider the signer
+/// is the caller (the signature authorised it), for aad a detail.
+fn note_signer(event: &mut audit::Event, ctx: &ProviderCtx, signer: Option<&Signer>) {
+    let Some(leaf) = signer.and_then(|s| s.chain_der.first()) else {
+        return;
+    };
+    if ctx.record.trust_model == TrustModel::Isolated {
+        event.signed_by(leaf);
+    } else {
+        event.detail("signer", audit::signer_identity(leaf));
+    }
+}
+
 /// `PUT /policies/{type}`.
 pub async fn set_policy(
     State(state): State<AppState>,
@@ -196,17 +224,31 @@ pub async fn set_policy(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     require_control_plane(&state, &ctx, &headers)?;
-    let ty = parse_type(&params, None)?;
-    let text = body_text(&body)?;
+    let mut event = policy_event(&state, &ctx, &params, &headers, audit::op::SET_POLICY);
+    let result = set_policy_checked(&state, &ctx, &params, &body, &mut event).await;
+    audit::finish(&state, event, result).await
+}
+
+async fn set_policy_checked(
+    state: &AppState,
+    ctx: &ProviderCtx,
+    params: &RawPathParams,
+    body: &Bytes,
+    event: &mut audit::Event,
+) -> Result<Json<Value>, ApiError> {
+    let ty = parse_type(params, None)?;
+    event.target = ty.as_str().to_string();
+    let text = body_text(body)?;
     let isolated = ctx.record.trust_model == TrustModel::Isolated;
     let op = replay::Operation::PolicySet(ty);
     let (policy_text, jws_text, signer) = if looks_like_policy_text(&text) {
-        authorise_signer(&state, &ctx, None, "the policy", false).await?;
+        authorise_signer(state, ctx, None, "the policy", false).await?;
         let jws = unsigned_policy_jws(&text);
         (text.clone(), jws, None)
     } else {
         let (jws, signer) = verified_jws(&text)?;
-        authorise_signer(&state, &ctx, signer.as_ref(), "the policy", false).await?;
+        note_signer(event, ctx, signer.as_ref());
+        authorise_signer(state, ctx, signer.as_ref(), "the policy", false).await?;
         let payload = payload_object(&jws)?;
         if isolated {
             replay::check_times(&jws, payload.as_ref(), UnixTime::now().0)?;
@@ -215,7 +257,7 @@ pub async fn set_policy(
     };
     // Compiled on the bounded policy pool, like every other compilation.
     state.compile_policy(ctx.name(), &policy_text).await?;
-    if isolated && replay::check(&state, &ctx, &jws_text, op).await? == replay::Seen::Again {
+    if isolated && replay::check(state, ctx, &jws_text, op).await? == replay::Seen::Again {
         let current = state
             .store
             .get_policy(ctx.name(), ty.as_str())
@@ -242,9 +284,10 @@ pub async fn set_policy(
         .map_err(ApiError::internal)?;
     state.invalidate_policies(ctx.name());
     if isolated {
-        replay::record(&state, &ctx, &jws_text, op).await?;
+        replay::record(state, ctx, &jws_text, op).await?;
     }
     tracing::info!(provider = ctx.name(), attestation_type = %ty, signed = signer.is_some(), "policy set");
+    event.detail("policy_token_hash", b64url(&sha256(text.as_bytes())));
 
     let mut out = Map::new();
     out.insert("x-ms-policy-result".into(), json!("Updated"));
@@ -256,7 +299,7 @@ pub async fn set_policy(
         out.insert("x-ms-policy-signer".into(), jwk);
     }
     Ok(Json(
-        json!({ "token": tokens::management_token(&state, &ctx, out)? }),
+        json!({ "token": tokens::management_token(state, ctx, out)? }),
     ))
 }
 
@@ -269,8 +312,21 @@ pub async fn reset_policy(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     require_control_plane(&state, &ctx, &headers)?;
-    let ty = parse_type(&params, Some(":reset"))?;
-    let text = body_text(&body)?;
+    let mut event = policy_event(&state, &ctx, &params, &headers, audit::op::RESET_POLICY);
+    let result = reset_policy_checked(&state, &ctx, &params, &body, &mut event).await;
+    audit::finish(&state, event, result).await
+}
+
+async fn reset_policy_checked(
+    state: &AppState,
+    ctx: &ProviderCtx,
+    params: &RawPathParams,
+    body: &Bytes,
+    event: &mut audit::Event,
+) -> Result<Json<Value>, ApiError> {
+    let ty = parse_type(params, Some(":reset"))?;
+    event.target = ty.as_str().to_string();
+    let text = body_text(body)?;
     let isolated = ctx.record.trust_model == TrustModel::Isolated;
     let op = replay::Operation::PolicyReset(ty);
     let signer = if text.is_empty() {
@@ -294,10 +350,11 @@ pub async fn reset_policy(
         }
         signer
     };
-    authorise_signer(&state, &ctx, signer.as_ref(), "the reset request", false).await?;
+    note_signer(event, ctx, signer.as_ref());
+    authorise_signer(state, ctx, signer.as_ref(), "the reset request", false).await?;
     let signed_isolated = isolated && signer.is_some();
     if signed_isolated
-        && replay::check(&state, &ctx, &text, op).await? == replay::Seen::Again
+        && replay::check(state, ctx, &text, op).await? == replay::Seen::Again
         && state
             .store
             .get_policy(ctx.name(), ty.as_str())
@@ -314,12 +371,12 @@ pub async fn reset_policy(
         .map_err(ApiError::internal)?;
     state.invalidate_policies(ctx.name());
     if signed_isolated {
-        replay::record(&state, &ctx, &text, op).await?;
+        replay::record(state, ctx, &text, op).await?;
     }
     tracing::info!(provider = ctx.name(), attestation_type = %ty, "policy reset");
     let mut out = Map::new();
     out.insert("x-ms-policy-result".into(), json!("Removed"));
     Ok(Json(
-        json!({ "token": tokens::management_token(&state, &ctx, out)? }),
+        json!({ "token": tokens::management_token(state, ctx, out)? }),
     ))
 }
