@@ -2,8 +2,8 @@
 //!
 //! A thin binary: it parses flags, layers configuration, and wires the
 //! library crates together. Server-side work lives in `attesta-server`;
-//! the client commands (`provider`, `keys`, `policy`, `attest`, `token`) talk
-//! to a running server over HTTPS through [`client`].
+//! the client commands (`provider`, `keys`, `policy`, `attest`, `token`,
+//! `audit`) talk to a running server over HTTPS through [`client`].
 
 mod client;
 mod commands;
@@ -67,6 +67,9 @@ enum Command {
     /// List, add and remove a provider's policy-management certificates.
     #[command(subcommand, name = "policy-cert")]
     PolicyCert(commands::policy::PolicyCertCmd),
+    /// List and verify the tamper-evident audit log of control-plane changes.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCmd),
     /// Import vendor collateral into a running server (air-gapped installs).
     #[command(subcommand)]
     Collateral(commands::collateral::CollateralCmd),
@@ -100,6 +103,7 @@ async fn main() -> ExitCode {
         Command::Attest(args) => commands::attest::run(args).await,
         Command::Policy(cmd) => commands::policy::run(cmd).await,
         Command::PolicyCert(cmd) => commands::policy::run_cert(cmd).await,
+        Command::Audit(cmd) => commands::audit::run(cmd).await,
         Command::Collateral(cmd) => commands::collateral::run(cmd).await,
         Command::Verify(cmd) => commands::verify::run_verify(cmd),
         Command::Inspect(cmd) => commands::verify::run_inspect(cmd),

@@ -4,7 +4,8 @@
 //! port read differently); a closed stdout pipe ends a command quietly; keys
 //! in PKCS#8, PKCS#1 and SEC1 sign policies; `policy get Tpm` explains an
 //! absent policy; `token verify` explains where tokens come from and
-//! prints an issuer mismatch readably. Runs a real `attesta serve`.
+//! prints an issuer mismatch readably; `audit verify` names an edited,
+//! deleted or truncated record (exit 1). Runs a real `attesta serve`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -44,6 +45,11 @@ impl Drop for Server {
 }
 
 fn serve(data: &Path) -> Server {
+    serve_with(data, &[])
+}
+
+/// [`serve`] with extra `ATTESTA_*` configuration in the environment.
+fn serve_with(data: &Path, env: &[(&str, &str)]) -> Server {
     let port = free_port();
     let mut child = bin()
         .args([
@@ -55,6 +61,7 @@ fn serve(data: &Path) -> Server {
         .arg(data)
         .env("ATTESTA_COLLATERAL__PCS_URL", "")
         .env("ATTESTA_COLLATERAL__KDS_URL", "")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -554,4 +561,140 @@ fn the_data_dirs_admin_token_goes_only_to_its_own_server() {
         b_token.trim(),
     ]));
     assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn audit_list_shows_changes_and_verify_names_an_edited_or_removed_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = serve_with(
+        &tmp.path().join("data"),
+        &[("ATTESTA_AUDIT__CHECKPOINT_EVERY", "3")],
+    );
+    let db = s.data.join("attesta.db");
+    let ok = |args: &[&str]| {
+        let (code, out, err) = run_on(&s, &mut client(&s, args));
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out
+    };
+    // 1-2 create, 3 update, 4-6 a rotation of each of the three providers'
+    // keys, 7 delete, 8 a refused delete.
+    ok(&["provider", "create", "alpha", "--aad-token", "alpha-token"]);
+    ok(&["provider", "create", "beta"]);
+    ok(&["provider", "update", "alpha", "--aad-token", "alpha-2"]);
+    ok(&["keys", "rotate"]);
+    ok(&["provider", "delete", "beta"]);
+    let (code, _, err) = run_on(&s, &mut client(&s, &["provider", "delete", "nosuch"]));
+    assert_eq!(code, 1, "{err}");
+
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&["audit", "list", "--json"])).unwrap();
+    let records = listed["records"].as_array().unwrap();
+    let rows: Vec<(i64, &str, &str, &str, &str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["seq"].as_i64().unwrap(),
+                r["operation"].as_str().unwrap(),
+                r["result"].as_str().unwrap(),
+                r["error_code"].as_str().unwrap(),
+                r["caller"].as_str().unwrap(),
+                r["target"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 8, "{listed}");
+    assert_eq!(
+        rows[0],
+        (1, "CreateInstance", "succeeded", "", "admin", "alpha")
+    );
+    assert_eq!(
+        rows[1],
+        (2, "CreateInstance", "succeeded", "", "admin", "beta")
+    );
+    assert_eq!(
+        rows[2],
+        (3, "UpdateInstance", "succeeded", "", "admin", "alpha")
+    );
+    for r in &rows[3..6] {
+        assert_eq!((r.1, r.2, r.4), ("RotateSigningKey", "succeeded", "admin"));
+        assert!(!r.5.is_empty(), "a rotation names the new kid");
+    }
+    assert_eq!(
+        rows[6],
+        (7, "DestroyInstance", "succeeded", "", "admin", "beta")
+    );
+    assert_eq!(
+        rows[7],
+        (
+            8,
+            "DestroyInstance",
+            "failed",
+            "NotFound",
+            "admin",
+            "nosuch"
+        )
+    );
+    assert!(
+        records[0]["time_rfc3339"].as_str().unwrap().ends_with('Z'),
+        "{listed}"
+    );
+    // One page at a time.
+    let page: serde_json::Value = serde_json::from_str(&ok(&[
+        "audit", "list", "--json", "--after", "2", "--limit", "2",
+    ]))
+    .unwrap();
+    assert_eq!(page["records"][0]["seq"], 3);
+    assert_eq!(page["next"], 4);
+
+    // The untouched log verifies, with the checkpoints at 3 and 6.
+    let report: serde_json::Value = serde_json::from_str(&ok(&["audit", "verify"])).unwrap();
+    assert_eq!(report["verified"], true, "{report}");
+    assert_eq!(report["records"], 8);
+    assert_eq!(report["verified_checkpoints"], 2, "{report}");
+    assert_eq!(report["latest_verified_checkpoint"][0], 6, "{report}");
+
+    let sql = |q: &str| {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute_batch(q)
+            .unwrap()
+    };
+    let verify = || run_on(&s, &mut client(&s, &["audit", "verify"]));
+    sql("CREATE TABLE kept AS SELECT * FROM audit_log");
+
+    // One field of one record edited directly in the database.
+    sql("UPDATE audit_log SET target = 'gamma' WHERE seq = 2");
+    let (code, out, err) = verify();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("record 2 was edited: its hash does not match its contents"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["verified"].clone(), v["seq"].clone()),
+        (false.into(), 2.into())
+    );
+    sql("UPDATE audit_log SET target = 'beta' WHERE seq = 2");
+    assert_eq!(verify().0, 0, "restored");
+
+    // A record deleted from the middle.
+    sql("DELETE FROM audit_log WHERE seq = 5");
+    let (code, _, err) = verify();
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("record 5 is missing"), "{err}");
+    sql("INSERT INTO audit_log SELECT * FROM kept WHERE seq = 5");
+    assert_eq!(verify().0, 0, "restored");
+
+    // The newest records removed: only the signed checkpoint shows it.
+    sql("DELETE FROM audit_log WHERE seq >= 6");
+    let (code, _, err) = verify();
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("records after record 5 were removed: checkpoint 6"),
+        "{err}"
+    );
+    sql("INSERT INTO audit_log SELECT * FROM kept WHERE seq >= 6");
+    let (code, out, err) = verify();
+    assert_eq!(code, 0, "{out}{err}");
 }

@@ -1,6 +1,7 @@
 //! The CLI's subcommands, one module each.
 
 pub mod attest;
+pub mod audit;
 pub mod azure_guest;
 pub mod collateral;
 pub mod keys;
