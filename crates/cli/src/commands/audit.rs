@@ -122,9 +122,12 @@ pub async fn run(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                              or a rewrite by someone who can recompute hashes"
                         );
                     }
-                    let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
-                    v["verified"] = json!(true);
-                    print_json(&v);
+                    let mut v = serde_json::Map::new();
+                    v.insert("verified".into(), json!(true));
+                    if let Ok(Value::Object(fields)) = serde_json::to_value(&report) {
+                        v.extend(fields);
+                    }
+                    print_json(&Value::Object(v));
                 }
                 Err(fault) => {
                     print_json(&json!({
