@@ -206,10 +206,25 @@ fn collateral_error(e: CollateralError) -> ApiError {
 }
 
 /// FMSPC (upper-case hex) and PCK CA of the quote's PCK leaf certificate,
-/// used only to find collateral: nothing is trusted until verification.
-fn pck_identity(pck_chain_pem: &[u8]) -> Result<(String, PckCa), ApiError> {
+/// and the fingerprint of the root to look its collateral up under, used
+/// only to find collateral: nothing is trusted until verification.
+///
+/// The root is the PCK chain's last certificate when the provider trusts
+/// it, else Intel's: only entries under roots the provider trusts are ever
+/// looked at, so a provider that trusts only Intel never gets collateral
+/// filed under a test root, whatever was imported for the same FMSPC.
+fn pck_identity(
+    pck_chain_pem: &[u8],
+    roots: &TrustRoots,
+) -> Result<(String, PckCa, [u8; 32]), ApiError> {
     let bad = |m: String| ApiError::evidence("PckChainInvalid", m);
     let certs = sgx::pki::pem_certificates(pck_chain_pem).map_err(bad)?;
+    let root = certs
+        .last()
+        .filter(|der| roots.find(RootKind::IntelSgx, der).is_some())
+        .map_or_else(attesta_collateral::intel_root_fingerprint, |der| {
+            attesta_evidence::crypto::sha256(der)
+        });
     let leaf_der = certs
         .first()
         .ok_or_else(|| bad("the quote carries no PCK certificate".into()))?;
@@ -228,7 +243,7 @@ fn pck_identity(pck_chain_pem: &[u8]) -> Result<(String, PckCa), ApiError> {
             "the PCK certificate's issuer '{cn}' is not an Intel PCK CA"
         ))
     })?;
-    Ok((hex::encode_upper(ext.fmspc), ca))
+    Ok((hex::encode_upper(ext.fmspc), ca, root))
 }
 
 impl DcapVerifier {
@@ -240,12 +255,13 @@ impl DcapVerifier {
         tee: DcapTee,
         pck_chain_pem: &[u8],
         pcfg: &ProviderConfig,
+        roots: &TrustRoots,
         at: UnixTime,
     ) -> Result<(attesta_collateral::Fetched, UnixTime), ApiError> {
-        let (fmspc, ca) = pck_identity(pck_chain_pem)?;
+        let (fmspc, ca, root) = pck_identity(pck_chain_pem, roots)?;
         let fetched = self
             .collateral
-            .get(tee, &fmspc, ca, at.0 as i64)
+            .get_under(&root, tee, &fmspc, ca, at.0 as i64)
             .await
             .map_err(collateral_error)?;
         let verify_at = match fetched.stale_for {
@@ -281,7 +297,7 @@ impl DcapVerifier {
         at: UnixTime,
     ) -> Result<(Arc<TdxVerifiedCollateral>, UnixTime, Option<u64>), ApiError> {
         let (fetched, verify_at) = self
-            .collateral(DcapTee::Tdx, quote.pck_chain_pem, pcfg, at)
+            .collateral(DcapTee::Tdx, quote.pck_chain_pem, pcfg, roots, at)
             .await?;
         let vc = self
             .verified
@@ -319,7 +335,7 @@ impl EvidenceVerifier for DcapVerifier {
                 let quote = sgx::parse_quote(quote_bytes).map_err(sgx_error)?;
                 let collateral_started = std::time::Instant::now();
                 let (fetched, verify_at) = self
-                    .collateral(DcapTee::Sgx, quote.pck_chain_pem, &pcfg, at)
+                    .collateral(DcapTee::Sgx, quote.pck_chain_pem, &pcfg, &roots, at)
                     .await?;
                 crate::metrics::stage("collateral", collateral_started);
                 let vc = self
@@ -341,7 +357,7 @@ impl EvidenceVerifier for DcapVerifier {
                 let quote = tdx::parse_td_quote(&input.evidence).map_err(tdx_error)?;
                 let collateral_started = std::time::Instant::now();
                 let (fetched, verify_at) = self
-                    .collateral(DcapTee::Tdx, quote.pck_chain_pem, &pcfg, at)
+                    .collateral(DcapTee::Tdx, quote.pck_chain_pem, &pcfg, &roots, at)
                     .await?;
                 crate::metrics::stage("collateral", collateral_started);
                 let vc = self
@@ -382,9 +398,25 @@ impl attesta_collateral::CollateralSource for NoUpstream {
         fmspc: &str,
         ca: PckCa,
     ) -> Result<attesta_evidence::dcap::DcapCollateral, CollateralError> {
+        self.fetch_under(
+            tee,
+            &attesta_collateral::intel_root_fingerprint(),
+            fmspc,
+            ca,
+        )
+        .await
+    }
+
+    async fn fetch_under(
+        &self,
+        tee: DcapTee,
+        root: &[u8; 32],
+        fmspc: &str,
+        ca: PckCa,
+    ) -> Result<attesta_evidence::dcap::DcapCollateral, CollateralError> {
         Err(CollateralError::NoOfflineBundle {
             dir: std::path::PathBuf::from("(imported collateral)"),
-            key: attesta_collateral::cache_key(tee, fmspc, ca),
+            key: attesta_collateral::cache_key(tee, root, fmspc, ca),
         })
     }
 
