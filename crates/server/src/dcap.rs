@@ -209,22 +209,38 @@ fn collateral_error(e: CollateralError) -> ApiError {
 /// and the fingerprint of the root to look its collateral up under, used
 /// only to find collateral: nothing is trusted until verification.
 ///
-/// The root is the PCK chain's last certificate when the provider trusts
-/// it, else Intel's: only entries under roots the provider trusts are ever
-/// looked at, so a provider that trusts only Intel never gets collateral
-/// filed under a test root, whatever was imported for the same FMSPC.
+/// The root is the provider-trusted root the PCK chain ends at (the same
+/// certificate, or a re-issued copy with its subject and key, as quotes
+/// from 2020-21 carry), else Intel's when the chain carries no root: only
+/// entries under roots the provider trusts are ever looked at, so a
+/// provider that trusts only Intel never gets collateral filed under a test
+/// root, whatever was imported for the same FMSPC. A chain ending at a
+/// self-signed root the provider does not trust is `UntrustedRoot`, as the
+/// verifier would find.
 fn pck_identity(
     pck_chain_pem: &[u8],
     roots: &TrustRoots,
 ) -> Result<(String, PckCa, [u8; 32]), ApiError> {
     let bad = |m: String| ApiError::evidence("PckChainInvalid", m);
     let certs = sgx::pki::pem_certificates(pck_chain_pem).map_err(bad)?;
-    let root = certs
-        .last()
-        .filter(|der| roots.find(RootKind::IntelSgx, der).is_some())
-        .map_or_else(attesta_collateral::intel_root_fingerprint, |der| {
-            attesta_evidence::crypto::sha256(der)
-        });
+    let mut root = attesta_collateral::intel_root_fingerprint();
+    if let Some(last_der) = certs.last().filter(|_| certs.len() > 1) {
+        let last = sgx::pki::parse_cert(last_der).map_err(bad)?;
+        if last.subject().as_raw() == last.issuer().as_raw() {
+            let key = sgx::pki::public_key(&last);
+            let trusted = roots.of_kind(RootKind::IntelSgx).find(|r| {
+                r.der == *last_der
+                    || sgx::pki::parse_cert(&r.der).is_ok_and(|c| {
+                        c.subject().as_raw() == last.subject().as_raw()
+                            && sgx::pki::public_key(&c) == key
+                    })
+            });
+            match trusted {
+                Some(r) => root = attesta_evidence::crypto::sha256(&r.der),
+                None => return Err(sgx_error(SgxError::UntrustedRoot("PCK"))),
+            }
+        }
+    }
     let leaf_der = certs
         .first()
         .ok_or_else(|| bad("the quote carries no PCK certificate".into()))?;
