@@ -698,3 +698,105 @@ fn audit_list_shows_changes_and_verify_names_an_edited_or_removed_record() {
     let (code, out, err) = verify();
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// `attesta sample sgx` collateral for the real platform's FMSPC, then the
+/// real collateral of the dcap-qvl SGX vector: the real quote still
+/// verifies at its pinned time on a provider without test roots, and the
+/// sample on the test-root provider (both entries coexist).
+/// `collateral list|show|delete` work on the server's entries with RFC 3339
+/// dates; a deleted entry is gone (a second delete is exit 1) and the
+/// attestation that needed it fails until it is imported again.
+#[test]
+fn sample_collateral_never_shadows_the_real_one_and_list_show_delete() {
+    let vector =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/sgx/dcap-qvl-sgx-v3");
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(vector.join("expected.json")).unwrap()).unwrap();
+    let pinned = expected["verification_time_to_pin"].as_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let s = serve(&tmp.path().join("data"));
+    let demo = tmp.path().join("demo");
+    let (code, _, err) = run(bin()
+        .args(["sample", "sgx", "--fmspc", "00A067110000", "--out"])
+        .arg(&demo));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run_on(
+        &s,
+        client(&s, &["provider", "create", "lab", "--test-root-intel"])
+            .arg(demo.join("test_root.pem")),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run_on(
+        &s,
+        &mut client(
+            &s,
+            &[
+                "provider",
+                "create",
+                "pinned",
+                "--verification-time",
+                pinned,
+            ],
+        ),
+    );
+    assert_eq!(code, 0, "{err}");
+    for dir in [demo.join("collateral"), vector.clone()] {
+        let (code, _, err) = run_on(&s, client(&s, &["collateral", "import"]).arg(&dir));
+        assert_eq!(code, 0, "{}: {err}", dir.display());
+    }
+    let attest = |provider: &str, quote: &Path| {
+        let mut c = client(
+            &s,
+            &["attest", "SgxEnclave", "--provider", provider, "--evidence"],
+        );
+        c.arg(quote);
+        run_on(&s, &mut c)
+    };
+    let (code, out, err) = attest("pinned", &vector.join("quote.bin"));
+    assert_eq!(code, 0, "{err}");
+    let claims: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        claims["x-attesta-tcb-status"], "ConfigurationAndSWHardeningNeeded",
+        "{out}"
+    );
+    let (code, out, err) = attest("lab", &demo.join("quote.bin"));
+    assert_eq!(code, 0, "{err}");
+    let claims: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(claims["x-attesta-test-root"], true, "{out}");
+
+    let (code, out, err) = run_on(&s, &mut client(&s, &["--json", "collateral", "list"]));
+    assert_eq!(code, 0, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let entries = list["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{out}");
+    assert!(
+        entries.iter().all(|e| e["fmspc"] == "00A067110000"),
+        "{out}"
+    );
+    let real = entries
+        .iter()
+        .find(|e| e["root"]["sha256"] == attesta_evidence::sgx::INTEL_SGX_ROOT_CA_SHA256)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(real["nextUpdate"], "2025-07-19T10:01:18Z", "{out}");
+    assert_eq!(real["source"], "imported", "{out}");
+    let id = real["id"].as_str().unwrap();
+
+    let (code, out, err) = run_on(&s, &mut client(&s, &["--json", "collateral", "show", id]));
+    assert_eq!(code, 0, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        shown["pckCrl"]["nextUpdate"], "2025-07-19T10:23:18Z",
+        "{out}"
+    );
+
+    let (code, _, err) = run_on(&s, &mut client(&s, &["collateral", "delete", id]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run_on(&s, &mut client(&s, &["collateral", "delete", id]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("NotFound"), "{err}");
+    let (code, _, err) = attest("pinned", &vector.join("quote.bin"));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("NoOfflineBundle"), "{err}");
+    let (code, _, err) = attest("lab", &demo.join("quote.bin"));
+    assert_eq!(code, 0, "{err}");
+}

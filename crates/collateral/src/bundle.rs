@@ -133,9 +133,31 @@ fn check_shape(c: &DcapCollateral) -> Result<(), CollateralError> {
 
 const FORMAT: &str = "attesta/dcap-collateral/v1";
 
+/// Where a cached collateral set came from: an explicit import (`attesta
+/// collateral import`, `POST /admin/collateral`) or a fetch from the
+/// collateral service. Shown by the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Imported,
+    Fetched,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Imported => "imported",
+            Source::Fetched => "fetched",
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Wire {
     format: String,
+    /// Set in cache entries, absent in import bodies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<Source>,
     tcb_info_json: String,
     tcb_info_issuer_chain: String,
     qe_identity_json: String,
@@ -149,8 +171,14 @@ struct Wire {
 /// in base64. The JSON documents are kept as strings, so their signed bytes
 /// survive the round trip exactly.
 pub fn serialize(c: &DcapCollateral) -> Vec<u8> {
+    encode(c, None)
+}
+
+/// [`serialize`] with where the set came from, as the cache stores it.
+pub(crate) fn encode(c: &DcapCollateral, source: Option<Source>) -> Vec<u8> {
     let wire = Wire {
         format: FORMAT.to_owned(),
+        source,
         tcb_info_json: c.tcb_info_json.clone(),
         tcb_info_issuer_chain: c.tcb_info_issuer_chain.clone(),
         qe_identity_json: c.qe_identity_json.clone(),
@@ -166,6 +194,11 @@ pub fn serialize(c: &DcapCollateral) -> Vec<u8> {
 /// Decodes what [`serialize`] wrote. Anything else is
 /// [`CollateralError::CacheFormat`].
 pub fn deserialize(bytes: &[u8]) -> Result<DcapCollateral, CollateralError> {
+    decode(bytes).map(|(c, _)| c)
+}
+
+/// [`deserialize`], and where the set came from when the encoding says.
+pub(crate) fn decode(bytes: &[u8]) -> Result<(DcapCollateral, Option<Source>), CollateralError> {
     let bad = |reason: String| CollateralError::CacheFormat { reason };
     let wire: Wire = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
     if wire.format != FORMAT {
@@ -175,7 +208,8 @@ pub fn deserialize(bytes: &[u8]) -> Result<DcapCollateral, CollateralError> {
         B64.decode(s)
             .map_err(|e| bad(format!("{what} is not base64: {e}")))
     };
-    Ok(DcapCollateral {
+    let source = wire.source;
+    let c = DcapCollateral {
         pck_crl: der(&wire.pck_crl, "pck_crl")?,
         root_ca_crl: der(&wire.root_ca_crl, "root_ca_crl")?,
         tcb_info_json: wire.tcb_info_json,
@@ -183,5 +217,6 @@ pub fn deserialize(bytes: &[u8]) -> Result<DcapCollateral, CollateralError> {
         qe_identity_json: wire.qe_identity_json,
         qe_identity_issuer_chain: wire.qe_identity_issuer_chain,
         pck_crl_issuer_chain: wire.pck_crl_issuer_chain,
-    })
+    };
+    Ok((c, source))
 }

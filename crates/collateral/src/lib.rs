@@ -36,7 +36,10 @@
 //!   persistence through the [`CollateralCache`] trait (implemented by the
 //!   store crate; [`MemoryCache`] here).
 //! - [`serialize`] / [`deserialize`] — the cache encoding; [`cache_key`] —
-//!   where a bundle for `(tee, fmspc, ca)` is stored.
+//!   where a bundle for `(tee, root, fmspc, ca)` is stored: keyed by what it
+//!   is, including the root its issuer chains end at ([`root_of`]), so a
+//!   bundle under a test root never shadows Intel's for the same platform.
+//! - [`describe`] / [`entry_id`] — entries as the admin API shows them.
 //!
 //! ## AMD SEV-SNP endorsements
 //!
@@ -60,6 +63,7 @@
 
 mod bundle;
 mod cache;
+mod catalog;
 mod error;
 mod kds;
 mod parts;
@@ -71,16 +75,19 @@ mod snp_service;
 mod source;
 
 pub use attesta_evidence::dcap::{DcapCollateral, DcapTee};
-pub use bundle::{BUNDLE_FILES, deserialize, export_dir, import_dir, serialize};
+pub use bundle::{BUNDLE_FILES, Source, deserialize, export_dir, import_dir, serialize};
 pub use cache::{CollateralCache, MemoryCache};
+pub use catalog::{describe, entry_id, key_of_id};
 pub use error::CollateralError;
 pub use kds::{AMD_KDS_BASE_URL, KdsClient, KdsClientOptions, KdsClock, TokioClock};
 pub use parts::{
-    PckCa, cache_key, check_matches, fmspc_of, next_update_of, normalize_fmspc, pck_ca_of,
-    version_of,
+    ChainRoot, PckCa, cache_key, check_matches, fmspc_of, intel_root_fingerprint, next_update_of,
+    normalize_fmspc, pck_ca_of, root_of, version_of,
 };
 pub use pcs::{INTEL_PCS_BASE_URL, PcsClient, PcsClientOptions, TcbUpdate};
-pub use service::{CollateralCounts, CollateralOptions, CollateralService, Fetched, store_bundle};
+pub use service::{
+    CollateralCounts, CollateralOptions, CollateralService, Fetched, Imported, store_bundle,
+};
 pub use snp_certs::{
     SnpCertChain, SnpEndorsementFacts, SnpKeyKind, SnpProduct, SnpTcb, endorsement_facts,
 };

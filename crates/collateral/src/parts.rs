@@ -74,15 +74,94 @@ pub fn normalize_fmspc(fmspc: &str) -> Result<String, CollateralError> {
     }
 }
 
-/// The key under which collateral for `(tee, fmspc, ca)` is cached, both in
-/// process and in the persistent [`crate::CollateralCache`]. An imported
-/// bundle stored under this key is found by [`crate::CollateralService`].
+/// The root certificate a collateral set's issuer chains end at: its
+/// SHA-256 fingerprint (what cache keys carry) and subject (for people).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainRoot {
+    pub fingerprint: [u8; 32],
+    pub subject: String,
+}
+
+impl ChainRoot {
+    /// Of a DER certificate. A DER that does not parse keeps its fingerprint
+    /// and gets an empty subject.
+    pub fn of_der(der: &[u8]) -> ChainRoot {
+        let subject = x509_parser::parse_x509_certificate(der)
+            .map(|(_, c)| c.subject().to_string())
+            .unwrap_or_default();
+        ChainRoot {
+            fingerprint: sha256(der),
+            subject,
+        }
+    }
+}
+
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// SHA-256 fingerprint of Intel's SGX Root CA (the vendor root every
+/// deployment trusts): where collateral from Intel PCS is filed.
+pub fn intel_root_fingerprint() -> [u8; 32] {
+    sha256(&attesta_evidence::sgx::intel_sgx_root_ca_der())
+}
+
+/// The last certificate of a PEM chain, DER.
+fn last_pem_cert(part: &str, pem: &str) -> Result<Vec<u8>, CollateralError> {
+    x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes())
+        .filter_map(Result::ok)
+        .filter(|p| p.label == "CERTIFICATE")
+        .last()
+        .map(|p| p.contents)
+        .ok_or_else(|| CollateralError::malformed(part, "no PEM CERTIFICATE block"))
+}
+
+/// The root the collateral's three issuer chains (TCB info, QE identity,
+/// PCK CRL) end at: the last certificate of each, which must be the same
+/// one. Nothing is verified here; the root only decides where the set is
+/// filed, and the verifier later checks it is trusted and signs the chain.
+pub fn root_of(c: &DcapCollateral) -> Result<ChainRoot, CollateralError> {
+    let tcb = last_pem_cert("TCB info issuer chain", &c.tcb_info_issuer_chain)?;
+    for (part, pem) in [
+        ("QE identity issuer chain", &c.qe_identity_issuer_chain),
+        ("PCK CRL issuer chain", &c.pck_crl_issuer_chain),
+    ] {
+        if last_pem_cert(part, pem)? != tcb {
+            return Err(CollateralError::malformed(
+                part,
+                "it ends at another root certificate than the TCB info issuer chain; \
+                 a collateral set must come from one PKI",
+            ));
+        }
+    }
+    Ok(ChainRoot::of_der(&tcb))
+}
+
+/// The kind of a DCAP cache entry: a whole collateral set (TCB info, QE
+/// identity, PCK CRL, root CA CRL) for one platform.
+pub(crate) fn dcap_type(tee: DcapTee) -> &'static str {
+    match tee {
+        DcapTee::Sgx => "sgx-collateral",
+        DcapTee::Tdx => "tdx-collateral",
+    }
+}
+
+/// The key under which collateral for `(tee, root, fmspc, ca)` is cached,
+/// both in process and in the persistent [`crate::CollateralCache`]:
+/// `{sgx|tdx}-collateral.{root SHA-256 hex}.{FMSPC}.{processor|platform}`.
+/// Keys name what the entry is, including the root its chains end at, so
+/// collateral under a test root never takes the place of Intel's for the
+/// same platform. Keys are URL-safe and double as the admin API's ids.
 ///
 /// `fmspc` is upper-cased; pass a value checked by [`normalize_fmspc`].
-pub fn cache_key(tee: DcapTee, fmspc: &str, ca: PckCa) -> String {
+pub fn cache_key(tee: DcapTee, root: &[u8; 32], fmspc: &str, ca: PckCa) -> String {
     format!(
-        "dcap/v1/{}/{}/{}",
-        tee_str(tee),
+        "{}.{}.{}.{}",
+        dcap_type(tee),
+        hex::encode(root),
         fmspc.to_ascii_uppercase(),
         ca.as_str()
     )

@@ -1,6 +1,8 @@
 //! [`CollateralService`]: the cache every DCAP verification goes through.
 //!
-//! Per key `(tee, fmspc, ca)` it keeps the newest collateral in memory and in
+//! Per key `(tee, root, fmspc, ca)` ([`crate::cache_key`]; `root` is the
+//! SHA-256 fingerprint of the root certificate the set's issuer chains end
+//! at) it keeps the newest collateral in memory and in
 //! a shared [`CollateralCache`], and decides when to go upstream:
 //!
 //! - **fresh** (more than `refresh_margin` before the earliest `nextUpdate`):
@@ -25,11 +27,12 @@ use std::time::Duration;
 
 use attesta_evidence::dcap::{DcapCollateral, DcapTee};
 
-use crate::bundle::{deserialize, serialize};
+use crate::bundle::{Source, decode, encode};
 use crate::cache::CollateralCache;
 use crate::error::CollateralError;
 use crate::parts::{
-    PckCa, cache_key, check_matches, fmspc_of, normalize_fmspc, pck_ca_of, version_of,
+    ChainRoot, PckCa, cache_key, check_matches, fmspc_of, intel_root_fingerprint, normalize_fmspc,
+    pck_ca_of, root_of, version_of,
 };
 use crate::source::CollateralSource;
 
@@ -75,21 +78,38 @@ pub struct Fetched {
     pub fetched_at: i64,
 }
 
+/// What [`CollateralService::import`] did.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub fetched: Fetched,
+    /// The cache key (and admin API id) the set is filed under.
+    pub key: String,
+    pub tee: DcapTee,
+    pub fmspc: String,
+    pub ca: PckCa,
+    /// The root its issuer chains end at.
+    pub root: ChainRoot,
+    /// The `nextUpdate` of the entry it replaced, if there was one.
+    pub replaced_next_update: Option<i64>,
+}
+
 #[derive(Debug)]
 struct Entry {
     collateral: Arc<DcapCollateral>,
     next_update: i64,
     version: [u8; 32],
     fetched_at: i64,
+    source: Source,
 }
 
 impl Entry {
-    fn new(c: DcapCollateral, next_update: i64, fetched_at: i64) -> Arc<Self> {
+    fn new(c: DcapCollateral, next_update: i64, fetched_at: i64, source: Source) -> Arc<Self> {
         Arc::new(Entry {
             version: version_of(&c),
             collateral: Arc::new(c),
             next_update,
             fetched_at,
+            source,
         })
     }
 
@@ -112,6 +132,7 @@ struct Attempt {
 
 struct Slot {
     tee: DcapTee,
+    root: [u8; 32],
     fmspc: String,
     ca: PckCa,
     current: RwLock<Option<Arc<Entry>>>,
@@ -131,6 +152,42 @@ impl Slot {
     fn set(&self, e: Arc<Entry>) {
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(e);
     }
+}
+
+/// The key of an imported set and the root it is filed under.
+fn identify(
+    c: &DcapCollateral,
+) -> Result<(DcapTee, String, PckCa, ChainRoot, i64), CollateralError> {
+    let (tee, fmspc) = fmspc_of(c)?;
+    let ca = pck_ca_of(c)?;
+    let next_update = check_matches(c, tee, &fmspc, ca)?;
+    let root = root_of(c)?;
+    Ok((tee, fmspc, ca, root, next_update))
+}
+
+/// `check_matches` plus the root: a set under another root than asked is
+/// not this key's.
+fn check_key(
+    c: &DcapCollateral,
+    tee: DcapTee,
+    root: &[u8; 32],
+    fmspc: &str,
+    ca: PckCa,
+) -> Result<i64, CollateralError> {
+    let next = check_matches(c, tee, fmspc, ca)?;
+    let got = root_of(c)?;
+    if got.fingerprint != *root {
+        return Err(CollateralError::malformed(
+            "issuer chains",
+            format!(
+                "they end at root {} ({}), but collateral under root {} was asked",
+                hex::encode(got.fingerprint),
+                got.subject,
+                hex::encode(root)
+            ),
+        ));
+    }
+    Ok(next)
 }
 
 /// What the cache has done since start, for metrics: lookups answered from
@@ -208,7 +265,7 @@ impl CollateralService {
             .min()
     }
 
-    /// The `(tee, fmspc, ca)` keys and `nextUpdate` of the collateral held in
+    /// The keys and `nextUpdate` of the collateral held in
     /// memory.
     pub fn held(&self) -> Vec<(String, i64)> {
         let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
@@ -220,7 +277,7 @@ impl CollateralService {
         out
     }
 
-    fn slot(&self, tee: DcapTee, fmspc: &str, ca: PckCa, key: &str) -> Arc<Slot> {
+    fn slot(&self, tee: DcapTee, root: &[u8; 32], fmspc: &str, ca: PckCa, key: &str) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = slots.get(key) {
             return s.clone();
@@ -231,6 +288,7 @@ impl CollateralService {
         }
         let s = Arc::new(Slot {
             tee,
+            root: *root,
             fmspc: fmspc.to_owned(),
             ca,
             current: RwLock::new(None),
@@ -245,11 +303,8 @@ impl CollateralService {
         now < e.next_update.saturating_sub(margin)
     }
 
-    /// Collateral for `(tee, fmspc, ca)` valid at `now` (Unix seconds).
-    ///
-    /// Errors: [`CollateralError::InvalidFmspc`]; the source's error when
-    /// there is no copy at all; [`CollateralError::Expired`] when the only
-    /// copy is past `nextUpdate` (plus grace).
+    /// Collateral for `(tee, fmspc, ca)` under Intel's root, valid at `now`
+    /// (Unix seconds): [`Self::get_under`] with [`intel_root_fingerprint`].
     pub async fn get(
         &self,
         tee: DcapTee,
@@ -257,9 +312,29 @@ impl CollateralService {
         ca: PckCa,
         now: i64,
     ) -> Result<Fetched, CollateralError> {
+        self.get_under(&intel_root_fingerprint(), tee, fmspc, ca, now)
+            .await
+    }
+
+    /// Collateral for `(tee, fmspc, ca)` whose issuer chains end at the root
+    /// with SHA-256 fingerprint `root`, valid at `now` (Unix seconds).
+    /// Entries under other roots are never considered, so collateral under
+    /// a test root cannot stand in for Intel's.
+    ///
+    /// Errors: [`CollateralError::InvalidFmspc`]; the source's error when
+    /// there is no copy at all; [`CollateralError::Expired`] when the only
+    /// copy is past `nextUpdate` (plus grace).
+    pub async fn get_under(
+        &self,
+        root: &[u8; 32],
+        tee: DcapTee,
+        fmspc: &str,
+        ca: PckCa,
+        now: i64,
+    ) -> Result<Fetched, CollateralError> {
         let fmspc = normalize_fmspc(fmspc)?;
-        let key = cache_key(tee, &fmspc, ca);
-        let slot = self.slot(tee, &fmspc, ca, &key);
+        let key = cache_key(tee, root, &fmspc, ca);
+        let slot = self.slot(tee, root, &fmspc, ca, &key);
 
         let current = slot.current();
         if let Some(e) = &current
@@ -293,10 +368,13 @@ impl CollateralService {
             return self.evaluate(&key, best, now, attempt.error.clone());
         }
         // The shared cache first: a restart or another node may have it.
-        if let Some(stored) = self.load(&key, tee, &fmspc, ca).await
-            && best
-                .as_ref()
-                .is_none_or(|b| stored.next_update > b.next_update)
+        // Its copy wins when it is newer, or was written later (an explicit
+        // import on another node replaces even a newer set).
+        if let Some(stored) = self.load(&key, tee, root, &fmspc, ca).await
+            && best.as_ref().is_none_or(|b| {
+                stored.version != b.version
+                    && (stored.next_update > b.next_update || stored.fetched_at > b.fetched_at)
+            })
         {
             slot.set(stored.clone());
             best = Some(stored);
@@ -312,7 +390,7 @@ impl CollateralService {
         self.counters
             .upstream_fetches
             .fetch_add(1, Ordering::Relaxed);
-        let fetched = self.fetch_upstream(tee, &fmspc, ca, now).await;
+        let fetched = self.fetch_upstream(tee, root, &fmspc, ca, now).await;
         // Recorded only once the attempt completed: a caller cancelled
         // mid-fetch (client gone) must not make the next one wait out the
         // retry interval with nothing to show.
@@ -386,16 +464,24 @@ impl CollateralService {
     async fn fetch_upstream(
         &self,
         tee: DcapTee,
+        root: &[u8; 32],
         fmspc: &str,
         ca: PckCa,
         now: i64,
     ) -> Result<Arc<Entry>, CollateralError> {
-        let c = self.source.fetch(tee, fmspc, ca).await?;
-        let next_update = check_matches(&c, tee, fmspc, ca)?;
-        Ok(Entry::new(c, next_update, now))
+        let c = self.source.fetch_under(tee, root, fmspc, ca).await?;
+        let next_update = check_key(&c, tee, root, fmspc, ca)?;
+        Ok(Entry::new(c, next_update, now, Source::Fetched))
     }
 
-    async fn load(&self, key: &str, tee: DcapTee, fmspc: &str, ca: PckCa) -> Option<Arc<Entry>> {
+    async fn load(
+        &self,
+        key: &str,
+        tee: DcapTee,
+        root: &[u8; 32],
+        fmspc: &str,
+        ca: PckCa,
+    ) -> Option<Arc<Entry>> {
         let (bytes, fetched_at) = match self.cache.get(key).await {
             Ok(Some(v)) => v,
             Ok(None) => return None,
@@ -404,9 +490,14 @@ impl CollateralService {
                 return None;
             }
         };
-        let checked = deserialize(&bytes).and_then(|c| {
-            let next = check_matches(&c, tee, fmspc, ca)?;
-            Ok(Entry::new(c, next, fetched_at))
+        let checked = decode(&bytes).and_then(|(c, source)| {
+            let next = check_key(&c, tee, root, fmspc, ca)?;
+            Ok(Entry::new(
+                c,
+                next,
+                fetched_at,
+                source.unwrap_or(Source::Fetched),
+            ))
         });
         match checked {
             Ok(e) => Some(e),
@@ -424,7 +515,12 @@ impl CollateralService {
             .saturating_add(i64::try_from(grace).unwrap_or(i64::MAX));
         if let Err(err) = self
             .cache
-            .put(key, &serialize(&e.collateral), e.fetched_at, expires_at)
+            .put(
+                key,
+                &encode(&e.collateral, Some(e.source)),
+                e.fetched_at,
+                expires_at,
+            )
             .await
         {
             // The copy in memory still serves this node.
@@ -447,51 +543,86 @@ impl CollateralService {
         };
         let mut out = Vec::with_capacity(due.len());
         for s in due {
-            let key = cache_key(s.tee, &s.fmspc, s.ca);
-            out.push((key, self.get(s.tee, &s.fmspc, s.ca, now).await));
+            let key = cache_key(s.tee, &s.root, &s.fmspc, s.ca);
+            out.push((
+                key,
+                self.get_under(&s.root, s.tee, &s.fmspc, s.ca, now).await,
+            ));
         }
         out
     }
 
     /// Adds an imported bundle (e.g. from [`crate::import_dir`]) to this
-    /// service and its shared cache, under the key its contents name. It
-    /// replaces the current copy only if it is at least as new.
-    pub async fn import(&self, c: DcapCollateral, now: i64) -> Result<Fetched, CollateralError> {
-        let (tee, fmspc) = fmspc_of(&c)?;
-        let ca = pck_ca_of(&c)?;
-        let next_update = check_matches(&c, tee, &fmspc, ca)?;
-        let key = cache_key(tee, &fmspc, ca);
-        let slot = self.slot(tee, &fmspc, ca, &key);
-        let _guard = slot.refresh.lock().await;
-        let e = Entry::new(c, next_update, now);
-        if slot
-            .current()
-            .is_none_or(|cur| e.next_update >= cur.next_update)
+    /// service and its shared cache, under the key its contents name
+    /// (including the root its chains end at). An explicit import replaces
+    /// the entry with the same key, even a newer one (logged as a warning):
+    /// the operator's choice wins until the next refresh from upstream.
+    pub async fn import(&self, c: DcapCollateral, now: i64) -> Result<Imported, CollateralError> {
+        let (tee, fmspc, ca, root, next_update) = identify(&c)?;
+        let key = cache_key(tee, &root.fingerprint, &fmspc, ca);
+        let slot = self.slot(tee, &root.fingerprint, &fmspc, ca, &key);
+        let mut attempt = slot.refresh.lock().await;
+        let previous = match slot.current() {
+            Some(e) => Some(e),
+            None => self.load(&key, tee, &root.fingerprint, &fmspc, ca).await,
+        };
+        let e = Entry::new(c, next_update, now, Source::Imported);
+        if let Some(p) = &previous
+            && p.next_update > e.next_update
         {
-            self.persist(&key, &e).await;
-            slot.set(e.clone());
+            tracing::warn!(
+                key,
+                replaced_next_update = p.next_update,
+                next_update = e.next_update,
+                "imported collateral is older than the cached copy it replaces"
+            );
         }
-        Ok(e.fetched(None))
+        self.persist(&key, &e).await;
+        slot.set(e.clone());
+        // A remembered upstream failure must not hide the import.
+        *attempt = Attempt::default();
+        Ok(Imported {
+            fetched: e.fetched(None),
+            key,
+            tee,
+            fmspc,
+            ca,
+            root,
+            replaced_next_update: previous.map(|p| p.next_update),
+        })
+    }
+
+    /// Forgets what this node holds in memory under `key` (after the entry
+    /// was deleted from the shared cache), so the next request for it reads
+    /// the shared cache and then the source again.
+    pub fn forget(&self, key: &str) {
+        self.slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 }
 
 /// Stores a collateral set in a shared cache under the key its contents name
-/// (what `attesta collateral import` does without a running service).
-/// Returns the key.
+/// (what `attesta collateral import` does without a running service),
+/// replacing any entry with that key. Returns the key.
 pub async fn store_bundle(
     cache: &dyn CollateralCache,
     c: &DcapCollateral,
     fetched_at: i64,
     grace: Option<Duration>,
 ) -> Result<String, CollateralError> {
-    let (tee, fmspc) = fmspc_of(c)?;
-    let ca = pck_ca_of(c)?;
-    let next_update = check_matches(c, tee, &fmspc, ca)?;
-    let key = cache_key(tee, &fmspc, ca);
+    let (tee, fmspc, ca, root, next_update) = identify(c)?;
+    let key = cache_key(tee, &root.fingerprint, &fmspc, ca);
     let expires_at = next_update
         .saturating_add(i64::try_from(grace.map_or(0, |g| g.as_secs())).unwrap_or(i64::MAX));
     cache
-        .put(&key, &serialize(c), fetched_at, expires_at)
+        .put(
+            &key,
+            &encode(c, Some(Source::Imported)),
+            fetched_at,
+            expires_at,
+        )
         .await
         .map_err(|reason| CollateralError::CacheUnavailable { reason })?;
     Ok(key)

@@ -568,6 +568,16 @@ impl SnpEndorsementService {
         }
     }
 
+    /// Forgets what this node holds in memory under `key` (after the entry
+    /// was deleted from the shared cache), so the next request for it reads
+    /// the shared cache and then KDS again.
+    pub fn forget(&self, key: &str) {
+        self.slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+
     /// Imports a directory of endorsements (see [`crate::import_snp_dir`])
     /// into this service's memory and its shared cache. Returns the keys
     /// written.

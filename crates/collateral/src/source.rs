@@ -8,7 +8,10 @@ use attesta_evidence::dcap::{DcapCollateral, DcapTee};
 
 use crate::bundle::import_dir;
 use crate::error::CollateralError;
-use crate::parts::{PckCa, cache_key, fmspc_of, next_update_of, normalize_fmspc, pck_ca_of};
+use crate::parts::{
+    PckCa, cache_key, fmspc_of, intel_root_fingerprint, next_update_of, normalize_fmspc, pck_ca_of,
+    root_of,
+};
 
 /// Produces the current collateral for `(tee, fmspc, ca)`.
 #[async_trait::async_trait]
@@ -19,6 +22,21 @@ pub trait CollateralSource: Send + Sync {
         fmspc: &str,
         ca: PckCa,
     ) -> Result<DcapCollateral, CollateralError>;
+
+    /// The collateral for `(tee, fmspc, ca)` whose issuer chains end at the
+    /// root with SHA-256 fingerprint `root`. A source serving one PKI (Intel
+    /// PCS, a PCCS) need not override it: the service checks the root of
+    /// what it gets and refuses a set under another root.
+    async fn fetch_under(
+        &self,
+        tee: DcapTee,
+        root: &[u8; 32],
+        fmspc: &str,
+        ca: PckCa,
+    ) -> Result<DcapCollateral, CollateralError> {
+        let _ = root;
+        self.fetch(tee, fmspc, ca).await
+    }
 
     /// Where this source fetches from, for logs and error messages.
     fn describe(&self) -> String;
@@ -40,9 +58,11 @@ impl OfflineSource {
         Self { dir: dir.into() }
     }
 
+    /// The newest matching bundle; under `root` only when given.
     fn find(
         &self,
         tee: DcapTee,
+        root: Option<[u8; 32]>,
         fmspc: &str,
         ca: PckCa,
     ) -> Result<DcapCollateral, CollateralError> {
@@ -66,6 +86,9 @@ impl OfflineSource {
             let Some((next, c)) = matching_bundle(&dir, tee, &fmspc, ca) else {
                 continue;
             };
+            if root.is_some_and(|r| root_of(&c).ok().map(|cr| cr.fingerprint) != Some(r)) {
+                continue;
+            }
             if best.as_ref().is_none_or(|(b, _)| next > *b) {
                 best = Some((next, c));
             }
@@ -73,8 +96,32 @@ impl OfflineSource {
         best.map(|(_, c)| c)
             .ok_or_else(|| CollateralError::NoOfflineBundle {
                 dir: self.dir.clone(),
-                key: cache_key(tee, &fmspc, ca),
+                key: cache_key(
+                    tee,
+                    &root.unwrap_or_else(intel_root_fingerprint),
+                    &fmspc,
+                    ca,
+                ),
             })
+    }
+}
+
+impl OfflineSource {
+    async fn find_blocking(
+        &self,
+        tee: DcapTee,
+        root: Option<[u8; 32]>,
+        fmspc: &str,
+        ca: PckCa,
+    ) -> Result<DcapCollateral, CollateralError> {
+        let this = self.clone();
+        let fmspc = fmspc.to_owned();
+        tokio::task::spawn_blocking(move || this.find(tee, root, &fmspc, ca))
+            .await
+            .map_err(|e| CollateralError::Io {
+                path: self.dir.clone(),
+                reason: format!("reading bundles failed: {e}"),
+            })?
     }
 }
 
@@ -109,14 +156,17 @@ impl CollateralSource for OfflineSource {
         fmspc: &str,
         ca: PckCa,
     ) -> Result<DcapCollateral, CollateralError> {
-        let this = self.clone();
-        let fmspc = fmspc.to_owned();
-        tokio::task::spawn_blocking(move || this.find(tee, &fmspc, ca))
-            .await
-            .map_err(|e| CollateralError::Io {
-                path: self.dir.clone(),
-                reason: format!("reading bundles failed: {e}"),
-            })?
+        self.find_blocking(tee, None, fmspc, ca).await
+    }
+
+    async fn fetch_under(
+        &self,
+        tee: DcapTee,
+        root: &[u8; 32],
+        fmspc: &str,
+        ca: PckCa,
+    ) -> Result<DcapCollateral, CollateralError> {
+        self.find_blocking(tee, Some(*root), fmspc, ca).await
     }
 
     fn describe(&self) -> String {

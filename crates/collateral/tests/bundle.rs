@@ -171,14 +171,65 @@ fn version_changes_with_any_byte() {
 }
 
 #[test]
-fn cache_key_is_canonical() {
+fn cache_key_is_canonical_and_names_the_root() {
+    let intel = attesta_collateral::intel_root_fingerprint();
     assert_eq!(
-        cache_key(DcapTee::Sgx, "00a067110000", PckCa::Processor),
-        "dcap/v1/sgx/00A067110000/processor"
+        hex::encode(intel),
+        attesta_evidence::sgx::INTEL_SGX_ROOT_CA_SHA256
     );
     assert_eq!(
-        cache_key(DcapTee::Tdx, "00806F050000", PckCa::Platform),
-        "dcap/v1/tdx/00806F050000/platform"
+        cache_key(DcapTee::Sgx, &intel, "00a067110000", PckCa::Processor),
+        format!(
+            "sgx-collateral.{}.00A067110000.processor",
+            hex::encode(intel)
+        )
+    );
+    assert_eq!(
+        cache_key(DcapTee::Tdx, &[0xab; 32], "00806F050000", PckCa::Platform),
+        format!("tdx-collateral.{}.00806F050000.platform", "ab".repeat(32))
+    );
+}
+
+/// A self-signed certificate as PEM: a stand-in for a test root.
+fn other_root_pem() -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Attesta Test Root");
+    params.self_signed(&key).unwrap().pem()
+}
+
+/// `chain` with its last certificate replaced by `root_pem`.
+fn rerooted(chain: &str, root_pem: &str) -> String {
+    let end = "-----END CERTIFICATE-----";
+    let first_end = chain.find(end).unwrap() + end.len();
+    format!("{}\n{root_pem}", &chain[..first_end])
+}
+
+#[test]
+fn root_of_names_the_chains_root_and_refuses_mixed_chains() {
+    for v in [
+        "sgx/dcap-qvl-sgx-v3",
+        "tdx/automata-tdx-v4",
+        "tdx/dcap-qvl-tdx-v4",
+    ] {
+        let c = import_dir(&vector_dir(v)).unwrap();
+        let root = attesta_collateral::root_of(&c).unwrap();
+        assert_eq!(
+            root.fingerprint,
+            attesta_collateral::intel_root_fingerprint(),
+            "{v}"
+        );
+        assert!(root.subject.contains("Intel SGX Root CA"), "{v}: {root:?}");
+    }
+    let mut c = import_dir(&vector_dir("sgx/dcap-qvl-sgx-v3")).unwrap();
+    c.qe_identity_issuer_chain = rerooted(&c.qe_identity_issuer_chain, &other_root_pem());
+    let err = attesta_collateral::root_of(&c).unwrap_err();
+    assert_eq!(err.code(), "MalformedCollateral");
+    assert!(
+        err.to_string().contains("QE identity issuer chain"),
+        "{err}"
     );
 }
 

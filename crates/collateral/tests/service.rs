@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use attesta_collateral::{
     CollateralCache, CollateralError, CollateralOptions, CollateralService, DcapTee, MemoryCache,
-    OfflineSource, PckCa, PcsClient, PcsClientOptions, cache_key, import_dir, store_bundle,
-    version_of,
+    OfflineSource, PckCa, PcsClient, PcsClientOptions, cache_key, import_dir,
+    intel_root_fingerprint, store_bundle, version_of,
 };
 use common::{Fixture, FixtureOptions, Mode, PCK_CRL_PATH, ROOT_CRL_PATH, ts, vector_dir};
 
@@ -235,7 +235,7 @@ async fn expired_and_upstream_down_fails_closed() {
             expired_for,
             cause,
         } => {
-            assert_eq!(key, &cache_key(tee, &fmspc, ca));
+            assert_eq!(key, &cache_key(tee, &intel_root_fingerprint(), &fmspc, ca));
             assert_eq!(*next_update, next);
             assert_eq!(*expired_for, 10);
             assert_eq!(cause.as_ref().unwrap().code(), "UpstreamUnavailable");
@@ -261,7 +261,7 @@ async fn expired_with_grace_is_served_stale() {
     let fresh = svc.get(tee, &fmspc, ca, ts(SGX_NOW)).await.unwrap();
     // The shared cache keeps it for the grace period too.
     assert_eq!(
-        cache.expires_at(&cache_key(tee, &fmspc, ca)),
+        cache.expires_at(&cache_key(tee, &intel_root_fingerprint(), &fmspc, ca)),
         Some(next + 86400)
     );
     f.stop().await;
@@ -392,7 +392,13 @@ async fn imported_bundle_is_found_under_its_key() {
     let key = store_bundle(cache.as_ref(), &bundle, now, None)
         .await
         .unwrap();
-    assert_eq!(key, "dcap/v1/tdx/00806F050000/platform");
+    assert_eq!(
+        key,
+        format!(
+            "tdx-collateral.{}.00806F050000.platform",
+            hex::encode(intel_root_fingerprint())
+        )
+    );
 
     // No upstream at all: a source that has nothing.
     let empty = tempfile::tempdir().unwrap();
@@ -436,7 +442,8 @@ async fn service_import_serves_without_upstream() {
         )
         .await
         .unwrap();
-    assert_eq!(got.version, imported.version);
+    assert_eq!(got.version, imported.fetched.version);
+    assert!(imported.replaced_next_update.is_none());
     assert_eq!(*got.collateral, bundle);
 }
 
@@ -471,7 +478,7 @@ async fn offline_source_picks_the_newest_matching_bundle() {
 async fn unreadable_cache_entry_is_ignored_and_refetched() {
     let f = Fixture::start(SGX).await;
     let cache: Arc<MemoryCache> = Arc::new(MemoryCache::new());
-    let key = cache_key(f.tee, &f.fmspc, f.ca);
+    let key = cache_key(f.tee, &intel_root_fingerprint(), &f.fmspc, f.ca);
     cache.put(&key, b"garbage", 0, i64::MAX).await.unwrap();
     let svc = service(&f, cache.clone(), CollateralOptions::default());
     svc.get(f.tee, &f.fmspc, f.ca, ts(SGX_NOW)).await.unwrap();
@@ -503,7 +510,10 @@ async fn refresh_due_refreshes_only_keys_inside_the_margin() {
     // Due: one refresh of the one key.
     let done = svc.refresh_due(next - 1800).await;
     assert_eq!(done.len(), 1);
-    assert_eq!(done[0].0, cache_key(sgx.tee, &sgx.fmspc, sgx.ca));
+    assert_eq!(
+        done[0].0,
+        cache_key(sgx.tee, &intel_root_fingerprint(), &sgx.fmspc, sgx.ca)
+    );
     assert_eq!(done[0].1.as_ref().unwrap().fetched_at, next - 1800);
     assert_each_path(&sgx, 2);
     sgx.stop().await;
@@ -537,4 +547,108 @@ async fn a_cancelled_get_does_not_block_the_next_one() {
     assert_eq!(got.next_update, ts(SGX_NEXT_UPDATE));
     assert_eq!(f.count(&f.tcb_path()), 2);
     f.stop().await;
+}
+
+/// A self-signed certificate as PEM: a stand-in for a test root.
+fn other_root_pem() -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Attesta Test Root");
+    params.self_signed(&key).unwrap().pem()
+}
+
+/// `c` with every issuer chain ending at `root_pem` instead: the same
+/// platform (FMSPC, CA) under another root.
+fn rerooted(
+    c: &attesta_collateral::DcapCollateral,
+    root_pem: &str,
+) -> attesta_collateral::DcapCollateral {
+    let swap = |chain: &str| {
+        let end = "-----END CERTIFICATE-----";
+        let first_end = chain.find(end).unwrap() + end.len();
+        format!("{}\n{root_pem}", &chain[..first_end])
+    };
+    let mut c = c.clone();
+    c.tcb_info_issuer_chain = swap(&c.tcb_info_issuer_chain);
+    c.qe_identity_issuer_chain = swap(&c.qe_identity_issuer_chain);
+    c.pck_crl_issuer_chain = swap(&c.pck_crl_issuer_chain);
+    c
+}
+
+/// Collateral for the same FMSPC and CA under another root is filed apart:
+/// whichever is imported last, a lookup under Intel's root gets Intel's
+/// set and a lookup under the other root gets the other set; the import
+/// says what it replaced.
+#[tokio::test]
+async fn another_roots_collateral_for_the_same_platform_never_shadows_intels() {
+    let empty = tempfile::tempdir().unwrap();
+    let cache = Arc::new(MemoryCache::new());
+    let svc = CollateralService::new(
+        Box::new(OfflineSource::new(empty.path())),
+        cache.clone(),
+        CollateralOptions::default(),
+    );
+    let intel = import_dir(&vector_dir(SGX)).unwrap();
+    let root_pem = other_root_pem();
+    let test = rerooted(&intel, &root_pem);
+    let test_root = attesta_collateral::root_of(&test).unwrap().fingerprint;
+    assert_ne!(test_root, intel_root_fingerprint());
+    let now = ts(SGX_NOW);
+
+    let a = svc.import(test.clone(), now).await.unwrap();
+    let b = svc.import(intel.clone(), now).await.unwrap();
+    assert_ne!(a.key, b.key);
+    assert!(a.replaced_next_update.is_none() && b.replaced_next_update.is_none());
+    assert_eq!(cache.len(), 2);
+    let got = svc
+        .get(DcapTee::Sgx, "00A067110000", PckCa::Processor, now)
+        .await
+        .unwrap();
+    assert_eq!(*got.collateral, intel);
+    let got = svc
+        .get_under(
+            &test_root,
+            DcapTee::Sgx,
+            "00A067110000",
+            PckCa::Processor,
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(*got.collateral, test);
+
+    // Imported again, the test set replaces only its own entry.
+    let again = svc.import(test.clone(), now + 1).await.unwrap();
+    assert_eq!(again.key, a.key);
+    assert!(again.replaced_next_update.is_some());
+    let got = svc
+        .get(DcapTee::Sgx, "00A067110000", PckCa::Processor, now + 2)
+        .await
+        .unwrap();
+    assert_eq!(*got.collateral, intel);
+
+    // A node starting afresh reads each from the shared cache.
+    let fresh = CollateralService::new(
+        Box::new(OfflineSource::new(empty.path())),
+        cache.clone(),
+        CollateralOptions::default(),
+    );
+    let got = fresh
+        .get(DcapTee::Sgx, "00a067110000", PckCa::Processor, now)
+        .await
+        .unwrap();
+    assert_eq!(*got.collateral, intel);
+
+    // Forgotten in memory and gone from the cache: nothing to serve.
+    // (MemoryCache has no delete: an unreadable value is ignored like a
+    // missing one.)
+    cache.put(&b.key, b"gone", 0, 0).await.unwrap();
+    svc.forget(&b.key);
+    let err = svc
+        .get(DcapTee::Sgx, "00A067110000", PckCa::Processor, now + 3)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "NoOfflineBundle", "{err}");
 }

@@ -359,6 +359,14 @@ impl Store for TrackedStore {
     async fn cache_delete(&self, ns: &str, k: &str) -> Result<bool, StoreError> {
         tracked!(self.cache_delete(ns, k))
     }
+    async fn cache_list(
+        &self,
+        ns: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, CacheEntry)>, StoreError> {
+        tracked!(self.cache_list(ns, after, limit))
+    }
     async fn append_audit(&self, d: &AuditDraft) -> Result<AuditRecord, StoreError> {
         tracked!(self.append_audit(d))
     }

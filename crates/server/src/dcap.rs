@@ -206,10 +206,41 @@ fn collateral_error(e: CollateralError) -> ApiError {
 }
 
 /// FMSPC (upper-case hex) and PCK CA of the quote's PCK leaf certificate,
-/// used only to find collateral: nothing is trusted until verification.
-fn pck_identity(pck_chain_pem: &[u8]) -> Result<(String, PckCa), ApiError> {
+/// and the fingerprint of the root to look its collateral up under, used
+/// only to find collateral: nothing is trusted until verification.
+///
+/// The root is the provider-trusted root the PCK chain ends at (the same
+/// certificate, or a re-issued copy with its subject and key, as quotes
+/// from 2020-21 carry), else Intel's when the chain carries no root: only
+/// entries under roots the provider trusts are ever looked at, so a
+/// provider that trusts only Intel never gets collateral filed under a test
+/// root, whatever was imported for the same FMSPC. A chain ending at a
+/// self-signed root the provider does not trust is `UntrustedRoot`, as the
+/// verifier would find.
+fn pck_identity(
+    pck_chain_pem: &[u8],
+    roots: &TrustRoots,
+) -> Result<(String, PckCa, [u8; 32]), ApiError> {
     let bad = |m: String| ApiError::evidence("PckChainInvalid", m);
     let certs = sgx::pki::pem_certificates(pck_chain_pem).map_err(bad)?;
+    let mut root = attesta_collateral::intel_root_fingerprint();
+    if let Some(last_der) = certs.last().filter(|_| certs.len() > 1) {
+        let last = sgx::pki::parse_cert(last_der).map_err(bad)?;
+        if last.subject().as_raw() == last.issuer().as_raw() {
+            let key = sgx::pki::public_key(&last);
+            let trusted = roots.of_kind(RootKind::IntelSgx).find(|r| {
+                r.der == *last_der
+                    || sgx::pki::parse_cert(&r.der).is_ok_and(|c| {
+                        c.subject().as_raw() == last.subject().as_raw()
+                            && sgx::pki::public_key(&c) == key
+                    })
+            });
+            match trusted {
+                Some(r) => root = attesta_evidence::crypto::sha256(&r.der),
+                None => return Err(sgx_error(SgxError::UntrustedRoot("PCK"))),
+            }
+        }
+    }
     let leaf_der = certs
         .first()
         .ok_or_else(|| bad("the quote carries no PCK certificate".into()))?;
@@ -228,7 +259,7 @@ fn pck_identity(pck_chain_pem: &[u8]) -> Result<(String, PckCa), ApiError> {
             "the PCK certificate's issuer '{cn}' is not an Intel PCK CA"
         ))
     })?;
-    Ok((hex::encode_upper(ext.fmspc), ca))
+    Ok((hex::encode_upper(ext.fmspc), ca, root))
 }
 
 impl DcapVerifier {
@@ -240,12 +271,13 @@ impl DcapVerifier {
         tee: DcapTee,
         pck_chain_pem: &[u8],
         pcfg: &ProviderConfig,
+        roots: &TrustRoots,
         at: UnixTime,
     ) -> Result<(attesta_collateral::Fetched, UnixTime), ApiError> {
-        let (fmspc, ca) = pck_identity(pck_chain_pem)?;
+        let (fmspc, ca, root) = pck_identity(pck_chain_pem, roots)?;
         let fetched = self
             .collateral
-            .get(tee, &fmspc, ca, at.0 as i64)
+            .get_under(&root, tee, &fmspc, ca, at.0 as i64)
             .await
             .map_err(collateral_error)?;
         let verify_at = match fetched.stale_for {
@@ -281,7 +313,7 @@ impl DcapVerifier {
         at: UnixTime,
     ) -> Result<(Arc<TdxVerifiedCollateral>, UnixTime, Option<u64>), ApiError> {
         let (fetched, verify_at) = self
-            .collateral(DcapTee::Tdx, quote.pck_chain_pem, pcfg, at)
+            .collateral(DcapTee::Tdx, quote.pck_chain_pem, pcfg, roots, at)
             .await?;
         let vc = self
             .verified
@@ -319,7 +351,7 @@ impl EvidenceVerifier for DcapVerifier {
                 let quote = sgx::parse_quote(quote_bytes).map_err(sgx_error)?;
                 let collateral_started = std::time::Instant::now();
                 let (fetched, verify_at) = self
-                    .collateral(DcapTee::Sgx, quote.pck_chain_pem, &pcfg, at)
+                    .collateral(DcapTee::Sgx, quote.pck_chain_pem, &pcfg, &roots, at)
                     .await?;
                 crate::metrics::stage("collateral", collateral_started);
                 let vc = self
@@ -341,7 +373,7 @@ impl EvidenceVerifier for DcapVerifier {
                 let quote = tdx::parse_td_quote(&input.evidence).map_err(tdx_error)?;
                 let collateral_started = std::time::Instant::now();
                 let (fetched, verify_at) = self
-                    .collateral(DcapTee::Tdx, quote.pck_chain_pem, &pcfg, at)
+                    .collateral(DcapTee::Tdx, quote.pck_chain_pem, &pcfg, &roots, at)
                     .await?;
                 crate::metrics::stage("collateral", collateral_started);
                 let vc = self
@@ -382,9 +414,25 @@ impl attesta_collateral::CollateralSource for NoUpstream {
         fmspc: &str,
         ca: PckCa,
     ) -> Result<attesta_evidence::dcap::DcapCollateral, CollateralError> {
+        self.fetch_under(
+            tee,
+            &attesta_collateral::intel_root_fingerprint(),
+            fmspc,
+            ca,
+        )
+        .await
+    }
+
+    async fn fetch_under(
+        &self,
+        tee: DcapTee,
+        root: &[u8; 32],
+        fmspc: &str,
+        ca: PckCa,
+    ) -> Result<attesta_evidence::dcap::DcapCollateral, CollateralError> {
         Err(CollateralError::NoOfflineBundle {
             dir: std::path::PathBuf::from("(imported collateral)"),
-            key: attesta_collateral::cache_key(tee, fmspc, ca),
+            key: attesta_collateral::cache_key(tee, root, fmspc, ca),
         })
     }
 

@@ -46,7 +46,7 @@
 //! * **Ordering is part of the API.** `list_providers` is ordered by name
 //!   (byte-wise, as SQLite's default `BINARY` collation compares; PostgreSQL
 //!   must use `COLLATE "C"` to match), `list_policy_certs` by `added_at` then
-//!   thumbprint.
+//!   thumbprint, `cache_list` by key.
 //! * **Versioned schema.** Each implementation keeps a `schema_migrations`
 //!   table and refuses to run against a database whose schema is newer than
 //!   it knows ([`StoreError::SchemaTooNew`]), so an old binary never writes
@@ -483,6 +483,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// `Ok(false)` if there was no such entry.
     async fn cache_delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError>;
+
+    /// Up to `limit` entries of `namespace` whose keys sort after `after`
+    /// (all when `None`), ordered by key byte-wise: a page of the cache, for
+    /// listing it. Expired entries are included.
+    async fn cache_list(
+        &self,
+        namespace: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, CacheEntry)>, StoreError>;
 
     /// Appends a record to the audit log: the next `seq`, the newest
     /// record's hash as `prev_hash`, and the record's own hash, all decided

@@ -1100,6 +1100,36 @@ impl Store for PgStore {
         Ok(n > 0)
     }
 
+    async fn cache_list(
+        &self,
+        namespace: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, CacheEntry)>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(
+            "SELECT cache_key, value, fetched_at, expires_at FROM cache_entries \
+             WHERE namespace = $1 AND ($2::TEXT IS NULL OR cache_key COLLATE \"C\" > $2) \
+             ORDER BY cache_key COLLATE \"C\" LIMIT $3",
+            &[&namespace, &after, &limit],
+            "listing the cache",
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let get = |e| corrupt(e, "reading a cache entry");
+            Ok((
+                r.try_get(0).map_err(get)?,
+                CacheEntry {
+                    value: r.try_get(1).map_err(get)?,
+                    fetched_at: r.try_get(2).map_err(get)?,
+                    expires_at: r.try_get(3).map_err(get)?,
+                },
+            ))
+        })
+        .collect()
+    }
+
     async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditRecord, StoreError> {
         draft.check()?;
         // `write` holds the change-counter row lock, so appends from every

@@ -963,6 +963,39 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn cache_list(
+        &self,
+        namespace: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, CacheEntry)>, StoreError> {
+        let namespace = namespace.to_owned();
+        let after = after.map(str::to_owned);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run("listing the cache", move |conn| {
+            conn.prepare_cached(
+                "SELECT cache_key, value, fetched_at, expires_at FROM cache_entries \
+                 WHERE namespace = ?1 AND (?2 IS NULL OR cache_key > ?2) \
+                 ORDER BY cache_key LIMIT ?3",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![namespace, after, limit], |r| {
+                    Ok((
+                        r.get(0)?,
+                        CacheEntry {
+                            value: r.get(1)?,
+                            fetched_at: r.get(2)?,
+                            expires_at: r.get(3)?,
+                        },
+                    ))
+                })?
+                .collect()
+            })
+            .map_err(|e| map_sqlite_err(e, "listing the cache"))
+        })
+        .await
+    }
+
     async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditRecord, StoreError> {
         draft.check()?;
         let draft = draft.clone();

@@ -79,6 +79,7 @@ conformance!(
     policies_upsert_get_delete_per_provider,
     certs_are_idempotent_ordered_and_the_last_one_stays,
     cache_round_trips_bytes_and_expiry_without_judging_it,
+    cache_lists_one_namespace_in_key_order_by_pages,
     concurrent_writes_from_many_tasks_all_land,
     racing_removals_never_leave_a_provider_without_certs,
     applied_requests_keep_their_first_record_and_outlive_the_provider,
@@ -762,6 +763,49 @@ async fn cache_round_trips_bytes_and_expiry_without_judging_it(fx: Fixture) {
     assert!(store.cache_delete("pck_crl", "processor").await.unwrap());
     assert!(!store.cache_delete("pck_crl", "processor").await.unwrap());
     assert_eq!(store.cache_get("pck_crl", "processor").await.unwrap(), None);
+}
+
+async fn cache_lists_one_namespace_in_key_order_by_pages(fx: Fixture) {
+    let store = fx.open().await;
+    let entry = |n: u8| CacheEntry {
+        value: vec![n; 3],
+        fetched_at: i64::from(n),
+        expires_at: 5, // expired entries are listed too
+    };
+    // Byte-wise order: upper case before lower case, '.' before digits.
+    for (n, key) in ["b.2", "B.1", "a~x", "a.9", "a.10"].iter().enumerate() {
+        store
+            .cache_put("collateral", key, &entry(n as u8))
+            .await
+            .unwrap();
+    }
+    store.cache_put("other", "a.0", &entry(9)).await.unwrap();
+    let keys = |page: &[(String, CacheEntry)]| -> Vec<String> {
+        page.iter().map(|(k, _)| k.clone()).collect()
+    };
+    let all = store.cache_list("collateral", None, 100).await.unwrap();
+    assert_eq!(keys(&all), ["B.1", "a.10", "a.9", "a~x", "b.2"]);
+    assert_eq!(all[0].1, entry(1));
+    let p1 = store.cache_list("collateral", None, 2).await.unwrap();
+    assert_eq!(keys(&p1), ["B.1", "a.10"]);
+    let p2 = store
+        .cache_list("collateral", Some("a.10"), 2)
+        .await
+        .unwrap();
+    assert_eq!(keys(&p2), ["a.9", "a~x"]);
+    let p3 = store
+        .cache_list("collateral", Some("a~x"), 2)
+        .await
+        .unwrap();
+    assert_eq!(keys(&p3), ["b.2"]);
+    assert!(
+        store
+            .cache_list("collateral", Some("b.2"), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.cache_list("empty", None, 2).await.unwrap().is_empty());
 }
 
 async fn concurrent_writes_from_many_tasks_all_land(fx: Fixture) {

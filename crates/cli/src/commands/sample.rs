@@ -27,6 +27,10 @@ pub enum SampleCmd {
         /// Init-time data to bind (its SHA-256 becomes CONFIGID[0..32]; KSS on).
         #[arg(long)]
         init_time_data: Option<PathBuf>,
+        /// The platform's FMSPC (12 hex digits) in the PCK certificate and
+        /// the TCB info [default: 00906ED50000].
+        #[arg(long, value_parser = parse_fmspc)]
+        fmspc: Option<[u8; 6]>,
     },
     /// A synthetic Open Enclave report (report.bin) with collateral and test root.
     Openenclave {
@@ -39,6 +43,10 @@ pub enum SampleCmd {
         /// Init-time data to bind (its SHA-256 becomes CONFIGID[0..32]; KSS on).
         #[arg(long)]
         init_time_data: Option<PathBuf>,
+        /// The platform's FMSPC (12 hex digits) in the PCK certificate and
+        /// the TCB info [default: 00906ED50000].
+        #[arg(long, value_parser = parse_fmspc)]
+        fmspc: Option<[u8; 6]>,
     },
     /// A synthetic SEV-SNP report (report.bin, vcek.der, ca_chain.pem, crl.der) under a test ARK.
     Snp {
@@ -65,7 +73,7 @@ pub enum SampleCmd {
 }
 
 pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
-    let (out, runtime, init, oe) = match cmd {
+    let (out, runtime, init, fmspc, oe) = match cmd {
         SampleCmd::Tdx { out, runtime_data } => return tdx(out, runtime_data),
         SampleCmd::Snp {
             out,
@@ -78,14 +86,19 @@ pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
             out,
             runtime_data,
             init_time_data,
-        } => (out, runtime_data, init_time_data, false),
+            fmspc,
+        } => (out, runtime_data, init_time_data, fmspc, false),
         SampleCmd::Openenclave {
             out,
             runtime_data,
             init_time_data,
-        } => (out, runtime_data, init_time_data, true),
+            fmspc,
+        } => (out, runtime_data, init_time_data, fmspc, true),
     };
     let mut b = SgxSample::builder().at(UnixTime::now().0);
+    if let Some(f) = fmspc {
+        b = b.fmspc(f);
+    }
     if let Some(p) = &runtime {
         let data = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
         b = b.runtime_data(&data);
@@ -108,6 +121,14 @@ pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
         out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--fmspc`: 12 hex digits.
+fn parse_fmspc(s: &str) -> Result<[u8; 6], String> {
+    let mut out = [0u8; 6];
+    hex::decode_to_slice(s, &mut out)
+        .map_err(|_| format!("'{s}' is not an FMSPC (12 hex digits, e.g. 00A067110000)"))?;
+    Ok(out)
 }
 
 fn tdx(out: PathBuf, runtime: Option<PathBuf>) -> anyhow::Result<ExitCode> {

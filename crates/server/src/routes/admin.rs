@@ -12,6 +12,8 @@
 //!   (SEV-SNP endorsement files)
 //! - `GET /admin/audit?after=SEQ&limit=N`, `GET /admin/audit/checkpoints?after=SEQ&limit=N`
 //!   (the audit log, see [`crate::audit`]); every change above is recorded there
+//! - `GET /admin/collateral` (`?after=ID&limit=N`: a page of cached
+//!   collateral), `GET /admin/collateral/{id}`, `DELETE /admin/collateral/{id}`
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, State};
@@ -43,8 +45,15 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/keys", get(keys))
         .route("/admin/keys:rotate", post(rotate))
-        .route("/admin/collateral", post(import_collateral))
+        .route(
+            "/admin/collateral",
+            get(list_collateral).post(import_collateral),
+        )
         .route("/admin/collateral/snp", post(import_snp))
+        .route(
+            "/admin/collateral/{id}",
+            get(show_collateral).delete(delete_collateral),
+        )
         .route("/admin/audit", get(audit_records))
         .route("/admin/audit/checkpoints", get(audit_checkpoints))
 }
@@ -595,22 +604,161 @@ async fn import_collateral_checked(
 ) -> Result<Json<Value>, ApiError> {
     let collateral = attesta_collateral::deserialize(body)
         .map_err(|e| ApiError::invalid_parameter(format!("not a collateral bundle: {e}")))?;
-    let (tee, fmspc) = attesta_collateral::fmspc_of(&collateral)
-        .map_err(|e| ApiError::invalid_parameter(e.to_string()).with_inner(e.code()))?;
-    event.target = format!("{}:{fmspc}", format!("{tee:?}").to_lowercase());
-    let fetched = state
+    let imported = state
         .collateral
         .import(collateral, UnixTime::now().0 as i64)
         .await
         .map_err(|e| ApiError::invalid_parameter(e.to_string()).with_inner(e.code()))?;
-    tracing::info!(%fmspc, next_update = fetched.next_update, "collateral imported");
-    event.detail("version", hex::encode(fetched.version));
-    Ok(Json(json!({
-        "tee": format!("{tee:?}").to_lowercase(),
-        "fmspc": fmspc,
-        "next_update": fetched.next_update,
-        "version": hex::encode(fetched.version),
-    })))
+    let next_update = imported.fetched.next_update;
+    event.target = format!(
+        "{}:{}",
+        format!("{:?}", imported.tee).to_lowercase(),
+        imported.fmspc
+    );
+    event.detail("version", hex::encode(imported.fetched.version));
+    tracing::info!(key = %imported.key, fmspc = %imported.fmspc, next_update, "collateral imported");
+    let mut out = json!({
+        "id": attesta_collateral::entry_id(&imported.key),
+        "tee": format!("{:?}", imported.tee).to_lowercase(),
+        "fmspc": imported.fmspc,
+        "pckCa": imported.ca.as_str(),
+        "root": {
+            "sha256": hex::encode(imported.root.fingerprint),
+            "subject": imported.root.subject,
+        },
+        "next_update": next_update,
+        "nextUpdate": attesta_evidence::types::rfc3339(next_update),
+        "version": hex::encode(imported.fetched.version),
+        "replaced": imported.replaced_next_update.is_some(),
+    });
+    if let Some(old) = imported.replaced_next_update
+        && old > next_update
+    {
+        out["warning"] = json!(format!(
+            "the imported collateral (nextUpdate {}) is older than the entry it replaced (nextUpdate {}); it is used until the next refresh",
+            attesta_evidence::types::rfc3339(next_update),
+            attesta_evidence::types::rfc3339(old)
+        ));
+    }
+    Ok(Json(out))
+}
+
+/// The store namespace the collateral caches share.
+const COLLATERAL_NAMESPACE: &str = "collateral";
+
+/// Most entries one list page returns.
+const MAX_LIST_PAGE: usize = 1000;
+
+/// `?after=ID&limit=N` on `GET /admin/collateral`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+fn no_entry(id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "no cached collateral has the id '{}'; list the ids with GET /admin/collateral or `attesta collateral list`",
+        id.chars().take(80).collect::<String>()
+    ))
+}
+
+fn key_of(id: &str) -> Result<String, ApiError> {
+    attesta_collateral::key_of_id(id).ok_or_else(|| no_entry(id))
+}
+
+/// `GET /admin/collateral`: one page of the cached collateral (DCAP sets,
+/// SEV-SNP endorsements), ordered by id, with dates in RFC 3339. `next` is
+/// the `after` of the following page, `null` on the last.
+async fn list_collateral(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let axum::extract::Query(q) =
+        query.map_err(|e| ApiError::invalid_parameter(format!("query: {}", e.body_text())))?;
+    let limit = q.limit.unwrap_or(200);
+    if limit == 0 || limit > MAX_LIST_PAGE {
+        return Err(ApiError::invalid_parameter(format!(
+            "limit must be between 1 and {MAX_LIST_PAGE}"
+        )));
+    }
+    let after = match &q.after {
+        Some(id) => Some(attesta_collateral::key_of_id(id).ok_or_else(|| {
+            ApiError::invalid_parameter("after must be an id from an earlier page")
+        })?),
+        None => None,
+    };
+    let page = state
+        .store
+        .cache_list(COLLATERAL_NAMESPACE, after.as_deref(), limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let next = (page.len() == limit)
+        .then(|| page.last().map(|(k, _)| attesta_collateral::entry_id(k)))
+        .flatten();
+    let entries: Vec<Value> = page
+        .iter()
+        .map(|(key, e)| attesta_collateral::describe(key, &e.value, e.fetched_at, false))
+        .collect();
+    Ok(Json(json!({ "entries": entries, "next": next })))
+}
+
+/// `GET /admin/collateral/{id}`: one entry with its details (TCB levels, QE
+/// identity, CRLs, the raw documents).
+async fn show_collateral(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let key = key_of(&id)?;
+    let entry = state
+        .store
+        .cache_get(COLLATERAL_NAMESPACE, &key)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| no_entry(&id))?;
+    Ok(Json(attesta_collateral::describe(
+        &key,
+        &entry.value,
+        entry.fetched_at,
+        true,
+    )))
+}
+
+/// `DELETE /admin/collateral/{id}`: removes the entry from the shared cache
+/// and from this node's memory. The next attestation that needs it fetches
+/// it again, or fails as without it (`NoOfflineBundle` when no collateral
+/// service is configured). Other nodes drop their in-memory copy when they
+/// next refresh it.
+async fn delete_collateral(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&state, &headers)?;
+    let event = Event::new(op::DELETE_COLLATERAL, ADMIN.into(), "").target(id.as_str());
+    let result = delete_collateral_checked(&state, &id).await;
+    audit::finish(&state, event, result).await
+}
+
+async fn delete_collateral_checked(state: &AppState, id: &str) -> Result<StatusCode, ApiError> {
+    let key = key_of(id)?;
+    let deleted = state
+        .store
+        .cache_delete(COLLATERAL_NAMESPACE, &key)
+        .await
+        .map_err(ApiError::internal)?;
+    state.collateral.forget(&key);
+    state.snp_endorsements.forget(&key);
+    if !deleted {
+        return Err(no_entry(id));
+    }
+    tracing::info!(id = %id, "cached collateral deleted");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The longest file name accepted in an endorsement import (`NAME_MAX`).
