@@ -265,6 +265,22 @@ async fn list_show_delete_round_trip() {
     let (s, b) = admin(&t, reqwest::Method::GET, "/admin/collateral/not%2Fan%20id").await;
     assert_error(s, &b, 404, "NotFound");
 
+    // Both deletes are in the audit log: one done, one refused.
+    let (s, audit) = admin(&t, reqwest::Method::GET, "/admin/audit").await;
+    assert_eq!(s, 200, "{audit}");
+    let deletes: Vec<&Value> = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["operation"] == "DeleteCollateral")
+        .collect();
+    assert_eq!(deletes.len(), 2, "{audit}");
+    assert!(
+        deletes.iter().all(|r| r["target"] == real_id.as_str()),
+        "{audit}"
+    );
+    assert_ne!(deletes[0]["result"], deletes[1]["result"], "{audit}");
+
     // Deleted and nothing upstream: the real quote now fails, the sample
     // (its own entry) still verifies.
     let (s, b) = attest(&t, "/providers/pinned/attest/SgxEnclave", &quote).await;

@@ -604,19 +604,21 @@ async fn import_collateral_checked(
 ) -> Result<Json<Value>, ApiError> {
     let collateral = attesta_collateral::deserialize(body)
         .map_err(|e| ApiError::invalid_parameter(format!("not a collateral bundle: {e}")))?;
+    let (tee, fmspc) = attesta_collateral::fmspc_of(&collateral)
+        .map_err(|e| ApiError::invalid_parameter(e.to_string()).with_inner(e.code()))?;
+    event.target = format!("{}:{fmspc}", format!("{tee:?}").to_lowercase());
     let imported = state
         .collateral
         .import(collateral, UnixTime::now().0 as i64)
         .await
         .map_err(|e| ApiError::invalid_parameter(e.to_string()).with_inner(e.code()))?;
     let next_update = imported.fetched.next_update;
-    event.target = format!(
-        "{}:{}",
-        format!("{:?}", imported.tee).to_lowercase(),
-        imported.fmspc
-    );
-    event.detail("version", hex::encode(imported.fetched.version));
     tracing::info!(key = %imported.key, fmspc = %imported.fmspc, next_update, "collateral imported");
+    event.detail("version", hex::encode(imported.fetched.version));
+    event.detail("id", attesta_collateral::entry_id(&imported.key));
+    if let Some(old) = imported.replaced_next_update {
+        event.detail("replaced_next_update", old);
+    }
     let mut out = json!({
         "id": attesta_collateral::entry_id(&imported.key),
         "tee": format!("{:?}", imported.tee).to_lowercase(),
@@ -733,7 +735,7 @@ async fn show_collateral(
 /// and from this node's memory. The next attestation that needs it fetches
 /// it again, or fails as without it (`NoOfflineBundle` when no collateral
 /// service is configured). Other nodes drop their in-memory copy when they
-/// next refresh it.
+/// next refresh it. Recorded in the audit log.
 async fn delete_collateral(
     State(state): State<AppState>,
     headers: HeaderMap,
