@@ -25,6 +25,12 @@ pub const MAX_CONDITIONS_PER_RULE: usize = 256;
 pub const MAX_JMESPATH_BYTES: usize = 4096;
 /// Deepest nesting of `(`, `[` and `{` in a JMESPath query; the `jmespath` crate recurses per level.
 pub const MAX_JMESPATH_DEPTH: usize = 32;
+/// Most operators (`!`, `.`, `|`, `&`, `<`, `>`, `=`) outside quotes in one JmesPath query. The
+/// `jmespath` crate's parser and interpreter recurse once per operator of a chain (`!!!…!a` or
+/// `a.a.…a` nest as deep as they are long) and brackets are not involved, so the bracket depth alone
+/// does not bound their recursion: found by the `policy_deep` fuzz target (2,048 `!` overflowed the
+/// interpreter's stack).
+pub const MAX_JMESPATH_OPERATORS: usize = 64;
 /// Largest JMESPath result, as JSON text, in bytes: projections can repeat shared sub-documents, so the
 /// serialised result is bounded rather than the (reference-counted) result itself.
 pub const MAX_JMESPATH_RESULT_BYTES: usize = 16 * 1024 * 1024;
@@ -145,6 +151,7 @@ pub(crate) fn prescan_jmespath(query: &str) -> Result<(), String> {
         ));
     }
     let mut depth = 0usize;
+    let mut operators = 0usize;
     let mut quote: Option<u8> = None;
     let mut escaped = false;
     for (i, b) in query.bytes().enumerate() {
@@ -169,6 +176,14 @@ pub(crate) fn prescan_jmespath(query: &str) -> Result<(), String> {
                 }
             }
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'!' | b'.' | b'|' | b'&' | b'<' | b'>' | b'=' => {
+                operators += 1;
+                if operators > MAX_JMESPATH_OPERATORS {
+                    return Err(format!(
+                        "the JmesPath query has more than {MAX_JMESPATH_OPERATORS} operators (MAX_JMESPATH_OPERATORS) at byte {i}"
+                    ));
+                }
+            }
             _ => {}
         }
     }

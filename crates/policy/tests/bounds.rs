@@ -61,6 +61,27 @@ fn jmespath_nested_parens_are_refused_before_the_jmespath_parser() {
 }
 
 #[test]
+fn jmespath_operator_chains_are_refused_before_they_recurse() {
+    // Found by the policy_deep fuzz target: 2,048 `!` (no brackets) overflowed the stack of the
+    // jmespath interpreter. Chains of `.` and `|` nest the same way.
+    for query in [
+        format!("{}b", "!".repeat(2048)),
+        vec!["a"; 1000].join("."),
+        vec!["a"; 1000].join("|"),
+    ] {
+        let text = format!(
+            "version=1.2; authorizationrules{{ c:[type==\"j\"] && [type==\"r\", value==JmesPath(c.value, \"{query}\")] => permit(); }};"
+        );
+        let e = on_small_stack(move || parse_err(text));
+        assert_eq!(e.code, "PolicyParsingError", "{e}");
+        assert!(e.message.contains("MAX_JMESPATH_OPERATORS"), "{e}");
+    }
+    // Ordinary queries stay well within it.
+    let ok = "version=1.2; authorizationrules{ c:[type==\"j\"] && [type==\"r\", value==JmesPath(c.value, \"x.keys[0].kid || !flag\")] => permit(); };";
+    assert!(compile(ok).is_ok());
+}
+
+#[test]
 fn jmespath_query_from_a_claim_is_prescanned_at_evaluation() {
     let p = compile(
         "version=1.2; authorizationrules{ q:[type==\"q\"] && j:[type==\"j\"] && [type==\"r\", value==JmesPath(j.value, q.value)] => permit(); };",
