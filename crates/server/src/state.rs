@@ -1,11 +1,15 @@
 //! Shared server state: configuration, store, signing keys and the cache of
 //! compiled policies.
 //!
-//! Several nodes: the change watcher ([`crate::cluster`]) drops every cached
-//! provider and policy as soon as the store's change counter moves, so a
-//! change on any node is served everywhere within `store.poll_interval_ms`;
-//! and while the database is unreachable, cached providers and policies
-//! keep being served however old (the attest path never writes to it).
+//! Several nodes: the change watcher ([`crate::cluster`]) marks every cached
+//! provider and policy invalidated as soon as the store's change counter
+//! moves, so a change on any node is served everywhere within
+//! `store.poll_interval_ms`: the next request re-reads the store and waits
+//! for that read rather than use what it had. Invalidated entries are
+//! marked, never dropped: while the database is unreachable, cached
+//! providers and policies keep being served however old or invalidated (the
+//! attest path never writes to it), so a change noticed just before the
+//! database went away cannot stop attestation.
 //!
 //! Policies are compiled once, when first needed after they change, and kept
 //! in compiled form; an attest request never re-parses policy text. Each node
@@ -53,6 +57,17 @@ pub struct ActivePolicy {
 struct CachedPolicy {
     policy: Option<Arc<ActivePolicy>>,
     loaded: Instant,
+    /// Set by an invalidation: re-read before use unless the store is
+    /// unreachable.
+    invalidated: bool,
+}
+
+/// A provider record (or its absence), when it was read and whether an
+/// invalidation has marked it since.
+struct CachedProvider {
+    record: Option<Arc<ProviderRecord>>,
+    loaded: Instant,
+    invalidated: bool,
 }
 
 /// State shared by every request handler.
@@ -104,12 +119,27 @@ pub struct Caches {
 }
 
 impl Caches {
-    /// Forget every cached provider and policy (compiled texts stay: they
-    /// are keyed by content).
+    /// Mark every cached provider and policy invalidated: each is re-read
+    /// before its next use, and served as it was only while the store is
+    /// unreachable (compiled texts stay valid: they are keyed by content).
     pub fn invalidate_all(&self) {
         self.policy_generation.fetch_add(1, Ordering::AcqRel);
-        self.policies.write().expect("policy cache lock").clear();
-        self.providers.write().expect("provider cache lock").clear();
+        for c in self
+            .policies
+            .write()
+            .expect("policy cache lock")
+            .values_mut()
+        {
+            c.invalidated = true;
+        }
+        for c in self
+            .providers
+            .write()
+            .expect("provider cache lock")
+            .values_mut()
+        {
+            c.invalidated = true;
+        }
     }
 
     /// Record whether the store answers; true when that changed.
@@ -131,9 +161,6 @@ fn canonical_base_of(config: &Config, port: u16, provider: &str) -> String {
 
 /// A provider and an attestation type.
 type PolicyKey = (String, AttestationType);
-
-/// A provider record (or its absence) and when it was read.
-type CachedProvider = (Option<Arc<ProviderRecord>>, Instant);
 
 /// A compile of one policy text, shared by everyone who waits for it, and
 /// when it was started.
@@ -232,14 +259,16 @@ impl AppState {
             .read()
             .expect("provider cache lock")
             .get(name)
-            .map(|(p, at)| (p.clone(), at.elapsed() < ttl));
+            .map(|c| (c.record.clone(), !c.invalidated && c.loaded.elapsed() < ttl));
         if let Some((p, true)) = cached {
             return Ok(p);
         }
+        let generation = self.policy_generation.load(Ordering::Acquire);
         let record = match self.store.get_provider(name).await {
             Ok(r) => r.map(Arc::new),
             // The data plane keeps going on what it knew while the database
-            // is unreachable; the change watcher drops it once it returns.
+            // is unreachable, invalidated or not; it is re-read once the
+            // database returns.
             Err(attesta_store::StoreError::Unavailable(e)) if cached.is_some() => {
                 tracing::debug!(provider = name, error = %e, "store unreachable: cached provider");
                 return Ok(cached.and_then(|(p, _)| p));
@@ -247,11 +276,28 @@ impl AppState {
             Err(e) => return Err(ApiError::internal(e)),
         };
         let mut cache = self.providers.write().expect("provider cache lock");
-        // Host names are attacker-chosen: bound what unknown names can cost.
-        if cache.len() > 10_000 {
-            cache.clear();
+        // An invalidation since the read: what was read may be stale, and
+        // the entry it marked stays marked.
+        if self.policy_generation.load(Ordering::Acquire) != generation {
+            return Ok(record);
         }
-        cache.insert(name.to_string(), (record.clone(), Instant::now()));
+        // Host names are attacker-chosen: bound what unknown names can cost,
+        // and let them evict only each other, never a provider that exists
+        // (which must stay to serve through a database outage).
+        if cache.len() > 10_000 {
+            cache.retain(|_, c| c.record.is_some());
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+        }
+        cache.insert(
+            name.to_string(),
+            CachedProvider {
+                record: record.clone(),
+                loaded: Instant::now(),
+                invalidated: false,
+            },
+        );
         Ok(record)
     }
 
@@ -270,8 +316,8 @@ impl AppState {
             .read()
             .expect("policy cache lock")
             .get(&key)
-            .map(|c| (c.policy.clone(), c.loaded.elapsed() < ttl));
-        if let Some((policy, true)) = cached {
+            .map(|c| (c.policy.clone(), c.invalidated, c.loaded.elapsed() < ttl));
+        if let Some((policy, false, true)) = cached {
             return Ok(policy);
         }
         let loader = {
@@ -283,12 +329,15 @@ impl AppState {
         };
         let _loading = match (loader.clone().try_lock_owned(), cached.clone()) {
             (Ok(guard), _) => guard,
-            // Another request is refreshing: keep serving what we had.
-            (Err(_), Some((stale, false))) => return Ok(stale),
-            // Nothing to serve yet: wait for that load.
+            // Another request is refreshing an entry that merely aged: keep
+            // serving what we had.
+            (Err(_), Some((old, false, _))) => return Ok(old),
+            // Nothing to serve yet, or what we had was invalidated by a
+            // change: wait for that load.
             (Err(_), _) => loader.lock_owned().await,
         };
         if let Some(c) = self.policies.read().expect("policy cache lock").get(&key)
+            && !c.invalidated
             && c.loaded.elapsed() < ttl
         {
             return Ok(c.policy.clone());
@@ -297,7 +346,7 @@ impl AppState {
         let record = match self.store.get_policy(provider, ty.as_str()).await {
             Ok(r) => r,
             Err(attesta_store::StoreError::Unavailable(e)) => {
-                if let Some((stale, _)) = cached {
+                if let Some((stale, _, _)) = cached {
                     tracing::debug!(provider, error = %e, "store unreachable: cached policy");
                     return Ok(stale);
                 }
@@ -345,6 +394,7 @@ impl AppState {
             CachedPolicy {
                 policy,
                 loaded: Instant::now(),
+                invalidated: false,
             },
         );
     }
@@ -462,21 +512,29 @@ impl AppState {
             .await
     }
 
-    /// Forget a cached provider record (after a create, update or delete).
+    /// Mark a cached provider record invalidated (after a create, update or
+    /// delete): re-read before its next use.
     pub fn invalidate_provider(&self, provider: &str) {
-        self.providers
+        self.policy_generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(c) = self
+            .providers
             .write()
             .expect("provider cache lock")
-            .remove(provider);
+            .get_mut(provider)
+        {
+            c.invalidated = true;
+        }
     }
 
-    /// Forget cached policies of a provider (after a write or a delete).
+    /// Mark the cached policies of a provider invalidated (after a write or
+    /// a delete): re-read before their next use.
     pub fn invalidate_policies(&self, provider: &str) {
         self.policy_generation.fetch_add(1, Ordering::AcqRel);
-        self.policies
-            .write()
-            .expect("policy cache lock")
-            .retain(|(p, _), _| p != provider);
+        for ((p, _), c) in self.policies.write().expect("policy cache lock").iter_mut() {
+            if p == provider {
+                c.invalidated = true;
+            }
+        }
     }
 }
 
