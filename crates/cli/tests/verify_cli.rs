@@ -128,13 +128,31 @@ fn sample_then_verify_with_and_without_the_test_root() {
         .arg(&report)
         .args(["--collateral", "/nonexistent"]));
     assert_eq!(code, 4);
-    // A missing collateral directory is a rejection naming the missing file.
+    // A directory without collateral is a rejection naming the missing
+    // file, once the chain is trusted (as on the server, the PCK chain's
+    // root is judged before collateral is looked for).
     let (code, v) = run(bin()
         .args(["verify", "openenclave", "--report"])
         .arg(&report)
         .args(["--collateral", tmp.path().to_str().unwrap()]));
     assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["code"], "UntrustedRoot");
+    let empty = tempfile::tempdir().unwrap();
+    let (code, v) = run(bin()
+        .args(["verify", "openenclave", "--report"])
+        .arg(&report)
+        .args(["--trust-root", root])
+        .arg("--collateral")
+        .arg(empty.path()));
+    assert_eq!(code, 1, "{v}");
     assert_eq!(v["error"]["code"], "MissingFile");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tcb_info.json"),
+        "{v}"
+    );
 }
 
 #[test]

@@ -67,7 +67,11 @@ impl OfflineSource {
         ca: PckCa,
     ) -> Result<DcapCollateral, CollateralError> {
         let fmspc = normalize_fmspc(fmspc)?;
-        let candidates: Vec<PathBuf> = if self.dir.join("tcb_info.json").exists() {
+        let single = self.dir.join("tcb_info.json").exists();
+        let candidates: Vec<PathBuf> = if single {
+            // The directory is one bundle: what is wrong with it is the
+            // answer (a missing CRL names its file), not "no bundle".
+            import_dir(&self.dir)?;
             vec![self.dir.clone()]
         } else {
             let entries = std::fs::read_dir(&self.dir).map_err(|e| CollateralError::Io {
@@ -79,6 +83,11 @@ impl OfflineSource {
                 .filter(|p| p.is_dir())
                 .collect();
             dirs.sort();
+            if dirs.is_empty() {
+                // Neither a bundle nor a directory of bundles: name the
+                // bundle file that is missing.
+                import_dir(&self.dir)?;
+            }
             dirs
         };
         let mut best: Option<(i64, DcapCollateral)> = None;

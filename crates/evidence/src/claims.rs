@@ -52,3 +52,33 @@ impl Claims {
         self.0.extend(other.0);
     }
 }
+
+/// Names of the claims the service itself emits (beside the per-TEE claims
+/// each verifier names), in one place so the server, the CLI and the policy
+/// crate's reserved list spell them once.
+pub mod names {
+    /// The TEE kind (`sgx`, `sevsnpvm`, `tdxvm`, `tpm`, `azurevm`, …).
+    pub const ATTESTATION_TYPE: &str = "x-ms-attestation-type";
+    /// Binary runtime data of an SGX or Open Enclave attestation (base64url).
+    pub const SGX_EHD: &str = "x-ms-sgx-ehd";
+    /// Deprecated aliases of [`SGX_EHD`] still read by older relying parties.
+    pub const MAA_EHD: &str = "maa-ehd";
+    /// See [`MAA_EHD`].
+    pub const AAS_EHD: &str = "aas-ehd";
+    /// Runtime data given as JSON, bound to the report.
+    pub const RUNTIME: &str = "x-ms-runtime";
+    /// Init-time data given as JSON, bound to the report.
+    pub const INITTIME: &str = "x-ms-inittime";
+    /// The SGX collateral hashes.
+    pub const SGX_COLLATERAL: &str = "x-ms-sgx-collateral";
+    /// Deprecated alias of [`SGX_COLLATERAL`].
+    pub const MAA_ATTESTATION_COLLATERAL: &str = "maa-attestationcollateral";
+    /// Attesta: the platform's TCB status.
+    pub const TCB_STATUS: &str = "x-attesta-tcb-status";
+    /// Attesta: the TCB evaluation data number of the TCB info used.
+    pub const TCB_EVALUATION_DATA_NUMBER: &str = "x-attesta-tcb-evaluation-data-number";
+    /// Attesta: seconds the collateral had expired, when served in grace.
+    pub const COLLATERAL_EXPIRED_FOR: &str = "x-attesta-collateral-expired-for";
+    /// Attesta: the pinned verification time (Unix seconds), when pinned.
+    pub const VERIFICATION_TIME: &str = "x-attesta-verification-time";
+}

@@ -51,10 +51,10 @@ use attesta_evidence::{AttestationType, ErrorCode, UnixTime, sgx, tdx};
 
 use crate::cache::VersionCache;
 use crate::dcap::{DcapKind, DcapVerifier, VerifiedCache};
+use crate::engine::token::{TokenShape, issue_token, resolve_policy};
 use crate::error::ApiError;
 use crate::provider::ProviderCtx;
 use crate::provider_config::ProviderConfig;
-use crate::routes::attest::{TokenShape, issue_token, resolve_policy};
 use crate::snp::SnpVerifier;
 use crate::state::AppState;
 

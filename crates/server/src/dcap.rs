@@ -30,7 +30,7 @@ use crate::provider_config::ProviderConfig;
 /// The `tcbEvaluationDataNumber` of the TCB info the evidence was judged
 /// against (Attesta's claim; policies select a minimum with
 /// `x-ms-sgx-tcbidentifier`).
-pub const TCB_EVALUATION_CLAIM: &str = "x-attesta-tcb-evaluation-data-number";
+pub const TCB_EVALUATION_CLAIM: &str = attesta_evidence::claims::names::TCB_EVALUATION_DATA_NUMBER;
 
 /// Apply the `x-ms-sgx-tcbidentifier` configuration property (reference
 /// §1.10, §3.8): the TCB baseline evidence is judged against.

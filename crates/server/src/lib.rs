@@ -29,6 +29,7 @@ pub mod codec;
 pub mod config;
 pub mod conn;
 pub mod dcap;
+pub mod engine;
 pub mod error;
 pub mod evidence;
 mod fsutil;

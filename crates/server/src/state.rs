@@ -453,7 +453,7 @@ impl AppState {
         let text = text.to_string();
         self.policy_pool
             .run(provider, "compilation", move || {
-                attesta_policy::compile(&text).map_err(crate::routes::attest::policy_error)
+                attesta_policy::compile(&text).map_err(crate::engine::token::policy_error)
             })
             .await
     }
@@ -481,7 +481,7 @@ impl AppState {
             .run(provider, "evaluation", move || {
                 policy
                     .evaluate_with_limits(&incoming, &limits)
-                    .map_err(crate::routes::attest::policy_error)
+                    .map_err(crate::engine::token::policy_error)
             })
             .await
     }
@@ -506,7 +506,7 @@ impl AppState {
             .run(provider, "evaluation", move || {
                 let properties = policy
                     .configuration_properties_with_limits(&incoming, &limits)
-                    .map_err(crate::routes::attest::policy_error)?;
+                    .map_err(crate::engine::token::policy_error)?;
                 Ok((properties, incoming))
             })
             .await

@@ -9,7 +9,7 @@
 //! bound to the provider it was issued for.
 //!
 //! The request message (quote, AK certificate, event log, key binding) is
-//! verified in `routes::tpm::maa_request`, which opens the context with
+//! verified in `engine::tpm_protocol::maa_request`, which opens the context with
 //! [`open_context`].
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};

@@ -73,7 +73,7 @@ pub struct OpenIdMetadata {
 
 /// The claims the service itself puts into attestation tokens, for every
 /// evidence type (policies add their own on top). Sources: the token
-/// assembly in `attesta_server::routes::attest` and `routes::tpm`, and the
+/// assembly in `attesta_server::engine`, and the
 /// evidence verifiers' output claims (SGX, Open Enclave, TDX, SEV-SNP,
 /// Azure guest). TDX's `tdx_rtmr0`–`tdx_rtmr3` are spelled out.
 pub const CLAIMS_SUPPORTED: &[&str] = &[

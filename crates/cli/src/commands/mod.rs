@@ -14,12 +14,6 @@ pub mod token;
 pub mod tpm;
 pub mod verify;
 
-/// Unpadded base64url.
-pub fn b64url(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// Read a file, naming it in the error (exit 4 when it fails).
 pub fn read(p: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     crate::client::read_file(p)

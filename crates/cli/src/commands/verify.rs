@@ -17,9 +17,8 @@ use serde_json::{Value, json};
 use crate::client::print_json;
 use crate::commands::{read, usage, verdict};
 use attesta_evidence::openenclave::OeReport;
-use attesta_evidence::roots::{RootKind, TrustRoots};
-use attesta_evidence::sgx::{self, SgxVerifier};
-use attesta_evidence::{ErrorCode, UnixTime, Verifier, binding};
+use attesta_evidence::sgx;
+use attesta_evidence::{AttestationType, ErrorCode};
 
 #[derive(Debug, Args)]
 pub struct CommonVerifyArgs {
@@ -110,7 +109,6 @@ pub enum InspectCmd {
 }
 
 pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
-    #[derive(PartialEq)]
     enum Kind {
         Sgx,
         Oe,
@@ -128,26 +126,30 @@ pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
         Ok(b) => b,
         Err(e) => return Ok(usage(e)),
     };
-    let at = match &common.at {
-        Some(s) => match attesta_server::provider_config::parse_time(s) {
-            Ok(t) => t,
-            Err(e) => return Ok(usage(format!("--at: {e}"))),
-        },
-        None => UnixTime::now(),
+    if let Some(s) = &common.at
+        && let Err(e) = attesta_server::provider_config::parse_time(s)
+    {
+        return Ok(usage(format!("--at: {e}")));
+    }
+    // The verification context, as a provider's configuration gives it to
+    // the server: the trust roots added and the pinned time.
+    let mut config = attesta_server::provider_config::ProviderConfig {
+        verification_time: common.at.clone(),
+        ..Default::default()
     };
-    let mut roots = sgx::intel_trust_roots(TrustRoots::empty());
     for p in &common.trust_root {
         let pem = match read(p) {
             Ok(b) => b,
             Err(e) => return Ok(usage(e)),
         };
-        let ders = match sgx::pki::pem_certificates(&pem) {
-            Ok(d) if !d.is_empty() => d,
+        match sgx::pki::pem_certificates(&pem) {
+            Ok(d) if !d.is_empty() => {}
             _ => return Ok(usage(format!("{} holds no PEM certificate", p.display()))),
-        };
-        for der in ders {
-            roots = roots.with_configured(RootKind::IntelSgx, der);
         }
+        config
+            .test_roots
+            .intel
+            .push(String::from_utf8_lossy(&pem).into_owned());
     }
     let runtime = match &common.runtime_data {
         Some(p) => match read(p) {
@@ -166,53 +168,27 @@ pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
             ),
         )));
     }
-    let collateral = match attesta_collateral::import_dir(&common.collateral) {
-        Ok(c) => c,
-        Err(e) => return Ok(verdict(Err((e.code(), e.to_string())))),
+    let ty = match kind {
+        Kind::Sgx => AttestationType::SgxEnclave,
+        Kind::Oe => AttestationType::OpenEnclave,
+        Kind::Tdx => AttestationType::TdxVm,
     };
-    // The server leaves the debug attribute to policy; so does this command
-    // (the claim x-ms-sgx-is-debuggable says it).
-    let sgx_v = SgxVerifier { allow_debug: true };
-    let result = if kind == Kind::Tdx {
-        let v = attesta_evidence::tdx::TdxVerifier { allow_debug: true };
-        v.parse(&evidence)
-            .map_err(|e| (e.code(), e.to_string()))
-            .and_then(|ev| {
-                v.verify(&ev, &collateral, &roots, at)
-                    .map_err(|e| (e.code(), e.to_string()))
-            })
-    } else if kind == Kind::Oe {
-        let v = attesta_evidence::openenclave::OpenEnclaveVerifier { sgx: sgx_v };
-        v.parse(&evidence)
-            .map_err(|e| (e.code(), e.to_string()))
-            .and_then(|ev| {
-                v.verify(&ev, &collateral, &roots, at)
-                    .map_err(|e| (e.code(), e.to_string()))
-            })
-    } else {
-        sgx_v
-            .parse(&evidence)
-            .map_err(|e| (e.code(), e.to_string()))
-            .and_then(|ev| {
-                sgx_v
-                    .verify(&ev, &collateral, &roots, at)
-                    .map_err(|e| (e.code(), e.to_string()))
-            })
+    // The server's attester and claim assembly, over the bundle directory.
+    let input = attesta_server::engine::offline::OfflineInput {
+        evidence,
+        runtime_data: runtime,
+        config,
+        collateral_dir: &common.collateral,
     };
-    let result = result.and_then(|verified| {
-        if let Some(rt) = &runtime {
-            binding::check_runtime_data(&verified.report_data, rt)
-                .map_err(|e| (e.code(), e.to_string()))?;
-        }
-        let mut claims = verified.claims.into_map();
-        if let Some(rt) = &runtime
-            && kind != Kind::Tdx
-        {
-            claims.insert("x-ms-sgx-ehd".into(), json!(crate::commands::b64url(rt)));
-        }
-        Ok(Value::Object(claims))
+    let result = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current()
+            .block_on(attesta_server::engine::offline::verify_dcap(ty, input))
     });
-    Ok(verdict(result))
+    Ok(verdict(
+        result
+            .map(Value::Object)
+            .map_err(|e| (e.inner.unwrap_or(e.code), e.message)),
+    ))
 }
 
 fn report_json(r: &sgx::ReportBody) -> Value {

@@ -406,7 +406,7 @@ impl AzureGuestVerified {
     /// The incoming claims (see the module doc of [`super`]).
     pub fn claims(&self) -> Claims {
         let mut c = Claims::new();
-        c.insert("x-ms-attestation-type", "azurevm");
+        c.insert(crate::claims::names::ATTESTATION_TYPE, "azurevm");
         if let Some(id) = self.runtime.vm_unique_id() {
             c.insert("x-ms-azurevm-vmid", id);
         }

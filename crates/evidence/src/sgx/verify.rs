@@ -779,7 +779,7 @@ impl SgxVerified {
     pub fn claims_with_quote_hash(&self, quote_hash: &[u8; 32]) -> Claims {
         let r = &self.report;
         let mut c = Claims::new();
-        c.insert("x-ms-attestation-type", "sgx");
+        c.insert(crate::claims::names::ATTESTATION_TYPE, "sgx");
         c.insert("x-ms-sgx-is-debuggable", r.is_debug());
         c.insert("x-ms-sgx-product-id", r.isv_prod_id);
         c.insert_hex("x-ms-sgx-mrenclave", &r.mr_enclave);

@@ -507,7 +507,7 @@ impl SnpVerified {
         let g = self.generation;
         let reported = TcbVersion::decode(r.reported_tcb, g);
         let mut c = Claims::new();
-        c.insert("x-ms-attestation-type", "sevsnpvm");
+        c.insert(crate::claims::names::ATTESTATION_TYPE, "sevsnpvm");
         c.insert_hex("x-ms-sevsnpvm-authorkeydigest", &r.author_key_digest);
         c.insert("x-ms-sevsnpvm-bootloader-svn", reported.bootloader);
         c.insert_hex("x-ms-sevsnpvm-familyId", &r.family_id);

@@ -353,7 +353,7 @@ impl TdxVerified {
         let r = &self.report;
         let attrs = r.td_attributes_u64();
         let mut c = Claims::new();
-        c.insert("x-ms-attestation-type", "tdxvm");
+        c.insert(crate::claims::names::ATTESTATION_TYPE, "tdxvm");
         c.insert("eat_profile", EAT_PROFILE_TDXVM);
         c.insert(
             "dbgstat",

@@ -23,7 +23,6 @@ pub mod health;
 pub mod metadata;
 pub mod openapi;
 pub mod policy;
-pub mod tpm;
 
 use std::time::Duration;
 
@@ -58,7 +57,7 @@ fn maa_routes(state: &AppState) -> Router<AppState> {
     let versioned = Router::new()
         .route(
             "/attest/{attestation_type}",
-            post(attest::attest).get(tpm::challenge),
+            post(attest::attest).get(attest::challenge),
         )
         .route(
             "/policies/{attestation_type}",

@@ -20,49 +20,20 @@
 //! `secureBootEnabled`, `pcrs`, `events`, …) are incoming claims for the
 //! policy; the token holds what the policy issues, as MAA's TPM tokens do.
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{RawPathParams, State};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::codec::b64_lenient;
+use crate::engine::request::TpmQuoteRequest;
+use crate::engine::token::{TokenShape, issue_token, resolve_policy};
 use crate::error::ApiError;
 use crate::provider::ProviderCtx;
 use crate::provider_config::ProviderConfig;
-use crate::routes::attest::{TokenShape, issue_token, path_param, resolve_policy};
 use crate::state::AppState;
 use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::tpm::verify::BootEvidence;
 use attesta_evidence::tpm::{Pcrs, QuoteParts, TpmEvidence, TpmSettings, TpmVerified};
 use attesta_evidence::{AttestationType, ErrorCode, UnixTime};
-
-#[derive(Debug, Deserialize)]
-struct QuoteB64 {
-    attest: String,
-    signature: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OneShot {
-    service_context: String,
-    #[serde(default)]
-    challenge: Option<String>,
-    quotes: Vec<QuoteB64>,
-    ak_public: String,
-    #[serde(default)]
-    ak_certificate: Option<String>,
-    #[serde(default)]
-    ak_intermediates: Vec<String>,
-    pcrs: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
-    #[serde(default)]
-    event_log: Option<String>,
-    #[serde(default)]
-    nonce: Option<Value>,
-    #[serde(default, rename = "draftPolicyForAttestation")]
-    draft_policy: Option<String>,
-}
 
 fn bytes(name: &str, s: &str) -> Result<Vec<u8>, ApiError> {
     b64_lenient(s)
@@ -82,25 +53,33 @@ fn bank(name: &str) -> Result<u16, ApiError> {
     }
 }
 
-/// `GET /attest/{type}`: only `Tpm:challenge` exists.
-pub async fn challenge(
-    State(state): State<AppState>,
-    ctx: ProviderCtx,
-    params: RawPathParams,
-) -> Result<Json<Value>, ApiError> {
-    let raw = path_param(&params, "attestation_type").unwrap_or_default();
-    if !raw.eq_ignore_ascii_case("Tpm:challenge") {
-        return Err(ApiError::new(
-            axum::http::StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "attestation is a POST; GET exists only for /attest/Tpm:challenge",
-        ));
-    }
+/// `GET /attest/Tpm:challenge`: a fresh challenge and its sealed
+/// `service_context`.
+pub(crate) fn challenge(state: &AppState, ctx: &ProviderCtx) -> Result<Value, ApiError> {
     let (challenge, context) =
         crate::tpm::new_challenge(&state.tpm_context, ctx.name(), UnixTime::now().0)?;
-    Ok(Json(
-        json!({ "challenge": challenge, "service_context": context }),
-    ))
+    Ok(json!({ "challenge": challenge, "service_context": context }))
+}
+
+/// A message of the MAA TPM protocol: a request (`payload.request`, a JWS)
+/// is verified; anything else is an init message answered with a
+/// challenge. The reply goes back in the `{"data": …}` envelope.
+pub(crate) async fn message(
+    state: &AppState,
+    ctx: &ProviderCtx,
+    message: &Value,
+) -> Result<Value, ApiError> {
+    let reply = match message
+        .get("payload")
+        .and_then(|p| p.get("request"))
+        .and_then(Value::as_str)
+    {
+        Some(request) => maa_request(state, ctx, request).await?,
+        None => {
+            crate::tpm::handle_init(&state.tpm_context, ctx.name(), message, UnixTime::now().0)?
+        }
+    };
+    Ok(crate::tpm::encode_envelope(&reply))
 }
 
 /// The token's lifetime (`report_validity_in_minutes`, default one day, at
@@ -133,7 +112,9 @@ fn token_shape(properties: &Map<String, Value>) -> TokenShape {
 fn service_claims(incoming: Map<String, Value>) -> Map<String, Value> {
     incoming
         .into_iter()
-        .filter(|(k, _)| k == "x-ms-attestation-type" || k.starts_with("x-attesta-"))
+        .filter(|(k, _)| {
+            k == attesta_evidence::claims::names::ATTESTATION_TYPE || k.starts_with("x-attesta-")
+        })
         .collect()
 }
 
@@ -153,14 +134,11 @@ fn settings(config: &Map<String, Value>) -> TpmSettings {
 }
 
 /// `POST /attest/Tpm:quote`.
-pub async fn quote(
-    state: AppState,
-    ctx: ProviderCtx,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let req: OneShot = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::invalid_parameter(format!("the body is not a TPM quote request: {e}"))
-    })?;
+pub(crate) async fn quote(
+    state: &AppState,
+    ctx: &ProviderCtx,
+    req: TpmQuoteRequest,
+) -> Result<Value, ApiError> {
     let now = UnixTime::now();
     let challenge_b64 = crate::tpm::open_context(
         &state.tpm_context,
@@ -220,8 +198,8 @@ pub async fn quote(
     // quote is checked, but after the cheap checks (sealed challenge, field
     // decoding): a draft policy costs a compile on the policy pool.
     let policy = resolve_policy(
-        &state,
-        &ctx,
+        state,
+        ctx,
         AttestationType::Tpm,
         req.draft_policy.as_deref(),
     )
@@ -249,8 +227,8 @@ pub async fn quote(
         pinned,
         ..
     } = check(
-        &state,
-        &ctx,
+        state,
+        ctx,
         &policy.compiled,
         &settings(&config),
         &evidence,
@@ -269,15 +247,15 @@ pub async fn quote(
         service.insert("x-attesta-verification-time".into(), json!(at.0));
     }
     let token = issue_token(
-        &state,
-        &ctx,
+        state,
+        ctx,
         &policy,
         service,
         evaluation.outgoing,
         req.nonce,
         token_shape(&evaluation.properties),
     )?;
-    Ok(Json(json!({ "token": token })))
+    Ok(json!({ "token": token }))
 }
 
 /// One request's TPM evidence, verified for its provider, and the incoming
@@ -328,7 +306,7 @@ fn check(
         .claims_where(|name| policy.may_read_claim(name))
         .into_map();
     incoming.insert(
-        "x-ms-attestation-type".into(),
+        attesta_evidence::claims::names::ATTESTATION_TYPE.into(),
         json!(AttestationType::Tpm.claim_value()),
     );
     if ak_trusted_by_config {
@@ -823,7 +801,7 @@ pub async fn maa_request(
     // name the service vouches for (`aikValidated`, `secureBootEnabled`, …):
     // a condition written without `issuer==` must never match them.
     let incoming = attesta_policy::incoming_claims_checked(&incoming_map, &custom)
-        .map_err(crate::routes::attest::policy_error)?;
+        .map_err(crate::engine::token::policy_error)?;
     let evaluation = state
         .evaluate_policy(ctx.name(), &policy.compiled, incoming)
         .await?;

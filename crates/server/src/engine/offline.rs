@@ -1,0 +1,91 @@
+//! The engine over offline collateral, for `attesta verify`: the server's
+//! own attesters and claim assembly, with a collateral directory as the
+//! collateral source instead of the fetching service, and the verification
+//! context (trust roots, pinned time) built from a provider configuration
+//! exactly as the server builds it from a provider record. What the CLI
+//! prints is what a token of the server would carry as service claims.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::dcap::{DcapKind, DcapVerifier, VerifiedCache};
+use crate::engine::claims;
+use crate::engine::request::{Data, DataType};
+use crate::error::ApiError;
+use crate::evidence::{AttestInput, EvidenceVerifier};
+use crate::provider_config::ProviderConfig;
+use attesta_collateral::{CollateralOptions, CollateralService, MemoryCache, OfflineSource};
+use attesta_evidence::{AttestationType, UnixTime};
+use attesta_store::{ProviderRecord, TrustModel};
+
+/// An offline verification: what `attesta verify` was given.
+pub struct OfflineInput<'a> {
+    /// The evidence (quote or report bytes).
+    pub evidence: Vec<u8>,
+    /// Binary runtime data to bind, if any.
+    pub runtime_data: Option<Vec<u8>>,
+    /// The verification context, as a provider would configure it (trust
+    /// roots, pinned time, grace).
+    pub config: ProviderConfig,
+    /// A directory of collateral bundles (one bundle or several).
+    pub collateral_dir: &'a Path,
+}
+
+/// A provider record holding `config`, for the attesters.
+pub fn provider(config: &ProviderConfig) -> Result<ProviderRecord, ApiError> {
+    Ok(ProviderRecord {
+        name: "offline".into(),
+        trust_model: TrustModel::Isolated,
+        token_hashes: Vec::new(),
+        config: serde_json::to_value(config).map_err(ApiError::internal)?,
+        created_at: 0,
+        version: 0,
+        key_epoch: 0,
+    })
+}
+
+/// Verifies DCAP evidence (`ty` one of SgxEnclave, OpenEnclave, TdxVm)
+/// with the server's attester and returns the service claims.
+pub async fn verify_dcap(
+    ty: AttestationType,
+    input: OfflineInput<'_>,
+) -> Result<Map<String, Value>, ApiError> {
+    let kind = match ty {
+        AttestationType::SgxEnclave => DcapKind::Sgx,
+        AttestationType::OpenEnclave => DcapKind::OpenEnclave,
+        AttestationType::TdxVm => DcapKind::Tdx,
+        other => {
+            return Err(ApiError::invalid_operation(format!(
+                "{other} is not DCAP evidence"
+            )));
+        }
+    };
+    let attester = DcapVerifier {
+        kind,
+        collateral: Arc::new(CollateralService::new(
+            Box::new(OfflineSource::new(input.collateral_dir)),
+            Arc::new(MemoryCache::default()),
+            CollateralOptions::default(),
+        )),
+        verified: Arc::new(VerifiedCache::default()),
+    };
+    let record = provider(&input.config)?;
+    let verified = attester
+        .verify(
+            &record,
+            &AttestInput {
+                evidence: input.evidence,
+                body: Value::Null,
+            },
+            UnixTime::now(),
+        )
+        .await?;
+    let runtime = input.runtime_data.map(|bytes| Data {
+        bytes,
+        kind: DataType::Binary,
+    });
+    claims::service_claims(ty, &verified, runtime.as_ref(), None)
+        .map_err(crate::engine::maa::claims_error)
+}
