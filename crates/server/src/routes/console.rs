@@ -3,7 +3,7 @@
 //! The console is a static page built into the binary (HTML, CSS and one
 //! script under `crates/server/assets/console/`, no CDN, no build step),
 //! served anonymously at `GET /console` with `/console/app.js` and
-//! `/console/app.css`. It holds no data: it asks for the admin token, keeps
+//! `/console/app.css` (and its icon, `/console/favicon.svg`). It holds no data: it asks for the admin token, keeps
 //! it in the tab's `sessionStorage`, and reads and writes everything through
 //! the authenticated admin and control-plane API. Its Content-Security-Policy
 //! allows scripts, styles and requests from this origin only (no inline
@@ -42,6 +42,7 @@ use attesta_token::jwt::{VerifyOptions, decode_unverified, verify_jwt};
 const INDEX_HTML: &str = include_str!("../../assets/console/index.html");
 const APP_JS: &str = include_str!("../../assets/console/app.js");
 const APP_CSS: &str = include_str!("../../assets/console/app.css");
+const FAVICON_SVG: &str = include_str!("../../assets/console/favicon.svg");
 
 /// Scripts, styles and API calls from this origin only; no inline code, no
 /// plugins, no framing, no form posts elsewhere.
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console", get(index))
         .route("/console/app.js", get(script))
         .route("/console/app.css", get(style))
+        .route("/console/favicon.svg", get(icon))
         .route("/admin/policies:check", post(check))
         .route("/admin/policies:dryrun", post(dry_run))
         .route("/admin/tokens:inspect", post(inspect))
@@ -94,6 +96,10 @@ async fn script() -> Response {
 
 async fn style() -> Response {
     asset("text/css; charset=utf-8", APP_CSS)
+}
+
+async fn icon() -> Response {
+    asset("image/svg+xml", FAVICON_SVG)
 }
 
 /// A JSON request body of type `T`, with a 400 that says what is expected.
