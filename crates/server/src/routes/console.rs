@@ -125,6 +125,13 @@ fn error_view(e: &attesta_policy::PolicyError) -> Value {
     })
 }
 
+/// A policy error as a 400 with the policy crate's code
+/// (`PolicyParsingError`, `PolicyEvaluationError`) and `line:column: ` in
+/// front of the message when the error has a position.
+fn policy_error(e: attesta_policy::PolicyError) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, e.code, e.to_string())
+}
+
 /// `POST /admin/policies:check`.
 async fn check(
     State(state): State<AppState>,
@@ -173,10 +180,8 @@ async fn dry_run(
     let result = state
         .policy_pool
         .run(POOL_KEY, "dry run", move || {
-            let policy =
-                attesta_policy::check(&req.policy).map_err(crate::routes::attest::policy_error)?;
-            attesta_policy::eval_json(&policy, &req.claims)
-                .map_err(crate::routes::attest::policy_error)
+            let policy = attesta_policy::check(&req.policy).map_err(policy_error)?;
+            attesta_policy::eval_json(&policy, &req.claims).map_err(policy_error)
         })
         .await?;
     Ok(Json(result))
