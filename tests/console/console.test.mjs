@@ -103,6 +103,11 @@ test("the console: log in, edit, check, save, dry-run, attest, inspect", async (
     assert.match(await status.textContent(), /'\}'/);
     assert.equal(await status.getAttribute("class"), "status bad");
     assert.equal((await text("#policy-gutter")).split("\n").length, BROKEN.split("\n").length);
+    // Clicking the error puts the cursor at line 5, column 1.
+    await status.click();
+    const caret = await page.evaluate(() => document.getElementById("policy-text").selectionStart);
+    assert.equal(caret, BROKEN.split("\n").slice(0, 4).join("\n").length + 1);
+    assert.equal(BROKEN.slice(caret, caret + 2), "};");
 
     // Fix it: the check turns valid; save it.
     await page.fill("#policy-text", GOOD);

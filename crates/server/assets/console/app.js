@@ -199,6 +199,7 @@ async function checkPolicy() {
     const r = await api("POST", "/admin/policies:check", { policy: text });
     if (seq !== checkSeq) return; // a newer check is on its way
     if (r.valid) {
+      status.dataset.line = "";
       const what = r.language === "rego" ? "Rego" : "MAA policy " + (r.version || "");
       setStatus(status, "Valid " + what.trim() + ".", true);
     } else {
@@ -206,10 +207,28 @@ async function checkPolicy() {
       const at = e.line ? "line " + e.line + (e.column ? ", column " + e.column : "") + ": " : "";
       setStatus(status, at + e.message, false);
       status.dataset.line = e.line || "";
+      status.dataset.column = e.column || "";
     }
   } catch (e) {
     if (seq === checkSeq) setStatus(status, e.message, false);
   }
+}
+
+// Clicking an error puts the cursor at its line and column.
+function goToError() {
+  const status = $("policy-status");
+  const line = Number(status.dataset.line || 0);
+  if (!line || !status.classList.contains("bad")) return;
+  const column = Number(status.dataset.column || 1);
+  const lines = $("policy-text").value.split("\n");
+  let offset = 0;
+  for (let i = 0; i < line - 1 && i < lines.length; i++) offset += lines[i].length + 1;
+  // Columns count characters; JavaScript strings count UTF-16 units.
+  const chars = Array.from(lines[line - 1] || "").slice(0, column - 1).join("");
+  offset += chars.length;
+  const area = $("policy-text");
+  area.focus();
+  area.setSelectionRange(offset, offset);
 }
 
 let checkTimer = null;
@@ -376,6 +395,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("policy-load").addEventListener("click", loadPolicy);
   $("policy-text").addEventListener("input", scheduleCheck);
   $("policy-text").addEventListener("scroll", updateGutter);
+  $("policy-status").addEventListener("click", goToError);
   $("policy-save").addEventListener("click", savePolicy);
   $("policy-reset").addEventListener("click", resetPolicy);
   $("dryrun-run").addEventListener("click", dryRun);
