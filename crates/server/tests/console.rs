@@ -4,7 +4,8 @@
 //! and column of a syntax error), `POST /admin/policies:dryrun` (permit with
 //! the issued claims, deny with the reason, a policy that does not compile)
 //! and `POST /admin/tokens:inspect` (a real attestation token verifies with
-//! its provider's key; a tampered one, one signed by a key this server does
+//! its provider's key, an expired one signed by that key verifies but is out
+//! of time; a tampered one, one signed by a key this server does
 //! not publish, and an unsecured one do not), each 401 without the admin
 //! token.
 
@@ -298,6 +299,28 @@ async fn the_inspector_verifies_a_token_only_with_this_servers_keys() {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["signature"]["valid"], false, "{b}");
     assert_eq!(b["signature"]["code"], "TokenBadSignature", "{b}");
+
+    // Signed by lab's own key but expired: the signature verifies, the
+    // times do not.
+    let keys = t.dir.join("keys").join("providers").join("lab");
+    let lab_key = attesta_token::keys::SigningKey::from_pem(
+        &std::fs::read_to_string(keys.join(format!("{kid}.key.pem"))).unwrap(),
+        &std::fs::read_to_string(keys.join(format!("{kid}.cert.pem"))).unwrap(),
+    )
+    .unwrap();
+    let now = UnixTime::now().0;
+    let mut old = claims.as_object().unwrap().clone();
+    old.insert("iat".into(), json!(now - 7200));
+    old.insert("nbf".into(), json!(now - 7200));
+    old.insert("exp".into(), json!(now - 3600));
+    let expired = attesta_token::jwt::sign_jwt(&lab_key, "", &old, false);
+    let (s, b) = post_json(&t, path, &json!({"token": expired}), true).await;
+    assert_eq!(s, 200, "{b}");
+    let sig = &b["signature"];
+    assert_eq!(sig["valid"], true, "{b}");
+    assert_eq!(sig["time_valid"], false, "{b}");
+    assert_eq!(sig["provider"], "lab", "{b}");
+    assert_eq!(sig["code"], "TokenExpired", "{b}");
 
     // An unsecured token (alg none) never verifies.
     let unsecured = attesta_token::jwt::unsecured_jwt(claims.as_object().unwrap());
