@@ -183,7 +183,10 @@ test("the console: log in, edit, check, save, dry-run, attest, inspect", async (
     await page.click("#tabs button[data-tab=collateral]");
     const row = page.locator("#collateral-table tbody tr", { hasText: "sgx-collateral" });
     await row.first().waitFor();
-    assert.match(await row.first().textContent(), /imported/);
+    const cells = await row.first().locator("td").allTextContents();
+    assert.equal(cells[0], "sgx-collateral");
+    assert.equal(cells[3], "imported");
+    assert.equal(cells[7], "current");
 
     // Log out: the token leaves sessionStorage.
     await page.click("#logout");

@@ -372,6 +372,11 @@ async function loadCollateral() {
       cell(tr, e.issueDate || "");
       cell(tr, e.nextUpdate || "");
       cell(tr, e.fetchedAt || "");
+      // Past its nextUpdate, collateral is used only within a provider's
+      // collateral grace, and /readyz reports it once beyond the maximum.
+      const next = e.nextUpdate ? Date.parse(e.nextUpdate) : NaN;
+      cell(tr, isNaN(next) ? "" : next > Date.now() ? "current" : "past nextUpdate");
+      tr.classList.toggle("stale", !isNaN(next) && next <= Date.now());
       tbody.appendChild(tr);
     }
     $("collateral-error").textContent = entries.length ? "" : "No collateral is cached.";
