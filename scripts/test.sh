@@ -51,6 +51,9 @@ bash tests/ops-tools/run.sh
 stage "OpenAPI contract (openapi-spec-validator on /openapi.json, schemathesis against a live server)"
 bash tests/contract/run.sh
 
+stage "web console in headless Chromium (Debian's chromium through playwright-core: tests/console/run.sh)"
+bash tests/console/run.sh
+
 stage "relying-party examples (Python PyJWT, JavaScript jose, the token crate) and the default TLS certificate against Python's ssl and Node"
 bash scripts/relying-party-test.sh
 

@@ -19,6 +19,7 @@
 pub mod admin;
 pub mod attest;
 pub mod certificates;
+pub mod console;
 pub mod health;
 pub mod metadata;
 pub mod openapi;
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(maa.clone())
         .nest("/providers/{provider}", maa)
         .merge(admin::routes())
+        .merge(console::routes())
         .merge(health::routes())
         .route("/openapi.json", get(openapi::serve))
         .fallback(not_found)
