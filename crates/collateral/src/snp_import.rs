@@ -44,6 +44,15 @@ pub struct ImportedSnpCrl {
     pub der: Vec<u8>,
 }
 
+impl ImportedSnpCrl {
+    /// A DER CRL for the `kind` hierarchy; the product is its issuer's (an
+    /// AMD ARK), refused when the issuer is not one.
+    pub fn from_der(der: Vec<u8>, kind: SnpKeyKind) -> Result<Self, CollateralError> {
+        let (product, _) = crl_product("CRL", &der)?;
+        Ok(Self { product, kind, der })
+    }
+}
+
 // Certificates are a few KiB; a cap keeps a stray large file out of memory.
 const MAX_FILE: u64 = 1 << 20;
 

@@ -10,9 +10,8 @@ use serde_json::{Value, json};
 
 use crate::client::print_json;
 use crate::commands::{certs, read, usage, verdict};
-use attesta_evidence::roots::{RootKind, TrustRoots};
-use attesta_evidence::snp::{self, SnpCollateral, SnpError, VerifiedChain};
-use attesta_evidence::{ErrorCode, UnixTime, binding};
+use attesta_evidence::snp;
+use attesta_evidence::{ErrorCode, UnixTime};
 
 #[derive(Debug, Args)]
 pub struct VerifySnpArgs {
@@ -67,75 +66,54 @@ pub fn run_verify(a: VerifySnpArgs) -> anyhow::Result<ExitCode> {
             .into_iter()
             .next()
             .context("--vcek holds no certificate")?;
-        let chain = certs(&a.ca_chain)?;
-        let mut roots = snp::with_amd_roots(TrustRoots::empty());
+        let ca_chain = certs(&a.ca_chain)?;
+        let mut config = attesta_server::provider_config::ProviderConfig::default();
         for p in &a.trust_root {
-            for der in certs(p)? {
-                roots = roots.with_configured(RootKind::AmdArk, der);
-            }
+            let pem = read(p)?;
+            anyhow::ensure!(
+                !certs(p)?.is_empty(),
+                "{} holds no certificate",
+                p.display()
+            );
+            config
+                .test_roots
+                .amd
+                .push(String::from_utf8_lossy(&pem).into_owned());
+        }
+        if let Some(s) = &a.at {
+            attesta_server::provider_config::parse_time(s).map_err(anyhow::Error::msg)?;
+            config.verification_time = Some(s.clone());
+        }
+        // The explicit opt-out is the server's provider grace without a
+        // CRL: verified without revocation, and the claims say so.
+        if a.no_revocation_check {
+            config.collateral_grace_secs = Some(1);
         }
         let runtime = a.runtime_data.as_deref().map(read).transpose()?;
-        let at = match &a.at {
-            Some(s) => {
-                attesta_server::provider_config::parse_time(s).map_err(anyhow::Error::msg)?
-            }
-            None => UnixTime::now(),
-        };
         let crl = a.crl.as_deref().map(crl_der).transpose()?;
-        Ok((report, vek, chain, roots, runtime, at, crl))
+        Ok(attesta_server::engine::offline::OfflineSnp {
+            report,
+            vek,
+            ca_chain,
+            crl,
+            runtime_data: runtime,
+            config,
+        })
     })();
-    let (report, vek, chain, roots, runtime, at, crl) = match inputs {
+    let input = match inputs {
         Ok(v) => v,
         Err(e) => return Ok(usage(e)),
     };
-    // The intermediate is the first certificate of the chain file that is
-    // not self-signed (ASK or ASVK); the ARK comes from the trusted roots.
-    let ask = chain
-        .iter()
-        .find(|d| snp::verify::check_self_signed(d).is_err())
-        .cloned()
-        .unwrap_or_default();
-    let result = require_crl(crl.as_deref(), a.no_revocation_check, &vek)
-        .and_then(|()| {
-            VerifiedChain::verify(
-                &SnpCollateral {
-                    vek_der: &vek,
-                    ask_der: &ask,
-                    crl_der: crl.as_deref(),
-                },
-                &roots,
-                at,
-            )
-        })
-        .and_then(|c| snp::verify_report(&report, &c, at))
-        .map_err(|e| (e.code(), e.to_string()))
-        .and_then(|v| {
-            let verified = v.to_verified();
-            if let Some(rt) = &runtime {
-                binding::check_runtime_data(&verified.report_data, rt)
-                    .map_err(|e| (e.code(), e.to_string()))?;
-            }
-            let mut claims = verified.claims.into_map();
-            if a.no_revocation_check {
-                claims.insert("x-attesta-snp-revocation-checked".into(), json!(false));
-            }
-            Ok(Value::Object(claims))
-        });
-    Ok(verdict(result))
-}
-
-/// Without a CRL (and without the explicit opt-out) revocation cannot be
-/// checked: fail closed with `AmdCrlMissing`, naming the hierarchy.
-fn require_crl(crl: Option<&[u8]>, opt_out: bool, vek: &[u8]) -> Result<(), SnpError> {
-    if crl.is_some() || opt_out {
-        return Ok(());
-    }
-    let hierarchy = x509_parser::parse_x509_certificate(vek)
-        .ok()
-        .and_then(|(_, c)| snp::vek_facts(&c).ok())
-        .map(|f| format!("{} {}", f.generation.as_str(), f.kind.as_str()))
-        .unwrap_or_else(|| "VCEK/VLEK".into());
-    Err(SnpError::CrlMissing(hierarchy))
+    // The server's SEV-SNP attester and claim assembly.
+    let result = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current()
+            .block_on(attesta_server::engine::offline::verify_snp(input))
+    });
+    Ok(verdict(
+        result
+            .map(Value::Object)
+            .map_err(|e| (e.inner.unwrap_or(e.code), e.message)),
+    ))
 }
 
 pub fn run_inspect(file: &Path) -> anyhow::Result<ExitCode> {

@@ -112,8 +112,42 @@ pub fn parse_report_json(json: &[u8]) -> Result<MaaSnpReport, MaaReportError> {
     })
 }
 
+/// Encodes the SEV-SNP JSON document `{"SnpReport", "VcekCertChain"}`
+/// that [`parse_report_json`] reads: the report base64url, the chain (DER,
+/// VCEK or VLEK first, then ASK or ASVK, then ARK) as concatenated PEM,
+/// base64url.
+pub fn encode_report_json(report: &[u8], cert_chain: &[Vec<u8>]) -> Vec<u8> {
+    let mut pem = String::new();
+    for der in cert_chain {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    let mut doc = serde_json::Map::new();
+    doc.insert("SnpReport".into(), URL_SAFE_NO_PAD.encode(report).into());
+    if !cert_chain.is_empty() {
+        doc.insert("VcekCertChain".into(), URL_SAFE_NO_PAD.encode(pem).into());
+    }
+    serde_json::Value::Object(doc).to_string().into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn encode_then_parse_round_trips() {
+        let chain = vec![vec![0x30, 0x03, 0x02, 0x01, 0x01], vec![0x30, 0x00]];
+        let doc = super::encode_report_json(&[7u8; 100], &chain);
+        let back = super::parse_report_json(&doc).unwrap();
+        assert_eq!(back.report, vec![7u8; 100]);
+        assert_eq!(back.cert_chain, chain);
+        let bare = super::parse_report_json(&super::encode_report_json(&[1], &[])).unwrap();
+        assert!(bare.cert_chain.is_empty());
+    }
+
     use super::*;
 
     #[test]

@@ -89,3 +89,81 @@ pub async fn verify_dcap(
     claims::service_claims(ty, &verified, runtime.as_ref(), None)
         .map_err(crate::engine::maa::claims_error)
 }
+
+/// Offline SEV-SNP evidence: what `attesta verify snp` was given.
+pub struct OfflineSnp {
+    /// The attestation report.
+    pub report: Vec<u8>,
+    /// The VCEK or VLEK (DER).
+    pub vek: Vec<u8>,
+    /// The ASK or ASVK and the ARK (DER), in any order.
+    pub ca_chain: Vec<Vec<u8>>,
+    /// AMD's CRL for the hierarchy (DER), when given.
+    pub crl: Option<Vec<u8>>,
+    /// Binary runtime data to bind, if any.
+    pub runtime_data: Option<Vec<u8>>,
+    /// The verification context (AMD test roots, pinned time, grace).
+    pub config: ProviderConfig,
+}
+
+/// Verifies SEV-SNP evidence with the server's attester: the report and
+/// chain as the MAA `report` document the server receives, the CRL
+/// imported into an endorsement service that has no KDS (so a missing CRL
+/// is `AmdCrlMissing` unless the configuration grants a grace), and the
+/// service claims.
+pub async fn verify_snp(input: OfflineSnp) -> Result<Map<String, Value>, ApiError> {
+    use attesta_collateral::{ImportedSnpCrl, SnpBundle, SnpEndorsementService, SnpKeyKind};
+    use attesta_evidence::ErrorCode;
+    use attesta_evidence::snp;
+
+    let now = UnixTime::now();
+    let cache: Arc<MemoryCache> = Arc::new(MemoryCache::default());
+    if let Some(der) = input.crl {
+        let kind = x509_parser::parse_x509_certificate(&input.vek)
+            .ok()
+            .and_then(|(_, c)| snp::vek_facts(&c).ok())
+            .map_or(SnpKeyKind::Vcek, |f| match f.kind {
+                snp::SigningKey::Vlek => SnpKeyKind::Vlek,
+                _ => SnpKeyKind::Vcek,
+            });
+        let crl = ImportedSnpCrl::from_der(der, kind).map_err(|e| {
+            let e = snp::SnpError::CrlInvalid(e.to_string());
+            ApiError::evidence(e.code(), &e)
+        })?;
+        let bundle = SnpBundle {
+            crls: vec![crl],
+            ..Default::default()
+        };
+        attesta_collateral::store_snp_bundle(cache.as_ref(), &bundle, now.0 as i64)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+    }
+    let endorsements = SnpEndorsementService::new(None, cache, Default::default());
+    let attester = crate::snp::SnpVerifier::new(Arc::new(endorsements));
+    // VCEK/VLEK, then the intermediate (the chain file's certificate that
+    // is not self-signed), then the rest: the order of VcekCertChain.
+    let mut chain = vec![input.vek];
+    let (ask, rest): (Vec<_>, Vec<_>) = input
+        .ca_chain
+        .into_iter()
+        .partition(|d| snp::verify::check_self_signed(d).is_err());
+    chain.extend(ask);
+    chain.extend(rest);
+    let doc = snp::maa::encode_report_json(&input.report, &chain);
+    let verified = attester
+        .verify(
+            &provider(&input.config)?,
+            &AttestInput {
+                evidence: doc,
+                body: Value::Null,
+            },
+            now,
+        )
+        .await?;
+    let runtime = input.runtime_data.map(|bytes| Data {
+        bytes,
+        kind: DataType::Binary,
+    });
+    claims::service_claims(AttestationType::SevSnpVm, &verified, runtime.as_ref(), None)
+        .map_err(crate::engine::maa::claims_error)
+}
