@@ -407,10 +407,47 @@ fn cached_collateral_used_outside_its_window_fails_on_the_quote_path() {
     let vc = TdxVerifiedCollateral::verify(&collateral(dir), &roots, at).unwrap();
     let bytes = read(&format!("{dir}/quote.bin"));
     let q = tdx::parse_td_quote(&bytes).unwrap();
-    // Before the TCB info's issueDate (2025-09-02T07:41:59Z).
+    // Before the TCB info's issueDate (2025-09-02T07:41:59Z): not yet
+    // valid, which is not "expired".
     let err = verify_td_quote(&q, &vc, &roots, time("2025-07-01T00:00:00Z")).unwrap_err();
-    assert_eq!(err.code(), "TcbInfoExpired", "{err}");
-    // After the TCB info's nextUpdate (2025-10-02T07:41:59Z), checked before the PCK CRL's.
+    assert_eq!(err.code(), "TcbInfoNotYetValid", "{err}");
+    // After the TCB info's nextUpdate (2025-10-02T07:41:59Z), checked before
+    // the PCK CRL's; the message names every other item that is not
+    // current then either, with its window in RFC 3339.
     let err = verify_td_quote(&q, &vc, &roots, time("2025-10-03T00:00:00Z")).unwrap_err();
     assert_eq!(err.code(), "TcbInfoExpired", "{err}");
+    let text = err.to_string();
+    assert!(text.contains("nextUpdate 2025-10-02T07:41:59Z"), "{text}");
+    // Long after everything: every dated item is named once.
+    let err = verify_td_quote(&q, &vc, &roots, time("2040-01-01T00:00:00Z")).unwrap_err();
+    let text = err.to_string();
+    for item in ["Root CA CRL", "QE identity", "PCK CRL", "TCB info"] {
+        assert!(text.contains(item), "{item} not named: {text}");
+    }
+}
+
+#[test]
+fn collateral_not_yet_valid_is_not_expired_and_every_stale_item_is_named() {
+    let dir = "tdx/dcap-qvl-near-tdx-v4";
+    let roots = roots();
+    // Fresh verification (not the cached path) before the TCB info exists.
+    let err = TdxVerifiedCollateral::verify(&collateral(dir), &roots, time("2025-07-01T00:00:00Z"))
+        .unwrap_err();
+    assert_eq!(err.code(), "TcbInfoNotYetValid", "{err}");
+    let text = err.to_string();
+    assert!(text.contains("the PCK CRL is not yet valid"), "{text}");
+    assert!(text.contains("the QE identity is not yet valid"), "{text}");
+    // Long after: the first failing item's code, and the others named.
+    let err = TdxVerifiedCollateral::verify(&collateral(dir), &roots, time("2040-01-01T00:00:00Z"))
+        .unwrap_err();
+    assert!(err.code().ends_with("Expired"), "{}: {err}", err.code());
+    let text = err.to_string();
+    assert!(text.contains("also not current at that time"), "{text}");
+    for item in [
+        "QE identity is expired",
+        "PCK CRL is expired",
+        "TCB info is expired",
+    ] {
+        assert!(text.contains(item), "{item} not named: {text}");
+    }
 }

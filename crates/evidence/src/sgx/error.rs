@@ -67,6 +67,17 @@ pub enum SgxError {
         next_update: i64,
         at: u64,
     },
+    #[error(
+        "the Intel SGX Root CA CRL is not yet valid at the verification time (thisUpdate {this_update_t}, nextUpdate {next_update_t}, time {at_t}); check the verification time or the clock",
+        this_update_t = crate::types::rfc3339(*this_update),
+        next_update_t = crate::types::rfc3339(*next_update),
+        at_t = crate::types::rfc3339(*at as i64)
+    )]
+    RootCaCrlNotYetValid {
+        this_update: i64,
+        next_update: i64,
+        at: u64,
+    },
     #[error("the PCK CRL is invalid: {0}")]
     PckCrlInvalid(String),
     #[error(
@@ -76,6 +87,17 @@ pub enum SgxError {
         at_t = crate::types::rfc3339(*at as i64)
     )]
     PckCrlExpired {
+        this_update: i64,
+        next_update: i64,
+        at: u64,
+    },
+    #[error(
+        "the PCK CRL is not yet valid at the verification time (thisUpdate {this_update_t}, nextUpdate {next_update_t}, time {at_t}); check the verification time or the clock",
+        this_update_t = crate::types::rfc3339(*this_update),
+        next_update_t = crate::types::rfc3339(*next_update),
+        at_t = crate::types::rfc3339(*at as i64)
+    )]
+    PckCrlNotYetValid {
         this_update: i64,
         next_update: i64,
         at: u64,
@@ -93,6 +115,17 @@ pub enum SgxError {
         at_t = crate::types::rfc3339(*at as i64)
     )]
     TcbInfoExpired {
+        issue_date: i64,
+        next_update: i64,
+        at: u64,
+    },
+    #[error(
+        "the TCB info is not yet valid at the verification time (issueDate {issue_date_t}, nextUpdate {next_update_t}, time {at_t}); check the verification time or the clock",
+        next_update_t = crate::types::rfc3339(*next_update),
+        issue_date_t = crate::types::rfc3339(*issue_date),
+        at_t = crate::types::rfc3339(*at as i64)
+    )]
+    TcbInfoNotYetValid {
         issue_date: i64,
         next_update: i64,
         at: u64,
@@ -126,6 +159,17 @@ pub enum SgxError {
         next_update: i64,
         at: u64,
     },
+    #[error(
+        "the QE identity is not yet valid at the verification time (issueDate {issue_date_t}, nextUpdate {next_update_t}, time {at_t}); check the verification time or the clock",
+        next_update_t = crate::types::rfc3339(*next_update),
+        issue_date_t = crate::types::rfc3339(*issue_date),
+        at_t = crate::types::rfc3339(*at as i64)
+    )]
+    QeIdentityNotYetValid {
+        issue_date: i64,
+        next_update: i64,
+        at: u64,
+    },
     #[error("the quoting enclave does not match Intel's QE identity: {0}")]
     QeIdentityMismatch(&'static str),
     #[error("the quoting enclave's ISVSVN {0} matches no TCB level of the QE identity")]
@@ -142,6 +186,15 @@ pub enum SgxError {
     QuoteSignatureInvalid,
     #[error("the enclave is a debug enclave and debug enclaves are not allowed")]
     DebugEnclaveNotAllowed,
+
+    /// A collateral item outside its validity window, with every other
+    /// item that is not current at that time either, so one look names
+    /// everything to refresh. The code is the first item's.
+    #[error("{first}; also not current at that time: {}", others.join("; "))]
+    NotCurrent {
+        first: Box<SgxError>,
+        others: Vec<String>,
+    },
 }
 
 impl ErrorCode for SgxError {
@@ -164,11 +217,14 @@ impl ErrorCode for SgxError {
             TcbSigningCertRevoked(_) => "TcbSigningCertRevoked",
             RootCaCrlInvalid(_) => "RootCaCrlInvalid",
             RootCaCrlExpired { .. } => "RootCaCrlExpired",
+            RootCaCrlNotYetValid { .. } => "RootCaCrlNotYetValid",
             PckCrlInvalid(_) => "PckCrlInvalid",
             PckCrlExpired { .. } => "PckCrlExpired",
+            PckCrlNotYetValid { .. } => "PckCrlNotYetValid",
             TcbInfoInvalid(_) => "TcbInfoInvalid",
             TcbInfoSignatureInvalid => "TcbInfoSignatureInvalid",
             TcbInfoExpired { .. } => "TcbInfoExpired",
+            TcbInfoNotYetValid { .. } => "TcbInfoNotYetValid",
             TcbInfoFmspcMismatch { .. } => "TcbInfoFmspcMismatch",
             TcbInfoPceIdMismatch { .. } => "TcbInfoPceIdMismatch",
             TcbLevelNotFound => "TcbLevelNotFound",
@@ -176,6 +232,7 @@ impl ErrorCode for SgxError {
             QeIdentityInvalid(_) => "QeIdentityInvalid",
             QeIdentitySignatureInvalid => "QeIdentitySignatureInvalid",
             QeIdentityExpired { .. } => "QeIdentityExpired",
+            QeIdentityNotYetValid { .. } => "QeIdentityNotYetValid",
             QeIdentityMismatch(_) => "QeIdentityMismatch",
             QeTcbLevelNotFound(_) => "QeTcbLevelNotFound",
             QeTcbRevoked => "QeTcbRevoked",
@@ -183,6 +240,7 @@ impl ErrorCode for SgxError {
             QeReportDataMismatch => "QeReportDataMismatch",
             QuoteSignatureInvalid => "QuoteSignatureInvalid",
             DebugEnclaveNotAllowed => "DebugEnclaveNotAllowed",
+            NotCurrent { first, .. } => first.code(),
         }
     }
 }

@@ -178,6 +178,150 @@ fn check_window(
     }
 }
 
+/// A collateral document's window: `expired` after it, `not_yet` before it.
+fn check_document(
+    at: u64,
+    window: (i64, i64),
+    expired: impl FnOnce() -> SgxError,
+    not_yet: impl FnOnce() -> SgxError,
+) -> Result<(), SgxError> {
+    if (at as i64) < window.0 {
+        Err(not_yet())
+    } else {
+        check_window(at, window, expired)
+    }
+}
+
+/// True for the errors that say an item is outside its validity window.
+fn is_window_error(e: &SgxError) -> bool {
+    matches!(
+        e,
+        SgxError::RootCaExpired
+            | SgxError::RootCaCrlExpired { .. }
+            | SgxError::RootCaCrlNotYetValid { .. }
+            | SgxError::TcbSigningCertExpired
+            | SgxError::TcbInfoExpired { .. }
+            | SgxError::TcbInfoNotYetValid { .. }
+            | SgxError::QeIdentityExpired { .. }
+            | SgxError::QeIdentityNotYetValid { .. }
+            | SgxError::PckCaExpired
+            | SgxError::PckCrlExpired { .. }
+            | SgxError::PckCrlNotYetValid { .. }
+    )
+}
+
+/// Every item of `collateral` outside its window at `at`, described (name,
+/// window in RFC 3339, expired or not yet valid). Read without verifying:
+/// it only names what else to refresh once verification has failed on a
+/// window; it decides nothing.
+fn windows_not_current(
+    collateral: &DcapCollateral,
+    tee: DcapTee,
+    at: u64,
+) -> Vec<(&'static str, String)> {
+    let mut items: Vec<(&'static str, &'static str, &'static str, (i64, i64))> = Vec::new();
+    let chain_certs = |pem: &str| pki::pem_certificates(pem.as_bytes()).unwrap_or_default();
+    let cert_window = |der: &[u8]| pki::parse_cert(der).ok().map(|c| pki::validity(&c));
+    let tcb_chain = chain_certs(&collateral.tcb_info_issuer_chain);
+    if let Some(w) = tcb_chain.last().and_then(|d| cert_window(d)) {
+        items.push(("the Intel SGX Root CA", "notBefore", "notAfter", w));
+    }
+    if let Some(w) = tcb_chain
+        .first()
+        .filter(|_| tcb_chain.len() > 1)
+        .and_then(|d| cert_window(d))
+    {
+        items.push(("the TCB signing certificate", "notBefore", "notAfter", w));
+    }
+    for (name, der) in [
+        ("the Root CA CRL", &collateral.root_ca_crl),
+        ("the PCK CRL", &collateral.pck_crl),
+    ] {
+        if let Ok(crl) = pki::parse_crl(der)
+            && let Some(next) = crl.next_update()
+        {
+            items.push((
+                name,
+                "thisUpdate",
+                "nextUpdate",
+                (crl.last_update().timestamp(), next.timestamp()),
+            ));
+        }
+    }
+    if let Ok(doc) = tcb::split_tcb_info(&collateral.tcb_info_json)
+        && let Ok(i) = tcb::parse_tcb_info_for(doc.body, tee)
+    {
+        items.push((
+            "the TCB info",
+            "issueDate",
+            "nextUpdate",
+            (i.issue_date, i.next_update),
+        ));
+    }
+    if let Ok(doc) = tcb::split_qe_identity(&collateral.qe_identity_json)
+        && let Ok(q) = tcb::parse_qe_identity_for(doc.body, tee)
+    {
+        items.push((
+            "the QE identity",
+            "issueDate",
+            "nextUpdate",
+            (q.issue_date, q.next_update),
+        ));
+    }
+    let pck_ca = chain_certs(&collateral.pck_crl_issuer_chain);
+    if let Some(w) = pck_ca.first().and_then(|d| cert_window(d)) {
+        items.push(("the PCK CA certificate", "notBefore", "notAfter", w));
+    }
+    items
+        .into_iter()
+        .filter(|(_, _, _, (from, until))| !pki::within(at, *from, *until))
+        .map(|(name, from_name, until_name, window)| {
+            (
+                name,
+                describe_window(at, name, from_name, until_name, window),
+            )
+        })
+        .collect()
+}
+
+/// "the TCB info is expired (issueDate …, nextUpdate …)".
+fn describe_window(
+    at: u64,
+    name: &str,
+    from_name: &str,
+    until_name: &str,
+    (from, until): (i64, i64),
+) -> String {
+    let state = if (at as i64) < from {
+        "not yet valid"
+    } else {
+        "expired"
+    };
+    format!(
+        "{name} is {state} ({from_name} {}, {until_name} {})",
+        crate::types::rfc3339(from),
+        crate::types::rfc3339(until)
+    )
+}
+
+/// The item a window error is about, as [`windows_not_current`] names it.
+fn window_item(e: &SgxError) -> &'static str {
+    match e {
+        SgxError::RootCaExpired => "the Intel SGX Root CA",
+        SgxError::RootCaCrlExpired { .. } | SgxError::RootCaCrlNotYetValid { .. } => {
+            "the Root CA CRL"
+        }
+        SgxError::TcbSigningCertExpired => "the TCB signing certificate",
+        SgxError::TcbInfoExpired { .. } | SgxError::TcbInfoNotYetValid { .. } => "the TCB info",
+        SgxError::QeIdentityExpired { .. } | SgxError::QeIdentityNotYetValid { .. } => {
+            "the QE identity"
+        }
+        SgxError::PckCaExpired => "the PCK CA certificate",
+        SgxError::PckCrlExpired { .. } | SgxError::PckCrlNotYetValid { .. } => "the PCK CRL",
+        _ => "",
+    }
+}
+
 impl VerifiedCollateral {
     /// Verify a DCAP collateral set against `roots` at `at`.
     ///
@@ -204,6 +348,33 @@ impl VerifiedCollateral {
         at: UnixTime,
         tee: DcapTee,
     ) -> Result<VerifiedCollateral, SgxError> {
+        Self::verify_for_inner(collateral, roots, at, tee).map_err(|first| {
+            if !is_window_error(&first) {
+                return first;
+            }
+            let item = window_item(&first);
+            let others: Vec<String> = windows_not_current(collateral, tee, at.0)
+                .into_iter()
+                .filter(|(name, _)| *name != item)
+                .map(|(_, text)| text)
+                .collect();
+            if others.is_empty() {
+                first
+            } else {
+                SgxError::NotCurrent {
+                    first: Box::new(first),
+                    others,
+                }
+            }
+        })
+    }
+
+    fn verify_for_inner(
+        collateral: &DcapCollateral,
+        roots: &TrustRoots,
+        at: UnixTime,
+        tee: DcapTee,
+    ) -> Result<VerifiedCollateral, SgxError> {
         let t = at.0;
         // TCB signing chain and the root it anchors to.
         let tcb_chain = split_chain(
@@ -222,13 +393,20 @@ impl VerifiedCollateral {
         // Root CA CRL.
         let root_crl = pki::check_crl(&collateral.root_ca_crl, &root_subject, &root_key)
             .map_err(SgxError::RootCaCrlInvalid)?;
-        check_window(t, (root_crl.this_update, root_crl.next_update), || {
-            SgxError::RootCaCrlExpired {
+        check_document(
+            t,
+            (root_crl.this_update, root_crl.next_update),
+            || SgxError::RootCaCrlExpired {
                 this_update: root_crl.this_update,
                 next_update: root_crl.next_update,
                 at: t,
-            }
-        })?;
+            },
+            || SgxError::RootCaCrlNotYetValid {
+                this_update: root_crl.this_update,
+                next_update: root_crl.next_update,
+                at: t,
+            },
+        )?;
 
         // TCB info.
         let tcb_signer_window = check_signer(&tcb_chain, &root_subject, &root_key, &root_crl, t)?;
@@ -243,13 +421,20 @@ impl VerifiedCollateral {
         )
         .map_err(|_| SgxError::TcbInfoSignatureInvalid)?;
         let tcb_info = tcb::parse_tcb_info_for(doc.body, tee).map_err(SgxError::TcbInfoInvalid)?;
-        check_window(t, (tcb_info.issue_date, tcb_info.next_update), || {
-            SgxError::TcbInfoExpired {
+        check_document(
+            t,
+            (tcb_info.issue_date, tcb_info.next_update),
+            || SgxError::TcbInfoExpired {
                 issue_date: tcb_info.issue_date,
                 next_update: tcb_info.next_update,
                 at: t,
-            }
-        })?;
+            },
+            || SgxError::TcbInfoNotYetValid {
+                issue_date: tcb_info.issue_date,
+                next_update: tcb_info.next_update,
+                at: t,
+            },
+        )?;
 
         // QE identity (its chain must end at the same root).
         let qe_chain = split_chain(
@@ -276,13 +461,20 @@ impl VerifiedCollateral {
         .map_err(|_| SgxError::QeIdentitySignatureInvalid)?;
         let qe_identity =
             tcb::parse_qe_identity_for(doc.body, tee).map_err(SgxError::QeIdentityInvalid)?;
-        check_window(t, (qe_identity.issue_date, qe_identity.next_update), || {
-            SgxError::QeIdentityExpired {
+        check_document(
+            t,
+            (qe_identity.issue_date, qe_identity.next_update),
+            || SgxError::QeIdentityExpired {
                 issue_date: qe_identity.issue_date,
                 next_update: qe_identity.next_update,
                 at: t,
-            }
-        })?;
+            },
+            || SgxError::QeIdentityNotYetValid {
+                issue_date: qe_identity.issue_date,
+                next_update: qe_identity.next_update,
+                at: t,
+            },
+        )?;
 
         // PCK CA and PCK CRL.
         let certs = pki::pem_certificates(collateral.pck_crl_issuer_chain.as_bytes())
@@ -313,13 +505,20 @@ impl VerifiedCollateral {
         };
         let pck_crl = pki::check_crl(&collateral.pck_crl, &pck_ca.subject_raw, &pck_ca.public_key)
             .map_err(SgxError::PckCrlInvalid)?;
-        check_window(t, (pck_crl.this_update, pck_crl.next_update), || {
-            SgxError::PckCrlExpired {
+        check_document(
+            t,
+            (pck_crl.this_update, pck_crl.next_update),
+            || SgxError::PckCrlExpired {
                 this_update: pck_crl.this_update,
                 next_update: pck_crl.next_update,
                 at: t,
-            }
-        })?;
+            },
+            || SgxError::PckCrlNotYetValid {
+                this_update: pck_crl.this_update,
+                next_update: pck_crl.next_update,
+                at: t,
+            },
+        )?;
 
         let root_crl_hash = crypto::sha256(&collateral.root_ca_crl);
         let hashes = CollateralHashes {
@@ -351,47 +550,148 @@ impl VerifiedCollateral {
     /// Re-check every validity window at `at`, in the order `verify` checks
     /// them, so a cached value used past its time fails with the same error.
     pub fn check_time(&self, at: UnixTime) -> Result<(), SgxError> {
+        self.check_time_first(at).map_err(|first| {
+            let item = window_item(&first);
+            let others: Vec<String> = self
+                .windows()
+                .into_iter()
+                .filter(|(name, _, _, (from, until))| {
+                    *name != item && !pki::within(at.0, *from, *until)
+                })
+                .map(|(name, from_name, until_name, (from, until))| {
+                    describe_window(at.0, name, from_name, until_name, (from, until))
+                })
+                .collect();
+            if others.is_empty() {
+                first
+            } else {
+                SgxError::NotCurrent {
+                    first: Box::new(first),
+                    others,
+                }
+            }
+        })
+    }
+
+    /// Every window this collateral holds, named as [`window_item`] names
+    /// them, with the names of its bounds.
+    fn windows(&self) -> Vec<(&'static str, &'static str, &'static str, (i64, i64))> {
+        vec![
+            (
+                "the Intel SGX Root CA",
+                "notBefore",
+                "notAfter",
+                self.root_window,
+            ),
+            (
+                "the Root CA CRL",
+                "thisUpdate",
+                "nextUpdate",
+                (self.root_crl.this_update, self.root_crl.next_update),
+            ),
+            (
+                "the TCB signing certificate",
+                "notBefore",
+                "notAfter",
+                self.tcb_signer_window,
+            ),
+            (
+                "the TCB info",
+                "issueDate",
+                "nextUpdate",
+                (self.tcb_info.issue_date, self.tcb_info.next_update),
+            ),
+            (
+                "the QE identity",
+                "issueDate",
+                "nextUpdate",
+                (self.qe_identity.issue_date, self.qe_identity.next_update),
+            ),
+            (
+                "the PCK CA certificate",
+                "notBefore",
+                "notAfter",
+                (self.pck_ca.not_before, self.pck_ca.not_after),
+            ),
+            (
+                "the PCK CRL",
+                "thisUpdate",
+                "nextUpdate",
+                (self.pck_crl.this_update, self.pck_crl.next_update),
+            ),
+        ]
+    }
+
+    fn check_time_first(&self, at: UnixTime) -> Result<(), SgxError> {
         let t = at.0;
         check_window(t, self.root_window, || SgxError::RootCaExpired)?;
         let c = &self.root_crl;
-        check_window(t, (c.this_update, c.next_update), || {
-            SgxError::RootCaCrlExpired {
+        check_document(
+            t,
+            (c.this_update, c.next_update),
+            || SgxError::RootCaCrlExpired {
                 this_update: c.this_update,
                 next_update: c.next_update,
                 at: t,
-            }
-        })?;
+            },
+            || SgxError::RootCaCrlNotYetValid {
+                this_update: c.this_update,
+                next_update: c.next_update,
+                at: t,
+            },
+        )?;
         check_window(t, self.tcb_signer_window, || {
             SgxError::TcbSigningCertExpired
         })?;
         let i = &self.tcb_info;
-        check_window(t, (i.issue_date, i.next_update), || {
-            SgxError::TcbInfoExpired {
+        check_document(
+            t,
+            (i.issue_date, i.next_update),
+            || SgxError::TcbInfoExpired {
                 issue_date: i.issue_date,
                 next_update: i.next_update,
                 at: t,
-            }
-        })?;
+            },
+            || SgxError::TcbInfoNotYetValid {
+                issue_date: i.issue_date,
+                next_update: i.next_update,
+                at: t,
+            },
+        )?;
         check_window(t, self.qe_signer_window, || SgxError::TcbSigningCertExpired)?;
         let q = &self.qe_identity;
-        check_window(t, (q.issue_date, q.next_update), || {
-            SgxError::QeIdentityExpired {
+        check_document(
+            t,
+            (q.issue_date, q.next_update),
+            || SgxError::QeIdentityExpired {
                 issue_date: q.issue_date,
                 next_update: q.next_update,
                 at: t,
-            }
-        })?;
+            },
+            || SgxError::QeIdentityNotYetValid {
+                issue_date: q.issue_date,
+                next_update: q.next_update,
+                at: t,
+            },
+        )?;
         check_window(t, (self.pck_ca.not_before, self.pck_ca.not_after), || {
             SgxError::PckCaExpired
         })?;
         let c = &self.pck_crl;
-        check_window(t, (c.this_update, c.next_update), || {
-            SgxError::PckCrlExpired {
+        check_document(
+            t,
+            (c.this_update, c.next_update),
+            || SgxError::PckCrlExpired {
                 this_update: c.this_update,
                 next_update: c.next_update,
                 at: t,
-            }
-        })
+            },
+            || SgxError::PckCrlNotYetValid {
+                this_update: c.this_update,
+                next_update: c.next_update,
+                at: t,
+            },
+        )
     }
 
     /// The time range in which this collateral verifies: the latest start and
