@@ -321,10 +321,12 @@ async fn broken_links_are_refused_with_their_codes() {
         "AzureGuestRequestInvalid",
     )
     .await;
+    // Trusted Launch (no isolation evidence) needs a vTPM CA, and this
+    // provider has none (the accepted case is the Trusted Launch test's).
     refused(
         &t,
         with("/IsolationInfo", json!({"Type": "TrustedLaunch"})),
-        "HclIsolationUnsupported",
+        "VtpmCaNotConfigured",
     )
     .await;
     let (s, b) = post(&t, PATH, json!({"quote": "AAAA"})).await;
@@ -486,5 +488,154 @@ async fn real_captures_verify_through_the_route_up_to_the_ephemeral_key() {
         );
     }
     assert!(seen >= 4, "the SEV-SNP captures were not found");
+    t.stop().await;
+}
+
+/// Trusted Launch (no isolation evidence): the AK is trusted only through
+/// its certificate, which must chain to one of the provider's vTPM CAs
+/// (`vtpm_roots`, or `test_roots.tpm` marked as a test root). Accepted with
+/// the right CA (the sealed token opens, no `x-ms-isolation-tee`); refused
+/// with none configured, another CA, an expired AK certificate, or none.
+#[tokio::test]
+async fn trusted_launch_ak_certificate_chains_to_a_configured_vtpm_ca() {
+    use attesta_evidence::tpm::structures::TPM_ALG_SHA256;
+    use attesta_testkit::TpmSample;
+    use attesta_testkit::azure_cvm::trusted_launch_info;
+
+    let tpm = TpmSample::builder()
+        .banks(&[TPM_ALG_SHA256])
+        .intermediate(false)
+        .build();
+    let key = EphemeralKey::for_quote(&tpm);
+    let doc = trusted_launch_info(&tpm, &key);
+    let body = AzureGuestSample::request_body(&doc);
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    let at = rfc3339(tpm.at.0);
+    let (s, b) = admin(
+        &t,
+        "/admin/providers",
+        json!({"name": "guest", "config": {"verification_time": at}}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let set_config = |config: Value| {
+        let t = &t;
+        async move {
+            let (s, b) = json(
+                t.client
+                    .patch(t.url("/admin/providers/guest"))
+                    .bearer_auth(&t.admin)
+                    .json(&json!({ "config": config }))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(s, 200, "{b}");
+        }
+    };
+
+    // No vTPM CA configured.
+    refused(&t, body.clone(), "VtpmCaNotConfigured").await;
+    // A vTPM CA that is not a certificate is refused at configuration.
+    let (s, b) = json(
+        t.client
+            .patch(t.url("/admin/providers/guest"))
+            .bearer_auth(&t.admin)
+            .json(&json!({"config": {"vtpm_roots": ["not a PEM"]}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 400, "{b}");
+
+    // Another CA: a root with the same names and another key.
+    let other_ca = TpmSample::builder()
+        .banks(&[TPM_ALG_SHA256])
+        .intermediate(false)
+        .wrong_root(true)
+        .build()
+        .root_pem;
+    assert_ne!(other_ca, tpm.root_pem);
+    set_config(json!({"verification_time": at, "vtpm_roots": [other_ca]})).await;
+    refused(&t, body.clone(), "AkChainUntrusted").await;
+
+    // The right CA, as an operator-configured vTPM CA.
+    set_config(json!({"verification_time": at, "vtpm_roots": [other_ca, tpm.root_pem]})).await;
+    let (s, b) = post(&t, PATH, body.clone()).await;
+    assert_eq!(s, 200, "{b}");
+    let jwt = key
+        .open(b["token"].as_str().unwrap())
+        .expect("the ephemeral key opens the token");
+    let c = claims(&jwt);
+    assert_eq!(c["x-ms-attestation-type"], "azurevm");
+    assert!(c.get("x-ms-isolation-tee").is_none(), "no isolation TEE");
+    assert_eq!(c["x-attesta-azurevm-hcl-report-type"], "TVM");
+    assert_eq!(c["x-attesta-azurevm-ak-certified"], true);
+    assert_eq!(c["secureboot"], true, "from the proven SecureBoot event");
+    assert_eq!(
+        c["x-ms-azurevm-attested-pcrs"],
+        json!((0..24).collect::<Vec<u32>>())
+    );
+    assert_eq!(
+        c["x-ms-runtime"]["keys"][0]["n"],
+        URL_SAFE_NO_PAD.encode(&key.modulus)
+    );
+    assert_eq!(c["x-attesta-test-root"], false);
+
+    // The same CA as a test root: accepted, and the token says so.
+    set_config(json!({"verification_time": at, "test_roots": {"tpm": [tpm.root_pem]}})).await;
+    let (s, b) = post(&t, PATH, body.clone()).await;
+    assert_eq!(s, 200, "{b}");
+    let c = claims(&key.open(b["token"].as_str().unwrap()).unwrap());
+    assert_eq!(c["x-attesta-test-root"], true);
+
+    // An AK certificate that expired before the verification time.
+    let expired = TpmSample::builder()
+        .banks(&[TPM_ALG_SHA256])
+        .intermediate(false)
+        .ak_cert_validity(
+            UnixTime(tpm.at.0 - 2 * 365 * 86_400),
+            UnixTime(tpm.at.0 - 86_400),
+        )
+        .build();
+    let expired_key = EphemeralKey::for_quote(&expired);
+    refused(
+        &t,
+        AzureGuestSample::request_body(&trusted_launch_info(&expired, &expired_key)),
+        "AkCertificateExpired",
+    )
+    .await;
+
+    // No AK certificate at all.
+    let mut no_cert = doc.clone();
+    no_cert["TpmInfo"]["AikCert"] = json!("");
+    refused(
+        &t,
+        AzureGuestSample::request_body(&no_cert),
+        "AkCertificateRequired",
+    )
+    .await;
+    // No AikPub to check the certificate against.
+    let mut no_ak = doc.clone();
+    no_ak["TpmInfo"]["AikPub"] = json!("");
+    refused(&t, AzureGuestSample::request_body(&no_ak), "AikPubRequired").await;
+    // An AK certificate for another key than AikPub (the testkit's RSA AK
+    // is one key per process, so the other key is its P-256 AK).
+    let mut other_cert = doc.clone();
+    let other_ak = TpmSample::builder()
+        .banks(&[TPM_ALG_SHA256])
+        .intermediate(false)
+        .ak(AkKind::EccP256)
+        .build();
+    other_cert["TpmInfo"]["AikCert"] = json!(STANDARD.encode(&other_ak.ak_cert));
+    refused(
+        &t,
+        AzureGuestSample::request_body(&other_cert),
+        "AkKeyMismatch",
+    )
+    .await;
     t.stop().await;
 }
