@@ -4,9 +4,11 @@
 //! `HCLAkPub`, an ephemeral key certified by that AK) is attested, the
 //! sealed response opened with the ephemeral private key and the JWT
 //! verified with the provider's keys; each broken link is refused with its
-//! own code; and each real SEV-SNP capture in `../shared/vectors/azure-cvm`
-//! verifies through the route up to the ephemeral key, which a capture
-//! cannot have (its AK's private half is on the captured VM).
+//! own code; each real SEV-SNP capture in `../shared/vectors/azure-cvm`,
+//! and the TDX capture with Intel's collateral imported, verifies through
+//! the route up to the ephemeral key, which a capture cannot have (its AK's
+//! private half is on the captured VM); and a Trusted Launch VM's AK
+//! certificate must chain to a configured vTPM CA.
 
 mod common;
 
@@ -378,6 +380,19 @@ fn capture_doc(dir: &std::path::Path, key: &EphemeralKey) -> Value {
         "SnpReport": URL_SAFE_NO_PAD.encode(read("snp_report.bin")),
         "VcekCertChain": URL_SAFE_NO_PAD.encode(&chain),
     });
+    capture_doc_with(
+        dir,
+        key,
+        json!({"Type": "SevSnp", "Evidence": {
+            "Proof": URL_SAFE_NO_PAD.encode(proof.to_string()),
+            "RunTimeData": URL_SAFE_NO_PAD.encode(read("hcl_var_data.json")),
+        }}),
+    )
+}
+
+/// [`capture_doc`]'s document around any `IsolationInfo`.
+fn capture_doc_with(dir: &std::path::Path, key: &EphemeralKey, isolation: Value) -> Value {
+    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
     let pcrs: Value = serde_json::from_slice(&read("tpm_pcrs_sha256.json")).unwrap();
     let pcrs: Vec<Value> = pcrs
         .as_object()
@@ -407,10 +422,7 @@ fn capture_doc(dir: &std::path::Path, key: &EphemeralKey) -> Value {
             "EncKeyCertifyInfo": STANDARD.encode([0u8; 8]),
             "EncKeyCertifyInfoSignature": STANDARD.encode([0u8; 256]),
         },
-        "IsolationInfo": {"Type": "SevSnp", "Evidence": {
-            "Proof": URL_SAFE_NO_PAD.encode(proof.to_string()),
-            "RunTimeData": URL_SAFE_NO_PAD.encode(read("hcl_var_data.json")),
-        }}
+        "IsolationInfo": isolation,
     })
 }
 
@@ -637,5 +649,93 @@ async fn trusted_launch_ak_certificate_chains_to_a_configured_vtpm_ca() {
         "AkKeyMismatch",
     )
     .await;
+    t.stop().await;
+}
+
+/// The real TDX capture through the route: its TD quote (with Intel's
+/// collateral for its FMSPC from `../shared/vectors/tdx/automata-tdx-v4`,
+/// imported, at the time its PROVENANCE names), variable data, quote,
+/// nonce `challenge` and PCRs all verify, so the refusal is the
+/// (uncertifiable) ephemeral key's; a wrong nonce, a changed PCR value,
+/// changed variable data and a changed TD quote are refused with their own
+/// codes.
+#[tokio::test]
+async fn real_tdx_capture_verifies_through_the_route_up_to_the_ephemeral_key() {
+    let dir = vectors().join("trustee-az-tdx-vtpm");
+    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    let (s, b) = admin(
+        &t,
+        "/admin/providers",
+        json!({"name": "guest", "config": {"verification_time": "2025-06-05T03:45:00Z"}}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let key = EphemeralKey::new(ENC_KEY_ATTRIBUTES, &[]);
+    let doc_with = |td_quote: &[u8], var_data: &[u8]| {
+        capture_doc_with(
+            &dir,
+            &key,
+            json!({"Type": "Tdx", "Evidence": {
+                "Proof": URL_SAFE_NO_PAD.encode(td_quote),
+                "RunTimeData": URL_SAFE_NO_PAD.encode(var_data),
+            }}),
+        )
+    };
+    let td_quote = read("td_quote.bin");
+    let var_data = read("hcl_var_data.json");
+    let mut body = AzureGuestSample::request_body(&doc_with(&td_quote, &var_data));
+    body["nonce"] = json!("challenge");
+
+    // Without Intel's collateral for the quote's FMSPC nothing verifies.
+    let (s, b) = post(&t, PATH, body.clone()).await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(b["error"]["innererror"]["code"], "NoOfflineBundle", "{b}");
+
+    let bundle = attesta_collateral::import_dir(&vectors().join("../tdx/automata-tdx-v4")).unwrap();
+    let (s, b) = admin_post(
+        &t,
+        "/admin/collateral",
+        attesta_collateral::serialize(&bundle),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = post(&t, PATH, body.clone()).await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(
+        b["error"]["innererror"]["code"], "EncKeyNotCertified",
+        "{b}"
+    );
+
+    let code = |b: &Value| b["error"]["innererror"]["code"].clone();
+    let mut wrong = body.clone();
+    wrong["nonce"] = json!("not the challenge");
+    let (_, b) = post(&t, PATH, wrong).await;
+    assert_eq!(code(&b), "NonceMismatch", "{b}");
+
+    let mut d = doc_with(&td_quote, &var_data);
+    d["TpmInfo"]["PCRs"][0]["Digest"] = json!(STANDARD.encode([0u8; 32]));
+    let mut changed = AzureGuestSample::request_body(&d);
+    changed["nonce"] = json!("challenge");
+    let (_, b) = post(&t, PATH, changed).await;
+    assert_eq!(code(&b), "PcrDigestMismatch", "{b}");
+
+    let mut var = var_data.clone();
+    let last = var.len() - 2;
+    var[last] ^= 0x01;
+    let mut changed = AzureGuestSample::request_body(&doc_with(&td_quote, &var));
+    changed["nonce"] = json!("challenge");
+    let (_, b) = post(&t, PATH, changed).await;
+    assert_eq!(code(&b), "VarDataHashMismatch", "{b}");
+
+    // One byte of the TD report body (MRTD, offset 48 + 136) changed: the
+    // QE's signature no longer covers it.
+    let mut quote = td_quote.clone();
+    quote[48 + 136] ^= 0x01;
+    let mut changed = AzureGuestSample::request_body(&doc_with(&quote, &var_data));
+    changed["nonce"] = json!("challenge");
+    let (_, b) = post(&t, PATH, changed).await;
+    assert_eq!(code(&b), "QuoteSignatureInvalid", "{b}");
     t.stop().await;
 }
