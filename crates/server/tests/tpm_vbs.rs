@@ -329,3 +329,60 @@ async fn vbs_reports_that_do_not_verify_are_refused_with_their_own_codes() {
     assert_eq!(refused(send(signed, package).await), "VbsIdksNotInLog");
     t.stop().await;
 }
+
+/// MAA's published VBS sample policy (`tpm-attestation-sample-policies`,
+/// reference §3.10) runs unchanged: its `enclaveAuthorId` (32 zero bytes)
+/// and `enclaveImageId` (`01 01` then zeros) are base64url of the ids as
+/// the report carries them.
+#[tokio::test]
+async fn maa_vbs_sample_policy_runs_unchanged() {
+    let sample = sample_with_idks();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    provider_with_policy(
+        &t,
+        "vbs",
+        "Tpm",
+        "version=1.2;\nauthorizationrules {\n    [type==\"vsmReportPresent\", value==true] &&\n    [type==\"enclaveAuthorId\", value==\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"] &&\n    [type==\"enclaveImageId\", value==\"AQEAAAAAAAAAAAAAAAAAAA\"] &&\n    [type==\"enclaveSvn\", value>=0] =>  permit();\n};\nissuancerules { };",
+    )
+    .await;
+    let (s, b) = json(
+        t.client
+            .patch(t.url("/admin/providers/vbs"))
+            .bearer_auth(&t.admin)
+            .json(&json!({"config": {"test_roots": {"tpm": [sample.root_pem]}}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let mut image_id = [0u8; 16];
+    image_id[..2].copy_from_slice(&[1, 1]);
+    for (image, permitted) in [(image_id, true), ([2u8; 16], false)] {
+        let (ch, ctx) = init(&t).await;
+        let challenge = URL_SAFE_NO_PAD.decode(&ch).unwrap();
+        let (key, jwk) = enclave_key();
+        let signed = report_signed(true, &ch, &ctx, &jwk, &attestation(&sample, &challenge));
+        let package = VbsReportBuilder {
+            author_id: [0; 32],
+            image_id: image,
+            ..VbsReportBuilder::default()
+        }
+        .bound_to(&signed)
+        .build();
+        let r = request(
+            &t,
+            pss_jws(&key, "attReqV2", &payload(true, &signed, &package)),
+        )
+        .await;
+        if permitted {
+            let c = r.unwrap();
+            assert_eq!(c["cnf"]["jwk"]["kty"], "RSA");
+        } else {
+            let (s, b) = r.unwrap_err();
+            assert_error(s, &b, 400, "PolicyEvaluationError");
+        }
+    }
+    t.stop().await;
+}
