@@ -7,33 +7,47 @@
 //! ## Layout
 //!
 //! There is no public real sample. The layout implemented is the one the
-//! Windows SDK's `winnt.h` declares for `EnclaveGetAttestationReport`
-//! (documented on Microsoft Learn under "VBS_ENCLAVE_REPORT",
-//! "VBS_ENCLAVE_REPORT_PKG_HEADER", "ENCLAVE_IDENTITY",
-//! "VBS_ENCLAVE_REPORT_MODULE"), all integers little-endian, no padding:
+//! Windows SDK header `ntenclv.h` declares (`#pragma pack(1)`) and Microsoft
+//! Learn documents for `EnclaveGetAttestationReport` under
+//! "VBS_ENCLAVE_REPORT_PKG_HEADER", "VBS_ENCLAVE_REPORT",
+//! "ENCLAVE_IDENTITY", "VBS_ENCLAVE_REPORT_VARDATA_HEADER" and
+//! "VBS_ENCLAVE_REPORT_MODULE"; all integers little-endian, no padding:
 //!
 //! | part | bytes |
 //! |---|---|
-//! | `VBS_ENCLAVE_REPORT_PKG_HEADER` | `PackageSize`, `Version` (1), `SignatureScheme` (1 = RSA-PSS with SHA-256), `SignedStatementSize`, `SignatureSize`, `Reserved` — six u32 (24 bytes) |
-//! | signed statement (`SignedStatementSize` bytes) | `VBS_ENCLAVE_REPORT`: `ReportSize` u32, `ReportVersion` u32 (1), `EnclaveData` [64], `ENCLAVE_IDENTITY` (`OwnerId` [32], `UniqueId` [32], `AuthorId` [32], `FamilyId` [16], `ImageId` [16], `EnclaveSvn`, `SecureKernelSvn`, `PlatformSvn`, `Flags`, `SigningLevel`, `EnclaveType` u32) = 224 bytes; then, up to `SignedStatementSize`, variable data: records `{DataType u32, Size u32 (whole record)}`, type 1 = `VBS_ENCLAVE_REPORT_MODULE` (`UniqueId` [32], `AuthorId` [32], `FamilyId` [16], `ImageId` [16], `Svn` u32, `ModuleName` UTF-16LE to the record's end) |
+//! | `VBS_ENCLAVE_REPORT_PKG_HEADER` | `PackageSize`, `Version` (1), `SignatureScheme` (1 = `..._SHA256_RSA_PSS_SHA256`), `SignedStatementSize`, `SignatureSize`, `Reserved` — six u32 (24 bytes) |
+//! | signed statement (`SignedStatementSize` bytes) | `VBS_ENCLAVE_REPORT`: `ReportSize` u32, `ReportVersion` u32 (1), `EnclaveData` [64], `ENCLAVE_IDENTITY` (`OwnerId` [32], `UniqueId` [32], `AuthorId` [32], `FamilyId` [16], `ImageId` [16], `EnclaveSvn`, `SecureKernelSvn`, `PlatformSvn`, `Flags`, `SigningLevel`, `Reserved` u32) = 224 bytes; then variable data blocks to the statement's end: `VBS_ENCLAVE_REPORT_VARDATA_HEADER` `{DataType u32, Size u32 (the whole block, header included)}`, type 1 = `VBS_ENCLAVE_REPORT_MODULE` (`UniqueId` [32], `AuthorId` [32], `FamilyId` [16], `ImageId` [16], `Svn` u32, `ModuleName` UTF-16LE to the block's end) |
 //! | signature (`SignatureSize` bytes) | over the signed statement |
 //!
 //! `PackageSize` must equal 24 + `SignedStatementSize` + `SignatureSize`
-//! and the input's length; `ReportSize` must lie inside the statement.
+//! and the input's length; `ReportSize` is, as documented, "the total size
+//! of the signed statement … including the sizes of the VBS_ENCLAVE_REPORT
+//! structure and of all the variable data blocks", so it must equal
+//! `SignedStatementSize`. `Flags` bits are `ENCLAVE_FLAG_FULL_DEBUG_ENABLED`
+//! (1), `ENCLAVE_FLAG_DYNAMIC_DEBUG_ENABLED` (2) and
+//! `ENCLAVE_FLAG_DYNAMIC_DEBUG_ACTIVE` (4).
 //!
 //! ## Verification
 //!
-//! 1. the signature (RSA-PSS, SHA-256, salt = digest length) verifies
-//!    with the VSM IDK_S public key — which MAA takes from the Windows
-//!    boot log the quote proved (`SIPAEVENT_VSM_IDKS_INFO`, decoded by
-//!    [`idks_from_sipa`]);
-//! 2. `EnclaveData` equals the expected binding (MAA: SHA-512 of the
-//!    `report_signed` text exactly as sent);
-//! 3. nothing else is judged here: the identity (ids, SVNs, `Flags` with
-//!    its debug bit) becomes claims, and the policy decides.
+//! 1. the VSM IDK_S public key comes from the Windows boot log the TPM
+//!    quote proved ([`idks_from_log`]): the `SIPAEVENT_VSM_IDKS_INFO` item
+//!    ("the VSM/IUM identity signing public key", `wbcl.h`) of an
+//!    `EV_EVENT_TAG` event in PCR 12, 13, 14, 19 or 20 whose digest
+//!    replayed to a quoted value and hashes its data, before the WBCL
+//!    separator; its payload is `SIPAEVENT_VSM_IDK_INFO_PAYLOAD`
+//!    ([`idks_from_sipa`]). No such item, or two different keys, fail
+//!    closed;
+//! 2. the signature (RSA-PSS, SHA-256, salt = digest length) verifies with
+//!    that key (a key under 2048 bits is refused);
+//! 3. `EnclaveData` equals the expected binding: MAA's VBS protocol puts
+//!    SHA-512 of the `report_signed` JSON text exactly as sent there
+//!    (reference §4.3), which carries the challenge, the TPM evidence and
+//!    the enclave's key, so the report is bound to this request and quote;
+//! 4. nothing else is judged here: the identity (ids, SVNs, `Flags` with
+//!    its debug bits) becomes claims, and the policy decides.
 //!
-//! Not wired to `/attest/Tpm` yet (`att_type: vbs` still answers 501):
-//! the route must take IDK_S from the proven log and check the binding.
+//! The TPM protocol route (`att_type: vbs`) runs these after the TPM
+//! checks, see the server's `routes::tpm`.
 
 use serde_json::json;
 
@@ -41,7 +55,9 @@ use crate::claims::Claims;
 use crate::crypto;
 use crate::error::{ErrorCode, ParseError};
 use crate::reader::Reader;
+use crate::tpm::TpmVerified;
 use crate::tpm::structures::PublicKey;
+use crate::tpm::windows::{EV_EVENT_TAG, SIPAEVENT_VSM_IDKS_INFO, SipaItem, SipaValue, parse_sipa};
 
 pub const PKG_HEADER_LEN: usize = 24;
 pub const REPORT_LEN: usize = 224;
@@ -51,8 +67,16 @@ pub const REPORT_VERSION: u32 = 1;
 pub const SIGNATURE_SCHEME_RSA_PSS_SHA256: u32 = 1;
 /// `VBS_ENCLAVE_VARDATA_MODULE`.
 pub const VARDATA_MODULE: u32 = 1;
-/// `ENCLAVE_VBS_FLAG_DEBUG`.
-pub const FLAG_DEBUG: u32 = 1;
+/// `ENCLAVE_FLAG_FULL_DEBUG_ENABLED`.
+pub const FLAG_FULL_DEBUG_ENABLED: u32 = 1;
+/// `ENCLAVE_FLAG_DYNAMIC_DEBUG_ENABLED`.
+pub const FLAG_DYNAMIC_DEBUG_ENABLED: u32 = 2;
+/// `ENCLAVE_FLAG_DYNAMIC_DEBUG_ACTIVE`.
+pub const FLAG_DYNAMIC_DEBUG_ACTIVE: u32 = 4;
+/// PCRs whose Windows boot configuration events may carry the IDK_S:
+/// the SRTM trust boundaries (12–14, before the WBCL separator) and the
+/// DRTM ones (19, 20).
+pub const IDKS_PCRS: [u32; 5] = [12, 13, 14, 19, 20];
 /// Far more modules than an enclave loads.
 pub const MAX_MODULES: usize = 64;
 const MODULE_FIXED_LEN: usize = 8 + 32 + 32 + 16 + 16 + 4;
@@ -70,7 +94,8 @@ pub struct EnclaveIdentity {
     pub platform_svn: u32,
     pub flags: u32,
     pub signing_level: u32,
-    pub enclave_type: u32,
+    /// `Reserved` in `ntenclv.h`.
+    pub reserved: u32,
 }
 
 /// A `VBS_ENCLAVE_REPORT_MODULE` record.
@@ -120,7 +145,7 @@ fn identity(r: &mut Reader<'_>) -> Result<EnclaveIdentity, ParseError> {
         platform_svn: r.u32_le()?,
         flags: r.u32_le()?,
         signing_level: r.u32_le()?,
-        enclave_type: r.u32_le()?,
+        reserved: r.u32_le()?,
     })
 }
 
@@ -215,15 +240,15 @@ impl<'a> VbsReport<'a> {
                 value: report_version.to_string(),
             });
         }
-        if report_size < REPORT_LEN || report_size > signed_statement.len() {
+        if report_size != signed_statement.len() {
             return Err(malformed(format!(
-                "ReportSize {report_size} is not between {REPORT_LEN} and the signed statement's {} bytes",
+                "ReportSize {report_size} is not the signed statement's {} bytes (it counts the report and every variable data block)",
                 signed_statement.len()
             )));
         }
         let enclave_data = array(&mut s)?;
         let identity = identity(&mut s)?;
-        let modules = modules(&signed_statement[report_size..])?;
+        let modules = modules(s.rest())?;
         Ok(Self {
             signature_scheme,
             signed_statement,
@@ -257,6 +282,18 @@ pub enum VbsError {
     EnclaveDataMismatch { expected: String, actual: String },
     #[error("the boot log's VSM IDK_S event is not an RSA key blob: {0}")]
     IdksEventInvalid(String),
+    #[error(
+        "the TPM-proven boot log records no VSM signing key (SIPAEVENT_VSM_IDKS_INFO in PCR 12-14 before the WBCL separator, or 19/20), so the VBS report cannot be checked: send the Windows TCG log with the quote"
+    )]
+    IdksNotInLog,
+    #[error(
+        "the TPM-proven boot log records {0} different VSM signing keys; the VBS report's signer is ambiguous"
+    )]
+    IdksAmbiguous(usize),
+    #[error(
+        "the boot log's Windows configuration event in PCR {0} does not decode, so it could hide the VSM signing key"
+    )]
+    BootLogMalformed(u32),
 }
 
 impl ErrorCode for VbsError {
@@ -269,6 +306,9 @@ impl ErrorCode for VbsError {
             Self::SignatureInvalid => "VbsReportSignatureInvalid",
             Self::EnclaveDataMismatch { .. } => "VbsEnclaveDataMismatch",
             Self::IdksEventInvalid(_) => "VbsIdksEventInvalid",
+            Self::IdksNotInLog => "VbsIdksNotInLog",
+            Self::IdksAmbiguous(_) => "VbsIdksAmbiguous",
+            Self::BootLogMalformed(_) => "VbsBootLogMalformed",
         }
     }
 }
@@ -302,6 +342,58 @@ pub fn idks_from_sipa(payload: &[u8]) -> Result<PublicKey, VbsError> {
     r.finish().map_err(e)?;
     let exponent = exp.iter().fold(0u32, |a, &b| (a << 8) | u32::from(b));
     Ok(PublicKey::Rsa { modulus, exponent })
+}
+
+fn collect_idks<'a>(items: &'a [SipaItem], out: &mut Vec<&'a [u8]>) {
+    for item in items {
+        match &item.value {
+            SipaValue::Items(children) => collect_idks(children, out),
+            SipaValue::Bytes(b) if item.kind == SIPAEVENT_VSM_IDKS_INFO => out.push(b),
+            _ => {}
+        }
+    }
+}
+
+/// The VSM IDK_S public key the TPM-verified boot log records (see the
+/// module doc, step 1): every `SIPAEVENT_VSM_IDKS_INFO` item, at any
+/// nesting, of the proven `EV_EVENT_TAG` events in [`IDKS_PCRS`]
+/// ([`TpmVerified::boot_config_events`]). A tagged event there that does
+/// not decode, no key, or two different keys are errors.
+pub fn idks_from_log(verified: &TpmVerified) -> Result<PublicKey, VbsError> {
+    let mut keys: Vec<PublicKey> = Vec::new();
+    for e in verified.boot_config_events() {
+        if e.event_type != EV_EVENT_TAG || !IDKS_PCRS.contains(&e.pcr_index) {
+            continue;
+        }
+        let items = parse_sipa(&e.data).map_err(|_| VbsError::BootLogMalformed(e.pcr_index))?;
+        let mut payloads = Vec::new();
+        collect_idks(&items, &mut payloads);
+        for p in payloads {
+            let key = idks_from_sipa(p)?;
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    match keys.len() {
+        0 => Err(VbsError::IdksNotInLog),
+        1 => Ok(keys.remove(0)),
+        n => Err(VbsError::IdksAmbiguous(n)),
+    }
+}
+
+/// Verify a report package against the IDK_S of a TPM-verified boot log
+/// ([`idks_from_log`], then [`verify`]).
+pub fn verify_with_log(
+    package: &[u8],
+    verified: &TpmVerified,
+    expected_enclave_data: &[u8],
+) -> Result<VbsVerified, VbsError> {
+    // A package that does not decode is reported as such before the log
+    // is searched.
+    VbsReport::parse(package).map_err(VbsError::Parse)?;
+    let idks = idks_from_log(verified)?;
+    verify(package, &idks, expected_enclave_data)
 }
 
 /// Verify a report package (see the module doc).
@@ -346,7 +438,13 @@ pub fn verify(
 }
 
 impl VbsVerified {
-    /// The claims of reference §4.5 (ids base64url, as MAA emits them).
+    /// The claims of reference §3.3/§4.5 (ids base64url, as MAA emits
+    /// them): `enclaveAuthorId`, `enclaveImageId`, `enclaveOwnerId`,
+    /// `enclaveFamilyId`, `enclaveSvn`, `enclavePlatformSvn`,
+    /// `enclaveFlags`, `vbsReportPresent` and its policy-1.2 spelling
+    /// `vsmReportPresent`; and, from the same signed identity, Attesta's
+    /// `enclaveUniqueId`, `enclaveSecureKernelSvn`, `enclaveIsDebuggable`
+    /// (a debug-enabled flag set) and `enclaveModules`.
     pub fn claims(&self) -> Claims {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -361,8 +459,12 @@ impl VbsVerified {
         c.insert("enclavePlatformSvn", id.platform_svn);
         c.insert("enclaveSecureKernelSvn", id.secure_kernel_svn);
         c.insert("enclaveFlags", id.flags);
-        c.insert("enclaveIsDebuggable", id.flags & FLAG_DEBUG != 0);
+        c.insert(
+            "enclaveIsDebuggable",
+            id.flags & (FLAG_FULL_DEBUG_ENABLED | FLAG_DYNAMIC_DEBUG_ENABLED) != 0,
+        );
         c.insert("vbsReportPresent", true);
+        c.insert("vsmReportPresent", true);
         c.insert(
             "enclaveModules",
             self.modules
@@ -418,6 +520,9 @@ mod tests {
             st.extend(v.to_le_bytes());
         }
         st.extend(module("enclave.dll", 3));
+        // ReportSize counts the whole signed statement.
+        let total = st.len() as u32;
+        st[..4].copy_from_slice(&total.to_le_bytes());
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let mut sig = vec![0u8; key.public_modulus_len()];
         key.sign(&RSA_PSS_SHA256, &rng, &st, &mut sig).unwrap();
@@ -458,7 +563,12 @@ mod tests {
         .unwrap();
         let mut ed = [0u8; 64];
         ed.copy_from_slice(&binding);
-        let pkg = package(&key, ed, FLAG_DEBUG, SIGNATURE_SCHEME_RSA_PSS_SHA256);
+        let pkg = package(
+            &key,
+            ed,
+            FLAG_FULL_DEBUG_ENABLED,
+            SIGNATURE_SCHEME_RSA_PSS_SHA256,
+        );
         let v = verify(&pkg, &idks(&key), &binding).unwrap();
         let c = v.claims();
         assert_eq!(c.get("enclaveSvn"), Some(&json!(7)));

@@ -2,7 +2,8 @@
 //! report and TPM quote with an event log): the branches the real captures
 //! cannot reach — claims from a proven event log only, SHA-384/512 report
 //! data hashes, a missing or unusable HCLAkPub, malformed variable data
-//! under a correct hash, unsupported isolation types.
+//! under a correct hash, unsupported isolation types; Trusted Launch (the
+//! AK certificate to a vTPM CA).
 
 use attesta_evidence::ErrorCode;
 use attesta_evidence::azure_cvm::{
@@ -186,4 +187,59 @@ fn the_nonce_and_pcrs_are_checked_on_synthetic_evidence_too() {
         .tpm(|t| t.pcrs(&[0, 1, 2, 3]).secure_boot(None))
         .build();
     assert_eq!(code(&s), "PcrSelectionInsufficient");
+}
+
+/// Trusted Launch: the AK trusted through its certificate to a vTPM CA
+/// (the `RootKind::Tpm` roots); no such root is its own error; the claims
+/// have no isolation TEE.
+#[test]
+fn trusted_launch_verifies_the_ak_certificate_to_a_vtpm_ca() {
+    use attesta_evidence::TrustRoots;
+    use attesta_evidence::azure_cvm::{VtpmQuote, verify_trusted_launch};
+    use attesta_testkit::TpmSample;
+
+    let tpm = TpmSample::builder().intermediate(false).build();
+    let vtpm = VtpmQuote {
+        quote: &tpm.attest,
+        signature: &tpm.signature,
+        pcrs: tpm.pcrs.clone(),
+        event_log: Some(&tpm.event_log),
+    };
+    let run = |roots: &TrustRoots, cert: &[u8]| {
+        verify_trusted_launch(
+            &vtpm,
+            &tpm.ak_public,
+            cert,
+            &tpm.nonce,
+            roots,
+            &AzureGuestSettings::default(),
+            tpm.verify_at(),
+        )
+    };
+    let v = run(&tpm.roots(), &tpm.ak_cert).unwrap();
+    let c = v.claims();
+    assert!(c.get("x-ms-isolation-tee").is_none());
+    assert!(c.get("x-attesta-azurevm-report-data-hash").is_none());
+    assert_eq!(c.get("x-attesta-azurevm-hcl-report-type").unwrap(), "TVM");
+    assert_eq!(c.get("x-attesta-azurevm-ak-certified").unwrap(), true);
+    assert_eq!(c.get("secureboot").unwrap(), true);
+    assert_eq!(c.get("x-attesta-test-root").unwrap(), true);
+    assert!(v.tpm.aik_validated);
+
+    assert_eq!(
+        run(&TrustRoots::empty(), &tpm.ak_cert).unwrap_err().code(),
+        "VtpmCaNotConfigured"
+    );
+    assert_eq!(
+        run(&tpm.roots(), &[]).unwrap_err().code(),
+        "AkCertificateRequired"
+    );
+    let other = TpmSample::builder()
+        .intermediate(false)
+        .wrong_root(true)
+        .build();
+    assert_eq!(
+        run(&tpm.roots(), &other.ak_cert).unwrap_err().code(),
+        "AkChainUntrusted"
+    );
 }

@@ -95,6 +95,12 @@ const SERVICE_INCOMING_CLAIMS: &[&str] = &[
     "enclaveSvn",
     "enclavePlatformSvn",
     "enclaveFlags",
+    "vsmReportPresent",
+    // VBS, Attesta's from the same signed identity (crates/evidence/src/vbs.rs `VbsVerified::claims`)
+    "enclaveUniqueId",
+    "enclaveSecureKernelSvn",
+    "enclaveIsDebuggable",
+    "enclaveModules",
     // Legacy SGX incoming names (reference §2.3, §3.12)
     "is-debuggable",
     "sgx-mrsigner",

@@ -5,9 +5,12 @@
 //! ([`attesta_evidence::azure_cvm::request`]) → the hardware collateral
 //! (SEV-SNP: the VCEK chain from the request, else AMD KDS or the
 //! endorsement cache, with AMD's CRL required exactly as for `SevSnpVm`;
-//! TDX: the DCAP collateral as for `TdxVm`) → verify the guest
-//! ([`attesta_evidence::azure_cvm::verify_guest`]: hardware report →
-//! variable data → `HCLAkPub` → vTPM quote → PCRs → log) → the ephemeral
+//! TDX: the DCAP collateral as for `TdxVm`; Trusted Launch, with no
+//! isolation evidence: the provider's vTPM CAs, `vtpm_roots`) → verify the
+//! guest ([`attesta_evidence::azure_cvm::verify_guest`]: hardware report →
+//! variable data → `HCLAkPub` → vTPM quote → PCRs → log; Trusted Launch:
+//! [`attesta_evidence::azure_cvm::verify_trusted_launch`], the AK
+//! certificate to a vTPM CA → vTPM quote → PCRs → log) → the ephemeral
 //! encryption key, certified by that AK and sealed to the quoted PCRs
 //! ([`attesta_evidence::azure_cvm::enc_key`]) → the claims of §2.6 → the
 //! provider's `AzureGuest` policy (MAA's default permits) → the signed
@@ -42,7 +45,7 @@ use attesta_evidence::azure_cvm::enc_key::{EncKey, verify_enc_key};
 use attesta_evidence::azure_cvm::request::{GuestRequest, Isolation};
 use attesta_evidence::azure_cvm::{
     AzureGuestError, AzureGuestSettings, AzureGuestVerified, GuestReport, HclReportType,
-    IsolationCollateral, ReportDataHashType, VtpmQuote, verify_guest,
+    IsolationCollateral, ReportDataHashType, VtpmQuote, verify_guest, verify_trusted_launch,
 };
 use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::snp::{self, VerifiedChain};
@@ -193,14 +196,18 @@ async fn verify(
             )
             .map_err(guest_error)?
         }
-        // Trusted Launch VMs have no hardware report to bind the AK; their
-        // AK certificate would have to chain to a configured vTPM CA,
-        // which this build does not take yet.
-        Isolation::TrustedLaunch => {
-            return Err(guest_error(AzureGuestError::UnsupportedIsolation(
-                HclReportType::TrustedLaunch.as_str(),
-            )));
-        }
+        // Trusted Launch VMs have no hardware report to bind the AK: their
+        // AK certificate must chain to one of the provider's vTPM CAs.
+        Isolation::TrustedLaunch => verify_trusted_launch(
+            &vtpm,
+            &req.tpm.aik_pub,
+            &req.tpm.aik_cert,
+            nonce,
+            &pcfg.vtpm_roots()?,
+            &settings,
+            at,
+        )
+        .map_err(guest_error)?,
     };
     if pinned {
         collateral_claims.insert("x-attesta-verification-time".into(), json!(at.0));

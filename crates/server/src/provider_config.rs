@@ -22,6 +22,14 @@
 //!   Windows PCP AKs and older vTPMs make them. Default false: such quotes
 //!   are refused with `WeakSignatureHash`. Tokens of a quote accepted this
 //!   way carry `x-attesta-tpm-sha1-accepted: true`.
+//! - `vtpm_roots` — the vTPM CAs (PEM) that issue the AK certificates of
+//!   Azure Trusted Launch VMs (`/attest/AzureGuest` without isolation
+//!   evidence), for example Microsoft's Azure vTPM CA. `AttestationInfo`
+//!   carries only the AK certificate, so configure the CA that issued it
+//!   (an intermediate CA serves as a trust anchor). Without any vTPM CA
+//!   (here or in `test_roots.tpm`, which is taken too and marks tokens
+//!   `x-attesta-test-root`), Trusted Launch requests are refused with
+//!   `VtpmCaNotConfigured`.
 
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +68,8 @@ pub struct ProviderConfig {
     pub tpm_trusted_aks: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tpm_allow_sha1: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vtpm_roots: Vec<String>,
 }
 
 /// DER certificates from PEM text (its CERTIFICATE blocks), each parsed as
@@ -114,6 +124,9 @@ impl ProviderConfig {
                 pem_to_der(pem).map_err(|e| format!("test_roots.{name}: {e}"))?;
             }
         }
+        for pem in &self.vtpm_roots {
+            pem_to_der(pem).map_err(|e| format!("vtpm_roots: {e}"))?;
+        }
         if let Some(t) = &self.verification_time {
             parse_time(t).map_err(|e| format!("verification_time: {e}"))?;
         }
@@ -144,6 +157,19 @@ impl ProviderConfig {
             Some(t) => parse_time(t).map(|t| (t, true)).map_err(ApiError::internal),
             None => Ok((now, false)),
         }
+    }
+
+    /// The vTPM CAs Trusted Launch AK certificates must chain to:
+    /// `vtpm_roots` (operator-chosen production CAs, so chains ending there
+    /// are not marked as test roots) and `test_roots.tpm` (marked).
+    pub fn vtpm_roots(&self) -> Result<TrustRoots, ApiError> {
+        let mut roots = TrustRoots::empty();
+        for pem in &self.vtpm_roots {
+            for der in pem_to_der(pem).map_err(ApiError::internal)? {
+                roots = roots.with_embedded(RootKind::Tpm, der);
+            }
+        }
+        self.roots(roots, RootKind::Tpm)
     }
 
     /// `base` plus this provider's extra roots of `kind`.

@@ -11,6 +11,15 @@
 //! The request message (quote, AK certificate, event log, key binding) is
 //! verified in `engine::tpm_protocol::maa_request`, which opens the context with
 //! [`open_context`].
+//!
+//! A VBS request (`att_type: vbs`, reference §4.3) nests its fields in
+//! `att_data.report_signed` beside the enclave's report package in
+//! `att_data.vsm_report` (v1: base64url; v2: `{"enclave": {"report":
+//! base64url}}`). [`VbsRequest::from_payload`] takes `report_signed` as the
+//! exact text received, since the report's `EnclaveData` is SHA-512 of it;
+//! [`VbsRequest::verify`] checks the report against the VSM signing key the
+//! verified TPM boot log records (`attesta_evidence::vbs`, whose module doc
+//! names the layout and its source) and gives the enclave claims.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use serde_json::{Value, json};
@@ -23,6 +32,107 @@ use attesta_evidence::tpm::{
 
 use crate::codec::{b64_lenient, b64url};
 use crate::error::ApiError;
+
+/// Largest VBS report package accepted (a real one is a few kilobytes: a
+/// 224-byte report, module blocks and an RSA signature).
+pub const MAX_VBS_REPORT: usize = 64 * 1024;
+
+/// The VBS part of a TPM protocol request: `report_signed` (as sent and
+/// parsed) and the report package.
+pub struct VbsRequest {
+    /// `att_data.report_signed`, the exact JSON text of the request.
+    pub report_signed_text: String,
+    /// The same, parsed: where a VBS request's fields are read from.
+    pub report_signed: Value,
+    /// The decoded `vsm_report` package.
+    pub package: Vec<u8>,
+}
+
+impl VbsRequest {
+    /// The VBS part of a request payload (the JWS payload bytes).
+    pub fn from_payload(payload: &[u8]) -> Result<Self, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct Outer<'a> {
+            #[serde(borrow)]
+            att_data: Option<&'a serde_json::value::RawValue>,
+        }
+        #[derive(serde::Deserialize)]
+        struct AttData<'a> {
+            #[serde(borrow)]
+            report_signed: Option<&'a serde_json::value::RawValue>,
+            #[serde(default)]
+            vsm_report: Option<Value>,
+        }
+        let outer: Outer<'_> = serde_json::from_slice(payload)
+            .map_err(|e| tpm_error(format!("the VBS request payload: {e}")))?;
+        let att_data = outer
+            .att_data
+            .ok_or_else(|| tpm_error("a VBS request (att_type vbs) has no att_data"))?;
+        let att: AttData<'_> = serde_json::from_str(att_data.get())
+            .map_err(|e| tpm_error(format!("the VBS request's att_data: {e}")))?;
+        let signed = att.report_signed.ok_or_else(|| {
+            tpm_error("a VBS request's att_data has no report_signed (the fields the enclave report binds)")
+        })?;
+        let report_signed: Value = serde_json::from_str(signed.get())
+            .map_err(|e| tpm_error(format!("report_signed: {e}")))?;
+        if !report_signed.is_object() {
+            return Err(tpm_error("report_signed is not a JSON object"));
+        }
+        // v1: a string; v2: {"enclave": {"report": string}}.
+        let report_b64 = match &att.vsm_report {
+            Some(Value::String(s)) => s.as_str(),
+            Some(v) => v
+                .pointer("/enclave/report")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    tpm_error("vsm_report is neither base64url (v1) nor {\"enclave\": {\"report\": base64url}} (v2)")
+                })?,
+            None => {
+                return Err(tpm_error(
+                    "a VBS request's att_data has no vsm_report (the enclave's EnclaveGetAttestationReport package)",
+                ));
+            }
+        };
+        if report_b64.len() > MAX_VBS_REPORT * 4 / 3 + 4 {
+            return Err(tpm_error(format!(
+                "vsm_report is larger than {MAX_VBS_REPORT} bytes"
+            )));
+        }
+        let package = b64_lenient(report_b64)
+            .map_err(|e| tpm_error(format!("vsm_report is not base64url: {e}")))?;
+        Ok(Self {
+            report_signed_text: signed.get().to_string(),
+            report_signed,
+            package,
+        })
+    }
+
+    /// The `EnclaveData` the report must carry: SHA-512 of `report_signed`
+    /// exactly as sent (reference §4.3).
+    pub fn expected_enclave_data(&self) -> Vec<u8> {
+        attesta_evidence::tpm::structures::hash(
+            attesta_evidence::tpm::structures::TPM_ALG_SHA512,
+            self.report_signed_text.as_bytes(),
+        )
+        .unwrap_or_default()
+    }
+
+    /// Verify the report against the IDK_S of the verified boot log and its
+    /// binding to `report_signed`; the enclave claims for the policy.
+    pub fn verify(
+        &self,
+        verified: &TpmVerified,
+    ) -> Result<serde_json::Map<String, Value>, ApiError> {
+        use attesta_evidence::ErrorCode;
+        let v = attesta_evidence::vbs::verify_with_log(
+            &self.package,
+            verified,
+            &self.expected_enclave_data(),
+        )
+        .map_err(|e| ApiError::evidence(e.code(), &e))?;
+        Ok(v.claims().into_map())
+    }
+}
 
 /// How long a challenge stays valid.
 pub const CHALLENGE_SECS: u64 = 300;

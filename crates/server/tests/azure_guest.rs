@@ -4,9 +4,11 @@
 //! `HCLAkPub`, an ephemeral key certified by that AK) is attested, the
 //! sealed response opened with the ephemeral private key and the JWT
 //! verified with the provider's keys; each broken link is refused with its
-//! own code; and each real SEV-SNP capture in `../shared/vectors/azure-cvm`
-//! verifies through the route up to the ephemeral key, which a capture
-//! cannot have (its AK's private half is on the captured VM).
+//! own code; each real SEV-SNP capture in `../shared/vectors/azure-cvm`,
+//! and the TDX capture with Intel's collateral imported, verifies through
+//! the route up to the ephemeral key, which a capture cannot have (its AK's
+//! private half is on the captured VM); and a Trusted Launch VM's AK
+//! certificate must chain to a configured vTPM CA.
 
 mod common;
 
@@ -321,10 +323,12 @@ async fn broken_links_are_refused_with_their_codes() {
         "AzureGuestRequestInvalid",
     )
     .await;
+    // Trusted Launch (no isolation evidence) needs a vTPM CA, and this
+    // provider has none (the accepted case is the Trusted Launch test's).
     refused(
         &t,
         with("/IsolationInfo", json!({"Type": "TrustedLaunch"})),
-        "HclIsolationUnsupported",
+        "VtpmCaNotConfigured",
     )
     .await;
     let (s, b) = post(&t, PATH, json!({"quote": "AAAA"})).await;
@@ -376,6 +380,19 @@ fn capture_doc(dir: &std::path::Path, key: &EphemeralKey) -> Value {
         "SnpReport": URL_SAFE_NO_PAD.encode(read("snp_report.bin")),
         "VcekCertChain": URL_SAFE_NO_PAD.encode(&chain),
     });
+    capture_doc_with(
+        dir,
+        key,
+        json!({"Type": "SevSnp", "Evidence": {
+            "Proof": URL_SAFE_NO_PAD.encode(proof.to_string()),
+            "RunTimeData": URL_SAFE_NO_PAD.encode(read("hcl_var_data.json")),
+        }}),
+    )
+}
+
+/// [`capture_doc`]'s document around any `IsolationInfo`.
+fn capture_doc_with(dir: &std::path::Path, key: &EphemeralKey, isolation: Value) -> Value {
+    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
     let pcrs: Value = serde_json::from_slice(&read("tpm_pcrs_sha256.json")).unwrap();
     let pcrs: Vec<Value> = pcrs
         .as_object()
@@ -405,10 +422,7 @@ fn capture_doc(dir: &std::path::Path, key: &EphemeralKey) -> Value {
             "EncKeyCertifyInfo": STANDARD.encode([0u8; 8]),
             "EncKeyCertifyInfoSignature": STANDARD.encode([0u8; 256]),
         },
-        "IsolationInfo": {"Type": "SevSnp", "Evidence": {
-            "Proof": URL_SAFE_NO_PAD.encode(proof.to_string()),
-            "RunTimeData": URL_SAFE_NO_PAD.encode(read("hcl_var_data.json")),
-        }}
+        "IsolationInfo": isolation,
     })
 }
 
@@ -486,5 +500,242 @@ async fn real_captures_verify_through_the_route_up_to_the_ephemeral_key() {
         );
     }
     assert!(seen >= 4, "the SEV-SNP captures were not found");
+    t.stop().await;
+}
+
+/// Trusted Launch (no isolation evidence): the AK is trusted only through
+/// its certificate, which must chain to one of the provider's vTPM CAs
+/// (`vtpm_roots`, or `test_roots.tpm` marked as a test root). Accepted with
+/// the right CA (the sealed token opens, no `x-ms-isolation-tee`); refused
+/// with none configured, another CA, an expired AK certificate, or none.
+#[tokio::test]
+async fn trusted_launch_ak_certificate_chains_to_a_configured_vtpm_ca() {
+    use attesta_evidence::tpm::structures::TPM_ALG_SHA256;
+    use attesta_testkit::TpmSample;
+    use attesta_testkit::azure_cvm::trusted_launch_info;
+
+    let tpm = TpmSample::builder()
+        .banks(&[TPM_ALG_SHA256])
+        .intermediate(false)
+        .build();
+    let key = EphemeralKey::for_quote(&tpm);
+    let doc = trusted_launch_info(&tpm, &key);
+    let body = AzureGuestSample::request_body(&doc);
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    let at = rfc3339(tpm.at.0);
+    let (s, b) = admin(
+        &t,
+        "/admin/providers",
+        json!({"name": "guest", "config": {"verification_time": at}}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let set_config = |config: Value| {
+        let t = &t;
+        async move {
+            let (s, b) = json(
+                t.client
+                    .patch(t.url("/admin/providers/guest"))
+                    .bearer_auth(&t.admin)
+                    .json(&json!({ "config": config }))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(s, 200, "{b}");
+        }
+    };
+
+    // No vTPM CA configured.
+    refused(&t, body.clone(), "VtpmCaNotConfigured").await;
+    // A vTPM CA that is not a certificate is refused at configuration.
+    let (s, b) = json(
+        t.client
+            .patch(t.url("/admin/providers/guest"))
+            .bearer_auth(&t.admin)
+            .json(&json!({"config": {"vtpm_roots": ["not a PEM"]}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 400, "{b}");
+
+    // Another CA: a root with the same names and another key.
+    let other_ca = TpmSample::builder()
+        .banks(&[TPM_ALG_SHA256])
+        .intermediate(false)
+        .wrong_root(true)
+        .build()
+        .root_pem;
+    assert_ne!(other_ca, tpm.root_pem);
+    set_config(json!({"verification_time": at, "vtpm_roots": [other_ca]})).await;
+    refused(&t, body.clone(), "AkChainUntrusted").await;
+
+    // The right CA, as an operator-configured vTPM CA.
+    set_config(json!({"verification_time": at, "vtpm_roots": [other_ca, tpm.root_pem]})).await;
+    let (s, b) = post(&t, PATH, body.clone()).await;
+    assert_eq!(s, 200, "{b}");
+    let jwt = key
+        .open(b["token"].as_str().unwrap())
+        .expect("the ephemeral key opens the token");
+    let c = claims(&jwt);
+    assert_eq!(c["x-ms-attestation-type"], "azurevm");
+    assert!(c.get("x-ms-isolation-tee").is_none(), "no isolation TEE");
+    assert_eq!(c["x-attesta-azurevm-hcl-report-type"], "TVM");
+    assert_eq!(c["x-attesta-azurevm-ak-certified"], true);
+    assert_eq!(c["secureboot"], true, "from the proven SecureBoot event");
+    assert_eq!(
+        c["x-ms-azurevm-attested-pcrs"],
+        json!((0..24).collect::<Vec<u32>>())
+    );
+    assert_eq!(
+        c["x-ms-runtime"]["keys"][0]["n"],
+        URL_SAFE_NO_PAD.encode(&key.modulus)
+    );
+    assert_eq!(c["x-attesta-test-root"], false);
+
+    // The same CA as a test root: accepted, and the token says so.
+    set_config(json!({"verification_time": at, "test_roots": {"tpm": [tpm.root_pem]}})).await;
+    let (s, b) = post(&t, PATH, body.clone()).await;
+    assert_eq!(s, 200, "{b}");
+    let c = claims(&key.open(b["token"].as_str().unwrap()).unwrap());
+    assert_eq!(c["x-attesta-test-root"], true);
+
+    // An AK certificate that expired before the verification time.
+    let expired = TpmSample::builder()
+        .banks(&[TPM_ALG_SHA256])
+        .intermediate(false)
+        .ak_cert_validity(
+            UnixTime(tpm.at.0 - 2 * 365 * 86_400),
+            UnixTime(tpm.at.0 - 86_400),
+        )
+        .build();
+    let expired_key = EphemeralKey::for_quote(&expired);
+    refused(
+        &t,
+        AzureGuestSample::request_body(&trusted_launch_info(&expired, &expired_key)),
+        "AkCertificateExpired",
+    )
+    .await;
+
+    // No AK certificate at all.
+    let mut no_cert = doc.clone();
+    no_cert["TpmInfo"]["AikCert"] = json!("");
+    refused(
+        &t,
+        AzureGuestSample::request_body(&no_cert),
+        "AkCertificateRequired",
+    )
+    .await;
+    // No AikPub to check the certificate against.
+    let mut no_ak = doc.clone();
+    no_ak["TpmInfo"]["AikPub"] = json!("");
+    refused(&t, AzureGuestSample::request_body(&no_ak), "AikPubRequired").await;
+    // An AK certificate for another key than AikPub (the testkit's RSA AK
+    // is one key per process, so the other key is its P-256 AK).
+    let mut other_cert = doc.clone();
+    let other_ak = TpmSample::builder()
+        .banks(&[TPM_ALG_SHA256])
+        .intermediate(false)
+        .ak(AkKind::EccP256)
+        .build();
+    other_cert["TpmInfo"]["AikCert"] = json!(STANDARD.encode(&other_ak.ak_cert));
+    refused(
+        &t,
+        AzureGuestSample::request_body(&other_cert),
+        "AkKeyMismatch",
+    )
+    .await;
+    t.stop().await;
+}
+
+/// The real TDX capture through the route: its TD quote (with Intel's
+/// collateral for its FMSPC from `../shared/vectors/tdx/automata-tdx-v4`,
+/// imported, at the time its PROVENANCE names), variable data, quote,
+/// nonce `challenge` and PCRs all verify, so the refusal is the
+/// (uncertifiable) ephemeral key's; a wrong nonce, a changed PCR value,
+/// changed variable data and a changed TD quote are refused with their own
+/// codes.
+#[tokio::test]
+async fn real_tdx_capture_verifies_through_the_route_up_to_the_ephemeral_key() {
+    let dir = vectors().join("trustee-az-tdx-vtpm");
+    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(config(tmp.path())).await;
+    let (s, b) = admin(
+        &t,
+        "/admin/providers",
+        json!({"name": "guest", "config": {"verification_time": "2025-06-05T03:45:00Z"}}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let key = EphemeralKey::new(ENC_KEY_ATTRIBUTES, &[]);
+    let doc_with = |td_quote: &[u8], var_data: &[u8]| {
+        capture_doc_with(
+            &dir,
+            &key,
+            json!({"Type": "Tdx", "Evidence": {
+                "Proof": URL_SAFE_NO_PAD.encode(td_quote),
+                "RunTimeData": URL_SAFE_NO_PAD.encode(var_data),
+            }}),
+        )
+    };
+    let td_quote = read("td_quote.bin");
+    let var_data = read("hcl_var_data.json");
+    let mut body = AzureGuestSample::request_body(&doc_with(&td_quote, &var_data));
+    body["nonce"] = json!("challenge");
+
+    // Without Intel's collateral for the quote's FMSPC nothing verifies.
+    let (s, b) = post(&t, PATH, body.clone()).await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(b["error"]["innererror"]["code"], "NoOfflineBundle", "{b}");
+
+    let bundle = attesta_collateral::import_dir(&vectors().join("../tdx/automata-tdx-v4")).unwrap();
+    let (s, b) = admin_post(
+        &t,
+        "/admin/collateral",
+        attesta_collateral::serialize(&bundle),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = post(&t, PATH, body.clone()).await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert_eq!(
+        b["error"]["innererror"]["code"], "EncKeyNotCertified",
+        "{b}"
+    );
+
+    let code = |b: &Value| b["error"]["innererror"]["code"].clone();
+    let mut wrong = body.clone();
+    wrong["nonce"] = json!("not the challenge");
+    let (_, b) = post(&t, PATH, wrong).await;
+    assert_eq!(code(&b), "NonceMismatch", "{b}");
+
+    let mut d = doc_with(&td_quote, &var_data);
+    d["TpmInfo"]["PCRs"][0]["Digest"] = json!(STANDARD.encode([0u8; 32]));
+    let mut changed = AzureGuestSample::request_body(&d);
+    changed["nonce"] = json!("challenge");
+    let (_, b) = post(&t, PATH, changed).await;
+    assert_eq!(code(&b), "PcrDigestMismatch", "{b}");
+
+    let mut var = var_data.clone();
+    let last = var.len() - 2;
+    var[last] ^= 0x01;
+    let mut changed = AzureGuestSample::request_body(&doc_with(&td_quote, &var));
+    changed["nonce"] = json!("challenge");
+    let (_, b) = post(&t, PATH, changed).await;
+    assert_eq!(code(&b), "VarDataHashMismatch", "{b}");
+
+    // One byte of the TD report body (MRTD, offset 48 + 136) changed: the
+    // QE's signature no longer covers it.
+    let mut quote = td_quote.clone();
+    quote[48 + 136] ^= 0x01;
+    let mut changed = AzureGuestSample::request_body(&doc_with(&quote, &var_data));
+    changed["nonce"] = json!("challenge");
+    let (_, b) = post(&t, PATH, changed).await;
+    assert_eq!(code(&b), "QuoteSignatureInvalid", "{b}");
     t.stop().await;
 }

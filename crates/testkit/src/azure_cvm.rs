@@ -302,6 +302,57 @@ impl EphemeralKey {
     }
 }
 
+/// An `AttestationInfo` document (reference §5.3) for `tpm`'s quote and
+/// log, its AK (`AikPub`, a `TPM2B_PUBLIC`) with `aik_cert` (DER, empty for
+/// none), `key` certified by the AK with empty qualifyingData, and
+/// `isolation` as `IsolationInfo`.
+fn guest_document(tpm: &TpmSample, key: &EphemeralKey, aik_cert: &[u8], isolation: Value) -> Value {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (certify, certify_sig) = tpm.certify(&key.public, &[]);
+    let bank = tpm
+        .pcrs
+        .get(&attesta_evidence::tpm::structures::TPM_ALG_SHA256)
+        .cloned()
+        .unwrap_or_default();
+    let pcrs: Vec<Value> = bank
+        .iter()
+        .map(|(i, v)| json!({"Index": i, "Digest": b64.encode(v)}))
+        .collect();
+    let mut ak_pub = (tpm.ak_public.len() as u16).to_be_bytes().to_vec();
+    ak_pub.extend_from_slice(&tpm.ak_public);
+    json!({
+        "AttestationProtocolVersion": "2.0",
+        "OSType": b64.encode("Linux"),
+        "OSDistro": b64.encode("Ubuntu"),
+        "OSVersionMajor": 24,
+        "OSVersionMinor": 4,
+        "OSBuild": b64.encode("NotApplication"),
+        "TcgLogs": b64.encode(&tpm.event_log),
+        "ClientPayload": {"nonce": b64.encode("client nonce")},
+        "TpmInfo": {
+            "AikCert": b64.encode(aik_cert),
+            "AikPub": b64.encode(ak_pub),
+            "PcrQuote": b64.encode(&tpm.attest),
+            "PcrSignature": b64.encode(&tpm.signature),
+            "PcrSet": tpm.pcr_selection,
+            "PCRs": pcrs,
+            "EncKeyPub": b64.encode(&key.public),
+            "EncKeyCertifyInfo": b64.encode(certify),
+            "EncKeyCertifyInfoSignature": b64.encode(certify_sig),
+        },
+        "IsolationInfo": isolation,
+    })
+}
+
+/// The `AttestationInfo` of a Trusted Launch VM: no isolation evidence
+/// (`IsolationInfo.Type` `TrustedLaunch`), the AK trusted only through its
+/// certificate (`tpm.ak_cert` as `AikCert`; build `tpm` with
+/// `.intermediate(false)`, since the document carries no intermediates).
+pub fn trusted_launch_info(tpm: &TpmSample, key: &EphemeralKey) -> Value {
+    guest_document(tpm, key, &tpm.ak_cert, json!({"Type": "TrustedLaunch"}))
+}
+
 /// PolicyPCR over `tpm`'s quoted SHA-256 PCR values.
 pub fn pcr_policy(tpm: &TpmSample) -> Vec<u8> {
     let bank = tpm
@@ -341,49 +392,19 @@ impl AzureGuestSample {
     /// by the AK with empty qualifyingData (as the Rust SDK does).
     pub fn attestation_info(&self, key: &EphemeralKey) -> Value {
         use base64::Engine;
-        let b64 = base64::engine::general_purpose::STANDARD;
         let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let (certify, certify_sig) = self.tpm.certify(&key.public, &[]);
-        let bank = self
-            .tpm
-            .pcrs
-            .get(&attesta_evidence::tpm::structures::TPM_ALG_SHA256)
-            .cloned()
-            .unwrap_or_default();
-        let pcrs: Vec<Value> = bank
-            .iter()
-            .map(|(i, v)| json!({"Index": i, "Digest": b64.encode(v)}))
-            .collect();
-        let mut ak_pub = (self.tpm.ak_public.len() as u16).to_be_bytes().to_vec();
-        ak_pub.extend_from_slice(&self.tpm.ak_public);
-        json!({
-            "AttestationProtocolVersion": "2.0",
-            "OSType": b64.encode("Linux"),
-            "OSDistro": b64.encode("Ubuntu"),
-            "OSVersionMajor": 24,
-            "OSVersionMinor": 4,
-            "OSBuild": b64.encode("NotApplication"),
-            "TcgLogs": b64.encode(&self.tpm.event_log),
-            "ClientPayload": {"nonce": b64.encode("client nonce")},
-            "TpmInfo": {
-                "AikCert": "",
-                "AikPub": b64.encode(ak_pub),
-                "PcrQuote": b64.encode(&self.tpm.attest),
-                "PcrSignature": b64.encode(&self.tpm.signature),
-                "PcrSet": self.tpm.pcr_selection,
-                "PCRs": pcrs,
-                "EncKeyPub": b64.encode(&key.public),
-                "EncKeyCertifyInfo": b64.encode(certify),
-                "EncKeyCertifyInfoSignature": b64.encode(certify_sig),
-            },
-            "IsolationInfo": {
+        guest_document(
+            &self.tpm,
+            key,
+            &[],
+            json!({
                 "Type": "SevSnp",
                 "Evidence": {
                     "Proof": self.snp.maa_report_member(),
                     "RunTimeData": url.encode(&self.var_data),
                 }
-            }
-        })
+            }),
+        )
     }
 
     /// The request body `{"AttestationInfo": base64url(document)}`.

@@ -14,8 +14,10 @@ pub mod sgx;
 pub mod snp;
 pub mod tdx;
 pub mod tpm;
+pub mod vbs;
 
 pub use sgx::{SgxSample, SgxSampleBuilder};
 pub use snp::{SnpSample, SnpSampleBuilder};
 pub use tdx::{TdxSample, TdxSampleBuilder};
 pub use tpm::{AkKind, LogEvent, TpmSample, TpmSampleBuilder};
+pub use vbs::{VbsReportBuilder, VbsSigner};

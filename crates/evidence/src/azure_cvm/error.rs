@@ -60,6 +60,14 @@ pub enum AzureGuestError {
         "the request has no EncKeyPub: the token is sealed to the vTPM's ephemeral encryption key, so it is required"
     )]
     EncKeyMissing,
+    #[error(
+        "this Trusted Launch VM (no isolation report) can only be trusted through its AK certificate, and the provider has no vTPM CA configured; configure the CA that issues the vTPM AK certificates (provider config vtpm_roots)"
+    )]
+    VtpmCaNotConfigured,
+    #[error(
+        "a Trusted Launch request must carry TpmInfo.AikPub: its AK certificate is checked against that key"
+    )]
+    AikPubRequired,
     #[error("EncKeyPub is not a usable encryption key: {0}")]
     EncKeyInvalid(String),
     #[error(
@@ -104,6 +112,8 @@ impl ErrorCode for AzureGuestError {
             AkPubMismatch => "AikPubMismatch",
             EncKeyMissing => "EncKeyMissing",
             EncKeyInvalid(_) => "EncKeyInvalid",
+            VtpmCaNotConfigured => "VtpmCaNotConfigured",
+            AikPubRequired => "AikPubRequired",
             EncKeyNotCertified(_) => "EncKeyNotCertified",
             EncKeyAttributesInvalid { .. } => "EncKeyAttributesInvalid",
             EncKeyPolicyMismatch(_) => "EncKeyPolicyMismatch",

@@ -28,12 +28,13 @@
 //! | `secureboot` | the `SecureBoot` variable event in PCR 7, only from a log that replayed to the quote |
 //! | `x-ms-azurevm-bootdebug-enabled`, `-kerneldebug-enabled`, `-testsigning-enabled`, `-flightsigning-enabled` | Windows boot configuration (SIPA) events the log proves, when it has them |
 //! | `x-ms-isolation-tee` | the `sevsnpvm` or `tdxvm` claim set of the verified hardware report (measurement, report data, TCB …) plus `x-ms-runtime` = the variable data JSON (keys, `vm-configuration`, `user-data`) |
-//! | `x-attesta-azurevm-hcl-report-type` | `SNP` or `TDX` |
-//! | `x-attesta-azurevm-report-data-hash` | `SHA256`, `SHA384` or `SHA512` (the HCL's hash of the variable data) |
+//! | `x-attesta-azurevm-hcl-report-type` | `SNP`, `TDX`, or `TVM` (Trusted Launch) |
+//! | `x-attesta-azurevm-report-data-hash` | `SHA256`, `SHA384` or `SHA512` (the HCL's hash of the variable data; CVMs only) |
+//! | `x-attesta-azurevm-ak-certified` | Trusted Launch: the AK certificate chained to a configured vTPM CA (no `x-ms-isolation-tee`) |
 //! | `x-attesta-azurevm-pcrs` | the quoted PCR values, `{"PCRs":[{"Index","Digests":{"SHA256":…}}]}` |
 //! | `x-attesta-azurevm-log-verified-pcrs` | PCRs whose log events replayed (empty without a log) |
 //! | `x-attesta-tpm-reset-count`, `-restart-count` | the quote's clock info |
-//! | `x-attesta-test-root` | the hardware chain ended at a configured (test) root |
+//! | `x-attesta-test-root` | the hardware chain (Trusted Launch: the AK chain) ended at a configured (test) root |
 //!
 //! Not emitted offline: the request-derived claims (`x-ms-azurevm-ostype`,
 //! `-osdistro`, `-osversion-*`, `-osbuild`, `-is-windows`,
@@ -58,5 +59,5 @@ pub use hcl::{
 pub use runtime::RuntimeData;
 pub use verify::{
     AzureGuestEvidence, AzureGuestSettings, AzureGuestVerified, GuestReport, IsolationCollateral,
-    IsolationVerified, VtpmQuote, normalize_signature, verify, verify_guest,
+    IsolationVerified, VtpmQuote, normalize_signature, verify, verify_guest, verify_trusted_launch,
 };

@@ -20,6 +20,11 @@
 //!
 //! The AK needs no certificate: it is trusted because the hardware report
 //! binds it (step 2), which is how MAA and the HCL design trust it.
+//!
+//! Trusted Launch VMs have no isolation report: [`verify_trusted_launch`]
+//! trusts the AK only through its certificate, which must chain to a
+//! configured vTPM CA (`RootKind::Tpm` roots; none configured is its own
+//! error), then checks the quote, PCRs and log as in steps 3–4.
 
 use serde_json::Value;
 
@@ -148,6 +153,9 @@ impl Default for AzureGuestSettings {
 pub enum IsolationVerified {
     Snp(Box<SnpVerified>),
     Tdx(Box<TdxVerified>),
+    /// Trusted Launch: no isolation TEE; the AK certificate chained to a
+    /// configured vTPM CA ([`verify_trusted_launch`]).
+    TrustedLaunch,
 }
 
 /// Verified Azure guest evidence.
@@ -383,23 +391,88 @@ pub fn verify_guest(
     })
 }
 
+/// Verify a Trusted Launch VM's evidence (no isolation report): the AK
+/// (`ak_public`, the request's `TPM2B_PUBLIC`/`TPMT_PUBLIC`, a restricted
+/// signing key) is trusted only through `ak_cert` chaining to one of the
+/// `RootKind::Tpm` roots (the provider's vTPM CAs) at `at`; then the quote,
+/// its nonce, the PCR digest and coverage, and the log, as for a CVM.
+pub fn verify_trusted_launch(
+    vtpm: &VtpmQuote<'_>,
+    ak_public: &[u8],
+    ak_cert: &[u8],
+    expected_nonce: &[u8],
+    roots: &TrustRoots,
+    settings: &AzureGuestSettings,
+    at: UnixTime,
+) -> Result<AzureGuestVerified, AzureGuestError> {
+    if roots.of_kind(crate::roots::RootKind::Tpm).next().is_none() {
+        return Err(AzureGuestError::VtpmCaNotConfigured);
+    }
+    if ak_public.is_empty() {
+        return Err(AzureGuestError::AikPubRequired);
+    }
+    let ak = crate::tpm::structures::Public::parse(ak_public)
+        .map_err(|e| AzureGuestError::Tpm(e.into()))?
+        .key;
+    let signature = normalize_signature(vtpm.signature, &ak);
+    let tpm_ev = TpmEvidence {
+        quotes: vec![QuoteParts {
+            attest: vtpm.quote,
+            signature: &signature,
+        }],
+        ak_public: AkPublic::Tpmt(ak_public),
+        ak_cert: (!ak_cert.is_empty()).then_some(ak_cert),
+        intermediates: Vec::new(),
+        pcrs: vtpm.pcrs.clone(),
+        event_log: vtpm.event_log,
+    };
+    let tpm_settings = TpmSettings {
+        // The certificate is the only thing that vouches for this AK.
+        require_valid_aik_cert: true,
+        required_pcr_mask: settings.required_pcr_mask,
+    };
+    let tpm = crate::tpm::verify(&tpm_ev, expected_nonce, roots, &tpm_settings, at)
+        .map_err(AzureGuestError::Tpm)?;
+    if !tpm.aik_validated {
+        // verify() with require_valid_aik_cert refuses this already.
+        return Err(AzureGuestError::Tpm(crate::tpm::TpmError::AkChainUntrusted));
+    }
+    Ok(AzureGuestVerified {
+        report_type: HclReportType::TrustedLaunch,
+        hash_type: ReportDataHashType::Sha256,
+        isolation: IsolationVerified::TrustedLaunch,
+        report_data: Vec::new(),
+        runtime: RuntimeData {
+            json: serde_json::Map::new(),
+            keys: Vec::new(),
+            vm_configuration: None,
+            user_data: None,
+        },
+        tpm,
+    })
+}
+
 impl AzureGuestVerified {
     /// The isolation TEE's claim set, as MAA nests it in `x-ms-isolation-tee`:
-    /// the `sevsnpvm` or `tdxvm` claims plus `x-ms-runtime` (the variable data).
-    pub fn isolation_claims(&self) -> Claims {
+    /// the `sevsnpvm` or `tdxvm` claims plus `x-ms-runtime` (the variable
+    /// data). `None` for Trusted Launch, which has no isolation TEE.
+    pub fn isolation_claims(&self) -> Option<Claims> {
         let mut c = match &self.isolation {
             IsolationVerified::Snp(v) => v.claims(),
             IsolationVerified::Tdx(v) => v.claims(),
+            IsolationVerified::TrustedLaunch => return None,
         };
         c.insert("x-ms-runtime", Value::Object(self.runtime.json.clone()));
-        c
+        Some(c)
     }
 
-    /// Whether the hardware chain ended at a configured (test) root.
+    /// Whether the hardware chain (Trusted Launch: the AK chain) ended at a
+    /// configured (test) root.
     pub fn test_root(&self) -> bool {
         match &self.isolation {
             IsolationVerified::Snp(v) => v.test_root,
             IsolationVerified::Tdx(v) => v.test_root,
+            IsolationVerified::TrustedLaunch => self.tpm.test_root,
         }
     }
 
@@ -433,18 +506,19 @@ impl AzureGuestVerified {
             flag("x-ms-azurevm-testsigning-enabled", w.test_signing);
             flag("x-ms-azurevm-flightsigning-enabled", w.flight_signing);
         }
-        c.insert(
-            "x-ms-isolation-tee",
-            Value::Object(self.isolation_claims().into_map()),
-        );
-
+        if let Some(tee) = self.isolation_claims() {
+            c.insert("x-ms-isolation-tee", Value::Object(tee.into_map()));
+            c.insert(
+                "x-attesta-azurevm-report-data-hash",
+                self.hash_type.as_str(),
+            );
+        } else {
+            // Trusted Launch: the AK certificate chained to a vTPM CA.
+            c.insert("x-attesta-azurevm-ak-certified", true);
+        }
         c.insert(
             "x-attesta-azurevm-hcl-report-type",
             self.report_type.as_str(),
-        );
-        c.insert(
-            "x-attesta-azurevm-report-data-hash",
-            self.hash_type.as_str(),
         );
         c.insert("x-attesta-azurevm-pcrs", self.tpm.pcrs_json());
         c.insert(
@@ -469,6 +543,7 @@ impl AzureGuestVerified {
             init_data: match &self.isolation {
                 IsolationVerified::Snp(v) => Some(v.report.host_data.to_vec()),
                 IsolationVerified::Tdx(v) => Some(v.report.mr_config_id.to_vec()),
+                IsolationVerified::TrustedLaunch => None,
             },
         }
     }

@@ -1081,7 +1081,18 @@ impl TpmVerified {
     /// configuration). `None` when the log holds no such events — and when
     /// one of them does not decode, since it could hide any value.
     pub fn windows_boot_state(&self) -> Option<WindowsBootState> {
-        let log = self.event_log.as_ref()?;
+        self.event_log.as_ref()?;
+        windows_boot_state(&self.boot_config_events()).filter(|s| s.malformed_events == 0)
+    }
+
+    /// The log's events whose PCR replayed to a quoted value and whose
+    /// digest (in a quoted bank) is the hash of their data, in log order,
+    /// without those in PCRs 12–14 after the WBCL separator (the running
+    /// OS's extensions, not the boot configuration). Empty without a log.
+    pub fn boot_config_events(&self) -> Vec<&Event> {
+        let Some(log) = self.event_log.as_ref() else {
+            return Vec::new();
+        };
         let mut closed = BTreeSet::new();
         let mut proven: Vec<&Event> = Vec::new();
         for e in &log.events {
@@ -1096,7 +1107,7 @@ impl TpmVerified {
                 proven.push(e);
             }
         }
-        windows_boot_state(&proven).filter(|s| s.malformed_events == 0)
+        proven
     }
 
     /// The `pcrs` claim value: `{"PCRs":[{"Index":n,"Digests":{"SHA256":"hex",…}}]}`.

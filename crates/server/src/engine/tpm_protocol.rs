@@ -336,6 +336,15 @@ fn member<'a>(payload: &'a Value, name: &str) -> Option<&'a Value> {
         .or_else(|| payload.get("att_data").and_then(|a| a.get(name)))
 }
 
+/// A request field: for a VBS request only from `report_signed` (what the
+/// enclave report binds), otherwise from the payload ([`member`]).
+fn field<'a>(payload: &'a Value, vbs: Option<&'a Value>, name: &str) -> Option<&'a Value> {
+    match vbs {
+        Some(signed) => signed.get(name),
+        None => member(payload, name),
+    }
+}
+
 fn tpm_error(message: impl Into<String>) -> ApiError {
     ApiError::invalid_parameter(message).with_inner("TpmProtocolError")
 }
@@ -536,7 +545,13 @@ fn key_object(
 /// up to two `other_keys` (unbound or `tpm_certify`); `custom_claims` (as
 /// `CustomClaim`s); `rp_data` and `rp_id`; v2's `boot_attestation` and v1's
 /// `current_claim`/`boot_claim` platform attestation blobs (SHA-256-signed
-/// only). Not yet: `vbs` attestation.
+/// only). `att_type` `vbs` (reference §4.3): every field read from
+/// `att_data.report_signed`, the TPM part verified as for `basic`, then the
+/// enclave's report (`vsm_report`) against the VSM signing key the verified
+/// boot log records and bound to `report_signed` (`crate::tpm::VbsRequest`);
+/// its claims (`enclaveAuthorId`, `enclaveSvn`, …, `vbsReportPresent`) are
+/// incoming claims for the policy, and the enclave's key (v1 `attest_key`,
+/// v2 `request_key`) is bound by the report, so the token confirms it (`cnf`).
 pub async fn maa_request(
     state: &AppState,
     ctx: &ProviderCtx,
@@ -559,7 +574,17 @@ pub async fn maa_request(
     let payload: Value = serde_json::from_slice(&jws.payload)
         .map_err(|e| tpm_error(format!("the request payload is not JSON: {e}")))?;
     let now = UnixTime::now();
-    let context = member(&payload, "service_context")
+    let vbs = match member(&payload, "att_type").and_then(Value::as_str) {
+        Some("basic") | None => None,
+        Some("vbs") => Some(crate::tpm::VbsRequest::from_payload(&jws.payload)?),
+        Some(other) => {
+            return Err(ApiError::not_implemented(format!(
+                "TPM att_type '{other}' is not supported; use basic or vbs"
+            )));
+        }
+    };
+    let signed = vbs.as_ref().map(|v| &v.report_signed);
+    let context = field(&payload, signed, "service_context")
         .cloned()
         .unwrap_or(Value::Null);
     let challenge_b64 = crate::tpm::open_context(
@@ -568,20 +593,13 @@ pub async fn maa_request(
         &json!({ "service_context": context }),
         now.0,
     )?;
-    if member(&payload, "challenge").and_then(Value::as_str) != Some(challenge_b64.as_str()) {
+    if field(&payload, signed, "challenge").and_then(Value::as_str) != Some(challenge_b64.as_str())
+    {
         return Err(tpm_error(
             "the request's challenge is not the one issued with its service_context",
         ));
     }
     let challenge = bytes("challenge", &challenge_b64)?;
-    match member(&payload, "att_type").and_then(Value::as_str) {
-        Some("basic") | None => {}
-        Some(other) => {
-            return Err(ApiError::not_implemented(format!(
-                "TPM att_type '{other}' is not available in this build yet"
-            )));
-        }
-    }
 
     // The request key signs the JWS. v2: request_key {jwk, info}; v1: attest_key (a JWK).
     #[derive(Deserialize)]
@@ -593,11 +611,16 @@ pub async fn maa_request(
         #[serde(default)]
         att_data: Option<Box<serde_json::value::RawValue>>,
     }
-    let keys: Keys = serde_json::from_slice(&jws.payload)
-        .map_err(|e| tpm_error(format!("request keys: {e}")))?;
+    // A VBS request's keys are those in report_signed (the enclave's).
+    let keys: Keys = match &vbs {
+        Some(v) => serde_json::from_str(&v.report_signed_text),
+        None => serde_json::from_slice(&jws.payload),
+    }
+    .map_err(|e| tpm_error(format!("request keys: {e}")))?;
     let inner_keys: Option<Keys> = keys
         .att_data
         .as_ref()
+        .filter(|_| vbs.is_none())
         .and_then(|raw| serde_json::from_str(raw.get()).ok());
     let (jwk_text, info) = match (keys.request_key, keys.attest_key, inner_keys) {
         (Some(k), _, _) => (k.jwk.get().to_string(), k.info),
@@ -677,7 +700,7 @@ pub async fn maa_request(
 
     // The TPM evidence: the current attestation and, for a resumed
     // machine, the attestation of the boot it resumed from.
-    let tpm_att = member(&payload, "tpm_att_data")
+    let tpm_att = field(&payload, signed, "tpm_att_data")
         .ok_or_else(|| tpm_error("the request has no tpm_att_data"))?;
     let (mut current, mut boot) = if tpm_att.get("current_claim").is_some() {
         // v1: Windows platform attestation blobs.
@@ -746,11 +769,17 @@ pub async fn maa_request(
         &nonce,
         now,
     )?;
-    // `cnf` vouches that the TPM holds the request key: only a proven binding
-    // earns it (the quote over the key, TPM2_Certify by the AK, or the AK
-    // itself). An unbound key (`info` absent or empty, v1's `attest_key`) is
-    // refused rather than confirmed.
+    // The enclave report: signed by the VSM key the verified log records,
+    // over report_signed (challenge, TPM evidence, the enclave's key).
+    let vbs_claims = vbs.as_ref().map(|v| v.verify(&verified)).transpose()?;
+    // `cnf` vouches that the TPM (or, for VBS, the attested enclave) holds
+    // the request key: only a proven binding earns it (the quote over the
+    // key, TPM2_Certify by the AK, the AK itself, or a verified VBS report
+    // over report_signed, which holds the key). An unbound key (`info`
+    // absent or empty, v1's `attest_key` without VBS) is refused rather
+    // than confirmed.
     if !(request_key_is_ak
+        || vbs_claims.is_some()
         || binding
             .iter()
             .any(|k| k == "tpm_quote" || k == "tpm_certify"))
@@ -762,7 +791,10 @@ pub async fn maa_request(
     }
     let request_key_claim = key_object(&verified, &jwk, info.as_ref(), &challenge, true)?;
     incoming_map.insert("x-ms-tpm-request-key".into(), request_key_claim);
-    if let Some(others) = member(&payload, "other_keys") {
+    if let Some(claims) = vbs_claims {
+        incoming_map.extend(claims);
+    }
+    if let Some(others) = field(&payload, signed, "other_keys") {
         let list = others
             .as_array()
             .ok_or_else(|| tpm_error("other_keys is not an array"))?;
@@ -788,7 +820,7 @@ pub async fn maa_request(
         incoming_map.insert("x-ms-tpm-other-keys".into(), Value::Array(claims));
     }
     let mut custom = Map::new();
-    for c in member(&payload, "custom_claims")
+    for c in field(&payload, signed, "custom_claims")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
@@ -808,7 +840,7 @@ pub async fn maa_request(
     let mut service = service_claims(incoming_map);
     // RFC 7800 confirmation: the attested request key.
     service.insert("cnf".into(), json!({ "jwk": jwk }));
-    if let Some(rp) = member(&payload, "rp_data") {
+    if let Some(rp) = field(&payload, signed, "rp_data") {
         service.insert("rp_data".into(), rp.clone());
     }
     if pinned {
