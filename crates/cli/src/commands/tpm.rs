@@ -11,12 +11,11 @@ use serde_json::{Value, json};
 
 use crate::client::print_json;
 use crate::commands::{certs, read, usage, verdict};
-use attesta_evidence::roots::{RootKind, TrustRoots};
+use attesta_evidence::ErrorCode;
 use attesta_evidence::tpm::structures::{
     TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384, TPM_ALG_SHA512,
 };
-use attesta_evidence::tpm::{EventLog, Pcrs, QuoteParts, TpmEvidence, TpmOptions, TpmSettings};
-use attesta_evidence::{ErrorCode, UnixTime};
+use attesta_evidence::tpm::{EventLog, Pcrs, QuoteParts, TpmEvidence, TpmSettings};
 
 #[derive(Debug, Args)]
 pub struct VerifyTpmArgs {
@@ -135,7 +134,13 @@ pub fn run_verify(a: VerifyTpmArgs) -> anyhow::Result<ExitCode> {
             Some(p) => certs(p)?.into_iter().next(),
             None => None,
         };
-        let mut roots = TrustRoots::empty();
+        // The verification context, as a provider's configuration gives
+        // it to the server: self-signed CAs are TPM roots, the others
+        // intermediates of the AK chain.
+        let mut config = attesta_server::provider_config::ProviderConfig {
+            tpm_allow_sha1: a.allow_sha1,
+            ..Default::default()
+        };
         let mut intermediates = Vec::new();
         for p in &a.ca {
             for der in certs(p)? {
@@ -143,7 +148,7 @@ pub fn run_verify(a: VerifyTpmArgs) -> anyhow::Result<ExitCode> {
                     .map(|(_, c)| c.subject() == c.issuer())
                     .unwrap_or(false);
                 if self_signed {
-                    roots = roots.with_configured(RootKind::Tpm, der);
+                    config.test_roots.tpm.push(pem_certificate(&der));
                 } else {
                     intermediates.push(der);
                 }
@@ -162,31 +167,27 @@ pub fn run_verify(a: VerifyTpmArgs) -> anyhow::Result<ExitCode> {
                 None => m.parse().context("--required-pcr-mask")?,
             },
         };
-        let at = match &a.at {
-            Some(s) => {
-                attesta_server::provider_config::parse_time(s).map_err(anyhow::Error::msg)?
-            }
-            None => UnixTime::now(),
-        };
+        if let Some(s) = &a.at {
+            attesta_server::provider_config::parse_time(s).map_err(anyhow::Error::msg)?;
+            config.verification_time = Some(s.clone());
+        }
         Ok((
             attests,
             sigs,
             ak,
             ak_cert,
-            roots,
+            config,
             intermediates,
             pcrs,
             log,
             nonce,
             mask,
-            at,
         ))
     })();
-    let (attests, sigs, ak, ak_cert, roots, intermediates, pcrs, log, nonce, mask, at) =
-        match inputs {
-            Ok(v) => v,
-            Err(e) => return Ok(usage(format!("{e:#}"))),
-        };
+    let (attests, sigs, ak, ak_cert, config, intermediates, pcrs, log, nonce, mask) = match inputs {
+        Ok(v) => v,
+        Err(e) => return Ok(usage(format!("{e:#}"))),
+    };
     let mut parents = Vec::new();
     for p in &a.ak_parent {
         match read(p) {
@@ -218,24 +219,10 @@ pub fn run_verify(a: VerifyTpmArgs) -> anyhow::Result<ExitCode> {
         require_valid_aik_cert: !a.no_aik_cert_required,
         required_pcr_mask: mask,
     };
-    let options = TpmOptions {
-        allow_sha1: a.allow_sha1,
-    };
-    let result = attesta_evidence::tpm::verify_with_options(
-        &ev,
-        &nonce,
-        &roots,
-        &settings,
-        &options,
-        at,
-        |_| None,
-    )
-    .map(|v| {
-        let mut claims = v.claims().into_map();
-        claims.insert("x-ms-attestation-type".into(), json!("tpm"));
-        Value::Object(claims)
-    })
-    .map_err(|e| (e.code(), e.to_string()));
+    // The server's TPM checks and claims.
+    let result = attesta_server::engine::offline::verify_tpm(&ev, &nonce, &config, &settings)
+        .map(Value::Object)
+        .map_err(|e| (e.inner.unwrap_or(e.code), e.message));
     Ok(verdict(result))
 }
 
@@ -267,4 +254,19 @@ pub fn run_inspect_eventlog(file: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// One certificate as PEM text.
+fn pem_certificate(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let body: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        body.join("\n")
+    )
 }

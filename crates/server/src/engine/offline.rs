@@ -167,3 +167,36 @@ pub async fn verify_snp(input: OfflineSnp) -> Result<Map<String, Value>, ApiErro
     claims::service_claims(AttestationType::SevSnpVm, &verified, runtime.as_ref(), None)
         .map_err(crate::engine::maa::claims_error)
 }
+
+/// Verifies TPM evidence with the server's TPM checks
+/// ([`crate::engine::tpm_protocol`]): the AK chain against the
+/// configuration's TPM roots (`test_roots.tpm`), SHA-1 only when
+/// `tpm_allow_sha1`, the nonce as the quote's qualifying data, the PCRs and
+/// the log's proven events. Returns the claims a TPM policy reads (all of
+/// them, with the attestation type), plus the pinned time when pinned.
+pub fn verify_tpm(
+    evidence: &attesta_evidence::tpm::TpmEvidence<'_>,
+    nonce: &[u8],
+    config: &ProviderConfig,
+    settings: &attesta_evidence::tpm::TpmSettings,
+) -> Result<Map<String, Value>, ApiError> {
+    let chains = crate::cache::VersionCache::new(16);
+    let checked = crate::engine::tpm_protocol::check_evidence(
+        &chains,
+        config,
+        &|_| true,
+        settings,
+        evidence,
+        None,
+        nonce,
+        UnixTime::now(),
+    )?;
+    let mut claims = checked.incoming;
+    if checked.pinned {
+        claims.insert(
+            attesta_evidence::claims::names::VERIFICATION_TIME.into(),
+            checked.at.0.into(),
+        );
+    }
+    Ok(claims)
+}

@@ -260,12 +260,12 @@ pub(crate) async fn quote(
 
 /// One request's TPM evidence, verified for its provider, and the incoming
 /// claims of it the provider's policy can read.
-struct Checked {
-    verified: TpmVerified,
-    incoming: Map<String, Value>,
-    at: UnixTime,
+pub(crate) struct Checked {
+    pub verified: TpmVerified,
+    pub incoming: Map<String, Value>,
+    pub at: UnixTime,
     /// The verification time is the provider's pinned one.
-    pinned: bool,
+    pub pinned: bool,
 }
 
 /// The checks both TPM requests share: the evidence at the provider's
@@ -284,12 +284,38 @@ fn check(
     nonce: &[u8],
     now: UnixTime,
 ) -> Result<Checked, ApiError> {
-    let evidence_error = |e: attesta_evidence::tpm::TpmError| ApiError::evidence(e.code(), &e);
     let pcfg = ProviderConfig::of(&ctx.record)?;
+    check_evidence(
+        &state.tpm_chains,
+        &pcfg,
+        &|name| policy.may_read_claim(name),
+        settings,
+        evidence,
+        boot,
+        nonce,
+        now,
+    )
+}
+
+/// [`check`] without the server: the AK chain cache, the provider's
+/// configuration and which claims the reader (a policy, or `attesta
+/// verify`, which reads them all) may read. `attesta verify tpm` runs this.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_evidence(
+    chains: &crate::cache::VersionCache<attesta_evidence::tpm::VerifiedAkChain>,
+    pcfg: &ProviderConfig,
+    may_read: &dyn Fn(&str) -> bool,
+    settings: &TpmSettings,
+    evidence: &TpmEvidence<'_>,
+    boot: Option<&BootEvidence<'_>>,
+    nonce: &[u8],
+    now: UnixTime,
+) -> Result<Checked, ApiError> {
+    let evidence_error = |e: attesta_evidence::tpm::TpmError| ApiError::evidence(e.code(), &e);
     let (at, pinned) = pcfg.time(now)?;
     let roots = pcfg.roots(TrustRoots::empty(), RootKind::Tpm)?;
     let mut verified = crate::tpm::verify_cached(
-        &state.tpm_chains,
+        chains,
         evidence,
         nonce,
         &roots,
@@ -298,13 +324,11 @@ fn check(
         at,
     )
     .map_err(evidence_error)?;
-    let ak_trusted_by_config = crate::tpm::check_trusted_ak(&pcfg, &verified)?;
+    let ak_trusted_by_config = crate::tpm::check_trusted_ak(pcfg, &verified)?;
     if let Some(boot) = boot {
         verified.verify_boot(boot).map_err(evidence_error)?;
     }
-    let mut incoming = verified
-        .claims_where(|name| policy.may_read_claim(name))
-        .into_map();
+    let mut incoming = verified.claims_where(may_read).into_map();
     incoming.insert(
         attesta_evidence::claims::names::ATTESTATION_TYPE.into(),
         json!(AttestationType::Tpm.claim_value()),
