@@ -12,6 +12,7 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use attesta_evidence::UnixTime;
+use attesta_evidence::sgx::tcb::TcbStatus;
 use attesta_testkit::SgxSample;
 
 #[derive(Debug, Subcommand)]
@@ -31,6 +32,21 @@ pub enum SampleCmd {
         /// the TCB info [default: 00906ED50000].
         #[arg(long, value_parser = parse_fmspc)]
         fmspc: Option<[u8; 6]>,
+        /// Make a debug enclave (ATTRIBUTES.DEBUG set): verification
+        /// accepts it and says so in x-ms-sgx-is-debuggable; policy decides.
+        #[arg(long)]
+        debug: bool,
+        /// Write a PCK CRL that revokes the sample's PCK certificate, so
+        /// verification fails with PckCertificateRevoked.
+        #[arg(long)]
+        revoked: bool,
+        /// The platform's TCB status in the TCB info: up-to-date,
+        /// sw-hardening-needed, configuration-needed,
+        /// configuration-and-sw-hardening-needed, out-of-date,
+        /// out-of-date-configuration-needed or revoked (which fails with
+        /// TcbRevoked) [default: up-to-date].
+        #[arg(long, value_parser = parse_tcb_status)]
+        tcb_status: Option<TcbStatus>,
     },
     /// A synthetic Open Enclave report (report.bin) with collateral and test root.
     Openenclave {
@@ -47,6 +63,21 @@ pub enum SampleCmd {
         /// the TCB info [default: 00906ED50000].
         #[arg(long, value_parser = parse_fmspc)]
         fmspc: Option<[u8; 6]>,
+        /// Make a debug enclave (ATTRIBUTES.DEBUG set): verification
+        /// accepts it and says so in x-ms-sgx-is-debuggable; policy decides.
+        #[arg(long)]
+        debug: bool,
+        /// Write a PCK CRL that revokes the sample's PCK certificate, so
+        /// verification fails with PckCertificateRevoked.
+        #[arg(long)]
+        revoked: bool,
+        /// The platform's TCB status in the TCB info: up-to-date,
+        /// sw-hardening-needed, configuration-needed,
+        /// configuration-and-sw-hardening-needed, out-of-date,
+        /// out-of-date-configuration-needed or revoked (which fails with
+        /// TcbRevoked) [default: up-to-date].
+        #[arg(long, value_parser = parse_tcb_status)]
+        tcb_status: Option<TcbStatus>,
     },
     /// A synthetic SEV-SNP report (report.bin, vcek.der, ca_chain.pem, crl.der) under a test ARK.
     Snp {
@@ -73,7 +104,7 @@ pub enum SampleCmd {
 }
 
 pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
-    let (out, runtime, init, fmspc, oe) = match cmd {
+    let (out, runtime, init, fmspc, oe, negative) = match cmd {
         SampleCmd::Tdx { out, runtime_data } => return tdx(out, runtime_data),
         SampleCmd::Snp {
             out,
@@ -87,15 +118,42 @@ pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
             runtime_data,
             init_time_data,
             fmspc,
-        } => (out, runtime_data, init_time_data, fmspc, false),
+            debug,
+            revoked,
+            tcb_status,
+        } => (
+            out,
+            runtime_data,
+            init_time_data,
+            fmspc,
+            false,
+            (debug, revoked, tcb_status),
+        ),
         SampleCmd::Openenclave {
             out,
             runtime_data,
             init_time_data,
             fmspc,
-        } => (out, runtime_data, init_time_data, fmspc, true),
+            debug,
+            revoked,
+            tcb_status,
+        } => (
+            out,
+            runtime_data,
+            init_time_data,
+            fmspc,
+            true,
+            (debug, revoked, tcb_status),
+        ),
     };
-    let mut b = SgxSample::builder().at(UnixTime::now().0);
+    let (debug, revoked, tcb_status) = negative;
+    let mut b = SgxSample::builder().at(UnixTime::now().0).debug(debug);
+    if revoked {
+        b = b.revoke_pck();
+    }
+    if let Some(status) = tcb_status {
+        b = b.tcb_status(status);
+    }
     if let Some(f) = fmspc {
         b = b.fmspc(f);
     }
@@ -182,4 +240,26 @@ fn base64_lines(der: &[u8]) -> String {
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `--tcb-status`: a TCB status in kebab case (or as Intel spells it).
+fn parse_tcb_status(s: &str) -> Result<TcbStatus, String> {
+    let wanted: String = s.chars().filter(|c| *c != '-' && *c != '_').collect();
+    [
+        TcbStatus::UpToDate,
+        TcbStatus::SWHardeningNeeded,
+        TcbStatus::ConfigurationNeeded,
+        TcbStatus::ConfigurationAndSWHardeningNeeded,
+        TcbStatus::OutOfDate,
+        TcbStatus::OutOfDateConfigurationNeeded,
+        TcbStatus::Revoked,
+    ]
+    .into_iter()
+    .find(|t| t.as_str().eq_ignore_ascii_case(&wanted))
+    .ok_or_else(|| {
+        format!(
+            "unknown TCB status '{s}'; use up-to-date, sw-hardening-needed, configuration-needed, \
+             configuration-and-sw-hardening-needed, out-of-date, out-of-date-configuration-needed or revoked"
+        )
+    })
 }
