@@ -80,8 +80,45 @@ fn verify(name: &str, nonce: &str, overrides: &[(&str, &Path)]) -> (i32, Value) 
             .arg(file("--vcek", d.join("vcek.pem")))
             .arg("--ca-chain")
             .arg(file("--ca-chain", d.join("ask_ark.pem")));
+        // The captures carry no AMD CRL: revocation is explicitly not
+        // checked (and the claims say so); see the test below.
+        if !overrides.iter().any(|(f, _)| *f == "--crl") {
+            cmd.arg("--no-revocation-check");
+        } else {
+            cmd.arg("--crl").arg(file("--crl", PathBuf::new()));
+        }
     }
     run(&mut cmd)
+}
+
+#[test]
+fn snp_captures_need_amds_crl_or_an_explicit_opt_out() {
+    let d = dir(SNP[0]);
+    let (code, out) = run(bin()
+        .args(["verify", "azure-guest", "--hcl-report"])
+        .arg(d.join("hcl_report.bin"))
+        .arg("--quote")
+        .arg(d.join("tpm_quote_attest.bin"))
+        .arg("--signature")
+        .arg(d.join("tpm_quote_sig.bin"))
+        .arg("--pcrs")
+        .arg(d.join("tpm_pcrs_sha256.json"))
+        .args(["--nonce", &nonce(SNP[0]), "--at", AT])
+        .arg("--vcek")
+        .arg(d.join("vcek.pem"))
+        .arg("--ca-chain")
+        .arg(d.join("ask_ark.pem")));
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["error"]["code"], "AmdCrlMissing", "{out}");
+    let (code, out) = verify(SNP[0], &nonce(SNP[0]), &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["claims"]["x-attesta-snp-revocation-checked"], false);
+    // A CRL that is not AMD's DER CRL is refused, never ignored.
+    let junk = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(junk.path(), b"\x30\x03\x02\x01\x01").unwrap();
+    let (code, out) = verify(SNP[0], &nonce(SNP[0]), &[("--crl", junk.path())]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["error"]["code"], "AmdCrlInvalid", "{out}");
 }
 
 #[test]

@@ -43,6 +43,16 @@ pub struct VerifyAzureGuestArgs {
     /// SEV-SNP: the ASK and ARK (DER or PEM); the ARK must be AMD's or given with --trust-root.
     #[arg(long, requires = "vcek")]
     pub ca_chain: Option<PathBuf>,
+    /// SEV-SNP: AMD's CRL for the VCEK's hierarchy (DER or PEM), as KDS
+    /// serves it. Required: without it the evidence is rejected with
+    /// AmdCrlMissing, unless --no-revocation-check.
+    #[arg(long, requires = "vcek")]
+    pub crl: Option<PathBuf>,
+    /// SEV-SNP: verify without AMD's CRL (for recorded evidence whose CRL
+    /// was not kept). Revocation is then NOT checked; the output says so
+    /// with `x-attesta-snp-revocation-checked: false`.
+    #[arg(long, conflicts_with = "crl", requires = "vcek")]
+    pub no_revocation_check: bool,
     /// TDX: the TD quote made from the HCL report's TDREPORT.
     #[arg(long, requires = "collateral")]
     pub td_quote: Option<PathBuf>,
@@ -72,6 +82,7 @@ enum Hardware {
     Snp {
         vek: Vec<u8>,
         ask: Vec<u8>,
+        crl: Option<Vec<u8>>,
     },
     Tdx {
         quote: Vec<u8>,
@@ -99,8 +110,13 @@ pub fn run_verify(a: VerifyAzureGuestArgs) -> anyhow::Result<ExitCode> {
                     .into_iter()
                     .find(|d| snp::verify::check_self_signed(d).is_err())
                     .context("--ca-chain holds no ASK (only self-signed certificates)")?;
+                let crl = a
+                    .crl
+                    .as_deref()
+                    .map(crate::commands::snp::crl_der)
+                    .transpose()?;
                 (
-                    Hardware::Snp { vek, ask },
+                    Hardware::Snp { vek, ask, crl },
                     RootKind::AmdArk,
                     snp::amd_trust_roots(),
                 )
@@ -151,11 +167,19 @@ pub fn run_verify(a: VerifyAzureGuestArgs) -> anyhow::Result<ExitCode> {
         Ok(v) => v,
         Err(e) => return Ok(usage(format!("{e:#}"))),
     };
+    // AMD's CRL is part of the chain check, as on the server: required
+    // unless revocation is explicitly not checked (and then said).
+    if let Hardware::Snp { vek, crl: None, .. } = &hardware
+        && !a.no_revocation_check
+    {
+        let e = crate::commands::snp::crl_missing(vek);
+        return Ok(verdict(Err((e.code(), e.to_string()))));
+    }
     let collateral = match &hardware {
-        Hardware::Snp { vek, ask } => IsolationCollateral::Snp(SnpCollateral {
+        Hardware::Snp { vek, ask, crl } => IsolationCollateral::Snp(SnpCollateral {
             vek_der: vek,
             ask_der: ask,
-            crl_der: None,
+            crl_der: crl.as_deref(),
         }),
         Hardware::Tdx { quote, collateral } => IsolationCollateral::Tdx {
             td_quote: quote,
@@ -172,8 +196,15 @@ pub fn run_verify(a: VerifyAzureGuestArgs) -> anyhow::Result<ExitCode> {
     let settings = AzureGuestSettings {
         required_pcr_mask: mask,
     };
+    let unchecked = a.no_revocation_check;
     let result = azure_cvm::verify(&ev, &collateral, &nonce, &roots, &settings, at)
-        .map(|v| Value::Object(v.claims().into_map()))
+        .map(|v| {
+            let mut claims = v.claims().into_map();
+            if unchecked {
+                claims.insert("x-attesta-snp-revocation-checked".into(), json!(false));
+            }
+            Value::Object(claims)
+        })
         .map_err(|e| (e.code(), e.to_string()));
     Ok(verdict(result))
 }
