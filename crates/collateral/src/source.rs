@@ -83,11 +83,6 @@ impl OfflineSource {
                 .filter(|p| p.is_dir())
                 .collect();
             dirs.sort();
-            if dirs.is_empty() {
-                // Neither a bundle nor a directory of bundles: name the
-                // bundle file that is missing.
-                import_dir(&self.dir)?;
-            }
             dirs
         };
         let mut best: Option<(i64, DcapCollateral)> = None;
