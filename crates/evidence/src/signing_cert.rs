@@ -147,6 +147,12 @@ impl AttestaEvidence {
     }
 }
 
+/// The value of MAA's SGX extension (`1.2.840.113556.10.1.1`) for `quote`:
+/// an OCTET STRING holding it, as MAA writes it.
+pub fn maa_sgx_extension_value(quote: &[u8]) -> Vec<u8> {
+    der_wrap(0x04, quote)
+}
+
 /// Which extension the evidence came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvidenceSource {
