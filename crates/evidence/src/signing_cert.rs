@@ -38,8 +38,9 @@
 //! signatures (QE report by the PCK key, QE report data over the attestation
 //! key, ISV report by the attestation key) — no CRL, no TCB status; with
 //! collateral, the full DCAP verification ([`crate::sgx`]), whose claims
-//! become the service's claims. SEV-SNP evidence is decoded and its binding
-//! checked; its chain is not verified here yet ([`VerifyLevel::BindingOnly`]).
+//! become the service's claims. TDX TD quotes the same way ([`crate::tdx`]).
+//! SEV-SNP evidence is decoded and its binding checked; its chain is not
+//! verified here yet ([`VerifyLevel::BindingOnly`]).
 //!
 //! Everything is sans-I/O: the caller passes the certificate bytes,
 //! collateral, roots and the time.
@@ -537,6 +538,8 @@ pub enum SigningCertError {
     SelfSignatureInvalid,
     #[error("the service's SGX evidence did not verify: {0}")]
     Sgx(SgxError),
+    #[error("the service's TDX evidence did not verify: {1}")]
+    Tdx(&'static str, String),
     #[error("verifying {0} evidence in a signing certificate is not supported yet")]
     UnsupportedKind(&'static str),
 }
@@ -552,6 +555,7 @@ impl ErrorCode for SigningCertError {
             Self::CertificateExpired { .. } => "SigningCertificateExpired",
             Self::SelfSignatureInvalid => "SigningCertificateSignatureInvalid",
             Self::Sgx(e) => e.code(),
+            Self::Tdx(code, _) => code,
             Self::UnsupportedKind(_) => "ServiceEvidenceUnsupported",
         }
     }
@@ -581,6 +585,21 @@ pub fn verify(
     let report_data = ev.report_data()?;
     check_key_binding(&report_data, &cert.spki_der)?;
     let binding_digest = cert.binding_digest();
+    if ev.kind == EvidenceKind::TdxQuote {
+        let (level, mut claims, pck_subject, test_root) =
+            verify_tdx(&ev.bytes, collateral, roots, at)?;
+        claims.insert("x-attesta-service-evidence-level", level.as_str());
+        return Ok(SigningCertVerified {
+            source: ev.source,
+            kind: ev.kind,
+            level,
+            self_signature,
+            binding_digest,
+            claims,
+            pck_subject,
+            test_root,
+        });
+    }
     let Some(quote_bytes) = ev.sgx_quote_bytes() else {
         if ev.kind == EvidenceKind::SnpReport {
             let r = crate::snp::parse_report(&ev.bytes)?;
@@ -638,6 +657,57 @@ pub fn verify(
     })
 }
 
+type Outcome = (VerifyLevel, Claims, Option<String>, bool);
+
+/// A TD quote: with collateral the full TDX verification; without, the PCK
+/// chain and the quote's signatures, and the claims the TD report says.
+fn verify_tdx(
+    bytes: &[u8],
+    collateral: Option<&DcapCollateral>,
+    roots: &TrustRoots,
+    at: UnixTime,
+) -> Result<Outcome, SigningCertError> {
+    let tdx_err = |e: crate::tdx::TdxError| SigningCertError::Tdx(e.code(), e.to_string());
+    let quote = crate::tdx::parse_td_quote(bytes).map_err(tdx_err)?;
+    match collateral {
+        Some(c) => {
+            let vc = crate::tdx::TdxVerifiedCollateral::verify(c, roots, at).map_err(tdx_err)?;
+            let v = crate::tdx::verify_td_quote(&quote, &vc, roots, at).map_err(tdx_err)?;
+            Ok((VerifyLevel::Full, v.claims(), None, v.test_root))
+        }
+        None => {
+            let (leaf_key, subject, test_root) =
+                check_pck_chain(quote.pck_chain_pem, roots, at).map_err(SigningCertError::Sgx)?;
+            crate::sgx::verify::check_signature_parts(
+                &crate::sgx::verify::SignatureParts {
+                    qe_report_bytes: quote.qe_report_bytes,
+                    qe_report_signature: &quote.qe_report_signature,
+                    qe_report_data: &quote.qe_report.report_data,
+                    attestation_key: &quote.attestation_key,
+                    qe_auth_data: quote.qe_auth_data,
+                    signed_bytes: quote.signed_bytes,
+                    signature: &quote.signature,
+                },
+                &leaf_key,
+            )
+            .map_err(SigningCertError::Sgx)?;
+            let r = &quote.report;
+            let mut c = Claims::new();
+            c.insert("x-ms-attestation-type", "tdxvm");
+            c.insert("dbgstat", if r.is_debug() { "enabled" } else { "disabled" });
+            c.insert_hex("tdx_mrseam", &r.mr_seam);
+            c.insert_hex("tdx_mrtd", &r.mr_td);
+            for (i, m) in r.rtmr.iter().enumerate() {
+                c.insert_hex(format!("tdx_rtmr{i}"), m);
+            }
+            c.insert_hex("tdx_mrconfigid", &r.mr_config_id);
+            c.insert_hex("tdx_mrowner", &r.mr_owner);
+            c.insert_hex("tdx_report_data", &r.report_data);
+            Ok((VerifyLevel::Signatures, c, Some(subject), test_root))
+        }
+    }
+}
+
 /// MAA's SGX claims that come from the report body alone.
 fn report_claims(quote: &Quote<'_>) -> Claims {
     let r = &quote.report;
@@ -660,8 +730,20 @@ pub fn check_quote_chain(
     roots: &TrustRoots,
     at: UnixTime,
 ) -> Result<(String, bool), SgxError> {
-    let certs =
-        sgx::pki::pem_certificates(quote.pck_chain_pem).map_err(SgxError::PckChainInvalid)?;
+    let (leaf_key, subject, test_root) = check_pck_chain(quote.pck_chain_pem, roots, at)?;
+    sgx::check_quote_signatures(quote, &leaf_key)?;
+    Ok((subject, test_root))
+}
+
+/// A DCAP PCK chain (PEM, leaf first) up to a trusted Intel SGX root,
+/// without CRLs: the leaf's key, its subject, and whether the root is a
+/// configured one.
+fn check_pck_chain(
+    pck_chain_pem: &[u8],
+    roots: &TrustRoots,
+    at: UnixTime,
+) -> Result<(Vec<u8>, String, bool), SgxError> {
+    let certs = sgx::pki::pem_certificates(pck_chain_pem).map_err(SgxError::PckChainInvalid)?;
     if certs.len() < 2 || certs.len() > 3 {
         return Err(SgxError::PckChainInvalid(format!(
             "expected PCK leaf, PCK CA and root, found {} certificates",
@@ -701,8 +783,11 @@ pub fn check_quote_chain(
         });
     }
     sgx::pki::pck_extension(&leaf).map_err(SgxError::PckExtensionInvalid)?;
-    sgx::check_quote_signatures(quote, &sgx::pki::public_key(&leaf))?;
-    Ok((leaf.subject().to_string(), test_root))
+    Ok((
+        sgx::pki::public_key(&leaf),
+        leaf.subject().to_string(),
+        test_root,
+    ))
 }
 
 // ---------------------------------------------------------------- decoding

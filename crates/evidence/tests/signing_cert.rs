@@ -227,3 +227,57 @@ fn maa_uks_quote_tcb_against_2023_documents_of_its_fmspc() {
     assert_eq!(e.advisory_ids.len(), 10);
     assert!(e.advisory_ids.iter().any(|a| a == "INTEL-SA-00381"));
 }
+
+/// A TDX node's certificate (Attesta's extension with a TD quote, as
+/// configfs-tsm gives one): fully with collateral, chain and signatures
+/// without; a quote binding another key is refused.
+#[test]
+fn attesta_extension_with_a_td_quote_verifies_and_binds() {
+    use attesta_evidence::signing_cert::{AttestaEvidence, key_binding_report_data};
+    let key = new_key();
+    let spki = spki_der(&key);
+    let sample = attesta_testkit::TdxSample::builder()
+        .report_data(key_binding_report_data(&spki))
+        .build();
+    let spec = |quote: &[u8]| CertSpec {
+        common_name: "attesta tdx node".into(),
+        not_before: sample.at.0 as i64 - 3600,
+        not_after: sample.at.0 as i64 + 3600,
+        extensions: vec![],
+        attesta: Some(AttestaEvidence::new(
+            EvidenceKind::TdxQuote,
+            quote,
+            Some("configfs-tsm"),
+        )),
+    };
+    let cert = SigningCert::parse(&certificate(&key, &spec(&sample.quote))).unwrap();
+    let roots = sample.trust_roots();
+    let v = signing_cert::verify(&cert, Some(&sample.collateral), &roots, sample.at).unwrap();
+    assert_eq!(v.level, VerifyLevel::Full);
+    assert_eq!(
+        v.claims.get("tdx_mrtd").unwrap(),
+        &hex::encode(sample.mr_td)
+    );
+    let v = signing_cert::verify(&cert, None, &roots, sample.at).unwrap();
+    assert_eq!(v.level, VerifyLevel::Signatures);
+    assert_eq!(
+        v.claims.get("tdx_mrtd").unwrap(),
+        &hex::encode(sample.mr_td)
+    );
+    assert_eq!(
+        signing_cert::verify(&cert, None, &intel(), sample.at)
+            .unwrap_err()
+            .code(),
+        "UntrustedRoot"
+    );
+    let other = attesta_testkit::TdxSample::builder()
+        .report_data(key_binding_report_data(&spki_der(&new_key())))
+        .build();
+    let swapped = SigningCert::parse(&certificate(&key, &spec(&other.quote))).unwrap();
+    assert_eq!(
+        signing_cert::verify(&swapped, None, &other.trust_roots(), other.at)
+            .unwrap_err()
+            .code(),
+        "ServiceKeyBindingMismatch"
+    );
+}
