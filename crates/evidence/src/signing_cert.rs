@@ -39,8 +39,10 @@
 //! key, ISV report by the attestation key) — no CRL, no TCB status; with
 //! collateral, the full DCAP verification ([`crate::sgx`]), whose claims
 //! become the service's claims. TDX TD quotes the same way ([`crate::tdx`]).
-//! SEV-SNP evidence is decoded and its binding checked; its chain is not
-//! verified here yet ([`VerifyLevel::BindingOnly`]).
+//! SEV-SNP reports with their VCEK and ASK (PEM, MAA's `VcekCertChain` or
+//! Attesta's `certs`): the chain to a trusted AMD ARK and the report's
+//! signature (no CRL); without certificates only the binding is checked
+//! ([`VerifyLevel::BindingOnly`], which no relying-party policy accepts).
 //!
 //! Everything is sans-I/O: the caller passes the certificate bytes,
 //! collateral, roots and the time.
@@ -120,7 +122,8 @@ pub struct AttestaEvidence {
     /// Where the node obtained the evidence (`configfs-tsm`, `test`, …); informational.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    /// Certificates the evidence needs (SNP VCEK chain), PEM, base64url; optional.
+    /// Certificates the evidence needs, base64url; optional. For SEV-SNP:
+    /// the VCEK (or VLEK), then the ASK (or ASVK), optionally the ARK, as PEM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certs: Option<String>,
 }
@@ -540,6 +543,8 @@ pub enum SigningCertError {
     Sgx(SgxError),
     #[error("the service's TDX evidence did not verify: {1}")]
     Tdx(&'static str, String),
+    #[error("the service's SEV-SNP evidence did not verify: {1}")]
+    Snp(&'static str, String),
     #[error("verifying {0} evidence in a signing certificate is not supported yet")]
     UnsupportedKind(&'static str),
 }
@@ -555,7 +560,7 @@ impl ErrorCode for SigningCertError {
             Self::CertificateExpired { .. } => "SigningCertificateExpired",
             Self::SelfSignatureInvalid => "SigningCertificateSignatureInvalid",
             Self::Sgx(e) => e.code(),
-            Self::Tdx(code, _) => code,
+            Self::Tdx(code, _) | Self::Snp(code, _) => code,
             Self::UnsupportedKind(_) => "ServiceEvidenceUnsupported",
         }
     }
@@ -602,24 +607,17 @@ pub fn verify(
     }
     let Some(quote_bytes) = ev.sgx_quote_bytes() else {
         if ev.kind == EvidenceKind::SnpReport {
-            let r = crate::snp::parse_report(&ev.bytes)?;
-            let mut claims = Claims::new();
-            claims.insert("x-ms-attestation-type", "sevsnpvm");
-            claims.insert_hex("x-ms-sevsnpvm-launchmeasurement", &r.measurement);
-            claims.insert_hex("x-ms-sevsnpvm-reportdata", &r.report_data);
-            claims.insert(
-                "x-attesta-service-evidence-level",
-                VerifyLevel::BindingOnly.as_str(),
-            );
+            let (level, mut claims, test_root) = verify_snp(ev, roots, at)?;
+            claims.insert("x-attesta-service-evidence-level", level.as_str());
             return Ok(SigningCertVerified {
                 source: ev.source,
                 kind: ev.kind,
-                level: VerifyLevel::BindingOnly,
+                level,
                 self_signature,
                 binding_digest,
                 claims,
                 pck_subject: None,
-                test_root: false,
+                test_root,
             });
         }
         return Err(SigningCertError::UnsupportedKind(ev.kind.as_str()));
@@ -706,6 +704,47 @@ fn verify_tdx(
             Ok((VerifyLevel::Signatures, c, Some(subject), test_root))
         }
     }
+}
+
+/// An SEV-SNP report: with its VCEK (or VLEK) and ASK (PEM, in the
+/// evidence's `certs` — MAA's `VcekCertChain`), the chain to a trusted ARK
+/// and the report's signature, TCB and chip id ([`crate::snp`]; no CRL:
+/// [`VerifyLevel::Signatures`]). Without certificates, only the binding was
+/// checked ([`VerifyLevel::BindingOnly`]) and the claims are the report's.
+fn verify_snp(
+    ev: &CertEvidence,
+    roots: &TrustRoots,
+    at: UnixTime,
+) -> Result<(VerifyLevel, Claims, bool), SigningCertError> {
+    let snp_err = |e: crate::snp::SnpError| SigningCertError::Snp(e.code(), e.to_string());
+    let Some(pem) = &ev.certs else {
+        let r = crate::snp::parse_report(&ev.bytes)?;
+        let mut claims = Claims::new();
+        claims.insert("x-ms-attestation-type", "sevsnpvm");
+        claims.insert_hex("x-ms-sevsnpvm-launchmeasurement", &r.measurement);
+        claims.insert_hex("x-ms-sevsnpvm-reportdata", &r.report_data);
+        return Ok((VerifyLevel::BindingOnly, claims, false));
+    };
+    let certs = sgx::pki::pem_certificates(pem)
+        .map_err(|e| SigningCertError::Snp("SnpChainInvalid", format!("the VCEK chain: {e}")))?;
+    let [vek, ask, ..] = certs.as_slice() else {
+        return Err(SigningCertError::Snp(
+            "SnpChainInvalid",
+            "the VCEK chain needs the VCEK (or VLEK) and the ASK (or ASVK)".into(),
+        ));
+    };
+    let chain = crate::snp::VerifiedChain::verify(
+        &crate::snp::SnpCollateral {
+            vek_der: vek,
+            ask_der: ask,
+            crl_der: None,
+        },
+        roots,
+        at,
+    )
+    .map_err(snp_err)?;
+    let v = crate::snp::verify_report(&ev.bytes, &chain, at).map_err(snp_err)?;
+    Ok((VerifyLevel::Signatures, v.claims(), chain.test_root))
 }
 
 /// MAA's SGX claims that come from the report body alone.

@@ -281,3 +281,67 @@ fn attesta_extension_with_a_td_quote_verifies_and_binds() {
         "ServiceKeyBindingMismatch"
     );
 }
+
+/// An SEV-SNP node's certificate with the VCEK chain: the chain to the
+/// (test) ARK and the report verify; without the chain only the binding is
+/// known (level binding-only); a report binding another key is refused.
+#[test]
+fn attesta_extension_with_an_snp_report_verifies_with_its_vcek_chain() {
+    use attesta_evidence::signing_cert::{AttestaEvidence, key_binding_report_data};
+    use base64::Engine;
+    let key = new_key();
+    let spki = spki_der(&key);
+    let sample = attesta_testkit::SnpSample::builder()
+        .report_data(key_binding_report_data(&spki))
+        .build();
+    let chain = format!(
+        "{}{}",
+        attesta_testkit::snp::pem(&sample.vek_der),
+        attesta_testkit::snp::pem(&sample.ask_der)
+    );
+    let spec = |report: &[u8], certs: Option<&str>| {
+        let mut a = AttestaEvidence::new(EvidenceKind::SnpReport, report, Some("configfs-tsm"));
+        a.certs = certs.map(|c| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(c));
+        CertSpec {
+            common_name: "attesta snp node".into(),
+            not_before: sample.at.0 as i64 - 3600,
+            not_after: sample.at.0 as i64 + 3600,
+            extensions: vec![],
+            attesta: Some(a),
+        }
+    };
+    let cert = SigningCert::parse(&certificate(&key, &spec(&sample.report, Some(&chain)))).unwrap();
+    let roots = sample.trust_roots();
+    let v = signing_cert::verify(&cert, None, &roots, sample.at).unwrap();
+    assert_eq!(v.level, VerifyLevel::Signatures);
+    assert!(v.test_root);
+    assert_eq!(
+        v.claims.get("x-ms-sevsnpvm-reportdata").unwrap(),
+        &hex::encode(key_binding_report_data(&spki))
+    );
+    // The embedded AMD roots do not anchor the test ARK.
+    let err = signing_cert::verify(
+        &cert,
+        None,
+        &attesta_evidence::snp::amd_trust_roots(),
+        sample.at,
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "UntrustedArk");
+    // No chain: binding only.
+    let bare = SigningCert::parse(&certificate(&key, &spec(&sample.report, None))).unwrap();
+    let v = signing_cert::verify(&bare, None, &roots, sample.at).unwrap();
+    assert_eq!(v.level, VerifyLevel::BindingOnly);
+    // A report binding another key.
+    let other = attesta_testkit::SnpSample::builder()
+        .report_data(key_binding_report_data(&spki_der(&new_key())))
+        .build();
+    let swapped =
+        SigningCert::parse(&certificate(&key, &spec(&other.report, Some(&chain)))).unwrap();
+    assert_eq!(
+        signing_cert::verify(&swapped, None, &roots, sample.at)
+            .unwrap_err()
+            .code(),
+        "ServiceKeyBindingMismatch"
+    );
+}

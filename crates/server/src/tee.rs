@@ -235,8 +235,14 @@ fn read_report(entry: &Path, report_data: &[u8; 64]) -> Result<Result<Evidence, 
             "the report from configfs-tsm does not carry the report data written to inblob".into(),
         );
     }
-    let certs = match read_attr(entry, "auxblob") {
-        Ok(b) if !b.is_empty() => Some(b),
+    // SEV-SNP: the host's certificate table, turned into the PEM chain
+    // (VCEK/VLEK, ASK/ASVK, ARK) relying parties verify the report with.
+    // Hosts that supply no table (auxblob empty) leave relying parties to
+    // fetch the VCEK themselves.
+    let certs = match (kind, read_attr(entry, "auxblob")) {
+        (EvidenceKind::SnpReport, Ok(b)) if !b.is_empty() => {
+            cert_table_pem(&b).map(String::into_bytes)
+        }
         _ => None,
     };
     Ok(Ok(Evidence {
@@ -244,6 +250,43 @@ fn read_report(entry: &Path, report_data: &[u8; 64]) -> Result<Result<Evidence, 
         bytes: outblob,
         certs,
     }))
+}
+
+/// The GHCB certificate table (SEV-ES GHCB specification, MSG_REPORT_REQ):
+/// entries of GUID (16 bytes), offset (u32 LE, from the table's start) and
+/// length (u32 LE), ended by an all-zero entry. Certificates are told apart
+/// by their content, not their GUIDs: the self-signed one is the ARK, the
+/// other CA the ASK/ASVK, the end-entity the VCEK/VLEK. `None` when the
+/// table is malformed or has no VCEK/VLEK and ASK.
+pub fn cert_table_pem(table: &[u8]) -> Option<String> {
+    use attesta_evidence::sgx::pki;
+    let (mut vek, mut ask, mut ark) = (None, None, None);
+    for i in 0..64 {
+        let e = table.get(i * 24..i * 24 + 24)?;
+        if e.iter().all(|&b| b == 0) {
+            break;
+        }
+        let off = u32::from_le_bytes(e[16..20].try_into().ok()?) as usize;
+        let len = u32::from_le_bytes(e[20..24].try_into().ok()?) as usize;
+        let der = table.get(off..off.checked_add(len)?)?;
+        let Ok(cert) = pki::parse_cert(der) else {
+            continue;
+        };
+        let self_signed = cert.issuer().as_raw() == cert.subject().as_raw();
+        let slot = if self_signed {
+            &mut ark
+        } else if pki::require_ca(&cert).is_ok() {
+            &mut ask
+        } else {
+            &mut vek
+        };
+        *slot = Some(der.to_vec());
+    }
+    let mut pem = String::new();
+    for der in [vek?, ask?].into_iter().chain(ark) {
+        pem.push_str(&attesta_token::encoding::pem_encode("CERTIFICATE", &der));
+    }
+    Some(pem)
 }
 
 impl EvidenceSource for ConfigfsTsm {
@@ -348,6 +391,37 @@ mod tests {
         let err = src.evidence(&[7; 64]).unwrap_err();
         assert!(err.contains("generation"), "{err}");
         assert!(ConfigfsTsm::detect(&dir.path().join("missing")).is_none());
+    }
+
+    #[test]
+    fn snp_cert_table_becomes_a_pem_chain_in_order() {
+        let s = attesta_testkit::SnpSample::builder().build();
+        // ARK first, VCEK last, with GUIDs that do not matter.
+        let certs = [&s.ark_der, &s.ask_der, &s.vek_der];
+        let mut table = Vec::new();
+        let mut off = 24 * (certs.len() + 1);
+        for (i, c) in certs.iter().enumerate() {
+            table.extend_from_slice(&[i as u8 + 1; 16]);
+            table.extend_from_slice(&(off as u32).to_le_bytes());
+            table.extend_from_slice(&(c.len() as u32).to_le_bytes());
+            off += c.len();
+        }
+        table.extend_from_slice(&[0; 24]);
+        for c in certs {
+            table.extend_from_slice(c);
+        }
+        let pem = cert_table_pem(&table).unwrap();
+        let ders = attesta_evidence::sgx::pki::pem_certificates(pem.as_bytes()).unwrap();
+        assert_eq!(
+            ders,
+            [s.vek_der.clone(), s.ask_der.clone(), s.ark_der.clone()]
+        );
+        // Truncated or pointing outside: none.
+        assert!(cert_table_pem(&table[..30]).is_none());
+        let mut bad = table.clone();
+        bad[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(cert_table_pem(&bad).is_none());
+        assert!(cert_table_pem(&[0; 24]).is_none());
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct VerifySigningCertArgs {
     /// PEM root to trust besides Intel's SGX Root CA (for test PKIs; repeatable).
     #[arg(long)]
     pub trust_root: Vec<PathBuf>,
+    /// PEM AMD ARK to trust besides AMD's embedded ARKs (SEV-SNP evidence of test PKIs; repeatable).
+    #[arg(long)]
+    pub trust_root_amd: Vec<PathBuf>,
 }
 
 fn parse_cert(path: &std::path::Path) -> Result<SigningCert, ExitCode> {
@@ -132,8 +135,14 @@ pub fn run_verify(args: VerifySigningCertArgs) -> anyhow::Result<ExitCode> {
         },
         None => UnixTime::now(),
     };
-    let mut roots = sgx::intel_trust_roots(TrustRoots::empty());
-    for p in &args.trust_root {
+    let mut roots =
+        attesta_evidence::snp::with_amd_roots(sgx::intel_trust_roots(TrustRoots::empty()));
+    let given = args
+        .trust_root
+        .iter()
+        .map(|p| (p, RootKind::IntelSgx))
+        .chain(args.trust_root_amd.iter().map(|p| (p, RootKind::AmdArk)));
+    for (p, kind) in given {
         let pem = match read(p) {
             Ok(b) => b,
             Err(e) => return Ok(usage(e)),
@@ -141,7 +150,7 @@ pub fn run_verify(args: VerifySigningCertArgs) -> anyhow::Result<ExitCode> {
         match sgx::pki::pem_certificates(&pem) {
             Ok(ders) => {
                 for der in ders {
-                    roots = roots.with_configured(RootKind::IntelSgx, der);
+                    roots = roots.with_configured(kind, der);
                 }
             }
             Err(_) => return Ok(usage(format!("{} holds no PEM certificate", p.display()))),

@@ -57,6 +57,10 @@ pub enum TokenCmd {
         /// tee_evidence = "test"; repeatable; implies --require-tee).
         #[arg(long, value_name = "PEM")]
         tee_trust_root: Vec<PathBuf>,
+        /// PEM AMD ARK to trust for the service's SEV-SNP evidence besides
+        /// AMD's embedded ARKs (test PKIs; repeatable; implies --require-tee).
+        #[arg(long, value_name = "PEM")]
+        tee_trust_root_amd: Vec<PathBuf>,
     },
     /// Decode a token without verifying it (header and claims).
     Decode {
@@ -113,6 +117,7 @@ fn tee_requirement(
     policy: Option<&std::path::Path>,
     collateral: Option<&std::path::Path>,
     roots: &[PathBuf],
+    amd_roots: &[PathBuf],
 ) -> anyhow::Result<attesta_token::service::TeeRequirement> {
     use attesta_evidence::roots::{RootKind, TrustRoots};
     let policy = match policy {
@@ -120,12 +125,16 @@ fn tee_requirement(
             .map_err(|e| fail(Exit::Usage, format!("{}: {e}", p.display())))?,
         None => Default::default(),
     };
-    let mut trust = attesta_evidence::sgx::intel_trust_roots(TrustRoots::empty());
-    for p in roots {
-        let ders = attesta_evidence::sgx::pki::pem_certificates(&read_file(p)?)
-            .map_err(|e| fail(Exit::Usage, format!("{}: {e}", p.display())))?;
-        for der in ders {
-            trust = trust.with_configured(RootKind::IntelSgx, der);
+    let mut trust = attesta_evidence::snp::with_amd_roots(
+        attesta_evidence::sgx::intel_trust_roots(TrustRoots::empty()),
+    );
+    for (paths, kind) in [(roots, RootKind::IntelSgx), (amd_roots, RootKind::AmdArk)] {
+        for p in paths {
+            let ders = attesta_evidence::sgx::pki::pem_certificates(&read_file(p)?)
+                .map_err(|e| fail(Exit::Usage, format!("{}: {e}", p.display())))?;
+            for der in ders {
+                trust = trust.with_configured(kind, der);
+            }
         }
     }
     let collateral = match collateral {
@@ -153,6 +162,7 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
             tee_policy,
             tee_collateral,
             tee_trust_root,
+            tee_trust_root_amd,
         } => {
             let token = token_text(&token)?;
             let ca_pem = match &ca {
@@ -163,11 +173,13 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
                 || tee_policy.is_some()
                 || tee_collateral.is_some()
                 || !tee_trust_root.is_empty()
+                || !tee_trust_root_amd.is_empty()
             {
                 Some(tee_requirement(
                     tee_policy.as_deref(),
                     tee_collateral.as_deref(),
                     &tee_trust_root,
+                    &tee_trust_root_amd,
                 )?)
             } else {
                 None
