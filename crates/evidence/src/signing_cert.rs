@@ -157,6 +157,16 @@ pub fn maa_sgx_extension_value(quote: &[u8]) -> Vec<u8> {
     der_wrap(0x04, quote)
 }
 
+/// The value of MAA's SEV-SNP extension (`1.3.6.1.4.1.311.105.1000.1`): a
+/// UTF8String holding `{"SnpReport": b64url(report), "VcekCertChain":
+/// b64url(PEM chain)}` (MAA adds `Endorsements`, the Confidential ACI UVM
+/// endorsement, which other hosts do not have).
+pub fn maa_snp_extension_value(report: &[u8], vcek_chain_pem: &[u8]) -> Vec<u8> {
+    let b = |d: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d);
+    let json = serde_json::json!({"SnpReport": b(report), "VcekCertChain": b(vcek_chain_pem)});
+    der_wrap(0x0c, json.to_string().as_bytes())
+}
+
 /// Which extension the evidence came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvidenceSource {

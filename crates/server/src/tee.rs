@@ -7,7 +7,9 @@
 //! is `SHA-256(SPKI PEM ‖ 0x00) ‖ 0³²` of the new key, and writes it into
 //! the key's certificate under Attesta's OID
 //! ([`attesta_evidence::signing_cert::OID_ATTESTA_EVIDENCE`]), plus MAA's
-//! `1.2.840.113556.10.1.1` when the evidence is an SGX quote. No evidence,
+//! `1.2.840.113556.10.1.1` when the evidence is an SGX quote, and MAA's
+//! `1.3.6.1.4.1.311.105.1000.1` (report and VCEK chain, no UVM endorsement)
+//! for an SEV-SNP report with its chain. No evidence,
 //! no key: a source that fails stops the key's creation, so a node
 //! configured for evidence never publishes an unproven key.
 //!
@@ -15,10 +17,10 @@
 //!
 //! | value | meaning |
 //! |---|---|
-//! | `auto` (default) | configfs-tsm when `tee_tsm_path` exists, else none |
+//! | `auto` (default) | configfs-tsm when `tee_tsm_path` exists and gives a report (probed at start), else none (with a warning when present but failing) |
 //! | `none` | no evidence (certificates as before) |
 //! | `required` | as `auto`, but a node without a TEE refuses to start |
-//! | `configfs-tsm` | configfs-tsm, and refuse to start without it |
+//! | `configfs-tsm` | configfs-tsm, and refuse to start without it (or when its probe fails) |
 //! | `test` | testkit SGX evidence under a test root made at start (tests, CI) |
 //!
 //! ## Sources
@@ -43,12 +45,14 @@ use std::sync::Arc;
 
 use attesta_evidence::signing_cert::{
     ATTESTA_OID_PLACEHOLDER_ARCS, AttestaEvidence, EvidenceKind, key_binding_report_data,
-    maa_sgx_extension_value,
+    maa_sgx_extension_value, maa_snp_extension_value,
 };
 use attesta_token::keys::{CertExtensions, Extension};
 
 /// The MAA SGX evidence OID `1.2.840.113556.10.1.1` as arcs.
 const MAA_SGX_QUOTE_ARCS: [u64; 7] = [1, 2, 840, 113_556, 10, 1, 1];
+/// The MAA SEV-SNP evidence OID `1.3.6.1.4.1.311.105.1000.1` as arcs.
+const MAA_SNP_EVIDENCE_ARCS: [u64; 10] = [1, 3, 6, 1, 4, 1, 311, 105, 1000, 1];
 
 /// Default configfs-tsm report directory.
 pub const DEFAULT_TSM_PATH: &str = "/sys/kernel/config/tsm/report";
@@ -84,9 +88,22 @@ pub fn select(
     let tsm = || ConfigfsTsm::detect(tsm_path);
     match mode {
         "none" => Ok(None),
-        "auto" => Ok(tsm().map(|s| Arc::new(s) as Arc<dyn EvidenceSource>)),
+        // Present but unusable (no permission, no provider): without a
+        // requirement the node runs without evidence, and says so.
+        "auto" => Ok(tsm().and_then(|s| match s.evidence(&[0; 64]) {
+            Ok(_) => Some(Arc::new(s) as Arc<dyn EvidenceSource>),
+            Err(e) => {
+                tracing::warn!(path = %tsm_path.display(), error = %e, "configfs-tsm is present but gives no report; signing certificates carry no TEE evidence (tee_evidence = \"required\" makes this an error)");
+                None
+            }
+        })),
         "required" | "configfs-tsm" => match tsm() {
-            Some(s) => Ok(Some(Arc::new(s))),
+            Some(s) => {
+                s.evidence(&[0; 64]).map_err(|e| {
+                    format!("tee_evidence = \"{mode}\": configfs-tsm at {} gives no report: {e}", tsm_path.display())
+                })?;
+                Ok(Some(Arc::new(s)))
+            }
             None => Err(format!(
                 "tee_evidence = \"{mode}\" but this node has no TEE evidence source: {} does not exist \
                  (configfs-tsm appears inside a TDX or SEV-SNP guest with Linux 6.7+). Run the node in a \
@@ -129,11 +146,18 @@ impl CertExtensions for TeeExtensions {
             ATTESTA_OID_PLACEHOLDER_ARCS.to_vec(),
             a.to_extension_value(),
         )];
-        if ev.kind == EvidenceKind::SgxQuote {
-            out.push((
+        match (ev.kind, &ev.certs) {
+            (EvidenceKind::SgxQuote, _) => out.push((
                 MAA_SGX_QUOTE_ARCS.to_vec(),
                 maa_sgx_extension_value(&ev.bytes),
-            ));
+            )),
+            // MAA's SEV-SNP layout, without its UVM endorsement (Attesta
+            // nodes are not Confidential ACI containers).
+            (EvidenceKind::SnpReport, Some(chain)) => out.push((
+                MAA_SNP_EVIDENCE_ARCS.to_vec(),
+                maa_snp_extension_value(&ev.bytes, chain),
+            )),
+            _ => {}
         }
         Ok(out)
     }
@@ -393,6 +417,21 @@ mod tests {
         assert!(ConfigfsTsm::detect(&dir.path().join("missing")).is_none());
     }
 
+    /// A directory that is not configfs (no kernel answers): `auto` runs
+    /// without evidence, `required` refuses, naming the failing attribute.
+    #[test]
+    fn a_tsm_path_that_gives_no_report_is_probed_at_start() {
+        let tsm = tempfile::tempdir().unwrap();
+        let data = tempfile::tempdir().unwrap();
+        assert!(select("auto", tsm.path(), data.path()).unwrap().is_none());
+        let err = select("required", tsm.path(), data.path()).unwrap_err();
+        assert!(
+            err.contains("gives no report") && err.contains("generation"),
+            "{err}"
+        );
+        assert!(select("configfs-tsm", tsm.path(), data.path()).is_err());
+    }
+
     #[test]
     fn snp_cert_table_becomes_a_pem_chain_in_order() {
         let s = attesta_testkit::SnpSample::builder().build();
@@ -422,6 +461,53 @@ mod tests {
         bad[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(cert_table_pem(&bad).is_none());
         assert!(cert_table_pem(&[0; 24]).is_none());
+    }
+
+    /// An SNP "TEE" for the test: a testkit sample per request.
+    #[derive(Debug, Default)]
+    struct FakeSnp(std::sync::Mutex<Option<attesta_testkit::SnpSample>>);
+
+    impl EvidenceSource for FakeSnp {
+        fn name(&self) -> &'static str {
+            "configfs-tsm"
+        }
+        fn evidence(&self, report_data: &[u8; 64]) -> Result<Evidence, String> {
+            let s = attesta_testkit::SnpSample::builder()
+                .report_data(*report_data)
+                .at(attesta_evidence::UnixTime::now().0)
+                .build();
+            let chain = format!(
+                "{}{}",
+                attesta_testkit::snp::pem(&s.vek_der),
+                attesta_testkit::snp::pem(&s.ask_der)
+            );
+            let ev = Evidence {
+                kind: EvidenceKind::SnpReport,
+                bytes: s.report.clone(),
+                certs: Some(chain.into_bytes()),
+            };
+            *self.0.lock().unwrap() = Some(s);
+            Ok(ev)
+        }
+    }
+
+    #[test]
+    fn an_snp_node_key_carries_attestas_and_maas_snp_extensions() {
+        use attesta_evidence::signing_cert::{self, EvidenceSource as Src, SigningCert};
+        let fake = Arc::new(FakeSnp::default());
+        let ext = TeeExtensions(fake.clone());
+        let now = attesta_evidence::UnixTime::now();
+        let key =
+            attesta_token::keys::SigningKey::generate_with("https://n", now.0, Some(&ext)).unwrap();
+        let cert = SigningCert::parse(key.cert_der()).unwrap();
+        let sources: Vec<Src> = cert.evidence.iter().map(|e| e.source).collect();
+        assert_eq!(sources, [Src::Attesta, Src::MaaSnp]);
+        let sample = fake.0.lock().unwrap().clone().unwrap();
+        let v = signing_cert::verify(&cert, None, &sample.trust_roots(), now).unwrap();
+        assert_eq!(v.level, signing_cert::VerifyLevel::Signatures);
+        // MAA's copy alone carries the same report and chain.
+        assert_eq!(cert.evidence[1].bytes, sample.report);
+        assert_eq!(cert.evidence[1].certs, cert.evidence[0].certs);
     }
 
     #[test]
