@@ -225,7 +225,7 @@ pub enum RpError {
     )]
     ServiceCertificateMissing(String),
     /// The service's TEE evidence is missing or does not verify.
-    #[error("the service's TEE evidence: {message}")]
+    #[error("{message}")]
     ServiceEvidence { code: &'static str, message: String },
     /// The service's claims do not satisfy the relying party's TEE policy.
     #[error("the service does not satisfy the TEE policy: {0}")]

@@ -279,7 +279,15 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
                             &json!({"valid": false, "error": {"code": e.code(), "message": message}}),
                         );
                     } else {
-                        out(&format!("invalid token ({}): {message}\n", e.code()));
+                        let what = match e {
+                            RpError::ServiceEvidence { .. }
+                            | RpError::ServiceCertificateMissing(_)
+                            | RpError::TeePolicy(_) => {
+                                "token signature valid, but the service is not accepted"
+                            }
+                            _ => "invalid token",
+                        };
+                        out(&format!("{what} ({}): {message}\n", e.code()));
                     }
                     Ok(ExitCode::from(Exit::Rejected as u8))
                 }
