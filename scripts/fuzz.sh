@@ -51,6 +51,7 @@ seed_dirs() {
     policy_parse|policy_deep) echo "$vectors/maa-policies $vectors/maa-sdk/policies crates/policy/examples crates/policy/src/defaults" ;;
     jws_parse) echo "$vectors/maa-tokens $vectors/maa-sdk" ;;
     collateral_bundle) echo "$samples $vectors/sgx $vectors/tdx" ;;
+    signing_cert) echo "$vectors/maa-tokens" ;;
     *) echo "$samples $vectors" ;;
   esac
 }

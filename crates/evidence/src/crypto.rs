@@ -92,6 +92,22 @@ pub fn verify(
         .map_err(|_| BadSignature)
 }
 
+/// RSASSA-PKCS1-v1_5 / SHA-256 accepting RSA keys from 1024 bits: only for
+/// reporting on legacy self-signed certificates (MAA's 2019–2021 signing
+/// certificates have 1024-bit keys), never to accept evidence.
+pub fn verify_rsa_sha256_legacy(
+    public_key: &[u8],
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), BadSignature> {
+    UnparsedPublicKey::new(
+        &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+        public_key,
+    )
+    .verify(msg, sig)
+    .map_err(|_| BadSignature)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,7 @@ pub mod openenclave;
 pub mod reader;
 pub mod roots;
 pub mod sgx;
+pub mod signing_cert;
 pub mod snp;
 pub mod tdx;
 pub mod tpm;

@@ -58,6 +58,12 @@ pub struct Config {
     pub metrics: crate::metrics::MetricsConfig,
     /// When the audit log's checkpoints are signed (see [`crate::audit`]).
     pub audit: AuditConfig,
+    /// Where the node's own TEE evidence for its signing certificates comes
+    /// from: `auto`, `none`, `required`, `configfs-tsm` or `test` (see
+    /// [`crate::tee`]).
+    pub tee_evidence: String,
+    /// The configfs-tsm report directory.
+    pub tee_tsm_path: PathBuf,
 }
 
 /// When a node signs a checkpoint of the audit log.
@@ -481,6 +487,8 @@ impl Default for Config {
             store: StoreConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),
             audit: AuditConfig::default(),
+            tee_evidence: "auto".into(),
+            tee_tsm_path: PathBuf::from(crate::tee::DEFAULT_TSM_PATH),
         }
     }
 }
@@ -509,6 +517,7 @@ impl Config {
         self.limits.validate()?;
         self.store.validate()?;
         self.audit.validate()?;
+        crate::tee::validate_mode(&self.tee_evidence)?;
         crate::provider::validate_name(&self.default_provider.name)
             .map_err(|e| format!("default_provider.name: {e}"))?;
         Ok(())

@@ -43,6 +43,7 @@ pub mod routes;
 pub mod signing;
 pub mod snp;
 pub mod state;
+pub mod tee;
 pub mod throttle;
 pub mod tls;
 pub mod tokens;
@@ -81,6 +82,8 @@ pub enum StartError {
     Keys(String),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("TEE evidence: {0}")]
+    Tee(String),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: SocketAddr, reason: String },
 }
@@ -371,15 +374,27 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let node_id = cluster::node_id(config.store.node_id.as_deref(), &config.data_dir)
         .map_err(StartError::DataDir)?;
     let admin_hash = admin_token_hash(&config, store.as_ref(), &kek).await?;
-    let signing = signing::ProviderKeys::new(
-        &config.data_dir.join("keys"),
-        &config.default_provider.name,
-        config.key_overlap_secs,
-        &node_id,
-        // A node unseen for longer than a token lives has no valid tokens
-        // left (heartbeats come every 10 s).
-        config.token_lifetime_secs.saturating_add(60),
-    );
+    let tee_source = tee::select(&config.tee_evidence, &config.tee_tsm_path, &config.data_dir)
+        .map_err(StartError::Tee)?;
+    if let Some(s) = &tee_source {
+        tracing::info!(
+            source = s.name(),
+            "signing certificates carry this node's TEE evidence"
+        );
+    }
+    let signing =
+        signing::ProviderKeys::new(
+            &config.data_dir.join("keys"),
+            &config.default_provider.name,
+            config.key_overlap_secs,
+            &node_id,
+            // A node unseen for longer than a token lives has no valid tokens
+            // left (heartbeats come every 10 s).
+            config.token_lifetime_secs.saturating_add(60),
+        )
+        .with_cert_extensions(tee_source.map(|s| {
+            Arc::new(tee::TeeExtensions(s)) as Arc<dyn attesta_token::keys::CertExtensions>
+        }));
     ensure_default_provider(&config, store.as_ref()).await?;
     let tls = tls::ensure(
         &config.data_dir,

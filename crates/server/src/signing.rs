@@ -41,9 +41,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use attesta_evidence::UnixTime;
+use attesta_evidence::signing_cert::SigningCert;
 use attesta_store::{PublishedKey, Store, StoreError};
 use attesta_token::jwks::{Jwk, Jwks};
-use attesta_token::keys::{KeyRing, SigningKey, jwk_for_certificate};
+use attesta_token::keys::{CertExtensions, KeyRing, SigningKey, jwk_for_certificate};
 
 /// A provider's certificate subject (its canonical base URL) by name.
 pub type SubjectFn = Arc<dyn Fn(&str) -> String + Send + Sync>;
@@ -67,6 +68,8 @@ pub struct ProviderKeys {
     /// One sync at a time (the watcher's and a rotation's), so an epoch
     /// change rotates once.
     sync_lock: tokio::sync::Mutex<()>,
+    /// The node's TEE evidence for every key it makes ([`crate::tee`]).
+    cert_extensions: Option<Arc<dyn CertExtensions>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +108,16 @@ impl ProviderKeys {
             peers: RwLock::new(HashMap::new()),
             synced: Mutex::new(HashMap::new()),
             sync_lock: tokio::sync::Mutex::new(()),
+            cert_extensions: None,
         }
+    }
+
+    /// Make every new key's certificate carry what `ext` gives for the key
+    /// (the node's TEE evidence bound to it). A ring whose active key was
+    /// made without it is rotated when opened.
+    pub fn with_cert_extensions(mut self, ext: Option<Arc<dyn CertExtensions>>) -> Self {
+        self.cert_extensions = ext;
+        self
     }
 
     /// This node's id.
@@ -130,13 +142,27 @@ impl ProviderKeys {
             return Ok(r.clone());
         }
         crate::provider::validate_name(provider)?;
-        let ring = KeyRing::load_or_create(
+        let mut ring = KeyRing::load_or_create_with(
             &self.dir(provider),
             subject,
             self.overlap_secs,
             UnixTime::now().0,
+            self.cert_extensions.clone(),
         )
         .map_err(|e| format!("signing keys of provider '{provider}': {e}"))?;
+        // A key made before the node had (or was configured for) evidence
+        // is replaced: relying parties that require evidence would refuse it.
+        if self.cert_extensions.is_some()
+            && SigningCert::parse(ring.active().cert_der()).is_ok_and(|c| c.evidence.is_empty())
+        {
+            ring.rotate(UnixTime::now().0).map_err(|e| {
+                format!("signing keys of provider '{provider}': replacing a key without TEE evidence: {e}")
+            })?;
+            tracing::info!(
+                provider,
+                "signing key without TEE evidence replaced by one with it"
+            );
+        }
         let mut rings = self.rings.write().expect("key rings lock");
         Ok(rings
             .entry(provider.to_string())

@@ -11,6 +11,7 @@ pub mod bundle;
 
 pub use bundle::{read_bundle, write_bundle};
 pub mod sgx;
+pub mod signing_cert;
 pub mod snp;
 pub mod tdx;
 pub mod tpm;

@@ -57,9 +57,29 @@ pub struct SgxSample {
     pub mr_signer: [u8; 32],
     pub report_data: [u8; 64],
     pub fmspc: [u8; 6],
+    /// PKCS#8 of the quote's attestation key, for [`SgxSample::requote`].
+    pub attestation_key_pkcs8: Vec<u8>,
 }
 
 impl SgxSample {
+    /// The same quote with other report data, signed again by the same
+    /// attestation key: same platform, QE, PCK chain and collateral. A
+    /// test TEE answers every request for evidence this way.
+    pub fn requote(&self, report_data: [u8; 64]) -> Vec<u8> {
+        const SIGNED: usize = 48 + 384;
+        let mut q = self.quote.clone();
+        q[SIGNED - 64..SIGNED].copy_from_slice(&report_data);
+        let k = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &self.attestation_key_pkcs8,
+        )
+        .expect("attestation key");
+        let sig = sign(&k, &q[..SIGNED]);
+        // Signature data: u32 length, then the 64-byte ISV report signature.
+        q[SIGNED + 4..SIGNED + 68].copy_from_slice(&sig);
+        q
+    }
+
     pub fn builder() -> SgxSampleBuilder {
         SgxSampleBuilder::default()
     }
@@ -313,6 +333,7 @@ pub(crate) fn rfc3339(t: i64) -> String {
 pub(crate) struct Key {
     pub(crate) ring: EcdsaKeyPair,
     pub(crate) rcgen: KeyPair,
+    pub(crate) pkcs8: Vec<u8>,
 }
 
 pub(crate) fn key() -> Key {
@@ -323,6 +344,7 @@ pub(crate) fn key() -> Key {
         ring: EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
             .expect("pkcs8"),
         rcgen: KeyPair::try_from(pkcs8.as_ref()).expect("rcgen key"),
+        pkcs8: pkcs8.as_ref().to_vec(),
     }
 }
 
@@ -808,6 +830,7 @@ fn build(b: SgxSampleBuilder) -> SgxSample {
         mr_signer: b.mr_signer,
         report_data: b.report_data,
         fmspc: b.fmspc,
+        attestation_key_pkcs8: att_key.pkcs8.clone(),
     }
 }
 

@@ -15,10 +15,19 @@
 //! looks keys up in the given set only, checks RS256, `exp`/`nbf`, `iss`, and
 //! refuses control-plane replies (`x-ms-attestation-type` is required).
 //! Exit 0 with the claims as JSON when valid, 1 when not, 2 on bad arguments.
+//!
+//! With `--tee-policy FILE` (and `--tee-root PEM` for a node whose evidence
+//! chains to a test root, e.g. `<data dir>/tee-test/root.pem` of a node with
+//! `tee_evidence = "test"`), it also checks the service itself
+//! ([`attesta_token::service`]): the certificate of the key that signed the
+//! token must carry TEE evidence bound to that key, verifying to Intel's
+//! root (or the given one), and the service's claims must satisfy the
+//! policy, e.g. `{"require":{"x-ms-sgx-mrenclave":"…"}}`.
 
 use std::time::{Duration, Instant};
 
 use attesta_token::jwks::{Jwks, OpenIdMetadata};
+use attesta_token::service::{self, TeePolicy, TeeRequirement};
 use attesta_token::{RpError, TokenError, rp};
 
 /// How long a fetched key set is used without asking again.
@@ -77,8 +86,12 @@ impl IssuerKeys {
     }
 
     /// The claims of `token` when it is a valid attestation result of this
-    /// issuer.
-    async fn verify(&mut self, token: &str) -> Result<serde_json::Value, String> {
+    /// issuer (and, with `tee`, of a service whose TEE evidence satisfies it).
+    async fn verify(
+        &mut self,
+        token: &str,
+        tee: Option<&TeeRequirement>,
+    ) -> Result<serde_json::Value, String> {
         let stale = match &self.cached {
             None => true,
             Some((_, at)) => at.elapsed() > CACHE_FOR,
@@ -103,9 +116,13 @@ impl IssuerKeys {
             }
             other => other,
         };
-        result
-            .map(|v| serde_json::Value::Object(v.claims))
-            .map_err(|e| format!("{}: {e}", e.code()))
+        let verified = result.map_err(|e| format!("{}: {e}", e.code()))?;
+        if let Some(req) = tee {
+            let (jwks, _) = self.cached.as_ref().ok_or("no key set")?;
+            service::verify_service_of(token, jwks, &verified, &issuer, now, 60, req)
+                .map_err(|e| format!("{}: {e}", e.code()))?;
+        }
+        Ok(serde_json::Value::Object(verified.claims))
     }
 }
 
@@ -124,11 +141,17 @@ async fn main() -> std::process::ExitCode {
             .enumerate()
             .find(|(i, a)| {
                 !a.starts_with("--")
-                    && (*i == 0 || !matches!(args[i - 1].as_str(), "--issuer" | "--ca"))
+                    && (*i == 0
+                        || !matches!(
+                            args[i - 1].as_str(),
+                            "--issuer" | "--ca" | "--tee-policy" | "--tee-root"
+                        ))
             })
             .map(|(_, a)| a.clone()),
     ) else {
-        eprintln!("usage: relying_party --issuer URL [--ca FILE] TOKEN_FILE");
+        eprintln!(
+            "usage: relying_party --issuer URL [--ca FILE] [--tee-policy FILE [--tee-root PEM]] TOKEN_FILE"
+        );
         return std::process::ExitCode::from(2);
     };
     let ca = match value("--ca").map(std::fs::read).transpose() {
@@ -145,6 +168,16 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    let tee = match value("--tee-policy") {
+        None => None,
+        Some(path) => match tee_requirement(&path, value("--tee-root").as_deref()) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("{e}");
+                return std::process::ExitCode::from(2);
+            }
+        },
+    };
     let mut keys = match IssuerKeys::new(&issuer, ca.as_deref()) {
         Ok(k) => k,
         Err(e) => {
@@ -152,7 +185,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    match keys.verify(&token).await {
+    match keys.verify(&token, tee.as_ref()).await {
         Ok(claims) => {
             println!(
                 "{}",
@@ -165,4 +198,25 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(1)
         }
     }
+}
+
+/// The policy file and the roots the service's evidence may chain to:
+/// Intel's SGX root and AMD's ARKs, plus `test_root` (PEM) when given.
+fn tee_requirement(policy: &str, test_root: Option<&str>) -> Result<TeeRequirement, String> {
+    use attesta_evidence::roots::{RootKind, TrustRoots};
+    let text = std::fs::read(policy).map_err(|e| format!("cannot read {policy}: {e}"))?;
+    let mut roots = attesta_evidence::snp::with_amd_roots(
+        attesta_evidence::sgx::intel_trust_roots(TrustRoots::empty()),
+    );
+    if let Some(p) = test_root {
+        let pem = std::fs::read(p).map_err(|e| format!("cannot read {p}: {e}"))?;
+        for der in attesta_evidence::sgx::pki::pem_certificates(&pem)? {
+            roots = roots.with_configured(RootKind::IntelSgx, der);
+        }
+    }
+    Ok(TeeRequirement {
+        roots,
+        collateral: None,
+        policy: TeePolicy::from_json(&text)?,
+    })
 }

@@ -41,6 +41,9 @@ pub enum KeyError {
     /// The key store manifest is unreadable or inconsistent with the key files.
     #[error("key store manifest {path} is not valid: {reason}")]
     Manifest { path: PathBuf, reason: String },
+    /// The node's TEE evidence for a new key could not be obtained.
+    #[error("could not obtain TEE evidence for the new signing key: {0}")]
+    Evidence(String),
     /// A private-key file can be read by other users.
     #[error(
         "key file {path} is readable by group or others (mode {mode:o}); restrict it with `chmod 600`"
@@ -53,6 +56,7 @@ impl KeyError {
     pub fn code(&self) -> &'static str {
         match self {
             KeyError::Generate(_) => "KeyGenerationFailed",
+            KeyError::Evidence(_) => "KeyEvidenceUnavailable",
             KeyError::Pem { .. } => "KeyPemInvalid",
             KeyError::UnsupportedKey(_) => "KeyUnsupported",
             KeyError::Certificate(_) => "KeyCertificateInvalid",
@@ -215,6 +219,17 @@ pub enum RpError {
     /// The token itself failed verification.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// The issuer publishes no certificate for the key that signed the token.
+    #[error(
+        "the issuer publishes no certificate (x5c) for kid {0:?}, so the service's TEE evidence cannot be checked"
+    )]
+    ServiceCertificateMissing(String),
+    /// The service's TEE evidence is missing or does not verify.
+    #[error("{message}")]
+    ServiceEvidence { code: &'static str, message: String },
+    /// The service's claims do not satisfy the relying party's TEE policy.
+    #[error("the service does not satisfy the TEE policy: {0}")]
+    TeePolicy(String),
 }
 
 impl RpError {
@@ -229,6 +244,9 @@ impl RpError {
             RpError::IssuerMismatch { .. } => "RpIssuerMismatch",
             RpError::JwksUriOutsideIssuer { .. } => "RpJwksUriOutsideIssuer",
             RpError::Token(e) => e.code(),
+            RpError::ServiceCertificateMissing(_) => "ServiceCertificateMissing",
+            RpError::ServiceEvidence { code, .. } => code,
+            RpError::TeePolicy(_) => "TeePolicyNotSatisfied",
         }
     }
 }

@@ -27,6 +27,7 @@ use crate::crypto::{self, PublicKey};
 use crate::encoding::{b64std, b64url, pem_encode};
 use crate::error::KeyError;
 use crate::jwks::{Jwk, Jwks};
+use attesta_evidence::signing_cert::{ATTESTA_OID_PLACEHOLDER_ARCS, substitute_attesta_oid};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::KeySize;
@@ -44,6 +45,20 @@ use std::sync::Arc;
 const CERT_VALIDITY_SECS: i64 = 10 * 365 * 24 * 3600;
 /// Back-dating of `notBefore`, for relying parties with slow clocks.
 const CERT_BACKDATE_SECS: i64 = 3600;
+
+/// Extra extensions for a new key's certificate, made from the key's
+/// SubjectPublicKeyInfo (DER): a node's TEE evidence bound to the key (see
+/// `attesta_evidence::signing_cert`). Each entry is the OID's arcs and the
+/// extnValue content; an entry under
+/// `attesta_evidence::signing_cert::ATTESTA_OID_PLACEHOLDER_ARCS` is
+/// written under Attesta's evidence OID. An error stops the key's creation:
+/// a node configured to prove itself never publishes an unproven key.
+pub trait CertExtensions: Send + Sync {
+    fn extensions(&self, spki_der: &[u8]) -> Result<Vec<Extension>, String>;
+}
+
+/// A certificate extension: the OID's arcs and the extnValue content.
+pub type Extension = (Vec<u64>, Vec<u8>);
 
 /// An RSA-2048 token-signing key, its self-signed certificate and its `kid`.
 pub struct SigningKey {
@@ -73,13 +88,23 @@ impl SigningKey {
     /// A new key whose certificate's validity starts around `now` (Unix
     /// seconds).
     pub fn generate_at(common_name: &str, now: u64) -> Result<SigningKey, KeyError> {
+        Self::generate_with(common_name, now, None)
+    }
+
+    /// [`Self::generate_at`] with the certificate extensions `ext` makes for
+    /// the new key (its TEE evidence).
+    pub fn generate_with(
+        common_name: &str,
+        now: u64,
+        ext: Option<&dyn CertExtensions>,
+    ) -> Result<SigningKey, KeyError> {
         let key_pair = RsaKeyPair::generate(KeySize::Rsa2048)
             .map_err(|_| KeyError::Generate("RSA-2048 key generation failed".into()))?;
         let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&key_pair)
             .map_err(|_| KeyError::Generate("PKCS#8 encoding failed".into()))?
             .as_ref()
             .to_vec();
-        let cert_der = self_signed_certificate(&pkcs8, common_name, now)?;
+        let cert_der = self_signed_certificate(&pkcs8, common_name, now, ext)?;
         Self::from_der(&pkcs8, &cert_der)
     }
 
@@ -175,7 +200,12 @@ impl SigningKey {
     }
 }
 
-fn self_signed_certificate(pkcs8: &[u8], common_name: &str, now: u64) -> Result<Vec<u8>, KeyError> {
+fn self_signed_certificate(
+    pkcs8: &[u8],
+    common_name: &str,
+    now: u64,
+    ext: Option<&dyn CertExtensions>,
+) -> Result<Vec<u8>, KeyError> {
     let gen_err = |e: rcgen::Error| KeyError::Generate(format!("self-signed certificate: {e}"));
     let rc_key = rcgen::KeyPair::try_from(pkcs8).map_err(gen_err)?;
     let mut params = rcgen::CertificateParams::default();
@@ -198,8 +228,45 @@ fn self_signed_certificate(pkcs8: &[u8], common_name: &str, now: u64) -> Result<
     params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     params.is_ca = rcgen::IsCa::ExplicitNoCa;
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    let mut placeholder = false;
+    if let Some(ext) = ext {
+        let spki = rcgen::PublicKeyData::subject_public_key_info(&rc_key);
+        for (oid, value) in ext.extensions(&spki).map_err(KeyError::Evidence)? {
+            placeholder |= oid == ATTESTA_OID_PLACEHOLDER_ARCS;
+            params
+                .custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(&oid, value));
+        }
+    }
     let cert = params.self_signed(&rc_key).map_err(gen_err)?;
-    Ok(cert.der().to_vec())
+    if !placeholder {
+        return Ok(cert.der().to_vec());
+    }
+    // rcgen takes 64-bit arcs only; Attesta's OID (2.25.<UUID>) is swapped
+    // in afterwards and the certificate signed again with the same key.
+    let key_pair = RsaKeyPair::from_pkcs8(pkcs8)
+        .map_err(|e| KeyError::Generate(format!("re-reading the new key: {e}")))?;
+    let mut failed = false;
+    let der = substitute_attesta_oid(cert.der(), |tbs| {
+        let mut sig = vec![0u8; key_pair.public_modulus_len()];
+        if key_pair
+            .sign(
+                &signature::RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                tbs,
+                &mut sig,
+            )
+            .is_err()
+        {
+            failed = true;
+        }
+        sig
+    })
+    .map_err(|e| KeyError::Generate(format!("certificate evidence extension: {e}")))?;
+    if failed {
+        return Err(KeyError::Generate("signing the certificate failed".into()));
+    }
+    Ok(der)
 }
 
 /// The first PEM block of `text`, which must carry `label`.
@@ -302,6 +369,8 @@ pub struct KeyRing {
     entries: Vec<Entry>,
     /// The entry with `retired_at: None`.
     active: Arc<SigningKey>,
+    /// Certificate extensions for keys this ring makes (TEE evidence).
+    extensions: Option<Arc<dyn CertExtensions>>,
 }
 
 impl fmt::Debug for KeyRing {
@@ -327,6 +396,18 @@ impl KeyRing {
         overlap_secs: u64,
         now: u64,
     ) -> Result<KeyRing, KeyError> {
+        Self::load_or_create_with(dir, common_name, overlap_secs, now, None)
+    }
+
+    /// [`Self::load_or_create`] whose new keys (the first, and every
+    /// rotation's) carry the certificate extensions `ext` makes.
+    pub fn load_or_create_with(
+        dir: &Path,
+        common_name: &str,
+        overlap_secs: u64,
+        now: u64,
+        ext: Option<Arc<dyn CertExtensions>>,
+    ) -> Result<KeyRing, KeyError> {
         create_private_dir(dir)?;
         // Another process may be creating the first key right now.
         let _lock = lock_store(dir)?;
@@ -338,9 +419,10 @@ impl KeyRing {
                 overlap_secs,
                 entries,
                 active,
+                extensions: ext,
             });
         }
-        let key = Arc::new(SigningKey::generate_at(common_name, now)?);
+        let key = Arc::new(SigningKey::generate_with(common_name, now, ext.as_deref())?);
         let ring = KeyRing {
             dir: dir.to_path_buf(),
             common_name: common_name.to_string(),
@@ -354,6 +436,7 @@ impl KeyRing {
                 key: key.clone(),
             }],
             active: key,
+            extensions: ext,
         };
         write_key_files(dir, &ring.active)?;
         ring.write_manifest()?;
@@ -395,7 +478,11 @@ impl KeyRing {
         // reloads and retires the key this one made.
         let _lock = lock_store(&self.dir)?;
         self.reload()?;
-        let key = Arc::new(SigningKey::generate_at(&self.common_name, now)?);
+        let key = Arc::new(SigningKey::generate_with(
+            &self.common_name,
+            now,
+            self.extensions.as_deref(),
+        )?);
         write_key_files(&self.dir, &key)?;
         for e in &mut self.entries {
             if e.meta.retired_at.is_none() {

@@ -11,6 +11,8 @@
 //!   every header variant Microsoft's clients send.
 //! * [`rp`] — a relying party's check of a token against an issuer's
 //!   published metadata and keys (the only module that does I/O).
+//! * [`service`] — the relying party's check of the service itself: the TEE
+//!   evidence in the signing certificate, bound to its key, against a policy.
 //!
 //! Why JWS is assembled by hand rather than with a JOSE crate: MAA tokens are
 //! RS256 with MAA's exact header and sorted compact JSON, and the cost that
@@ -32,5 +34,6 @@ pub mod jws;
 pub mod jwt;
 pub mod keys;
 pub mod rp;
+pub mod service;
 
 pub use error::{JwsError, KeyError, RpError, TokenError};

@@ -29,6 +29,13 @@ pub async fn verify_with_issuer(
     now: u64,
     leeway_secs: u64,
 ) -> Result<VerifiedToken, RpError> {
+    let jwks = fetch_jwks(issuer, extra_ca_pem).await?;
+    verify_with_jwks(token, &jwks, issuer, now, leeway_secs)
+}
+
+/// The issuer's key set, found through its OpenID metadata (checked with
+/// [`check_issuer_url`] and [`check_metadata`]).
+pub async fn fetch_jwks(issuer: &str, extra_ca_pem: Option<&[u8]>) -> Result<Jwks, RpError> {
     check_issuer_url(issuer)?;
     let client = build_client(extra_ca_pem)?;
     let meta_url = format!(
@@ -37,8 +44,7 @@ pub async fn verify_with_issuer(
     );
     let meta: OpenIdMetadata = get_json(&client, &meta_url, "OpenID metadata document").await?;
     let jwks_uri = check_metadata(&meta, issuer)?;
-    let jwks: Jwks = get_json(&client, &jwks_uri, "JWKS key set").await?;
-    verify_with_jwks(token, &jwks, issuer, now, leeway_secs)
+    get_json(&client, &jwks_uri, "JWKS key set").await
 }
 
 /// The issuer must be an absolute `https://` URL with a host.

@@ -9,6 +9,7 @@ pub mod migrate;
 pub mod policy;
 pub mod provider;
 pub mod sample;
+pub mod signing_cert;
 pub mod snp;
 pub mod token;
 pub mod tpm;

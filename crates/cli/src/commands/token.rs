@@ -1,6 +1,8 @@
 //! `attesta token verify TOKEN --issuer URL`: check a token as a relying
-//! party would, against the issuer's OpenID metadata and `/certs`; and
-//! `attesta token decode TOKEN`, which shows a token without judging it.
+//! party would, against the issuer's OpenID metadata and `/certs` — with
+//! `--require-tee [--tee-policy FILE]`, also the service's own TEE evidence
+//! in the signing certificate (`attesta_token::service`); and `attesta
+//! token decode TOKEN`, which shows a token without judging it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +38,29 @@ pub enum TokenCmd {
         /// Allowed clock skew for exp/nbf, in seconds.
         #[arg(long, default_value_t = 60)]
         leeway: u64,
+        /// Also require the service's own TEE evidence: the certificate of the
+        /// key that signed the token must carry evidence bound to that key,
+        /// verifying to Intel's root (or a --tee-trust-root).
+        #[arg(long)]
+        require_tee: bool,
+        /// JSON policy over the service's claims, e.g.
+        /// {"require":{"x-ms-sgx-mrenclave":"…"},"minimum":{"x-ms-sgx-svn":1}}
+        /// (implies --require-tee).
+        #[arg(long, value_name = "FILE")]
+        tee_policy: Option<PathBuf>,
+        /// DCAP collateral bundle directory for the full check of the
+        /// service's quote (CRLs, TCB status) (implies --require-tee).
+        #[arg(long, value_name = "DIR")]
+        tee_collateral: Option<PathBuf>,
+        /// PEM root to trust for the service's evidence besides Intel's (test
+        /// PKIs, e.g. <data dir>/tee-test/root.pem of a node with
+        /// tee_evidence = "test"; repeatable; implies --require-tee).
+        #[arg(long, value_name = "PEM")]
+        tee_trust_root: Vec<PathBuf>,
+        /// PEM AMD ARK to trust for the service's SEV-SNP evidence besides
+        /// AMD's embedded ARKs (test PKIs; repeatable; implies --require-tee).
+        #[arg(long, value_name = "PEM")]
+        tee_trust_root_amd: Vec<PathBuf>,
     },
     /// Decode a token without verifying it (header and claims).
     Decode {
@@ -87,6 +112,45 @@ fn when(v: Option<&Value>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// The relying party's requirement on the service's evidence, from files.
+fn tee_requirement(
+    policy: Option<&std::path::Path>,
+    collateral: Option<&std::path::Path>,
+    roots: &[PathBuf],
+    amd_roots: &[PathBuf],
+) -> anyhow::Result<attesta_token::service::TeeRequirement> {
+    use attesta_evidence::roots::{RootKind, TrustRoots};
+    let policy = match policy {
+        Some(p) => attesta_token::service::TeePolicy::from_json(&read_file(p)?)
+            .map_err(|e| fail(Exit::Usage, format!("{}: {e}", p.display())))?,
+        None => Default::default(),
+    };
+    let mut trust = attesta_evidence::snp::with_amd_roots(
+        attesta_evidence::sgx::intel_trust_roots(TrustRoots::empty()),
+    );
+    for (paths, kind) in [(roots, RootKind::IntelSgx), (amd_roots, RootKind::AmdArk)] {
+        for p in paths {
+            let ders = attesta_evidence::sgx::pki::pem_certificates(&read_file(p)?)
+                .map_err(|e| fail(Exit::Usage, format!("{}: {e}", p.display())))?;
+            for der in ders {
+                trust = trust.with_configured(kind, der);
+            }
+        }
+    }
+    let collateral = match collateral {
+        Some(dir) => Some(
+            attesta_collateral::import_dir(dir)
+                .map_err(|e| fail(Exit::Usage, format!("{}: {e}", dir.display())))?,
+        ),
+        None => None,
+    };
+    Ok(attesta_token::service::TeeRequirement {
+        roots: trust,
+        collateral,
+        policy,
+    })
+}
+
 pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         TokenCmd::Verify {
@@ -94,26 +158,72 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
             issuer,
             ca,
             leeway,
+            require_tee,
+            tee_policy,
+            tee_collateral,
+            tee_trust_root,
+            tee_trust_root_amd,
         } => {
             let token = token_text(&token)?;
             let ca_pem = match &ca {
                 Some(p) => Some(read_file(p)?),
                 None => None,
             };
-            match attesta_token::rp::verify_with_issuer(
-                &token,
-                &issuer,
-                ca_pem.as_deref(),
-                UnixTime::now().0,
-                leeway,
-            )
-            .await
+            let tee = if require_tee
+                || tee_policy.is_some()
+                || tee_collateral.is_some()
+                || !tee_trust_root.is_empty()
+                || !tee_trust_root_amd.is_empty()
             {
-                Ok(v) => {
+                Some(tee_requirement(
+                    tee_policy.as_deref(),
+                    tee_collateral.as_deref(),
+                    &tee_trust_root,
+                    &tee_trust_root_amd,
+                )?)
+            } else {
+                None
+            };
+            let now = UnixTime::now().0;
+            let result = match &tee {
+                None => attesta_token::rp::verify_with_issuer(
+                    &token,
+                    &issuer,
+                    ca_pem.as_deref(),
+                    now,
+                    leeway,
+                )
+                .await
+                .map(|v| (v, None)),
+                Some(req) => attesta_token::service::verify_with_issuer_tee(
+                    &token,
+                    &issuer,
+                    ca_pem.as_deref(),
+                    now,
+                    leeway,
+                    req,
+                )
+                .await
+                .map(|(v, s)| (v, Some(s))),
+            };
+            match result {
+                Ok((v, service)) => {
+                    let service = service.map(|s| {
+                        json!({
+                            "subject": s.subject,
+                            "evidence_oid": s.evidence.source.oid(),
+                            "evidence_kind": s.evidence.kind.as_str(),
+                            "level": s.evidence.level.as_str(),
+                            "test_root": s.evidence.test_root,
+                            "claims": Value::Object(s.evidence.claims.into_map()),
+                        })
+                    });
                     if json_output() {
-                        print_json(
-                            &json!({"valid": true, "header": Value::Object(v.header), "claims": Value::Object(v.claims)}),
-                        );
+                        let mut doc = json!({"valid": true, "header": Value::Object(v.header), "claims": Value::Object(v.claims)});
+                        if let Some(s) = &service {
+                            doc["service"] = s.clone();
+                        }
+                        print_json(&doc);
                     } else {
                         out(&format!(
                             "valid token from {issuer}\n  key: {}\n  issued: {}\n  expires: {}\nclaims:\n",
@@ -125,6 +235,13 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
                             .lines()
                             .map(|l| format!("  {l}\n"))
                             .collect::<String>());
+                        if let Some(s) = &service {
+                            out("service TEE evidence (verified, bound to the signing key):\n");
+                            out(&crate::client::human(s)
+                                .lines()
+                                .map(|l| format!("  {l}\n"))
+                                .collect::<String>());
+                        }
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -162,7 +279,15 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
                             &json!({"valid": false, "error": {"code": e.code(), "message": message}}),
                         );
                     } else {
-                        out(&format!("invalid token ({}): {message}\n", e.code()));
+                        let what = match e {
+                            RpError::ServiceEvidence { .. }
+                            | RpError::ServiceCertificateMissing(_)
+                            | RpError::TeePolicy(_) => {
+                                "token signature valid, but the service is not accepted"
+                            }
+                            _ => "invalid token",
+                        };
+                        out(&format!("{what} ({}): {message}\n", e.code()));
                     }
                     Ok(ExitCode::from(Exit::Rejected as u8))
                 }

@@ -1,6 +1,7 @@
 //! Offline verification and inspection, for audits and for people without a
 //! server: `attesta verify sgx|openenclave|tdx|tpm|snp|azure-guest` and
-//! `attesta inspect sgx|openenclave|tdx|snp|tpm-eventlog|hcl-report`.
+//! `attesta inspect sgx|openenclave|tdx|snp|tpm-eventlog|hcl-report`
+//! (`signing-cert` for both is in its own module).
 //!
 //! `verify` prints one JSON object
 //! `{"verdict":"accepted"|"rejected","error":{"code","message"}|null,"claims":{…}}`
@@ -70,6 +71,10 @@ pub enum VerifyCmd {
     /// and PCRs, with the SNP VCEK chain or the TD quote and its collateral.
     #[command(name = "azure-guest")]
     AzureGuest(crate::commands::azure_guest::VerifyAzureGuestArgs),
+    /// Verify the TEE evidence in a token-signing certificate (MAA's or an
+    /// Attesta node's): its binding to the certificate's key, then the evidence.
+    #[command(name = "signing-cert")]
+    SigningCert(crate::commands::signing_cert::VerifySigningCertArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +111,13 @@ pub enum InspectCmd {
         /// The HCL report file (raw bytes, as read from the vTPM NV index).
         file: PathBuf,
     },
+    /// Decode the TEE evidence in a token-signing certificate (MAA's or an
+    /// Attesta node's) and show whether it binds the certificate's key.
+    #[command(name = "signing-cert")]
+    SigningCert {
+        /// The certificate: PEM, DER, or base64 of the DER.
+        file: PathBuf,
+    },
 }
 
 pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
@@ -121,6 +133,7 @@ pub fn run_verify(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
         VerifyCmd::Tpm(args) => return crate::commands::tpm::run_verify(args),
         VerifyCmd::Snp(args) => return crate::commands::snp::run_verify(args),
         VerifyCmd::AzureGuest(args) => return crate::commands::azure_guest::run_verify(args),
+        VerifyCmd::SigningCert(args) => return crate::commands::signing_cert::run_verify(args),
     };
     let evidence = match read(&evidence_path) {
         Ok(b) => b,
@@ -209,7 +222,7 @@ fn report_json(r: &sgx::ReportBody) -> Value {
     })
 }
 
-fn quote_json(q: &sgx::Quote<'_>) -> Value {
+pub(crate) fn quote_json(q: &sgx::Quote<'_>) -> Value {
     let pck = sgx::pki::pem_certificates(q.pck_chain_pem).unwrap_or_default();
     let subjects: Vec<String> = pck
         .iter()
@@ -266,6 +279,9 @@ pub fn run_inspect(cmd: InspectCmd) -> anyhow::Result<ExitCode> {
         }
         InspectCmd::Snp { file } => return crate::commands::snp::run_inspect(file),
         InspectCmd::HclReport { file } => return crate::commands::azure_guest::run_inspect(file),
+        InspectCmd::SigningCert { file } => {
+            return crate::commands::signing_cert::run_inspect(file);
+        }
     };
     let bytes = match read(path) {
         Ok(b) => b,
