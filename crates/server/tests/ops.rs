@@ -107,6 +107,16 @@ async fn metrics_count_accepted_and_rejected_attests_with_their_labels() {
         .unwrap()
         .to_string();
 
+    // The TPM challenge is counted under its provider too (it was
+    // `unknown`).
+    let r = t
+        .client
+        .get(t.url("/providers/metrics-lab/attest/Tpm:challenge?api-version=2022-08-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
     let text = scrape(&t).await;
     assert_eq!(
         value(
@@ -114,6 +124,14 @@ async fn metrics_count_accepted_and_rejected_attests_with_their_labels() {
             r#"attesta_attest_requests_total{provider="metrics-lab",type="SgxEnclave",verdict="accepted",error_code=""}"#
         ),
         Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"attesta_attest_requests_total{provider="metrics-lab",type="Tpm",verdict="accepted",error_code=""}"#
+        ),
+        Some(1.0),
         "{text}"
     );
     assert_eq!(

@@ -37,6 +37,7 @@ pub async fn challenge(
     ctx: ProviderCtx,
     params: RawPathParams,
 ) -> Result<Json<Value>, ApiError> {
+    crate::metrics::note_provider(ctx.name());
     let raw_type = path_param(&params, "attestation_type").unwrap_or_default();
     crate::engine::challenge(&state, &ctx, &raw_type).map(Json)
 }
