@@ -219,6 +219,16 @@ impl AppState {
         }
     }
 
+    /// Whether any existing provider is cached (what serves attestation
+    /// while the database is unreachable).
+    pub fn has_cached_providers(&self) -> bool {
+        self.providers
+            .read()
+            .expect("provider cache lock")
+            .values()
+            .any(|c| c.record.is_some())
+    }
+
     /// Whether the change watcher reached the store at its last check.
     pub fn store_reachable(&self) -> bool {
         self.store_reachable.load(Ordering::Acquire)

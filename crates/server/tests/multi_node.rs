@@ -320,6 +320,27 @@ async fn attestation_survives_a_database_outage_and_the_control_plane_answers_50
     }
     // The node's own keys stay published.
     assert!(!kids(&t, "lab").await.is_empty());
+    // Health says what attestation does: it goes on. MAA's probe answers
+    // 204 for the cached provider, and the node stays ready, degraded,
+    // once the change watcher has seen the outage.
+    let r = t
+        .client
+        .get(t.url("/providers/lab/servicehealth"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (s, b) = json(t.client.get(t.url("/readyz")).send().await.unwrap()).await;
+        assert_eq!(s, 200, "{b}");
+        if b == serde_json::json!({"status": "ready", "degraded": ["store"]}) {
+            break;
+        }
+        assert_eq!(b, serde_json::json!({"status": "ready"}));
+        assert!(Instant::now() < deadline, "readyz never said degraded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let resp = put_policy(
         &t,
         "lab",

@@ -40,8 +40,14 @@ async fn healthz() -> Json<serde_json::Value> {
 pub async fn readiness_failures(state: &AppState) -> Vec<&'static str> {
     let mut failed = Vec::new();
     let default = &state.config.default_provider.name;
-    if let Err(e) = state.store.get_provider(default).await {
-        tracing::warn!(error = %e, "readiness: the store is not answering");
+    // Ready while the node can attest: the store answers, or it does not
+    // but the node has providers cached (attestation goes on from caches;
+    // `degraded` says so). A node started during an outage has nothing
+    // cached and is not ready.
+    if let Err(e) = state.store.get_provider(default).await
+        && !state.has_cached_providers()
+    {
+        tracing::warn!(error = %e, "readiness: the store is not answering and nothing is cached");
         failed.push("store");
     }
     let subject = state.canonical_base(default);
@@ -67,7 +73,9 @@ pub async fn readiness_failures(state: &AppState) -> Vec<&'static str> {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     let failed = readiness_failures(&state).await;
-    if failed.is_empty() {
+    if failed.is_empty() && !state.store_reachable() {
+        Json(json!({"status": "ready", "degraded": ["store"]})).into_response()
+    } else if failed.is_empty() {
         Json(json!({"status": "ready"})).into_response()
     } else {
         (

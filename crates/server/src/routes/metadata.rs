@@ -31,19 +31,24 @@ pub async fn certs(State(state): State<AppState>, ctx: ProviderCtx) -> Result<Re
     Ok(Json(jwks).into_response())
 }
 
-/// `GET /servicehealth`: 204 when the store answers, 503 otherwise.
+/// `GET /servicehealth`: 204 while this node can attest for the provider
+/// (its record is at hand: from the store, or cached while the database is
+/// unreachable, as attestation itself is), 503 otherwise.
 pub async fn health(
     State(state): State<AppState>,
     ctx: ProviderCtx,
 ) -> Result<StatusCode, ApiError> {
-    match state.store.get_provider(ctx.name()).await {
-        Ok(_) => Ok(StatusCode::NO_CONTENT),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: store unavailable");
+    match state.provider(ctx.name()).await {
+        Ok(Some(_)) => Ok(StatusCode::NO_CONTENT),
+        Ok(None) | Err(_) => {
+            tracing::warn!(
+                provider = ctx.name(),
+                "health check: the provider is neither in the store nor cached"
+            );
             Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
-                "the store is not answering",
+                "this node cannot attest for the provider now: the store is not answering and nothing is cached",
             ))
         }
     }
