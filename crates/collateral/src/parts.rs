@@ -97,10 +97,7 @@ impl ChainRoot {
 }
 
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
+    attesta_evidence::crypto::sha256(bytes)
 }
 
 /// SHA-256 fingerprint of Intel's SGX Root CA (the vendor root every
@@ -389,7 +386,7 @@ pub(crate) fn crl_to_der(part: &str, body: &[u8]) -> Result<Vec<u8>, CollateralE
 /// Verifiers key their cache of verified (parsed, signature-checked) forms
 /// by this value.
 pub fn version_of(c: &DcapCollateral) -> [u8; 32] {
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut ctx = attesta_evidence::crypto::Sha256::new();
     ctx.update(b"attesta/dcap-collateral/v1");
     for part in [
         c.tcb_info_json.as_bytes(),
@@ -403,8 +400,5 @@ pub fn version_of(c: &DcapCollateral) -> [u8; 32] {
         ctx.update(&(part.len() as u64).to_be_bytes());
         ctx.update(part);
     }
-    let digest = ctx.finish();
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
+    ctx.finish()
 }

@@ -31,6 +31,40 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
     out
 }
 
+/// SHA-512 of `data`.
+pub fn sha512(data: &[u8]) -> [u8; 64] {
+    let d = digest::digest(&digest::SHA512, data);
+    let mut out = [0u8; 64];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// SHA-256 over data given in parts (`update` each, then `finish`).
+pub struct Sha256(digest::Context);
+
+impl Sha256 {
+    pub fn new() -> Self {
+        Self(digest::Context::new(&digest::SHA256))
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    pub fn finish(self) -> [u8; 32] {
+        let d = self.0.finish();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        out
+    }
+}
+
+impl Default for Sha256 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Compare two byte strings without an early exit on the first difference.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()

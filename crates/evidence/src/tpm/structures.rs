@@ -53,15 +53,14 @@ pub fn hash_name(alg: u16) -> &'static str {
 
 /// Hash `data` with a TPM hash algorithm.
 pub fn hash(alg: u16, data: &[u8]) -> Option<Vec<u8>> {
-    use aws_lc_rs::digest;
-    let a = match alg {
-        TPM_ALG_SHA1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
-        TPM_ALG_SHA256 => &digest::SHA256,
-        TPM_ALG_SHA384 => &digest::SHA384,
-        TPM_ALG_SHA512 => &digest::SHA512,
+    use crate::crypto;
+    Some(match alg {
+        TPM_ALG_SHA1 => crypto::sha1(data).to_vec(),
+        TPM_ALG_SHA256 => crypto::sha256(data).to_vec(),
+        TPM_ALG_SHA384 => crypto::sha384(data).to_vec(),
+        TPM_ALG_SHA512 => crypto::sha512(data).to_vec(),
         _ => return None,
-    };
-    Some(digest::digest(a, data).as_ref().to_vec())
+    })
 }
 
 fn tpm2b<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], ParseError> {
