@@ -6,88 +6,14 @@
 //! another key is refused; `tee_evidence = "required"` without a TEE stops
 //! `serve` with a clear error.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use attesta_evidence::signing_cert::{self, AttestaEvidence, EvidenceSource, SigningCert};
 use attesta_evidence::{ErrorCode, TrustRoots, UnixTime};
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_attesta"))
-}
+use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server {
-    child: Child,
-    url: String,
-    data: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &Path, env: &[(&str, &str)]) -> Server {
-    let port = free_port();
-    let mut child = bin()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(data)
-        .env("ATTESTA_COLLATERAL__PCS_URL", "")
-        .env("ATTESTA_COLLATERAL__KDS_URL", "")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("attesta serve exited early: {status}");
-        }
-        if data.join("tls/cert.pem").exists()
-            && data.join("admin-token").exists()
-            && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        {
-            return Server {
-                child,
-                url: format!("https://127.0.0.1:{port}"),
-                data: data.to_path_buf(),
-            };
-        }
-        assert!(Instant::now() < deadline, "attesta serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
-
-fn run_on(s: &Server, cmd: &mut Command) -> (i32, String, String) {
-    run(cmd.args(["--url", &s.url, "--data-dir"]).arg(&s.data))
-}
+mod common;
+use common::{Server, bin, run, run_on, serve_with as serve};
 
 /// The certificates (DER) a provider's `/certs` publishes.
 fn certs(s: &Server, issuer: &str) -> Vec<Vec<u8>> {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use attesta_evidence::UnixTime;
 use attesta_evidence::sgx::tcb::TcbStatus;
@@ -18,67 +18,9 @@ use attesta_testkit::SgxSample;
 #[derive(Debug, Subcommand)]
 pub enum SampleCmd {
     /// A synthetic SGX quote (quote.bin) with collateral and test root.
-    Sgx {
-        /// Directory to write the evidence, its collateral/ bundle and test_root.pem into (created if missing).
-        #[arg(long)]
-        out: PathBuf,
-        /// Runtime data to bind (its SHA-256 becomes report_data[0..32]).
-        #[arg(long)]
-        runtime_data: Option<PathBuf>,
-        /// Init-time data to bind (its SHA-256 becomes CONFIGID[0..32]; KSS on).
-        #[arg(long)]
-        init_time_data: Option<PathBuf>,
-        /// The platform's FMSPC (12 hex digits) in the PCK certificate and
-        /// the TCB info [default: 00906ED50000].
-        #[arg(long, value_parser = parse_fmspc)]
-        fmspc: Option<[u8; 6]>,
-        /// Make a debug enclave (ATTRIBUTES.DEBUG set): verification
-        /// accepts it and says so in x-ms-sgx-is-debuggable; policy decides.
-        #[arg(long)]
-        debug: bool,
-        /// Write a PCK CRL that revokes the sample's PCK certificate, so
-        /// verification fails with PckCertificateRevoked.
-        #[arg(long)]
-        revoked: bool,
-        /// The platform's TCB status in the TCB info: up-to-date,
-        /// sw-hardening-needed, configuration-needed,
-        /// configuration-and-sw-hardening-needed, out-of-date,
-        /// out-of-date-configuration-needed or revoked (which fails with
-        /// TcbRevoked) [default: up-to-date].
-        #[arg(long, value_parser = parse_tcb_status)]
-        tcb_status: Option<TcbStatus>,
-    },
+    Sgx(SgxSampleArgs),
     /// A synthetic Open Enclave report (report.bin) with collateral and test root.
-    Openenclave {
-        /// Directory to write the evidence, its collateral/ bundle and test_root.pem into (created if missing).
-        #[arg(long)]
-        out: PathBuf,
-        /// Runtime data to bind (any file, e.g. a JSON document; its SHA-256 becomes report_data[0..32]).
-        #[arg(long)]
-        runtime_data: Option<PathBuf>,
-        /// Init-time data to bind (its SHA-256 becomes CONFIGID[0..32]; KSS on).
-        #[arg(long)]
-        init_time_data: Option<PathBuf>,
-        /// The platform's FMSPC (12 hex digits) in the PCK certificate and
-        /// the TCB info [default: 00906ED50000].
-        #[arg(long, value_parser = parse_fmspc)]
-        fmspc: Option<[u8; 6]>,
-        /// Make a debug enclave (ATTRIBUTES.DEBUG set): verification
-        /// accepts it and says so in x-ms-sgx-is-debuggable; policy decides.
-        #[arg(long)]
-        debug: bool,
-        /// Write a PCK CRL that revokes the sample's PCK certificate, so
-        /// verification fails with PckCertificateRevoked.
-        #[arg(long)]
-        revoked: bool,
-        /// The platform's TCB status in the TCB info: up-to-date,
-        /// sw-hardening-needed, configuration-needed,
-        /// configuration-and-sw-hardening-needed, out-of-date,
-        /// out-of-date-configuration-needed or revoked (which fails with
-        /// TcbRevoked) [default: up-to-date].
-        #[arg(long, value_parser = parse_tcb_status)]
-        tcb_status: Option<TcbStatus>,
-    },
+    Openenclave(SgxSampleArgs),
     /// A synthetic SEV-SNP report (report.bin, vcek.der, ca_chain.pem, crl.der) under a test ARK.
     Snp {
         /// Directory to write the report and its certificates and CRL into (created if missing).
@@ -103,8 +45,42 @@ pub enum SampleCmd {
     },
 }
 
+/// What an SGX or Open Enclave sample holds (the same enclave, as a bare
+/// quote or wrapped in an OE report).
+#[derive(Debug, Args)]
+pub struct SgxSampleArgs {
+    /// Directory to write the evidence, its collateral/ bundle and test_root.pem into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Runtime data to bind (any file, e.g. a JSON document; its SHA-256 becomes report_data[0..32]).
+    #[arg(long)]
+    pub runtime_data: Option<PathBuf>,
+    /// Init-time data to bind (its SHA-256 becomes CONFIGID[0..32]; KSS on).
+    #[arg(long)]
+    pub init_time_data: Option<PathBuf>,
+    /// The platform's FMSPC (12 hex digits) in the PCK certificate and
+    /// the TCB info [default: 00906ED50000].
+    #[arg(long, value_parser = parse_fmspc)]
+    pub fmspc: Option<[u8; 6]>,
+    /// Make a debug enclave (ATTRIBUTES.DEBUG set): verification
+    /// accepts it and says so in x-ms-sgx-is-debuggable; policy decides.
+    #[arg(long)]
+    pub debug: bool,
+    /// Write a PCK CRL that revokes the sample's PCK certificate, so
+    /// verification fails with PckCertificateRevoked.
+    #[arg(long)]
+    pub revoked: bool,
+    /// The platform's TCB status in the TCB info: up-to-date,
+    /// sw-hardening-needed, configuration-needed,
+    /// configuration-and-sw-hardening-needed, out-of-date,
+    /// out-of-date-configuration-needed or revoked (which fails with
+    /// TcbRevoked) [default: up-to-date].
+    #[arg(long, value_parser = parse_tcb_status)]
+    pub tcb_status: Option<TcbStatus>,
+}
+
 pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
-    let (out, runtime, init, fmspc, oe, negative) = match cmd {
+    let (args, oe) = match cmd {
         SampleCmd::Tdx { out, runtime_data } => return tdx(out, runtime_data),
         SampleCmd::Snp {
             out,
@@ -113,40 +89,18 @@ pub fn run(cmd: SampleCmd) -> anyhow::Result<ExitCode> {
         } => {
             return crate::commands::snp::run_sample(&out, runtime_data.as_deref(), revoked);
         }
-        SampleCmd::Sgx {
-            out,
-            runtime_data,
-            init_time_data,
-            fmspc,
-            debug,
-            revoked,
-            tcb_status,
-        } => (
-            out,
-            runtime_data,
-            init_time_data,
-            fmspc,
-            false,
-            (debug, revoked, tcb_status),
-        ),
-        SampleCmd::Openenclave {
-            out,
-            runtime_data,
-            init_time_data,
-            fmspc,
-            debug,
-            revoked,
-            tcb_status,
-        } => (
-            out,
-            runtime_data,
-            init_time_data,
-            fmspc,
-            true,
-            (debug, revoked, tcb_status),
-        ),
+        SampleCmd::Sgx(a) => (a, false),
+        SampleCmd::Openenclave(a) => (a, true),
     };
-    let (debug, revoked, tcb_status) = negative;
+    let SgxSampleArgs {
+        out,
+        runtime_data: runtime,
+        init_time_data: init,
+        fmspc,
+        debug,
+        revoked,
+        tcb_status,
+    } = args;
     let mut b = SgxSample::builder().at(UnixTime::now().0).debug(debug);
     if revoked {
         b = b.revoke_pck();
