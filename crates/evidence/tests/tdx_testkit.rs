@@ -307,8 +307,8 @@ fn only_a_tdx_version_3_tcb_info_is_taken() {
     }
 }
 
-/// Each TD attribute claim reads its own bit: the sample TD has only
-/// SEPT_VE_DISABLE set (bit 28), the debug sample DEBUG (bit 0) besides.
+/// Each TD attribute claim reads its own bit: samples with SEPT_VE_DISABLE
+/// (bit 28) and DEBUG (bit 0) each set or not, and no other attribute.
 #[test]
 fn td_attribute_claims_read_their_own_bits() {
     let names = [
@@ -318,18 +318,31 @@ fn td_attribute_claims_read_their_own_bits() {
         "tdx_td_attributes_protection_keys",
         "tdx_td_attributes_septve_disable",
     ];
-    for debug in [false, true] {
-        let v = verify(&TdxSample::builder().debug(debug).build()).unwrap();
+    for (debug, septve) in [(false, true), (true, true), (false, false), (true, false)] {
+        let s = TdxSample::builder()
+            .debug(debug)
+            .sept_ve_disable(septve)
+            .build();
+        let v = verify(&s).unwrap();
+        let septve_bit = if septve {
+            tdx::quote::TD_ATTR_SEPT_VE_DISABLE
+        } else {
+            0
+        };
         assert_eq!(
             v.report.td_attributes_u64(),
-            tdx::quote::TD_ATTR_SEPT_VE_DISABLE | u64::from(debug),
+            septve_bit | u64::from(debug),
             "the sample sets no other attribute"
         );
         let c = v.claims();
         for n in names {
-            let want = n == "tdx_td_attributes_septve_disable"
+            let want = (septve && n == "tdx_td_attributes_septve_disable")
                 || (debug && n == "tdx_td_attributes_debug");
-            assert_eq!(c.get(n), Some(&want.into()), "{n} (debug {debug})");
+            assert_eq!(
+                c.get(n),
+                Some(&want.into()),
+                "{n} (debug {debug}, septve {septve})"
+            );
         }
         let dbgstat = if debug { "enabled" } else { "disabled" };
         assert_eq!(c.get("dbgstat"), Some(&dbgstat.into()));
