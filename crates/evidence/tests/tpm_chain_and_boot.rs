@@ -195,3 +195,53 @@ fn boot_attestation_from_another_power_cycle_or_tampered_is_refused() {
         "UnsupportedSignature"
     );
 }
+
+/// The AK certificate must certify the AK itself: the sample's certificate
+/// with one byte of its key changed (RSA: the modulus, exponent unchanged;
+/// ECC: the point), or a certificate for a key of the other type, is
+/// AkKeyMismatch, whatever the chain would say.
+#[test]
+fn an_ak_certificate_for_another_key_is_ak_key_mismatch() {
+    use attesta_testkit::AkKind::{EccP256, Rsa2048Rsassa};
+    let rekeyed = |der: &[u8]| {
+        let (_, c) = x509_parser::parse_x509_certificate(der).unwrap();
+        let key = c.public_key().subject_public_key.data.to_vec();
+        let at = der
+            .windows(key.len())
+            .position(|w| w == key.as_slice())
+            .expect("the key is in the DER");
+        let mut d = der.to_vec();
+        d[at + key.len() / 2] ^= 0x01;
+        d
+    };
+    for kind in [Rsa2048Rsassa, EccP256] {
+        let s = TpmSample::builder().ak(kind).build();
+        verified(&s);
+        let other_kind = if kind == EccP256 {
+            Rsa2048Rsassa
+        } else {
+            EccP256
+        };
+        let other = TpmSample::builder().ak(other_kind).build();
+        for (what, cert) in [
+            ("its key changed", rekeyed(&s.ak_cert)),
+            ("the other key type", other.ak_cert.clone()),
+        ] {
+            let mut ev = s.evidence();
+            ev.ak_cert = Some(&cert);
+            let err = verify(
+                &ev,
+                &s.nonce,
+                &s.roots(),
+                &TpmSettings::default(),
+                s.verify_at(),
+            )
+            .unwrap_err();
+            assert_eq!(
+                err.code(),
+                "AkKeyMismatch",
+                "{kind:?} AK, certificate with {what}"
+            );
+        }
+    }
+}
