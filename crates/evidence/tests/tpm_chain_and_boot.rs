@@ -245,3 +245,33 @@ fn an_ak_certificate_for_another_key_is_ak_key_mismatch() {
         }
     }
 }
+
+/// Each step of the AK chain needs both the issuer's name and its
+/// signature: a root, or an intermediate, with the expected name but another
+/// key (the testkit's rogue hierarchy uses the same names) does not vouch.
+#[test]
+fn a_same_named_ca_with_another_key_does_not_vouch_for_the_ak() {
+    let strict = TpmSettings {
+        require_valid_aik_cert: true,
+        ..TpmSettings::default()
+    };
+    let run = |s: &TpmSample, intermediates: &[Vec<u8>]| {
+        let mut ev = s.evidence();
+        ev.intermediates = intermediates.to_vec();
+        verify(&ev, &s.nonce, &s.roots(), &strict, s.verify_at()).map(|v| v.aik_validated)
+    };
+    let good = TpmSample::builder().build();
+    assert_eq!(run(&good, &good.intermediates), Ok(true));
+    let rogue = TpmSample::builder().wrong_root(true).build();
+    // The rogue intermediate is signed by a root named like the trusted one.
+    assert_eq!(
+        run(&rogue, &rogue.intermediates).unwrap_err().code(),
+        "AkChainUntrusted"
+    );
+    // The trusted intermediate is named like the rogue one that signed the
+    // AK certificate, and chains to the trusted root, but did not sign it.
+    assert_eq!(
+        run(&rogue, &good.intermediates).unwrap_err().code(),
+        "AkChainUntrusted"
+    );
+}
