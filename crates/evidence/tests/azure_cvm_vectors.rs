@@ -591,6 +591,13 @@ fn collateral_of_the_other_tee_is_refused() {
         at(),
     )
     .unwrap_err();
+    assert_eq!(
+        err,
+        AzureGuestError::CollateralMismatch {
+            report: "TDX",
+            collateral: "SNP"
+        }
+    );
     assert_eq!(err.code(), "HclCollateralMismatch");
     let err = azure_cvm::verify(
         &snp_v.evidence(),
@@ -601,7 +608,43 @@ fn collateral_of_the_other_tee_is_refused() {
         at(),
     )
     .unwrap_err();
+    assert_eq!(
+        err,
+        AzureGuestError::CollateralMismatch {
+            report: "SNP",
+            collateral: "TDX"
+        }
+    );
     assert_eq!(err.code(), "HclCollateralMismatch");
+}
+
+/// TDX collateral verified earlier (a cache's copy) serves like the raw
+/// collateral: the same verified result; its time is re-checked.
+#[test]
+fn tdx_collateral_verified_earlier_gives_the_same_result() {
+    let v = load(TDX);
+    let verify = |c: &IsolationCollateral<'_>, t: UnixTime| {
+        azure_cvm::verify(
+            &v.evidence(),
+            c,
+            &v.nonce,
+            &roots(),
+            &AzureGuestSettings::default(),
+            t,
+        )
+    };
+    let fresh = verify(&v.collateral(), at()).unwrap();
+    let dcap = v.dcap.as_ref().unwrap();
+    let checked =
+        attesta_evidence::tdx::TdxVerifiedCollateral::verify(dcap, &roots(), at()).unwrap();
+    let cached = IsolationCollateral::TdxVerified {
+        td_quote: &v.td_quote,
+        collateral: &checked,
+    };
+    assert_eq!(verify(&cached, at()).unwrap(), fresh);
+    let (_, until) = checked.valid_window();
+    let err = verify(&cached, UnixTime(until as u64 + 1)).unwrap_err();
+    assert!(matches!(err, AzureGuestError::Tdx(_)), "{err:?}");
 }
 
 #[test]

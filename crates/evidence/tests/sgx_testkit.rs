@@ -310,3 +310,120 @@ fn flipping_any_signed_byte_of_a_synthetic_v4_quote_is_rejected() {
         assert!(res.is_err(), "flip at {i} accepted");
     }
 }
+
+/// The quote's PCK chain: the leaf and the PCK CA, optionally the root;
+/// one certificate or four are refused. The quote's copies of the CA and
+/// the root are taken when they name the verified subject and key (Intel
+/// re-issued its root with one key; the copy's own signature is not what
+/// trust rests on), and refused when the key differs.
+#[test]
+fn the_quote_pck_chain_is_leaf_ca_and_an_optional_root_copy() {
+    let s = SgxSample::builder().build();
+    let roots = s.trust_roots();
+    let vc = VerifiedCollateral::verify(&s.collateral, &roots, s.at).unwrap();
+    let q = parse_quote(&s.quote).unwrap();
+    let certs = sgx::pki::pem_certificates(q.pck_chain_pem).unwrap();
+    assert_eq!(certs.len(), 3, "the sample carries leaf, CA and root");
+    assert_eq!(certs[2], s.root_der);
+    let (leaf, ca, root) = (&certs[0], &certs[1], &certs[2]);
+    let with_chain = |chain: &[&Vec<u8>]| {
+        let pem: String = chain.iter().map(|d| attesta_testkit::snp::pem(d)).collect();
+        let mut q2 = q.clone();
+        q2.pck_chain_pem = pem.as_bytes();
+        verify_quote(&q2, &vc, &roots, s.at).map(|v| v.tcb_status)
+    };
+    // A copy with the same subject and key but other bytes (its signature's
+    // last byte changed), and one whose key differs in its last byte.
+    let resigned = |der: &Vec<u8>| {
+        let mut d = der.clone();
+        *d.last_mut().unwrap() ^= 0x01;
+        d
+    };
+    let rekeyed = |der: &Vec<u8>| {
+        let cert = sgx::pki::parse_cert(der).unwrap();
+        let key = sgx::pki::public_key(&cert);
+        let at = der
+            .windows(key.len())
+            .position(|w| w == key.as_slice())
+            .expect("the key is in the DER");
+        let mut d = der.clone();
+        d[at + key.len() - 1] ^= 0x01;
+        d
+    };
+    let (root2, ca2) = (resigned(root), resigned(ca));
+    let (root3, ca3) = (rekeyed(root), rekeyed(ca));
+
+    assert_eq!(with_chain(&[leaf, ca]), Ok(TcbStatus::UpToDate));
+    assert_eq!(with_chain(&[leaf, ca, root]), Ok(TcbStatus::UpToDate));
+    assert_eq!(with_chain(&[leaf, ca, &root2]), Ok(TcbStatus::UpToDate));
+    assert_eq!(with_chain(&[leaf, &ca2, root]), Ok(TcbStatus::UpToDate));
+    for chain in [vec![leaf], vec![leaf, ca, root, root]] {
+        let e = with_chain(&chain).unwrap_err();
+        assert_eq!(e.code(), "PckChainInvalid", "{} certificates", chain.len());
+        assert!(
+            e.to_string()
+                .contains(&format!("found {} certificates", chain.len())),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        with_chain(&[leaf, ca, &root3]).unwrap_err(),
+        SgxError::UntrustedRoot("PCK")
+    );
+    assert_eq!(
+        with_chain(&[leaf, &ca3, root]).unwrap_err().code(),
+        "PckCrlIssuerMismatch"
+    );
+}
+
+/// Equality of verified collateral ignores the PCK-leaf memo: collateral
+/// that has verified quotes equals the same collateral fresh, and so does
+/// its clone.
+#[test]
+fn verified_collateral_equality_ignores_the_leaf_memo() {
+    let s = SgxSample::builder().build();
+    let roots = s.trust_roots();
+    let fresh = VerifiedCollateral::verify(&s.collateral, &roots, s.at).unwrap();
+    let used = VerifiedCollateral::verify(&s.collateral, &roots, s.at).unwrap();
+    let q = parse_quote(&s.quote).unwrap();
+    verify_quote(&q, &used, &roots, s.at).unwrap();
+    assert_eq!(used, fresh);
+    assert_eq!(used.clone(), fresh);
+    // The clone still verifies the quote.
+    verify_quote(&q, &used.clone(), &roots, s.at).unwrap();
+}
+
+/// The KSS claims appear when any one KSS fact holds: the KSS attribute
+/// (FLAGS bit 7), or a non-zero CONFIGID, CONFIGSVN, ISVEXTPRODID or
+/// ISVFAMILYID, each on its own; none of them, no KSS claims.
+#[test]
+fn any_one_kss_fact_brings_the_kss_claims() {
+    let s = SgxSample::builder().build();
+    let plain = verify(&s).unwrap();
+    let kss_claims = [
+        "x-ms-sgx-config-id",
+        "x-ms-sgx-config-svn",
+        "x-ms-sgx-isv-extended-product-id",
+        "x-ms-sgx-isv-family-id",
+    ];
+    let has = |v: &sgx::SgxVerified| {
+        let c = v.claims();
+        let n = kss_claims.iter().filter(|k| c.get(k).is_some()).count();
+        assert!(n == 0 || n == kss_claims.len(), "all or none");
+        n > 0
+    };
+    assert!(!has(&plain), "the plain sample has no KSS fact");
+    type Set = fn(&mut sgx::quote::ReportBody);
+    let set: [(&str, Set); 5] = [
+        ("KSS attribute", |r| r.attributes[0] |= 0x80),
+        ("CONFIGID", |r| r.config_id[63] = 1),
+        ("CONFIGSVN", |r| r.config_svn = 1),
+        ("ISVEXTPRODID", |r| r.isv_ext_prod_id[15] = 1),
+        ("ISVFAMILYID", |r| r.isv_family_id[15] = 1),
+    ];
+    for (what, f) in set {
+        let mut v = plain.clone();
+        f(&mut v.report);
+        assert!(has(&v), "{what} alone");
+    }
+}

@@ -3,6 +3,7 @@
 //! yield the claims the builder put in, and test roots are reported.
 
 use attesta_evidence::binding;
+use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::snp::{
     self, Generation, SnpError, SnpVerifier, TcbVersion, VerifiedChain, verify_report,
 };
@@ -284,4 +285,183 @@ fn only_a_self_signed_pss_sha384_certificate_is_self_signed() {
     assert!(i > 0, "the ARK names SHA-384");
     let e = snp::verify::check_self_signed(&ark).unwrap_err();
     assert!(e.contains("do not name SHA-384"), "{e}");
+}
+
+/// A configured ARK that signed the ASK but not itself is refused as a
+/// chain error naming the ARK (a configuration mistake, not trusted), and
+/// `check_self_signed` refuses it too.
+#[test]
+fn a_trusted_ark_that_is_not_self_signed_is_refused() {
+    let s = SnpSample::builder().ark_not_self_signed().build();
+    let roots = TrustRoots::empty().with_configured(RootKind::AmdArk, s.ark_der.clone());
+    match VerifiedChain::verify(&s.collateral(), &roots, s.at).unwrap_err() {
+        SnpError::VcekChainInvalid(m) => assert!(
+            m.contains("the ARK") && m.contains("does not verify"),
+            "{m}"
+        ),
+        e => panic!("expected VcekChainInvalid, got {e:?}"),
+    }
+    let e = snp::verify::check_self_signed(&s.ark_der).unwrap_err();
+    assert!(
+        e.contains("the ARK") && e.contains("does not verify"),
+        "{e}"
+    );
+    // The same ASK and VCEK under the real test ARK verify.
+    run(&SnpSample::builder().build()).unwrap();
+}
+
+/// From report version 3 on, the signed CPUID family/model must name the
+/// generation the VCEK certifies (v3 and v5 alike); a CPUID no generation
+/// has is UnknownProcessor.
+#[test]
+fn the_report_cpuid_must_name_the_certified_generation() {
+    for version in [3, 5] {
+        let genoa_cpuid = SnpSample::builder().version(version).cpuid(0x19, 0x11, 1);
+        assert_eq!(
+            run(&genoa_cpuid.build()).unwrap_err(),
+            SnpError::ProcessorMismatch {
+                report: "Genoa".into(),
+                cert: "Milan-B0".into()
+            },
+            "v{version}"
+        );
+        let unknown = SnpSample::builder().version(version).cpuid(0x17, 0x31, 0);
+        assert_eq!(
+            run(&unknown.build()).unwrap_err(),
+            SnpError::UnknownProcessor {
+                family: 0x17,
+                model: 0x31,
+                product: "Milan-B0".into()
+            },
+            "v{version}"
+        );
+        // Another Milan model (0x19, 0x0F) is still Milan.
+        run(&SnpSample::builder()
+            .version(version)
+            .cpuid(0x19, 0x0F, 2)
+            .build())
+        .unwrap_or_else(|e| panic!("v{version}: {e}"));
+    }
+    // A Turin report on a Turin VCEK verifies; the same CPUID on a Genoa
+    // VCEK does not.
+    run(&SnpSample::builder().generation(Generation::Turin).build()).unwrap();
+    assert_eq!(
+        code(
+            SnpSample::builder()
+                .generation(Generation::Genoa)
+                .cpuid(0x1A, 0x02, 1)
+        ),
+        "ProcessorMismatch"
+    );
+}
+
+const OID_PRODUCT_NAME: &str = "1.3.6.1.4.1.3704.1.2";
+const OID_BL_SPL: &str = "1.3.6.1.4.1.3704.1.3.1";
+const OID_UCODE_SPL: &str = "1.3.6.1.4.1.3704.1.3.8";
+const OID_FMC_SPL: &str = "1.3.6.1.4.1.3704.1.3.9";
+const OID_HW_ID: &str = "1.3.6.1.4.1.3704.1.4";
+
+fn vek_extension_error(b: SnpSampleBuilder) -> String {
+    let s = b.build();
+    match VerifiedChain::verify(&s.collateral(), &s.trust_roots(), s.at).unwrap_err() {
+        SnpError::VekExtensionInvalid(m) => m,
+        e => panic!("expected VekExtensionInvalid, got {e:?}"),
+    }
+}
+
+/// A VCEK must carry a hwID of its generation's length (64 bytes for Milan
+/// and Genoa, 8 for Turin); a VLEK carries none.
+#[test]
+fn a_vcek_hwid_must_be_present_and_of_its_generation_length() {
+    let m = vek_extension_error(SnpSample::builder().vek_extension(OID_HW_ID, None));
+    assert!(m.contains("has no hwID"), "{m}");
+    let m = vek_extension_error(SnpSample::builder().vek_extension(OID_HW_ID, Some(vec![0xC0; 8])));
+    assert!(
+        m.contains("Milan VCEK's hwID is 8 bytes, expected 64"),
+        "{m}"
+    );
+    let m = vek_extension_error(
+        SnpSample::builder()
+            .generation(Generation::Turin)
+            .vek_extension(OID_HW_ID, Some(vec![0xC0; 64])),
+    );
+    assert!(
+        m.contains("Turin VCEK's hwID is 64 bytes, expected 8"),
+        "{m}"
+    );
+    let v = run(&SnpSample::builder().vlek(true).build()).unwrap();
+    assert_eq!(v.signing_key, snp::SigningKey::Vlek);
+}
+
+/// The SPL extensions are DER INTEGERs 0..=255: 127 is `02 01 7F`, 128 is
+/// `02 02 00 80`; `02 01 80` (that is -128) and the non-minimal
+/// `02 02 00 7F` are refused.
+#[test]
+fn spl_extensions_are_der_integers_0_to_255() {
+    let tcb = TcbVersion {
+        bootloader: 0x7F,
+        tee: 0,
+        snp: 22,
+        microcode: 0x80,
+        fmc: None,
+    };
+    let v = run(&SnpSample::builder().tcb(tcb).build()).unwrap();
+    assert_eq!(
+        v.claims().get("x-ms-sevsnpvm-bootloader-svn").unwrap(),
+        0x7F
+    );
+    assert_eq!(v.claims().get("x-ms-sevsnpvm-microcode-svn").unwrap(), 0x80);
+    for bad in [vec![0x02, 0x01, 0x80], vec![0x02, 0x02, 0x00, 0x7F]] {
+        let m =
+            vek_extension_error(SnpSample::builder().vek_extension(OID_BL_SPL, Some(bad.clone())));
+        assert!(m.contains("is not an INTEGER 0..255"), "{bad:02x?}: {m}");
+    }
+    let m = vek_extension_error(SnpSample::builder().vek_extension(OID_UCODE_SPL, None));
+    assert!(m.contains("ucodeSPL"), "{m}");
+}
+
+/// fmcSPL is a Turin field: a Turin VCEK without it is refused, and one on
+/// a Milan VCEK is ignored (Milan's TCB has no FMC byte to compare it to).
+#[test]
+fn fmc_spl_is_required_on_turin_and_ignored_before() {
+    let m = vek_extension_error(
+        SnpSample::builder()
+            .generation(Generation::Turin)
+            .vek_extension(OID_FMC_SPL, None),
+    );
+    assert!(m.contains("Turin certificate has no fmcSPL"), "{m}");
+    let s = SnpSample::builder()
+        .vek_extension(OID_FMC_SPL, Some(vec![0x02, 0x01, 0x05]))
+        .build();
+    let chain = VerifiedChain::verify(&s.collateral(), &s.trust_roots(), s.at).unwrap();
+    assert_eq!(chain.vek.tcb.fmc, None);
+    verify_report(&s.report, &chain, s.at).unwrap();
+}
+
+/// The VCEK/VLEK must certify an uncompressed P-384 point: a P-256 key is
+/// a chain error, before any report signature is tried.
+#[test]
+fn a_vek_with_a_p256_key_is_a_chain_error() {
+    for vlek in [false, true] {
+        let s = SnpSample::builder().vlek(vlek).vek_p256().build();
+        match VerifiedChain::verify(&s.collateral(), &s.trust_roots(), s.at).unwrap_err() {
+            SnpError::VcekChainInvalid(m) => {
+                assert!(m.contains("not an uncompressed P-384 point"), "{m}")
+            }
+            e => panic!("expected VcekChainInvalid, got {e:?}"),
+        }
+    }
+}
+
+/// productName is an IA5String whose length byte covers exactly the rest
+/// of the value: a length that disagrees, or no productName at all, is a
+/// missing productName.
+#[test]
+fn a_product_name_whose_length_disagrees_is_missing() {
+    let mut short = vec![0x16, 0x05];
+    short.extend_from_slice(b"Milan-B0");
+    for value in [Some(short), None] {
+        let m = vek_extension_error(SnpSample::builder().vek_extension(OID_PRODUCT_NAME, value));
+        assert!(m.contains("productName"), "{m}");
+    }
 }

@@ -224,3 +224,127 @@ fn zero_padding_is_ignored() {
     assert_eq!(v.tcb_status, TdxTcbStatus::Dcap(TcbStatus::UpToDate));
     assert_eq!(tdx::parse_td_quote(&s.quote).unwrap().padding, 3000);
 }
+
+/// Intel QVL's `checkForRelaunch`: an out-of-date launch TCB whose current
+/// TCB is not out of date advises a relaunch, with configuration needed when
+/// either side needs it; anything else keeps the launch status.
+#[test]
+fn relaunch_follows_intels_check_for_relaunch() {
+    use TcbStatus::*;
+    use TdxTcbStatus::{Dcap, TdRelaunchAdvised, TdRelaunchAdvisedConfigurationNeeded};
+    let cases = [
+        (OutOfDate, UpToDate, TdRelaunchAdvised),
+        (OutOfDate, SWHardeningNeeded, TdRelaunchAdvised),
+        (
+            OutOfDate,
+            ConfigurationNeeded,
+            TdRelaunchAdvisedConfigurationNeeded,
+        ),
+        (
+            OutOfDate,
+            ConfigurationAndSWHardeningNeeded,
+            TdRelaunchAdvisedConfigurationNeeded,
+        ),
+        (
+            OutOfDateConfigurationNeeded,
+            UpToDate,
+            TdRelaunchAdvisedConfigurationNeeded,
+        ),
+        (OutOfDate, OutOfDate, Dcap(OutOfDate)),
+        (UpToDate, UpToDate, Dcap(UpToDate)),
+        (ConfigurationNeeded, UpToDate, Dcap(ConfigurationNeeded)),
+    ];
+    for (launch, current, want) in cases {
+        assert_eq!(
+            TdxTcbStatus::relaunch(launch, current),
+            want,
+            "{launch:?} {current:?}"
+        );
+    }
+    assert_eq!(TdRelaunchAdvised.to_string(), "TDRelaunchAdvised");
+    assert_eq!(
+        TdRelaunchAdvisedConfigurationNeeded.to_string(),
+        "TDRelaunchAdvisedConfigurationNeeded"
+    );
+    assert_eq!(Dcap(SWHardeningNeeded).to_string(), "SWHardeningNeeded");
+}
+
+/// A verified collateral's window is the DCAP part's, holds the time it
+/// verified at, and `check_time` refuses a time on either side of it.
+#[test]
+fn the_collateral_window_holds_its_verification_time_and_is_rechecked() {
+    let s = TdxSample::builder().build();
+    let vc = TdxVerifiedCollateral::verify(&s.collateral, &s.trust_roots(), s.at).unwrap();
+    let (from, to) = vc.valid_window();
+    assert_eq!((from, to), vc.dcap.valid_window());
+    let at = s.at.0 as i64;
+    assert!(from <= at && at <= to, "{from} <= {at} <= {to}");
+    vc.check_time(s.at).unwrap();
+    for t in [from - 1, to + 1] {
+        assert!(
+            vc.check_time(attesta_evidence::UnixTime(t as u64)).is_err(),
+            "{t} is outside {from}..{to}"
+        );
+    }
+}
+
+/// A TCB info that is not TDX version 3 is named as such before any
+/// signature is checked: another version of the TDX id, or the SGX id.
+#[test]
+fn only_a_tdx_version_3_tcb_info_is_taken() {
+    let s = TdxSample::builder().build();
+    for (from, to, says) in [
+        (r#""version":3"#, r#""version":2"#, "id 'TDX', version 2"),
+        (r#""id":"TDX""#, r#""id":"SGX""#, "id 'SGX', version 3"),
+    ] {
+        let mut c = s.collateral.clone();
+        assert!(c.tcb_info_json.contains(from));
+        c.tcb_info_json = c.tcb_info_json.replacen(from, to, 1);
+        match TdxVerifiedCollateral::verify(&c, &s.trust_roots(), s.at).unwrap_err() {
+            tdx::TdxError::TdxTcbInfoExpected(m) => assert_eq!(m, says),
+            e => panic!("expected TdxTcbInfoExpected, got {e:?}"),
+        }
+    }
+}
+
+/// Each TD attribute claim reads its own bit: samples with SEPT_VE_DISABLE
+/// (bit 28) and DEBUG (bit 0) each set or not, and no other attribute.
+#[test]
+fn td_attribute_claims_read_their_own_bits() {
+    let names = [
+        "tdx_td_attributes_debug",
+        "tdx_td_attributes_key_locker",
+        "tdx_td_attributes_perfmon",
+        "tdx_td_attributes_protection_keys",
+        "tdx_td_attributes_septve_disable",
+    ];
+    for (debug, septve) in [(false, true), (true, true), (false, false), (true, false)] {
+        let s = TdxSample::builder()
+            .debug(debug)
+            .sept_ve_disable(septve)
+            .build();
+        let v = verify(&s).unwrap();
+        let septve_bit = if septve {
+            tdx::quote::TD_ATTR_SEPT_VE_DISABLE
+        } else {
+            0
+        };
+        assert_eq!(
+            v.report.td_attributes_u64(),
+            septve_bit | u64::from(debug),
+            "the sample sets no other attribute"
+        );
+        let c = v.claims();
+        for n in names {
+            let want = (septve && n == "tdx_td_attributes_septve_disable")
+                || (debug && n == "tdx_td_attributes_debug");
+            assert_eq!(
+                c.get(n),
+                Some(&want.into()),
+                "{n} (debug {debug}, septve {septve})"
+            );
+        }
+        let dbgstat = if debug { "enabled" } else { "disabled" };
+        assert_eq!(c.get("dbgstat"), Some(&dbgstat.into()));
+    }
+}

@@ -195,3 +195,83 @@ fn boot_attestation_from_another_power_cycle_or_tampered_is_refused() {
         "UnsupportedSignature"
     );
 }
+
+/// The AK certificate must certify the AK itself: the sample's certificate
+/// with one byte of its key changed (RSA: the modulus, exponent unchanged;
+/// ECC: the point), or a certificate for a key of the other type, is
+/// AkKeyMismatch, whatever the chain would say.
+#[test]
+fn an_ak_certificate_for_another_key_is_ak_key_mismatch() {
+    use attesta_testkit::AkKind::{EccP256, Rsa2048Rsassa};
+    let rekeyed = |der: &[u8]| {
+        let (_, c) = x509_parser::parse_x509_certificate(der).unwrap();
+        let key = c.public_key().subject_public_key.data.to_vec();
+        let at = der
+            .windows(key.len())
+            .position(|w| w == key.as_slice())
+            .expect("the key is in the DER");
+        let mut d = der.to_vec();
+        d[at + key.len() / 2] ^= 0x01;
+        d
+    };
+    for kind in [Rsa2048Rsassa, EccP256] {
+        let s = TpmSample::builder().ak(kind).build();
+        verified(&s);
+        let other_kind = if kind == EccP256 {
+            Rsa2048Rsassa
+        } else {
+            EccP256
+        };
+        let other = TpmSample::builder().ak(other_kind).build();
+        for (what, cert) in [
+            ("its key changed", rekeyed(&s.ak_cert)),
+            ("the other key type", other.ak_cert.clone()),
+        ] {
+            let mut ev = s.evidence();
+            ev.ak_cert = Some(&cert);
+            let err = verify(
+                &ev,
+                &s.nonce,
+                &s.roots(),
+                &TpmSettings::default(),
+                s.verify_at(),
+            )
+            .unwrap_err();
+            assert_eq!(
+                err.code(),
+                "AkKeyMismatch",
+                "{kind:?} AK, certificate with {what}"
+            );
+        }
+    }
+}
+
+/// Each step of the AK chain needs both the issuer's name and its
+/// signature: a root, or an intermediate, with the expected name but another
+/// key (the testkit's rogue hierarchy uses the same names) does not vouch.
+#[test]
+fn a_same_named_ca_with_another_key_does_not_vouch_for_the_ak() {
+    let strict = TpmSettings {
+        require_valid_aik_cert: true,
+        ..TpmSettings::default()
+    };
+    let run = |s: &TpmSample, intermediates: &[Vec<u8>]| {
+        let mut ev = s.evidence();
+        ev.intermediates = intermediates.to_vec();
+        verify(&ev, &s.nonce, &s.roots(), &strict, s.verify_at()).map(|v| v.aik_validated)
+    };
+    let good = TpmSample::builder().build();
+    assert_eq!(run(&good, &good.intermediates), Ok(true));
+    let rogue = TpmSample::builder().wrong_root(true).build();
+    // The rogue intermediate is signed by a root named like the trusted one.
+    assert_eq!(
+        run(&rogue, &rogue.intermediates).unwrap_err().code(),
+        "AkChainUntrusted"
+    );
+    // The trusted intermediate is named like the rogue one that signed the
+    // AK certificate, and chains to the trusted root, but did not sign it.
+    assert_eq!(
+        run(&rogue, &good.intermediates).unwrap_err().code(),
+        "AkChainUntrusted"
+    );
+}

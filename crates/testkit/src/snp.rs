@@ -22,7 +22,9 @@ use attesta_evidence::snp::{Generation, SnpCertificates, SnpCollateral, TcbVersi
 use attesta_evidence::types::UnixTime;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
-use aws_lc_rs::signature::{ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+};
 use base64::Engine;
 
 /// Default verification time: 2026-01-01T00:00:00Z.
@@ -154,6 +156,10 @@ pub struct SnpSampleBuilder {
     crl: bool,
     revoke_vek: bool,
     revoke_ask: bool,
+    cpuid: Option<[u8; 3]>,
+    vek_ext_overrides: Vec<(String, Option<Vec<u8>>)>,
+    vek_p256: bool,
+    ark_not_self_signed: bool,
 }
 
 impl Default for SnpSampleBuilder {
@@ -189,6 +195,10 @@ impl Default for SnpSampleBuilder {
             crl: false,
             revoke_vek: false,
             revoke_ask: false,
+            cpuid: None,
+            vek_ext_overrides: Vec::new(),
+            vek_p256: false,
+            ark_not_self_signed: false,
         }
     }
 }
@@ -309,6 +319,37 @@ impl SnpSampleBuilder {
         self
     }
 
+    /// The report's CPUID family, model and stepping (bytes 0x188..0x18B,
+    /// v3+), signed like the rest of the report, instead of the ones of
+    /// the builder's generation (ProcessorMismatch, UnknownProcessor).
+    pub fn cpuid(mut self, family: u8, model: u8, stepping: u8) -> Self {
+        self.cpuid = Some([family, model, stepping]);
+        self
+    }
+    /// Set the DER value (the OCTET STRING's content) of the VCEK/VLEK
+    /// extension `oid`, replacing the builder's own or adding it; `None`
+    /// removes the extension. Reaches the refusals of malformed AMD
+    /// extensions (a missing hwID, a hwID of the wrong length, an SPL that
+    /// is not an INTEGER 0..255, a Turin VCEK without fmcSPL).
+    pub fn vek_extension(mut self, oid: &str, value: Option<Vec<u8>>) -> Self {
+        self.vek_ext_overrides.push((oid.to_string(), value));
+        self
+    }
+    /// Certify a P-256 key in the VCEK/VLEK instead of a P-384 one (the
+    /// report is still signed with a P-384 key no certificate names).
+    pub fn vek_p256(mut self) -> Self {
+        self.vek_p256 = true;
+        self
+    }
+    /// An ARK (in [`SnpSample::ark_der`]) that signed the ASK/ASVK but is
+    /// not self-signed: the test ARK's subject and key, signed by another
+    /// key. Trust it with `TrustRoots::empty().with_configured(RootKind::AmdArk,
+    /// s.ark_der.clone())` ([`SnpSample::trust_roots`] holds the real test ARK).
+    pub fn ark_not_self_signed(mut self) -> Self {
+        self.ark_not_self_signed = true;
+        self
+    }
+
     pub fn build(self) -> SnpSample {
         build(self)
     }
@@ -416,10 +457,14 @@ fn rsa_spki(k: &RsaKeyPair) -> Vec<u8> {
 }
 
 fn ec_spki(k: &EcdsaKeyPair) -> Vec<u8> {
+    ec_spki_on(k, "1.3.132.0.34")
+}
+
+fn ec_spki_on(k: &EcdsaKeyPair, curve: &str) -> Vec<u8> {
     let mut bits = vec![0u8];
     bits.extend_from_slice(k.public_key().as_ref());
     seq(&[
-        &seq(&[&oid("1.2.840.10045.2.1"), &oid("1.3.132.0.34")]),
+        &seq(&[&oid("1.2.840.10045.2.1"), &oid(curve)]),
         &der(0x03, &bits),
     ])
 }
@@ -511,6 +556,16 @@ fn build(b: SnpSampleBuilder) -> SnpSample {
     let ark_key = if b.wrong_root { &r.rogue_ark } else { &r.ark };
     let ark_der = if b.wrong_root {
         ark_cert(&r.rogue_ark, "ARK-Milan", 2)
+    } else if b.ark_not_self_signed {
+        cert(
+            3,
+            "ARK-Milan",
+            "ARK-Milan",
+            CA_WINDOW,
+            &rsa_spki(&r.ark),
+            &ca_exts(),
+            &r.rogue_ark,
+        )
     } else {
         test_ark_der()
     };
@@ -532,6 +587,12 @@ fn build(b: SnpSampleBuilder) -> SnpSample {
     );
 
     let vek = EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).expect("P-384 keygen");
+    let vek_spki = if b.vek_p256 {
+        let k = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 keygen");
+        ec_spki_on(&k, "1.2.840.10045.3.1.7")
+    } else {
+        ec_spki(&vek)
+    };
     let vt = b.vek_tcb.unwrap_or(b.tcb);
     let spl = |v: u8| int(u64::from(v));
     let product = match g {
@@ -569,6 +630,21 @@ fn build(b: SnpSampleBuilder) -> SnpSample {
         let hw = b.hw_id.clone().unwrap_or_else(|| b.chip_id.to_vec());
         exts.push(ext("1.3.6.1.4.1.3704.1.4", false, &hw[..hw_len]));
     }
+    for (o, value) in &b.vek_ext_overrides {
+        let mine = oid(o);
+        // Each extension is SEQUENCE { OID, ... }: skip the SEQUENCE header.
+        exts.retain(|e| {
+            let header = match e[1] {
+                n if n < 0x80 => 2,
+                0x81 => 3,
+                _ => 4,
+            };
+            !e[header..].starts_with(&mine)
+        });
+        if let Some(v) = value {
+            exts.push(ext(o, false, v));
+        }
+    }
     let at = b.at as i64;
     let window = if b.expired_vek {
         (at - 400 * 86_400, at - 86_400)
@@ -580,7 +656,7 @@ fn build(b: SnpSampleBuilder) -> SnpSample {
         &ca_cn,
         if b.vlek { "SEV-VLEK" } else { "SEV-VCEK" },
         window,
-        &ec_spki(&vek),
+        &vek_spki,
         &exts,
         ca_key,
     );
@@ -651,7 +727,7 @@ fn report_bytes(b: &SnpSampleBuilder, vek: &EcdsaKeyPair) -> Vec<u8> {
             Generation::Genoa => (0x19, 0x11),
             Generation::Turin => (0x1A, 0x02),
         };
-        put(0x188, &[fam, model, 1]);
+        put(0x188, &b.cpuid.unwrap_or([fam, model, 1]));
     }
     if !b.vlek {
         put(0x1A0, &b.chip_id);

@@ -76,6 +76,7 @@ pub struct TdxSampleBuilder {
     version: u16,
     td15: bool,
     debug: bool,
+    sept_ve_disable: bool,
     tcb_status: TcbStatus,
     module_tcb_status: TcbStatus,
     qe_tcb_status: TcbStatus,
@@ -107,6 +108,7 @@ impl Default for TdxSampleBuilder {
             version: 4,
             td15: false,
             debug: false,
+            sept_ve_disable: true,
             tcb_status: TcbStatus::UpToDate,
             module_tcb_status: TcbStatus::UpToDate,
             qe_tcb_status: TcbStatus::UpToDate,
@@ -159,6 +161,12 @@ impl TdxSampleBuilder {
     /// Set the DEBUG TD attribute.
     pub fn debug(mut self, on: bool) -> Self {
         self.debug = on;
+        self
+    }
+    /// The SEPT_VE_DISABLE TD attribute (bit 28; set by default, as in the
+    /// real quotes).
+    pub fn sept_ve_disable(mut self, on: bool) -> Self {
+        self.sept_ve_disable = on;
         self
     }
     /// The status of the TD's platform TCB level.
@@ -319,7 +327,11 @@ fn td_report(b: &TdxSampleBuilder, svn: &[u8; 16], svn2: &[u8; 16]) -> Vec<u8> {
         [0; 48]
     });
     r.extend_from_slice(&[0; 8]); // SEAMATTRIBUTES
-    let attrs = SEPT_VE_DISABLE | if b.debug { 1 } else { 0 };
+    let attrs = if b.sept_ve_disable {
+        SEPT_VE_DISABLE
+    } else {
+        0
+    } | u64::from(b.debug);
     r.extend_from_slice(&attrs.to_le_bytes());
     r.extend_from_slice(&0x0006_02e7u64.to_le_bytes()); // XFAM
     r.extend_from_slice(&b.mr_td);

@@ -317,9 +317,13 @@ pub fn signer_is_trusted(
                 cert.subject()
             )));
         }
-        if i > 0 && anchors.iter().any(|(d, _)| *d == &signer.chain_der[i]) {
-            return Ok(());
-        }
+        // A chain that carries a trusted certificate as an intermediate
+        // (x5c[i], i > 0) is trusted through `by_anchor` at step i - 1:
+        // reaching step i means x5c[i] signed x5c[i-1] and is a CA, so the
+        // same bytes as an anchor vouch for x5c[i-1] whenever they are valid
+        // at `now`, and when they are not, the check above refuses x5c[i].
+        // (A separate "x5c[i] is an anchor" test here could never be the
+        // one to accept, and was removed: mutation testing showed it dead.)
         let by_anchor = anchors.iter().any(|(_, anchor)| {
             is_ca(anchor) && anchor.validity().is_valid_at(at) && issued_by(cert, anchor)
         });

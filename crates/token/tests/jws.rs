@@ -5,6 +5,7 @@
 mod common;
 
 use attesta_token::encoding::{b64std, b64url, b64url_decode};
+use attesta_token::error::JwsError;
 use attesta_token::jws::{
     JwsSigningKey, UNSIGNED_HEADER_B64, parse_jws, policy_token_hash, sign_jws, signer_is_trusted,
     unsigned_jws,
@@ -488,4 +489,121 @@ fn sign_with_header(pki: &common::Pki, header: &Value, payload: &[u8]) -> String
     )
     .unwrap();
     format!("{input}.{}", b64url(&sig))
+}
+
+/// The mismatch error names the key the alg needs and the key found: an EC
+/// certificate under RS256 needs RSA, an RSA certificate under ES256 needs
+/// EC P-256.
+#[test]
+fn a_key_algorithm_mismatch_names_the_needed_and_the_found_key() {
+    let ec = self_signed("ec signer", ec_key(), false);
+    let rsa = self_signed("rsa signer", rsa_key(), false);
+    for (pki, alg, expected, found) in [
+        (&ec, "RS256", "RSA", "EC P-256"),
+        (&ec, "PS256", "RSA", "EC P-256"),
+        (&rsa, "ES256", "EC P-256", "RSA"),
+    ] {
+        let header = json!({"alg": alg, "x5c": [b64std(&pki.cert_der)]});
+        let text = format!(
+            "{}.{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(b"p"),
+            b64url(&[1u8; 64])
+        );
+        assert_eq!(
+            parse_jws(&text).unwrap().verify_signer().unwrap_err(),
+            JwsError::KeyAlgorithmMismatch {
+                alg: alg.into(),
+                expected,
+                found: found.into()
+            },
+            "{alg}"
+        );
+    }
+}
+
+/// A header chain of up to 8 certificates is taken; 9 are refused before
+/// any of them is looked at.
+#[test]
+fn a_header_chain_holds_at_most_eight_certificates() {
+    let root = self_signed("Root", ec_key(), true);
+    let leaf = issued("Leaf", rsa_key(), false, &root);
+    let chain = |n: usize| {
+        let mut c = vec![b64std(&leaf.cert_der)];
+        c.extend(std::iter::repeat_n(b64std(&root.cert_der), n - 1));
+        c
+    };
+    for key in ["x5c", "jwk"] {
+        let header = |n: usize| {
+            if key == "x5c" {
+                json!({"alg": "RS256", "x5c": chain(n)})
+            } else {
+                json!({"alg": "RS256", "jwk": {"x5c": chain(n)}})
+            }
+        };
+        let signer = parse_jws(&sign_with_header(&leaf, &header(8), b"p"))
+            .unwrap()
+            .verify_signer()
+            .unwrap()
+            .unwrap();
+        assert_eq!(signer.chain_der.len(), 8, "{key}");
+        assert!(signer_is_trusted(&signer, std::slice::from_ref(&root.cert_der), NOW).is_ok());
+        let e = parse_jws(&sign_with_header(&leaf, &header(9), b"p"))
+            .unwrap()
+            .verify_signer()
+            .unwrap_err();
+        assert_eq!(
+            e,
+            JwsError::BadCertificate("chain of 9 certificates (at most 8)".into()),
+            "{key}"
+        );
+    }
+}
+
+/// A trusted certificate that the header carries as an intermediate vouches
+/// for the certificate below it while it is valid; an expired one does
+/// not, wherever it sits in the chain.
+#[test]
+fn a_trusted_intermediate_in_the_header_vouches_only_while_valid() {
+    let root = self_signed("Root", ec_key(), true);
+    let inter = issued("Intermediate", ec_key(), true, &root);
+    let leaf = issued("Leaf", rsa_key(), false, &inter);
+    let header = json!({"alg": "RS256", "x5c": [
+        b64std(&leaf.cert_der), b64std(&inter.cert_der), b64std(&root.cert_der)
+    ]});
+    let signer = parse_jws(&sign_with_header(&leaf, &header, b"p"))
+        .unwrap()
+        .verify_signer()
+        .unwrap()
+        .unwrap();
+    for anchor in [&inter, &root] {
+        assert!(signer_is_trusted(&signer, std::slice::from_ref(&anchor.cert_der), NOW).is_ok());
+    }
+    let now = NOW as i64;
+    let old = issued_window(
+        "Old Intermediate",
+        ec_key(),
+        true,
+        &root,
+        now - 100 * 86_400,
+        now - 86_400,
+    );
+    let leaf = issued("Leaf", rsa_key(), false, &old);
+    let header = json!({"alg": "RS256", "x5c": [
+        b64std(&leaf.cert_der), b64std(&old.cert_der), b64std(&root.cert_der)
+    ]});
+    let signer = parse_jws(&sign_with_header(&leaf, &header, b"p"))
+        .unwrap()
+        .verify_signer()
+        .unwrap()
+        .unwrap();
+    for anchor in [&old, &root] {
+        let e =
+            signer_is_trusted(&signer, std::slice::from_ref(&anchor.cert_der), NOW).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("certificate 1 (CN=Old Intermediate) is not valid"),
+            "{e}"
+        );
+    }
 }

@@ -74,6 +74,11 @@ struct LeafMemo(std::sync::RwLock<std::collections::HashMap<[u8; 32], LeafFacts>
 
 const LEAF_MEMO_MAX: usize = 4096;
 
+// mutants: equivalent — the memo only saves work, it never decides: `get`
+// returning None (always a miss), `insert` doing nothing, clearing before
+// every insert (`>=` as `<`) and a clone starting empty all make every
+// quote take the full leaf check, with the same outcome. Its answers are
+// covered by the tests that verify several quotes with one collateral.
 impl LeafMemo {
     fn get(&self, digest: &[u8; 32]) -> Option<LeafFacts> {
         self.0.read().ok().and_then(|m| m.get(digest).cloned())
@@ -89,6 +94,8 @@ impl LeafMemo {
     }
 }
 
+// mutants: equivalent — a clone that starts empty only re-does leaf checks
+// (see the comment on `impl LeafMemo`).
 impl Clone for LeafMemo {
     fn clone(&self) -> Self {
         let map = self.0.read().map(|m| m.clone()).unwrap_or_default();

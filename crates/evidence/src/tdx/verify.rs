@@ -428,3 +428,29 @@ impl TdxVerified {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::older;
+
+    fn o(a: Option<&str>, b: Option<&str>) -> Option<String> {
+        older(a.map(str::to_owned), b.map(str::to_owned).as_ref())
+    }
+
+    /// The older of two tcbDates; on a tie (the same instant spelt two
+    /// ways) the platform's (the first) stays; either alone is taken.
+    #[test]
+    fn older_takes_the_earlier_tcb_date() {
+        let (early, late) = ("2023-02-15T00:00:00Z", "2024-03-13T00:00:00Z");
+        assert_eq!(o(Some(late), Some(early)).as_deref(), Some(early));
+        assert_eq!(o(Some(early), Some(late)).as_deref(), Some(early));
+        let same = "2023-02-15T00:00:00.000Z";
+        assert_eq!(o(Some(early), Some(same)).as_deref(), Some(early));
+        assert_eq!(o(Some(same), Some(early)).as_deref(), Some(same));
+        assert_eq!(o(None, Some(late)).as_deref(), Some(late));
+        assert_eq!(o(Some(late), None).as_deref(), Some(late));
+        assert_eq!(o(None, None), None);
+        // An unreadable date does not displace a readable one.
+        assert_eq!(o(Some(late), Some("yesterday")).as_deref(), Some(late));
+    }
+}
