@@ -268,37 +268,6 @@ fn refused(r: Result<Map<String, Value>, (u16, Value)>) -> String {
         .to_string()
 }
 
-/// A fresh RSA request key and its JWK text, exactly as it will be sent.
-fn request_key() -> (aws_lc_rs::signature::RsaKeyPair, String) {
-    use aws_lc_rs::signature::KeyPair;
-    let key = aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-    let pk = key.public_key();
-    let jwk = format!(
-        r#"{{"kty":"RSA","n":"{}","e":"{}"}}"#,
-        URL_SAFE_NO_PAD.encode(pk.modulus().big_endian_without_leading_zero()),
-        URL_SAFE_NO_PAD.encode(pk.exponent().big_endian_without_leading_zero())
-    );
-    (key, jwk)
-}
-
-/// A compact JWS of `payload` with header `{"alg":"PS256","typ":typ}`.
-fn pss_jws(key: &aws_lc_rs::signature::RsaKeyPair, typ: &str, payload: &str) -> String {
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"PS256","typ":"{typ}"}}"#)),
-        URL_SAFE_NO_PAD.encode(payload)
-    );
-    let mut sig = vec![0u8; key.public_modulus_len()];
-    key.sign(
-        &aws_lc_rs::signature::RSA_PSS_SHA256,
-        &aws_lc_rs::rand::SystemRandom::new(),
-        signing_input.as_bytes(),
-        &mut sig,
-    )
-    .unwrap();
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
-}
-
 /// The harness's RSA AK as a JWK.
 fn ak_jwk(out: &Path) -> Value {
     use attesta_evidence::tpm::structures::{Public, PublicKey};
@@ -355,7 +324,7 @@ async fn swtpm_maa_protocol_v2_over_https() {
     let policy = "version=1.2;\nconfigurationrules{ => issueproperty(type=\"required_pcr_mask\", value=255); => issueproperty(type=\"omit_x5c\", value=true); };\nauthorizationrules{ [type==\"aikValidated\", value==true] && [type==\"secureBootEnabled\", value==true] => permit(); };\nissuancerules{ c:[type==\"role\", issuer==\"CustomClaim\"] => issue(type=\"role\", value=c.value); c:[type==\"x-ms-tpm-request-key\"] => issue(type=\"requestKeyType\", value=JsonToClaimValue(JmesPath(c.value, \"jwk.kty\"))); c:[type==\"bootEvents\"] => issue(type=\"bootEventCount\", value=JsonToClaimValue(JmesPath(c.value, \"length(Events)\"))); };";
     let w = Win::start(policy).await;
     let (ch, ctx) = w.init().await;
-    let (key, jwk_text) = request_key();
+    let (key, jwk_text) = rsa_key_and_jwk();
     let mut bound = jwk_text.as_bytes().to_vec();
     bound.push(0);
     bound.extend(URL_SAFE_NO_PAD.decode(&ch).unwrap());
@@ -394,7 +363,7 @@ async fn swtpm_maa_protocol_v2_over_https() {
     );
 
     // The same request with another request key: the binding breaks.
-    let (other, other_jwk) = request_key();
+    let (other, other_jwk) = rsa_key_and_jwk();
     let swapped = payload.replace(&jwk_text, &other_jwk);
     assert_eq!(
         refused(w.request(pss_jws(&other, "attReqV2", &swapped)).await),
@@ -430,7 +399,7 @@ async fn swtpm_maa_protocol_v2_tpm_certify_over_https() {
     let (ch, ctx) = w.init().await;
 
     // The request key: generated here, loaded into the swtpm and certified there.
-    let (key, jwk_text) = request_key();
+    let (key, jwk_text) = rsa_key_and_jwk();
     let pkcs8 = AsDer::<Pkcs8V1Der>::as_der(&key).unwrap();
     let pem = format!(
         "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
@@ -461,7 +430,7 @@ async fn swtpm_maa_protocol_v2_tpm_certify_over_https() {
         "certification": b64(&out.join("certify.attest")),
         "signature": b64(&out.join("certify.sig")),
     }});
-    let (_, other_jwk) = request_key();
+    let (_, other_jwk) = rsa_key_and_jwk();
     let other_jwk: Value = serde_json::from_str(&other_jwk).unwrap();
     let payload_with = |certify: &Value, other_keys: &Value| {
         format!(
@@ -587,7 +556,7 @@ async fn swtpm_maa_protocol_v1_platform_claim_over_https() {
         b.extend_from_slice(&log);
         URL_SAFE_NO_PAD.encode(b)
     };
-    let (key, jwk_text) = request_key();
+    let (key, jwk_text) = rsa_key_and_jwk();
     let payload_with = |claim: &str| {
         format!(
             r#"{{"att_type":"basic","challenge":"{ch}","service_context":"{ctx}","attest_key":{jwk_text},"tpm_att_data":{{"aik_cert":"{}","aik_pub":{},"current_claim":"{claim}"}}}}"#,

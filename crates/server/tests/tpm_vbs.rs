@@ -68,37 +68,6 @@ async fn init(t: &TestServer) -> (String, String) {
     )
 }
 
-/// The enclave's key and its JWK text, exactly as sent.
-fn enclave_key() -> (aws_lc_rs::signature::RsaKeyPair, String) {
-    use aws_lc_rs::signature::KeyPair;
-    let key = aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-    let pk = key.public_key();
-    let jwk = format!(
-        r#"{{"kty":"RSA","n":"{}","e":"{}"}}"#,
-        URL_SAFE_NO_PAD.encode(pk.modulus().big_endian_without_leading_zero()),
-        URL_SAFE_NO_PAD.encode(pk.exponent().big_endian_without_leading_zero())
-    );
-    (key, jwk)
-}
-
-/// A compact PS256 JWS of `payload`.
-fn pss_jws(key: &aws_lc_rs::signature::RsaKeyPair, typ: &str, payload: &str) -> String {
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"PS256","typ":"{typ}"}}"#)),
-        URL_SAFE_NO_PAD.encode(payload)
-    );
-    let mut sig = vec![0u8; key.public_modulus_len()];
-    key.sign(
-        &aws_lc_rs::signature::RSA_PSS_SHA256,
-        &aws_lc_rs::rand::SystemRandom::new(),
-        signing_input.as_bytes(),
-        &mut sig,
-    )
-    .unwrap();
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
-}
-
 /// The v2 `current_attestation` of `sample` quoted over `nonce`.
 fn attestation(sample: &TpmSample, nonce: &[u8]) -> Value {
     let (quote, signature) = sample.quote_over(nonce);
@@ -182,7 +151,7 @@ async fn vbs_enclave_claims_reach_the_token_over_https() {
     for v2 in [false, true] {
         let (ch, ctx) = init(&t).await;
         let challenge = URL_SAFE_NO_PAD.decode(&ch).unwrap();
-        let (key, jwk) = enclave_key();
+        let (key, jwk) = rsa_key_and_jwk();
         let signed = report_signed(v2, &ch, &ctx, &jwk, &attestation(&sample, &challenge));
         let package = VbsReportBuilder::default().bound_to(&signed).build();
         let typ = if v2 { "attReqV2" } else { "attReq" };
@@ -213,7 +182,7 @@ async fn vbs_enclave_claims_reach_the_token_over_https() {
     // policy, which wants Flags 0, does not permit it.
     let (ch, ctx) = init(&t).await;
     let challenge = URL_SAFE_NO_PAD.decode(&ch).unwrap();
-    let (key, jwk) = enclave_key();
+    let (key, jwk) = rsa_key_and_jwk();
     let signed = report_signed(true, &ch, &ctx, &jwk, &attestation(&sample, &challenge));
     let package = VbsReportBuilder::default()
         .bound_to(&signed)
@@ -236,7 +205,7 @@ async fn vbs_reports_that_do_not_verify_are_refused_with_their_own_codes() {
     let (ch, ctx) = init(&t).await;
     let challenge = URL_SAFE_NO_PAD.decode(&ch).unwrap();
     let tpm = attestation(&sample, &challenge);
-    let (key, jwk) = enclave_key();
+    let (key, jwk) = rsa_key_and_jwk();
     let signed = report_signed(true, &ch, &ctx, &jwk, &tpm);
     let good = VbsReportBuilder::default().bound_to(&signed).build();
     let send = |signed: String, package: Vec<u8>| {
@@ -362,7 +331,7 @@ async fn maa_vbs_sample_policy_runs_unchanged() {
     for (image, permitted) in [(image_id, true), ([2u8; 16], false)] {
         let (ch, ctx) = init(&t).await;
         let challenge = URL_SAFE_NO_PAD.decode(&ch).unwrap();
-        let (key, jwk) = enclave_key();
+        let (key, jwk) = rsa_key_and_jwk();
         let signed = report_signed(true, &ch, &ctx, &jwk, &attestation(&sample, &challenge));
         let package = VbsReportBuilder {
             author_id: [0; 32],

@@ -209,3 +209,35 @@ pub fn policy_signer(ec: bool, cn: &str) -> (attesta_token::jws::JwsSigningKey, 
     };
     (k, cert.pem())
 }
+
+/// A fresh RSA-2048 key (a TPM protocol request key, a VBS enclave key) and
+/// its JWK text, exactly as it will be sent.
+pub fn rsa_key_and_jwk() -> (aws_lc_rs::signature::RsaKeyPair, String) {
+    use aws_lc_rs::signature::KeyPair;
+    let key = aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let pk = key.public_key();
+    let jwk = format!(
+        r#"{{"kty":"RSA","n":"{}","e":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(pk.modulus().big_endian_without_leading_zero()),
+        URL_SAFE_NO_PAD.encode(pk.exponent().big_endian_without_leading_zero())
+    );
+    (key, jwk)
+}
+
+/// A compact JWS of `payload` with header `{"alg":"PS256","typ":typ}`.
+pub fn pss_jws(key: &aws_lc_rs::signature::RsaKeyPair, typ: &str, payload: &str) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"PS256","typ":"{typ}"}}"#)),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let mut sig = vec![0u8; key.public_modulus_len()];
+    key.sign(
+        &aws_lc_rs::signature::RSA_PSS_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut sig,
+    )
+    .unwrap();
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
