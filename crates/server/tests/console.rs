@@ -217,16 +217,7 @@ async fn the_inspector_verifies_a_token_only_with_this_servers_keys() {
     let tmp = tempfile::tempdir().unwrap();
     let sample = SgxSample::builder().at(UnixTime::now().0).build();
     let t = start(config(tmp.path())).await;
-    let body = json!({"name": "lab", "config": {"test_roots": {"intel": [pem(&sample.root_der)]}}});
-    let (s, b) = admin_post(&t, "/admin/providers", serde_json::to_vec(&body).unwrap()).await;
-    assert_eq!(s, 201, "{b}");
-    let (s, b) = admin_post(
-        &t,
-        "/admin/collateral",
-        attesta_collateral::serialize(&sample.collateral),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
+    intel_tenant(&t, "lab", &sample.root_der, &sample.collateral).await;
     let (s, b) = json(
         t.client
             .put(t.url("/providers/lab/policies/SgxEnclave?api-version=2022-08-01"))

@@ -275,16 +275,7 @@ async fn attestation_survives_a_database_outage_and_the_control_plane_answers_50
     t.admin = ADMIN.into();
 
     let sample = SgxSample::builder().at(UnixTime::now().0).build();
-    let body = json!({"name": "lab", "config": {"test_roots": {"intel": [pem(&sample.root_der)]}}});
-    let (s, b) = admin_post(&t, "/admin/providers", serde_json::to_vec(&body).unwrap()).await;
-    assert_eq!(s, 201, "{b}");
-    let (s, b) = admin_post(
-        &t,
-        "/admin/collateral",
-        attesta_collateral::serialize(&sample.collateral),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
+    intel_tenant(&t, "lab", &sample.root_der, &sample.collateral).await;
     let attest_body = json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)});
     let (s, b) = attest_at(
         &t,

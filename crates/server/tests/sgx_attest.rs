@@ -39,16 +39,7 @@ async fn jwks(t: &TestServer, provider: &str) -> Jwks {
 /// sample's collateral imported.
 async fn lab_server(tmp: &std::path::Path, sample: &SgxSample) -> TestServer {
     let t = start(config(tmp)).await;
-    let body = json!({"name": "lab", "config": {"test_roots": {"intel": [pem(&sample.root_der)]}}});
-    let (s, b) = admin_post(&t, "/admin/providers", serde_json::to_vec(&body).unwrap()).await;
-    assert_eq!(s, 201, "{b}");
-    let (s, b) = admin_post(
-        &t,
-        "/admin/collateral",
-        attesta_collateral::serialize(&sample.collateral),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
+    let b = intel_tenant(&t, "lab", &sample.root_der, &sample.collateral).await;
     assert_eq!(b["fmspc"], hex::encode_upper(sample.fmspc));
     t
 }

@@ -23,16 +23,7 @@ async fn testkit_td_quote_yields_tdxvm_claims() {
         .build();
     let tmp = tempfile::tempdir().unwrap();
     let t = start(config(tmp.path())).await;
-    let body = json!({"name": "td", "config": {"test_roots": {"intel": [pem(&sample.root_der)]}}});
-    let (s, b) = admin_post(&t, "/admin/providers", serde_json::to_vec(&body).unwrap()).await;
-    assert_eq!(s, 201, "{b}");
-    let (s, b) = admin_post(
-        &t,
-        "/admin/collateral",
-        attesta_collateral::serialize(&sample.collateral),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
+    let b = intel_tenant(&t, "td", &sample.root_der, &sample.collateral).await;
     assert_eq!(b["tee"], "tdx");
 
     let (s, b) = attest(

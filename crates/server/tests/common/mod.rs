@@ -241,3 +241,26 @@ pub fn pss_jws(key: &aws_lc_rs::signature::RsaKeyPair, typ: &str, payload: &str)
     .unwrap();
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
+
+/// A provider `name` trusting `root_der` (a testkit Intel root) with
+/// `collateral` imported: what an SGX or TDX test attests against. Returns
+/// the import's answer.
+pub async fn intel_tenant(
+    t: &TestServer,
+    name: &str,
+    root_der: &[u8],
+    collateral: &attesta_evidence::dcap::DcapCollateral,
+) -> Value {
+    let body =
+        serde_json::json!({"name": name, "config": {"test_roots": {"intel": [pem(root_der)]}}});
+    let (s, b) = admin_post(t, "/admin/providers", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = admin_post(
+        t,
+        "/admin/collateral",
+        attesta_collateral::serialize(collateral),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    b
+}
