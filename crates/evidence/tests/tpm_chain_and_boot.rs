@@ -275,3 +275,24 @@ fn a_same_named_ca_with_another_key_does_not_vouch_for_the_ak() {
         "AkChainUntrusted"
     );
 }
+
+/// The secure boot state is what the proven `SecureBoot` event says: off is
+/// reported off (the claim and the accessor), on is on, and a log without
+/// the event says nothing.
+#[test]
+fn secure_boot_is_what_the_proven_log_says() {
+    for (logged, want) in [
+        (Some(false), Some(false)),
+        (Some(true), Some(true)),
+        (None, None),
+    ] {
+        let v = verified(&TpmSample::builder().secure_boot(logged).build());
+        assert_eq!(v.secure_boot(), want, "logged {logged:?}");
+        let claims = v.claims().into_map();
+        assert_eq!(
+            claims.get("secureBootEnabled").and_then(|c| c.as_bool()),
+            want,
+            "logged {logged:?}"
+        );
+    }
+}
