@@ -296,3 +296,60 @@ fn secure_boot_is_what_the_proven_log_says() {
         );
     }
 }
+
+/// The same power cycle includes its bounds: a boot attestation made at the
+/// current restart count and clock (no restart, no time since) is kept.
+#[test]
+fn boot_attestation_at_the_current_restart_count_and_clock_is_kept() {
+    let current = TpmSample::builder()
+        .reset_count(7)
+        .restart_count(2)
+        .clock(900_000)
+        .build();
+    for (restart, clock) in [(2, 100), (1, 900_000), (2, 900_000)] {
+        let mut v = verified(&current);
+        v.verify_boot(&boot_evidence(&boot_sample(7, restart, clock)))
+            .unwrap_or_else(|e| panic!("restart {restart}, clock {clock}: {e}"));
+        assert_eq!(v.boot.as_ref().unwrap().restart_count, restart);
+    }
+}
+
+/// A boot quote signed with SHA-1 (accepted only because the verification
+/// allows it) marks the whole verification as having accepted SHA-1, even
+/// when the current quote is SHA-256: the token must say so.
+#[test]
+fn a_sha1_boot_quote_marks_the_verification_sha1_accepted() {
+    let current = TpmSample::builder()
+        .reset_count(7)
+        .restart_count(2)
+        .clock(900_000)
+        .build();
+    let mut v = attesta_evidence::tpm::verify_with_options(
+        &current.evidence(),
+        &current.nonce,
+        &current.roots(),
+        &TpmSettings::default(),
+        &attesta_evidence::tpm::TpmOptions { allow_sha1: true },
+        current.verify_at(),
+        |_| None,
+    )
+    .unwrap();
+    assert!(!v.sha1_accepted, "the current quote is SHA-256");
+    let boot = TpmSample::builder()
+        .reset_count(7)
+        .restart_count(1)
+        .clock(100)
+        .sha1_signature(true)
+        .build();
+    v.verify_boot(&boot_evidence(&boot)).unwrap();
+    assert!(v.sha1_accepted);
+    // Without the opt-in the same boot quote is refused.
+    let mut strict = verified(&current);
+    assert_eq!(
+        strict
+            .verify_boot(&boot_evidence(&boot))
+            .unwrap_err()
+            .code(),
+        "WeakSignatureHash"
+    );
+}
