@@ -353,3 +353,82 @@ fn a_sha1_boot_quote_marks_the_verification_sha1_accepted() {
         "WeakSignatureHash"
     );
 }
+
+/// With `require_valid_aik_cert` off, an AK certificate that does not chain
+/// to a trusted root leaves the quote verified and `aikValidated` false (the
+/// policy decides); with it on (the default) the same evidence is refused.
+#[test]
+fn an_untrusted_ak_certificate_is_refused_only_when_required() {
+    let s = TpmSample::builder().build();
+    let lax = TpmSettings {
+        require_valid_aik_cert: false,
+        ..TpmSettings::default()
+    };
+    let v = verify(
+        &s.evidence(),
+        &s.nonce,
+        &TrustRoots::empty(),
+        &lax,
+        s.verify_at(),
+    )
+    .expect("verified without a trusted AK chain");
+    assert!(!v.aik_validated);
+    assert_eq!(v.claims().into_map()["aikValidated"], false);
+    let e = verify(
+        &s.evidence(),
+        &s.nonce,
+        &TrustRoots::empty(),
+        &TpmSettings::default(),
+        s.verify_at(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "AkChainUntrusted", "{e}");
+}
+
+/// Quoting more PCRs than the required mask is fine; quoting fewer is not.
+#[test]
+fn the_required_pcr_mask_is_a_lower_bound() {
+    let s = TpmSample::builder().pcrs(&[0, 1, 2, 3, 7, 14]).build();
+    let needs = |mask: u64| TpmSettings {
+        required_pcr_mask: mask,
+        ..TpmSettings::default()
+    };
+    for mask in [0b1, 0b1000_0011, 0b100_0000_1000_1111] {
+        verify(
+            &s.evidence(),
+            &s.nonce,
+            &s.roots(),
+            &needs(mask),
+            s.verify_at(),
+        )
+        .unwrap_or_else(|e| panic!("mask {mask:#x}: {e}"));
+    }
+    let e = verify(
+        &s.evidence(),
+        &s.nonce,
+        &s.roots(),
+        &needs(0b1_0000),
+        s.verify_at(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "PcrSelectionInsufficient", "{e}");
+}
+
+/// A selection past PCR 63 (a TPMS_PCR_SELECTION may be up to 255 bytes)
+/// does not count towards the required mask and breaks nothing.
+#[test]
+fn a_selection_past_pcr_63_is_ignored_by_the_coverage_check() {
+    let pcrs: Vec<u32> = (0..24).chain([64]).collect();
+    let s = TpmSample::builder().pcrs(&pcrs).build();
+    let v = verify(
+        &s.evidence(),
+        &s.nonce,
+        &s.roots(),
+        &TpmSettings::default(),
+        s.verify_at(),
+    );
+    match v {
+        Ok(v) => assert!(v.aik_validated),
+        Err(e) => panic!("{}: {e}", e.code()),
+    }
+}
