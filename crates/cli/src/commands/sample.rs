@@ -178,22 +178,11 @@ fn write_out(
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     std::fs::write(out.join(name), evidence)?;
     attesta_testkit::write_bundle(&out.join("collateral"), collateral)?;
-    let root_pem = format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        base64_lines(root_der)
-    );
-    std::fs::write(out.join("test_root.pem"), root_pem)?;
+    std::fs::write(
+        out.join("test_root.pem"),
+        attesta_evidence::sgx::pki::certificate_pem(root_der),
+    )?;
     Ok(())
-}
-
-fn base64_lines(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    b64.as_bytes()
-        .chunks(64)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// `--tcb-status`: a TCB status in kebab case (or as Intel spells it).

@@ -148,7 +148,10 @@ pub fn run_verify(a: VerifyTpmArgs) -> anyhow::Result<ExitCode> {
                     .map(|(_, c)| c.subject() == c.issuer())
                     .unwrap_or(false);
                 if self_signed {
-                    config.test_roots.tpm.push(pem_certificate(&der));
+                    config
+                        .test_roots
+                        .tpm
+                        .push(attesta_evidence::sgx::pki::certificate_pem(&der));
                 } else {
                     intermediates.push(der);
                 }
@@ -254,19 +257,4 @@ pub fn run_inspect_eventlog(file: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
-}
-
-/// One certificate as PEM text.
-fn pem_certificate(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let body: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        body.join("\n")
-    )
 }

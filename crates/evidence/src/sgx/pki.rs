@@ -18,6 +18,19 @@ use crate::crypto::{self, Scheme};
 use crate::error::ParseError;
 use crate::reader::Reader;
 
+/// One DER certificate as a PEM `CERTIFICATE` block (64-character lines,
+/// a final newline): the encoding [`pem_certificates`] reads.
+pub fn certificate_pem(der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
+}
+
 /// Decode every `CERTIFICATE` block of a PEM text, in order.
 ///
 /// Quotes often end the PEM chain with a NUL byte; anything outside the

@@ -117,16 +117,7 @@ pub fn parse_report_json(json: &[u8]) -> Result<MaaSnpReport, MaaReportError> {
 /// VCEK or VLEK first, then ASK or ASVK, then ARK) as concatenated PEM,
 /// base64url.
 pub fn encode_report_json(report: &[u8], cert_chain: &[Vec<u8>]) -> Vec<u8> {
-    let mut pem = String::new();
-    for der in cert_chain {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        for line in b64.as_bytes().chunks(64) {
-            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE-----\n");
-    }
+    let pem: String = cert_chain.iter().map(|d| pki::certificate_pem(d)).collect();
     let mut doc = serde_json::Map::new();
     doc.insert("SnpReport".into(), URL_SAFE_NO_PAD.encode(report).into());
     if !cert_chain.is_empty() {

@@ -71,18 +71,34 @@ pub async fn verify_dcap(
         )),
         verified: Arc::new(VerifiedCache::default()),
     };
-    let record = provider(&input.config)?;
-    let verified = attester
-        .verify(
-            &record,
-            &AttestInput {
-                evidence: input.evidence,
-                body: Value::Null,
-            },
-            UnixTime::now(),
-        )
-        .await?;
-    let runtime = input.runtime_data.map(|bytes| Data {
+    service_claims(
+        &attester,
+        ty,
+        &input.config,
+        input.evidence,
+        input.runtime_data,
+        UnixTime::now(),
+    )
+    .await
+}
+
+/// `attester`'s verification of `evidence` (the MAA evidence member of
+/// `ty`) under `config` at `now`, and the service claims with the binary
+/// runtime data bound: what the server's MAA flow does before policy.
+async fn service_claims(
+    attester: &dyn EvidenceVerifier,
+    ty: AttestationType,
+    config: &ProviderConfig,
+    evidence: Vec<u8>,
+    runtime_data: Option<Vec<u8>>,
+    now: UnixTime,
+) -> Result<Map<String, Value>, ApiError> {
+    let input = AttestInput {
+        evidence,
+        body: Value::Null,
+    };
+    let verified = attester.verify(&provider(config)?, &input, now).await?;
+    let runtime = runtime_data.map(|bytes| Data {
         bytes,
         kind: DataType::Binary,
     });
@@ -150,22 +166,15 @@ pub async fn verify_snp(input: OfflineSnp) -> Result<Map<String, Value>, ApiErro
     chain.extend(ask);
     chain.extend(rest);
     let doc = snp::maa::encode_report_json(&input.report, &chain);
-    let verified = attester
-        .verify(
-            &provider(&input.config)?,
-            &AttestInput {
-                evidence: doc,
-                body: Value::Null,
-            },
-            now,
-        )
-        .await?;
-    let runtime = input.runtime_data.map(|bytes| Data {
-        bytes,
-        kind: DataType::Binary,
-    });
-    claims::service_claims(AttestationType::SevSnpVm, &verified, runtime.as_ref(), None)
-        .map_err(crate::engine::maa::claims_error)
+    service_claims(
+        &attester,
+        AttestationType::SevSnpVm,
+        &input.config,
+        doc,
+        input.runtime_data,
+        now,
+    )
+    .await
 }
 
 /// Verifies TPM evidence with the server's TPM checks
