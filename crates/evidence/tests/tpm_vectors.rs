@@ -395,7 +395,7 @@ fn event_fields(log: &[u8]) -> (Vec<std::ops::Range<usize>>, Vec<std::ops::Range
 /// one allowed change — an event whose data no longer hashes to its proven
 /// digest loses its ProcessedData (an EV_EFI_VARIABLE_AUTHORITY event here,
 /// a type some firmware measures other than by its data). The event-type
-/// field is skipped: TCG logs do not measure it, so no quote can prove it.
+/// fields have their own test (`relabelling_an_event_fails_or_changes_no_claim`).
 #[test]
 fn flipping_event_log_bytes_fails_or_leaves_every_claim_unchanged() {
     let g = gce("go-tpm-tools-gce-cos85-nonce9009");
@@ -479,5 +479,120 @@ fn flipping_event_log_bytes_fails_or_leaves_every_claim_unchanged() {
     assert!(
         rejected > 1000 && same > 1000,
         "{rejected} rejected, {same} unchanged, {dropped} lost unproven data"
+    );
+}
+
+/// Every event of every real log fits its type (the rules of
+/// `tpm::eventtypes`): the rules refuse no real firmware's log.
+#[test]
+fn every_event_of_every_real_log_fits_its_type() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(vectors().join("go-tpm-tools-eventlogs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+        .collect();
+    for gce in [
+        "go-tpm-tools-gce-cos85-nonce9009",
+        "go-tpm-tools-gce-cos85-no-nonce",
+    ] {
+        files.push(vectors().join(gce).join("event_log.bin"));
+    }
+    let mut events = 0;
+    for f in &files {
+        let log = EventLog::parse(&read(f)).unwrap();
+        for (seq, e) in log.events.iter().enumerate() {
+            if let Err(why) = attesta_evidence::tpm::eventtypes::check_event(e) {
+                panic!(
+                    "{} event {seq} (type {:#x}): {why}",
+                    f.display(),
+                    e.event_type
+                );
+            }
+            events += 1;
+        }
+    }
+    assert!(
+        files.len() == 16 && events > 1000,
+        "{} logs, {events} events",
+        files.len()
+    );
+}
+
+/// Event types are not measured, so the type field is where a log can lie
+/// without breaking the replay. Every byte of every event's type in the GCE
+/// log is set to each of its 255 other values: the evidence is rejected or
+/// every claim is unchanged, except for relabels the quote cannot tell
+/// apart (same PCR, same data form: the types `tpm::eventtypes` names),
+/// which are counted and must stay that narrow.
+#[test]
+fn relabelling_an_event_fails_or_changes_no_claim() {
+    let g = gce("go-tpm-tools-gce-cos85-nonce9009");
+    let log = read(g.dir.join("event_log.bin"));
+    let cert = read(g.dir.join("ak_cert.der"));
+    let ak = read(g.dir.join("ak_pub.tpmt_public.bin"));
+    let roots = gce_roots(&g);
+    let s = TpmSettings::default();
+    let nonce = [0x90, 0x09];
+    let base = verify(
+        &evidence(&g, Some(&log), Some(&cert), &ak),
+        &nonce,
+        &roots,
+        &s,
+        AT,
+    )
+    .unwrap();
+    let chain = base.ak_chain.clone();
+    let want = base.claims().into_map();
+    let (types, _) = event_fields(&log);
+    let (mut rejected, mut same) = (0, 0);
+    let mut unprovable = BTreeMap::<(u32, u32), usize>::new();
+    // The header event (index 0) is the Spec ID event: never extended.
+    for range in types.iter().skip(1) {
+        let original = u32::from_le_bytes(log[range.clone()].try_into().unwrap());
+        for i in range.clone() {
+            // The low byte takes all 255 other values. In the three high
+            // bytes only 0x00 and 0x80 (and 0x80's neighbours) make defined
+            // types; the rest are undefined (refused, unit-tested in
+            // tpm::eventtypes), so every 17th value samples them.
+            let low = i == range.start;
+            for v in 0..=255u8 {
+                if v == log[i] || !(low || v % 17 == 0 || v == 0 || v == 0x80) {
+                    continue;
+                }
+                let mut m = log.clone();
+                m[i] = v;
+                let relabelled = u32::from_le_bytes(m[range.clone()].try_into().unwrap());
+                let got = attesta_evidence::tpm::verify_with_chain(
+                    &evidence(&g, Some(&m), Some(&cert), &ak),
+                    &nonce,
+                    &roots,
+                    &s,
+                    AT,
+                    |_| chain.clone(),
+                );
+                match got {
+                    Err(_) => rejected += 1,
+                    Ok(v) if v.claims().into_map() == want => same += 1,
+                    Ok(_) => *unprovable.entry((original, relabelled)).or_default() += 1,
+                }
+            }
+        }
+    }
+    // What the quote cannot tell apart in this log (the module docs of
+    // tpm::eventtypes list it): PCR 0's S-CRTM version (0x8) and non-host
+    // info (0x11) taken for EV_NONHOST_CODE or EV_NONHOST_INFO, types whose
+    // data the profile leaves free in PCR 0.
+    // And grub's EV_IPL events (PCRs 8, 9) taken for EV_COMPACT_HASH.
+    let allowed = |(from, to): (u32, u32)| {
+        ([0x8, 0x11].contains(&from) && [0xf, 0x11].contains(&to)) || (from, to) == (0xd, 0xc)
+    };
+    let surprising: Vec<_> = unprovable.keys().filter(|k| !allowed(**k)).collect();
+    assert!(
+        surprising.is_empty(),
+        "relabels that verify with changed claims: {surprising:x?}"
+    );
+    assert!(
+        rejected > 10_000,
+        "{rejected} rejected, {same} unchanged, {unprovable:x?}"
     );
 }

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use attesta_evidence::ErrorCode;
 use attesta_evidence::tpm::windows::{
     SIPAEVENT_APPLICATION_SVN, SIPAEVENT_BITLOCKER_UNLOCK, SIPAEVENT_BOOTDEBUGGING,
     SIPAEVENT_CODEINTEGRITY, SIPAEVENT_DATAEXECUTIONPREVENTION, SIPAEVENT_FILEPATH,
@@ -168,17 +169,29 @@ fn only_proven_boot_time_events_count() {
         assert!(c.get(name).is_none(), "{name} from an unproven event");
     }
 
-    // A proven event that does not decode hides what it holds: no Windows
-    // claims at all, even from the good event beside it.
+    // A proven event whose items do not fill it is not an EV_EVENT_TAG
+    // event: the log is refused (event types are not measured, so a type
+    // the data does not bear out is a lie about the event).
     let mut broken = boot_manager(false);
     broken.truncate(broken.len() - 2);
-    let c = claims_of(vec![
+    let mut b = TpmSample::builder();
+    for e in [
         LogEvent::new(13, EV_EVENT_TAG, &os_loader(false, WDBOOT)),
         LogEvent::new(12, EV_EVENT_TAG, &broken),
-    ]);
-    for name in WINDOWS_CLAIMS {
-        assert!(c.get(name).is_none(), "{name} beside a malformed event");
+    ] {
+        b = b.event(e);
     }
+    let s = b.build();
+    let err = verify(
+        &s.evidence(),
+        &s.nonce,
+        &s.roots(),
+        &TpmSettings::default(),
+        s.verify_at(),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "EventTypeInvalid", "{err}");
+    assert!(err.to_string().contains("(EV_EVENT_TAG, PCR 12)"), "{err}");
 }
 
 #[test]

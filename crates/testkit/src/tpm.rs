@@ -772,6 +772,39 @@ pub fn uefi_variable_data(guid: &str, name: &str, data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `EFI_CERT_X509_GUID`, the signature type of certificate entries.
+const EFI_CERT_X509: &str = "A5C059A1-94E4-4AA7-87B5-AB155C2BF072";
+
+/// A GUID's bytes (Data1..Data3 little-endian, Data4 as bytes).
+fn guid_bytes(guid: &str) -> Vec<u8> {
+    uefi_variable_data(guid, "", &[])[..16].to_vec()
+}
+
+/// One `EFI_SIGNATURE_LIST` holding one certificate entry
+/// (`EFI_SIGNATURE_DATA`: owner GUID, then the certificate), as the
+/// signature databases PK, KEK, db and dbx hold them.
+pub fn signature_list(owner: &str, certificate: &[u8]) -> Vec<u8> {
+    let entry = signature_data(owner, certificate);
+    let mut out = guid_bytes(EFI_CERT_X509);
+    out.extend(((28 + entry.len()) as u32).to_le_bytes()); // SignatureListSize
+    out.extend(0u32.to_le_bytes()); // SignatureHeaderSize
+    out.extend((entry.len() as u32).to_le_bytes()); // SignatureSize
+    out.extend(entry);
+    out
+}
+
+/// One `EFI_SIGNATURE_DATA` (owner GUID, then the signature), as an
+/// `EV_EFI_VARIABLE_AUTHORITY` event records the db entry that allowed an
+/// image.
+pub fn signature_data(owner: &str, certificate: &[u8]) -> Vec<u8> {
+    let mut out = guid_bytes(owner);
+    out.extend_from_slice(certificate);
+    out
+}
+
+/// The owner GUID the testkit's signature entries carry.
+const TESTKIT_OWNER: &str = "A77E57A0-0000-4000-8000-000000000001";
+
 /// One SIPA item (Windows boot configuration log, `EV_EVENT_TAG` data):
 /// u32 LE type, u32 LE size, the value.
 pub fn sipa_item(kind: u32, value: &[u8]) -> Vec<u8> {
@@ -835,19 +868,15 @@ fn firmware_events(secure_boot: Option<bool>) -> Vec<LogEvent> {
         ));
     }
     for (guid, name, data) in [
-        (EFI_GLOBAL_VARIABLE, "PK", &b"test PK signature list"[..]),
-        (EFI_GLOBAL_VARIABLE, "KEK", b"test KEK signature list"),
-        (EFI_IMAGE_SECURITY_DATABASE, "db", b"test db signature list"),
-        (
-            EFI_IMAGE_SECURITY_DATABASE,
-            "dbx",
-            b"test dbx signature list",
-        ),
+        (EFI_GLOBAL_VARIABLE, "PK", &b"test PK certificate"[..]),
+        (EFI_GLOBAL_VARIABLE, "KEK", b"test KEK certificate"),
+        (EFI_IMAGE_SECURITY_DATABASE, "db", b"test db certificate"),
+        (EFI_IMAGE_SECURITY_DATABASE, "dbx", b"test dbx certificate"),
     ] {
         ev.push(LogEvent::new(
             7,
             EV_EFI_VARIABLE_DRIVER_CONFIG,
-            &uefi_variable_data(guid, name, data),
+            &uefi_variable_data(guid, name, &signature_list(TESTKIT_OWNER, data)),
         ));
     }
     ev.push(sep(7));
@@ -867,7 +896,11 @@ fn firmware_events(secure_boot: Option<bool>) -> Vec<LogEvent> {
     ev.push(LogEvent::new(
         7,
         EV_EFI_VARIABLE_AUTHORITY,
-        &uefi_variable_data(EFI_IMAGE_SECURITY_DATABASE, "db", b"test db certificate"),
+        &uefi_variable_data(
+            EFI_IMAGE_SECURITY_DATABASE,
+            "db",
+            &signature_data(TESTKIT_OWNER, b"test db certificate"),
+        ),
     ));
     ev.push(
         LogEvent::new(

@@ -13,6 +13,7 @@
 
 pub mod devicepath;
 pub mod eventlog;
+pub mod eventtypes;
 pub mod pcp;
 pub mod structures;
 pub mod verify;

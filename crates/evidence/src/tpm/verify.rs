@@ -25,6 +25,8 @@
 //!    it touches in every quoted bank it carries; an event type whose digest
 //!    is by definition the hash of its data (separators, UEFI driver-config
 //!    variables, EFI actions, GPT) must carry that data in quoted PCRs;
+//!    every event in a quoted PCR must have a type that PCR and its data
+//!    bear out (see [`super::eventtypes`]: types are not measured);
 //!    events are used for claims only when their PCR replayed and, for the
 //!    data a claim reads, when the event digest is the hash of that data.
 
@@ -108,6 +110,19 @@ pub enum TpmError {
         event_type: String,
     },
     #[error(
+        "event {seq} of the log ({event_type}, PCR {pcr}) does not fit its type: {reason}; event types are not measured, so a type the quoted PCR and data do not bear out could hide the event from a policy"
+    )]
+    EventTypeInvalid {
+        seq: usize,
+        pcr: u32,
+        event_type: String,
+        reason: String,
+    },
+    #[error(
+        "the log has {count} EV_SEPARATOR events in PCR {pcr}, where firmware measures exactly one: an event was relabelled or left out"
+    )]
+    EventSeparatorsInvalid { pcr: u32, count: usize },
+    #[error(
         "the key certification is not a TPM2_Certify structure (magic {magic:#x}, type {attest_type:#x})"
     )]
     NotACertification { magic: u32, attest_type: u16 },
@@ -153,6 +168,8 @@ impl ErrorCode for TpmError {
             TpmError::EventLogMismatch { .. } => "EventLogMismatch",
             TpmError::EventDataMismatch { .. } => "EventDataMismatch",
             TpmError::EventPcrOutOfRange { .. } => "EventPcrOutOfRange",
+            TpmError::EventTypeInvalid { .. } => "EventTypeInvalid",
+            TpmError::EventSeparatorsInvalid { .. } => "EventSeparatorsInvalid",
         }
     }
 }
@@ -898,21 +915,43 @@ fn replay_against(
 
 /// Event types whose digest the TCG PC Client Platform Firmware Profile
 /// defines as the hash of the event data itself, and which every real log
-/// in the test vectors measures so. For these a data/digest mismatch in a
+/// in the test vectors measures so (`EV_EFI_VARIABLE_BOOT2`, in none of
+/// them, exists for exactly that: the whole `UEFI_VARIABLE_DATA` measured). For these a data/digest mismatch in a
 /// quoted PCR is a log that lies about what was measured: refused, rather
 /// than shown without its data. (Other types — image loads,
 /// `EV_EFI_VARIABLE_BOOT`, `EV_EFI_VARIABLE_AUTHORITY`, `EV_EVENT_TAG`, …
 /// — measure something else on some firmware; their data is only left out
 /// of claims when it is not proven.)
-const CONTENT_EVENT_TYPES: [u32; 4] = [
+const CONTENT_EVENT_TYPES: [u32; 5] = [
     super::eventlog::EV_SEPARATOR,
+    super::eventlog::EV_EFI_VARIABLE_BOOT2,
     super::eventlog::EV_EFI_VARIABLE_DRIVER_CONFIG,
     super::eventlog::EV_EFI_ACTION,
     super::eventlog::EV_EFI_GPT_EVENT,
 ];
 
+/// Every event a quote proves (its PCR quoted in a bank it has a digest
+/// for) must have a type its PCR and data bear out
+/// ([`super::eventtypes`]); and a content event's data must hash to its
+/// digest.
 fn check_content_events(log: &EventLog, quoted: &Pcrs) -> Result<(), TpmError> {
+    super::eventtypes::check_separators(&log.events, |pcr| {
+        log.banks.iter().any(|b| quotes_pcr(quoted, *b, pcr))
+    })
+    .map_err(|(pcr, count)| TpmError::EventSeparatorsInvalid { pcr, count })?;
     for (seq, e) in log.events.iter().enumerate() {
+        let proven = e
+            .digests
+            .keys()
+            .any(|b| quotes_pcr(quoted, *b, e.pcr_index));
+        if proven && let Err(reason) = super::eventtypes::check_event(e) {
+            return Err(TpmError::EventTypeInvalid {
+                seq,
+                pcr: e.pcr_index,
+                event_type: super::eventlog::event_type_name(e.event_type),
+                reason,
+            });
+        }
         if !CONTENT_EVENT_TYPES.contains(&e.event_type) {
             continue;
         }
