@@ -308,3 +308,101 @@ fn sha1_is_accepted_only_as_rsassa() {
         );
     }
 }
+
+/// A quote whose AK is not a restricted signing key is refused even when
+/// everything else about it holds: the TPMT_PUBLIC sent is the one the
+/// quote names (its qualified name is the `qualifiedSigner`), the key is
+/// the AK certificate's, the signature verifies. Each of the three
+/// attribute conditions alone: `restricted` clear, `sign` clear, `decrypt`
+/// set.
+#[test]
+fn an_ak_that_is_not_a_restricted_signing_key_is_refused() {
+    const RESTRICTED: u32 = 1 << 16;
+    const DECRYPT: u32 = 1 << 17;
+    const SIGN: u32 = 1 << 18;
+    let s = TpmSample::builder().build();
+    for attrs in [
+        AK_ATTRIBUTES & !RESTRICTED,
+        AK_ATTRIBUTES & !SIGN,
+        AK_ATTRIBUTES | DECRYPT,
+        AK_ATTRIBUTES,
+    ] {
+        let mut public = s.ak_public.clone();
+        public[4..8].copy_from_slice(&attrs.to_be_bytes());
+        let mut name = TPM_ALG_SHA256.to_be_bytes().to_vec();
+        name.extend(hash(TPM_ALG_SHA256, &public).unwrap());
+        let qn = primary_qualified_name(TPM_ALG_SHA256, TPM_RH_ENDORSEMENT, &name);
+        let attest = with_signer(&s.attest, &qn);
+        let sig = s.sign(&attest);
+        let mut ev = evidence(&s, &attest, &sig);
+        ev.ak_public = AkPublic::TpmtUnder {
+            ak: &public,
+            parents: vec![],
+        };
+        let got = with_options(&ev, &s, TpmOptions::default());
+        if attrs == AK_ATTRIBUTES {
+            // The control: the same construction with the AK's own
+            // attributes verifies.
+            assert_eq!(got.unwrap().ak_hierarchy, Some("endorsement"));
+        } else {
+            let e = got.unwrap_err();
+            assert_eq!(e.code(), "AkNotRestrictedSigning", "{attrs:#x}: {e}");
+            assert!(e.to_string().contains(&format!("{attrs:#010x}")), "{e}");
+        }
+    }
+}
+
+/// Every signature scheme a TPM AK uses verifies with its own hash:
+/// RSASSA and RSA-PSS with SHA-256 and SHA-384, ECDSA P-256 with SHA-256
+/// and P-384 with SHA-384; the AK's own certificate chains for each. A
+/// P-384 AK signing with SHA-256 (a mismatch of curve and hash) is refused
+/// as unsupported rather than verified with a weaker hash.
+#[test]
+fn each_supported_scheme_verifies_with_its_hash() {
+    use attesta_evidence::tpm::structures::{Signature, TPM_ALG_SHA384};
+    for (kind, sha384) in [
+        (AkKind::Rsa2048Rsassa, false),
+        (AkKind::Rsa2048Rsassa, true),
+        (AkKind::Rsa2048Pss, false),
+        (AkKind::Rsa2048Pss, true),
+        (AkKind::EccP256, false),
+        (AkKind::EccP384, true),
+    ] {
+        let s = TpmSample::builder()
+            .ak(kind)
+            .sha384_signature(sha384)
+            .build();
+        let sig = Signature::parse(&s.signature).unwrap();
+        let want = if sha384 {
+            TPM_ALG_SHA384
+        } else {
+            TPM_ALG_SHA256
+        };
+        assert_eq!(sig.hash_alg(), want, "{kind:?}");
+        let v = verify(
+            &s.evidence(),
+            &s.nonce,
+            &s.roots(),
+            &TpmSettings::default(),
+            s.verify_at(),
+        )
+        .unwrap_or_else(|e| panic!("{kind:?} sha384={sha384}: {e}"));
+        assert!(v.aik_validated, "{kind:?}");
+        assert_eq!(v.claims().get("x-attesta-tpm-sha1-accepted"), None);
+    }
+    // A P-384 key's signature relabelled as SHA-256: not a scheme the
+    // verifier pairs with that curve.
+    let s = TpmSample::builder().ak(AkKind::EccP384).build();
+    let mut sig = s.signature.clone();
+    sig[2..4].copy_from_slice(&TPM_ALG_SHA256.to_be_bytes());
+    let ev = evidence(&s, &s.attest, &sig);
+    let e = verify(
+        &ev,
+        &s.nonce,
+        &s.roots(),
+        &TpmSettings::default(),
+        s.verify_at(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "UnsupportedSignature", "{e}");
+}

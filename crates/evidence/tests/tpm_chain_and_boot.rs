@@ -432,3 +432,37 @@ fn a_selection_past_pcr_63_is_ignored_by_the_coverage_check() {
         Err(e) => panic!("{}: {e}", e.code()),
     }
 }
+
+/// TPM2_Certify through the verified AK: a certification of the key sent,
+/// over the expected nonce, gives that key; another nonce is
+/// `CertificationNonceMismatch`; a certification naming another object is
+/// `CertifiedNameMismatch`.
+#[test]
+fn a_key_certification_holds_only_for_its_nonce_and_its_object() {
+    use attesta_evidence::tpm::verify::CertifyParts;
+    use attesta_testkit::tpm::rsa_key_public;
+    let s = TpmSample::builder().build();
+    let v = verified(&s);
+    let public = rsa_key_public(&[0xc5; 256], 65_537, 0x0006_0072);
+    let nonce = b"certify nonce";
+    let (certification, signature) = s.certify(&public, nonce);
+    let parts = CertifyParts {
+        public: &public,
+        certification: &certification,
+        signature: &signature,
+    };
+    let key = v.certify(&parts, nonce).expect("the certification holds");
+    assert_eq!(key.object_attributes, 0x0006_0072);
+    assert_eq!(key.name.len(), 34, "nameAlg and a SHA-256 digest");
+
+    let e = v.certify(&parts, b"another nonce").unwrap_err();
+    assert_eq!(e.code(), "CertificationNonceMismatch", "{e}");
+
+    let other = rsa_key_public(&[0xc6; 256], 65_537, 0x0006_0072);
+    let forged = CertifyParts {
+        public: &other,
+        ..parts
+    };
+    let e = v.certify(&forged, nonce).unwrap_err();
+    assert_eq!(e.code(), "CertifiedNameMismatch", "{e}");
+}

@@ -10,8 +10,9 @@ use attesta_evidence::ErrorCode;
 use attesta_evidence::tpm::windows::{
     SIPAEVENT_APPLICATION_SVN, SIPAEVENT_BITLOCKER_UNLOCK, SIPAEVENT_BOOTDEBUGGING,
     SIPAEVENT_CODEINTEGRITY, SIPAEVENT_DATAEXECUTIONPREVENTION, SIPAEVENT_FILEPATH,
-    SIPAEVENT_IMAGEVALIDATED, SIPAEVENT_LOADEDMODULE_AGGREGATION, SIPAEVENT_OSKERNELDEBUG,
-    SIPAEVENT_SAFEMODE, SIPAEVENT_TESTSIGNING, SIPAEVENT_TRUSTBOUNDARY, SIPAEVENT_WINPE,
+    SIPAEVENT_FLIGHTSIGNING, SIPAEVENT_IMAGEVALIDATED, SIPAEVENT_LOADEDMODULE_AGGREGATION,
+    SIPAEVENT_OSKERNELDEBUG, SIPAEVENT_SAFEMODE, SIPAEVENT_TESTSIGNING, SIPAEVENT_TRUSTBOUNDARY,
+    SIPAEVENT_WINPE,
 };
 use attesta_evidence::tpm::{TpmSettings, verify};
 use attesta_testkit::tpm::{EV_EVENT_TAG, EV_SEPARATOR, sipa_container, sipa_item};
@@ -192,6 +193,34 @@ fn only_proven_boot_time_events_count() {
     .unwrap_err();
     assert_eq!(err.code(), "EventTypeInvalid", "{err}");
     assert!(err.to_string().contains("(EV_EVENT_TAG, PCR 12)"), "{err}");
+}
+
+/// Each negated claim follows its item both ways, and `elamDriverLoaded`
+/// is given only when the log records loaded modules.
+#[test]
+fn each_os_flag_is_negated_into_its_claim_and_elam_needs_modules() {
+    let loader = |flight: u8, safe: u8, winpe: u8| {
+        sipa_container(
+            SIPAEVENT_TRUSTBOUNDARY,
+            &[
+                sipa_item(SIPAEVENT_FLIGHTSIGNING, &[flight]),
+                sipa_item(SIPAEVENT_SAFEMODE, &[safe]),
+                sipa_item(SIPAEVENT_WINPE, &[winpe]),
+            ],
+        )
+    };
+    for (flight, safe, winpe) in [(1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 0)] {
+        let c = claims_of(vec![LogEvent::new(
+            13,
+            EV_EVENT_TAG,
+            &loader(flight, safe, winpe),
+        )]);
+        assert_eq!(c["flightSigningNotEnabled"], flight == 0, "{c:?}");
+        assert_eq!(c["notSafeMode"], safe == 0);
+        assert_eq!(c["notWinPE"], winpe == 0);
+        // No loaded-module aggregation: nothing to say about ELAM.
+        assert!(c.get("elamDriverLoaded").is_none(), "{c:?}");
+    }
 }
 
 #[test]

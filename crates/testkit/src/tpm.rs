@@ -36,14 +36,16 @@ use attesta_evidence::UnixTime;
 use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::tpm::structures::{
     PublicKey, TPM_ALG_ECC, TPM_ALG_ECDSA, TPM_ALG_NULL, TPM_ALG_RSA, TPM_ALG_RSAPSS,
-    TPM_ALG_RSASSA, TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ECC_NIST_P256, TPM_GENERATED_VALUE,
-    TPM_ST_ATTEST_CERTIFY, TPM_ST_ATTEST_QUOTE, digest_size, hash,
+    TPM_ALG_RSASSA, TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384, TPM_ECC_NIST_P256,
+    TPM_ECC_NIST_P384, TPM_GENERATED_VALUE, TPM_ST_ATTEST_CERTIFY, TPM_ST_ATTEST_QUOTE,
+    digest_size, hash,
 };
 use attesta_evidence::tpm::{AkPublic, Pcrs, QuoteParts, TpmEvidence};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _, RSA_PKCS1_SHA256, RSA_PSS_SHA256,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _,
+    RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PSS_SHA256, RSA_PSS_SHA384,
 };
 use base64::Engine;
 use rcgen::{
@@ -79,7 +81,8 @@ pub const EFI_GLOBAL_VARIABLE: &str = "8BE4DF61-93CA-11D2-AA0D-00E098032B8C";
 /// The image-security database GUID (db, dbx).
 pub const EFI_IMAGE_SECURITY_DATABASE: &str = "D719B2CB-3D3A-4596-A3BC-DAD00E67656F";
 
-/// The attestation key's type and signing scheme. All sign with SHA-256;
+/// The attestation key's type and signing scheme. All sign with SHA-256
+/// (P-384 with SHA-384; RSA with SHA-384 or SHA-1 on request);
 /// both RSA kinds use the process's one RSA key (their `TPMT_PUBLIC`s, and
 /// so their names, differ in the scheme).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +93,8 @@ pub enum AkKind {
     Rsa2048Pss,
     /// ECC NIST P-256, ECDSA.
     EccP256,
+    /// ECC NIST P-384, ECDSA with SHA-384.
+    EccP384,
 }
 
 /// One event to add to the log (after the default firmware events).
@@ -342,6 +347,7 @@ pub struct TpmSampleBuilder {
     at: u64,
     wrong_root: bool,
     sha1: bool,
+    sha384: bool,
 }
 
 impl Default for TpmSampleBuilder {
@@ -363,6 +369,7 @@ impl Default for TpmSampleBuilder {
             at: DEFAULT_AT,
             wrong_root: false,
             sha1: false,
+            sha384: false,
         }
     }
 }
@@ -464,6 +471,13 @@ impl TpmSampleBuilder {
         self
     }
 
+    /// Sign the quote with SHA-384 (an RSA AK's scheme with SHA-384; a
+    /// P-384 AK always signs with SHA-384).
+    pub fn sha384_signature(mut self, on: bool) -> Self {
+        self.sha384 = on;
+        self
+    }
+
     pub fn build(self) -> TpmSample {
         build(self)
     }
@@ -474,6 +488,13 @@ impl TpmSampleBuilder {
 fn rsa_ak() -> &'static RsaKeyPair {
     static K: OnceLock<RsaKeyPair> = OnceLock::new();
     K.get_or_init(|| RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA-2048 keygen"))
+}
+
+fn ecc384_ak() -> &'static EcdsaKeyPair {
+    static K: OnceLock<EcdsaKeyPair> = OnceLock::new();
+    K.get_or_init(|| {
+        EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).expect("P-384 keygen")
+    })
 }
 
 fn ecc_ak() -> &'static EcdsaKeyPair {
@@ -505,6 +526,14 @@ fn ak_key(kind: AkKind) -> PublicKey {
                 y: point[33..65].to_vec(),
             }
         }
+        AkKind::EccP384 => {
+            let point = ecc384_ak().public_key().as_ref();
+            PublicKey::Ecc {
+                curve: TPM_ECC_NIST_P384,
+                x: point[1..49].to_vec(),
+                y: point[49..97].to_vec(),
+            }
+        }
     }
 }
 
@@ -518,17 +547,34 @@ fn sign(kind: AkKind, sig_hash: u16, msg: &[u8]) -> Vec<u8> {
             tpm2b(&mut out, &rsa_pkcs1_sha1_sign(rsa_ak(), msg));
         }
         AkKind::Rsa2048Rsassa | AkKind::Rsa2048Pss => {
-            let (alg, padding) = if kind == AkKind::Rsa2048Pss {
-                (TPM_ALG_RSAPSS, &RSA_PSS_SHA256)
-            } else {
-                (TPM_ALG_RSASSA, &RSA_PKCS1_SHA256)
+            let sha384 = sig_hash == TPM_ALG_SHA384;
+            let (alg, padding) = match (kind == AkKind::Rsa2048Pss, sha384) {
+                (true, false) => (TPM_ALG_RSAPSS, &RSA_PSS_SHA256),
+                (true, true) => (TPM_ALG_RSAPSS, &RSA_PSS_SHA384),
+                (false, false) => (TPM_ALG_RSASSA, &RSA_PKCS1_SHA256),
+                (false, true) => (TPM_ALG_RSASSA, &RSA_PKCS1_SHA384),
             };
             let k = rsa_ak();
             let mut sig = vec![0u8; k.public_modulus_len()];
             k.sign(padding, &rng, msg, &mut sig).expect("RSA sign");
             out.extend(alg.to_be_bytes());
-            out.extend(TPM_ALG_SHA256.to_be_bytes());
+            out.extend(
+                if sha384 {
+                    TPM_ALG_SHA384
+                } else {
+                    TPM_ALG_SHA256
+                }
+                .to_be_bytes(),
+            );
             tpm2b(&mut out, &sig);
+        }
+        AkKind::EccP384 => {
+            let sig = ecc384_ak().sign(&rng, msg).expect("P-384 sign");
+            let sig = sig.as_ref();
+            out.extend(TPM_ALG_ECDSA.to_be_bytes());
+            out.extend(TPM_ALG_SHA384.to_be_bytes());
+            tpm2b(&mut out, &sig[..48]);
+            tpm2b(&mut out, &sig[48..96]);
         }
         AkKind::EccP256 => {
             let sig = ecc_ak().sign(&rng, msg).expect("P-256 sign");
@@ -623,15 +669,20 @@ fn ak_public(kind: AkKind) -> Vec<u8> {
             p.extend(e.to_be_bytes());
             tpm2b(&mut p, &modulus);
         }
-        PublicKey::Ecc { x, y, .. } => {
+        PublicKey::Ecc { curve, x, y } => {
+            let scheme_hash = if curve == TPM_ECC_NIST_P384 {
+                TPM_ALG_SHA384
+            } else {
+                TPM_ALG_SHA256
+            };
             p.extend(TPM_ALG_ECC.to_be_bytes());
             p.extend(TPM_ALG_SHA256.to_be_bytes());
             p.extend(AK_ATTRIBUTES.to_be_bytes());
             tpm2b(&mut p, &[]);
             p.extend(TPM_ALG_NULL.to_be_bytes()); // symmetric
             p.extend(TPM_ALG_ECDSA.to_be_bytes());
-            p.extend(TPM_ALG_SHA256.to_be_bytes());
-            p.extend(TPM_ECC_NIST_P256.to_be_bytes());
+            p.extend(scheme_hash.to_be_bytes());
+            p.extend(curve.to_be_bytes());
             p.extend(TPM_ALG_NULL.to_be_bytes()); // kdf
             tpm2b(&mut p, &x);
             tpm2b(&mut p, &y);
@@ -1155,7 +1206,13 @@ fn build(b: TpmSampleBuilder) -> TpmSample {
         !b.sha1 || b.ak == AkKind::Rsa2048Rsassa,
         "SHA-1 quotes are RSASSA only"
     );
-    let sig_hash = if b.sha1 { TPM_ALG_SHA1 } else { TPM_ALG_SHA256 };
+    let sig_hash = if b.sha1 {
+        TPM_ALG_SHA1
+    } else if b.sha384 || b.ak == AkKind::EccP384 {
+        TPM_ALG_SHA384
+    } else {
+        TPM_ALG_SHA256
+    };
     let ak_public = ak_public(b.ak);
     let ak_name = tpm_name(TPM_ALG_SHA256, &ak_public);
     let ak_qualified_name = primary_qualified_name(TPM_ALG_SHA256, TPM_RH_ENDORSEMENT, &ak_name);
