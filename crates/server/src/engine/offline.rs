@@ -256,34 +256,33 @@ pub async fn verify_azure_guest(input: OfflineAzureGuest) -> Result<Map<String, 
     let hcl = HclReport::parse(&input.hcl_report)
         .map_err(|e| guest_error(AzureGuestError::HclReport(e)))?;
     let report = GuestReport::from_hcl(&hcl);
-    let (vek, ca_chain, crl, td_quote, collateral_dir) = match input.hardware {
-        OfflineGuestHardware::Snp { vek, ca_chain, crl } => {
-            (vek, ca_chain, crl, Vec::new(), std::path::PathBuf::new())
-        }
+    let (endorsements, chain, td_quote, collateral_dir) = match input.hardware {
+        OfflineGuestHardware::Snp { vek, ca_chain, crl } => (
+            snp_endorsements(crl, &vek, now).await?,
+            snp_chain(vek, ca_chain),
+            None,
+            std::path::PathBuf::new(),
+        ),
         OfflineGuestHardware::Tdx {
             td_quote,
             collateral_dir,
-        } => (Vec::new(), Vec::new(), None, td_quote, collateral_dir),
+        } => (
+            snp_endorsements(None, &[], now).await?,
+            Vec::new(),
+            Some(td_quote),
+            collateral_dir,
+        ),
     };
-    let snp = !vek.is_empty();
-    let chain = if snp {
-        snp_chain(vek.clone(), ca_chain)
-    } else {
-        Vec::new()
-    };
-    let isolation = match (report.report_type, snp) {
-        (HclReportType::Snp, true) => GuestIsolation::Snp {
+    let isolation = match (report.report_type, &td_quote) {
+        (HclReportType::Snp, None) => GuestIsolation::Snp {
             report,
             cert_chain: &chain,
         },
-        (HclReportType::Tdx, false) => GuestIsolation::Tdx {
-            report,
-            td_quote: &td_quote,
-        },
+        (HclReportType::Tdx, Some(td_quote)) => GuestIsolation::Tdx { report, td_quote },
         (t @ (HclReportType::Snp | HclReportType::Tdx), _) => {
             return Err(guest_error(AzureGuestError::CollateralMismatch {
                 report: t.as_str(),
-                collateral: if snp { "SNP" } else { "TDX" },
+                collateral: if td_quote.is_some() { "TDX" } else { "SNP" },
             }));
         }
         (other, _) => {
@@ -292,7 +291,6 @@ pub async fn verify_azure_guest(input: OfflineAzureGuest) -> Result<Map<String, 
             )));
         }
     };
-    let endorsements = snp_endorsements(crl, &vek, now).await?;
     let chains = crate::cache::VersionCache::new(4);
     let sources = GuestSources {
         snp_endorsements: &endorsements,
@@ -300,7 +298,7 @@ pub async fn verify_azure_guest(input: OfflineAzureGuest) -> Result<Map<String, 
         tdx: DcapVerifier {
             kind: DcapKind::Tdx,
             collateral: Arc::new(CollateralService::new(
-                Box::new(OfflineSource::new(&collateral_dir)),
+                Box::new(OfflineSource::new(collateral_dir)),
                 Arc::new(MemoryCache::default()),
                 CollateralOptions::default(),
             )),
