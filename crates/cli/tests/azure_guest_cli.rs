@@ -1,8 +1,9 @@
 //! `attesta verify azure-guest` and `attesta inspect hcl-report` run as the
 //! built binary against the real Azure CVM captures: each verifies with its
 //! quote's nonce and gives the stated claims; a wrong nonce, another VM's
-//! VCEK, a changed PCR value and the PROVENANCE byte change are rejected
-//! with their codes; missing hardware inputs are usage errors.
+//! VCEK, a changed PCR value, the PROVENANCE byte change and hardware
+//! inputs of the other TEE are rejected with their codes; missing
+//! hardware inputs are usage errors.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -218,6 +219,24 @@ fn broken_links_are_rejected_with_their_codes() {
     );
     assert_eq!(code, 1);
     assert_eq!(out["error"]["code"], "ReportSignatureInvalid");
+    // A TDX guest's HCL report with SEV-SNP hardware inputs.
+    let snp = dir(SNP[0]);
+    let (code, out) = run(bin()
+        .args(["verify", "azure-guest", "--hcl-report"])
+        .arg(dir(TDX).join("hcl_report.bin"))
+        .arg("--quote")
+        .arg(dir(TDX).join("tpm_quote_attest.bin"))
+        .arg("--signature")
+        .arg(dir(TDX).join("tpm_quote_sig.bin"))
+        .arg("--pcrs")
+        .arg(dir(TDX).join("tpm_pcrs_sha256.json"))
+        .args(["--nonce", &nonce(TDX), "--at", AT, "--no-revocation-check"])
+        .arg("--vcek")
+        .arg(snp.join("vcek.pem"))
+        .arg("--ca-chain")
+        .arg(snp.join("ask_ark.pem")));
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["error"]["code"], "HclCollateralMismatch", "{out}");
 }
 
 #[test]

@@ -28,6 +28,15 @@
 //! bytes, and the token echoes it. The quote's extraData is always in the
 //! token as `x-attesta-azurevm-quote-nonce` (hex).
 //!
+//! One flow for the server and `attesta verify azure-guest`: the steps up
+//! to the ephemeral key are [`verify_evidence`], over [`GuestEvidence`]
+//! (however it arrived) and [`GuestSources`] (the server's collateral
+//! services, or the CLI's offline ones, see
+//! [`crate::engine::offline::verify_azure_guest`]); the claims the evidence
+//! gives are assembled once, in [`evidence_claims`]. The route adds only
+//! what a request alone has: the ephemeral key and the OS facts and client
+//! payload the client states.
+//!
 //! Verified SNP chains and TDX collateral are cached here by content (the
 //! same keys as the `SevSnpVm`/`TdxVm` verifiers use: certificates, CRL
 //! and configured roots), so a warm request costs its own signature checks.
@@ -51,6 +60,8 @@ use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::snp::{self, VerifiedChain};
 use attesta_evidence::tpm::structures::{Attest, Public};
 use attesta_evidence::{AttestationType, ErrorCode, UnixTime, sgx, tdx};
+
+use attesta_collateral::SnpEndorsementService;
 
 use crate::cache::VersionCache;
 use crate::dcap::{DcapKind, DcapVerifier, VerifiedCache};
@@ -88,52 +99,182 @@ fn guest_error(e: AzureGuestError) -> ApiError {
     ApiError::evidence(e.code(), &e)
 }
 
-/// Everything the route verified, before policy.
-struct Verified {
-    guest: AzureGuestVerified,
-    enc_key: EncKey,
-    /// Claims about how the collateral was judged (grace, revocation).
-    collateral_claims: Map<String, Value>,
-    quote_nonce: Vec<u8>,
+/// Where a guest verification gets its hardware collateral: the server's
+/// fetching, caching services ([`GuestSources::server`]), or the offline
+/// ones `attesta verify azure-guest` builds over its files
+/// ([`crate::engine::offline::verify_azure_guest`]).
+pub struct GuestSources<'a> {
+    /// AMD's endorsements: the VCEK chain when the request sends none, and
+    /// AMD's CRL, required as for `SevSnpVm`.
+    pub snp_endorsements: &'a SnpEndorsementService,
+    /// Verified VCEK chains, keyed as the `SevSnpVm` verifier keys them.
+    pub snp_chains: &'a VersionCache<VerifiedChain>,
+    /// Intel's collateral for TD quotes, as for `TdxVm`.
+    pub tdx: DcapVerifier,
 }
 
-/// Decode, find collateral, verify (see the module doc).
-async fn verify(
-    state: &AppState,
-    ctx: &ProviderCtx,
+impl<'a> GuestSources<'a> {
+    /// The server's services, with this process's verified-chain and
+    /// verified-collateral caches.
+    pub fn server(state: &'a AppState) -> Self {
+        Self {
+            snp_endorsements: &state.snp_endorsements,
+            snp_chains: &SNP_CHAINS,
+            tdx: DcapVerifier {
+                kind: DcapKind::Tdx,
+                collateral: state.collateral.clone(),
+                verified: TDX_COLLATERAL.clone(),
+            },
+        }
+    }
+}
+
+/// Azure guest evidence however it arrived — MAA's `AttestationInfo`
+/// ([`verify_request`]) or `attesta verify azure-guest`'s files — in the
+/// parts [`verify_evidence`] takes.
+pub struct GuestEvidence<'a> {
+    pub isolation: GuestIsolation<'a>,
+    /// The vTPM quote, its PCR values and the TCG log.
+    pub vtpm: VtpmQuote<'a>,
+    /// `AikPub`: the AK the client names (`TPM2B_PUBLIC`; empty when not
+    /// sent). With SNP or TDX it must be the AK the hardware bound; for
+    /// Trusted Launch it is the AK, vouched for by `aik_cert`.
+    pub aik_pub: &'a [u8],
+    /// `AikCert` (DER; empty for none): Trusted Launch's only trust in the AK.
+    pub aik_cert: &'a [u8],
+}
+
+/// The isolation TEE's part of [`GuestEvidence`].
+pub enum GuestIsolation<'a> {
+    /// SEV-SNP: the HCL's part (the SNP report as `hw_report`) and the VCEK
+    /// chain sent with it (DER, VCEK first; empty: from AMD KDS or the
+    /// endorsement cache).
+    Snp {
+        report: GuestReport<'a>,
+        cert_chain: &'a [Vec<u8>],
+    },
+    /// TDX: the HCL's part (with the TDREPORT when the caller has it; MAA's
+    /// request does not) and the TD quote made from it.
+    Tdx {
+        report: GuestReport<'a>,
+        td_quote: &'a [u8],
+    },
+    /// Trusted Launch: no hardware evidence.
+    TrustedLaunch,
+}
+
+/// Verified guest evidence, before the ephemeral key and policy.
+pub struct GuestVerified {
+    pub guest: AzureGuestVerified,
+    /// Claims about how the collateral was judged (grace, revocation,
+    /// pinned time).
+    pub collateral_claims: Map<String, Value>,
+    /// The quote's extraData.
+    pub quote_nonce: Vec<u8>,
+}
+
+/// Decode the request's isolation evidence and verify it with the guest's
+/// quote ([`verify_evidence`], MAA's default settings).
+async fn verify_request(
+    sources: &GuestSources<'_>,
+    pcfg: &ProviderConfig,
     req: &GuestRequest,
     expected_nonce: Option<&[u8]>,
-) -> Result<Verified, ApiError> {
-    let pcfg = ProviderConfig::of(&ctx.record)?;
-    let (at, pinned) = pcfg.time(UnixTime::now())?;
-    let quote_nonce = Attest::parse(&req.tpm.pcr_quote)
-        .map(|a| a.extra_data)
-        .unwrap_or_default();
-    let nonce = expected_nonce.unwrap_or(&quote_nonce);
-    let vtpm = VtpmQuote {
-        quote: &req.tpm.pcr_quote,
-        signature: &req.tpm.pcr_signature,
-        pcrs: req.pcrs(),
-        // Clients without a log send an empty `TcgLogs`.
-        event_log: (!req.tcg_logs.is_empty()).then_some(req.tcg_logs.as_slice()),
-    };
-    let settings = AzureGuestSettings::default();
-    let mut collateral_claims = Map::new();
-    let guest = match &req.isolation {
+    now: UnixTime,
+) -> Result<GuestVerified, ApiError> {
+    let doc;
+    let isolation = match &req.isolation {
         Isolation::SevSnp {
             proof,
             runtime_data,
         } => {
-            let doc =
+            doc =
                 snp::maa::parse_report_json(proof).map_err(|e| ApiError::evidence(e.code(), &e))?;
-            let report =
-                snp::parse_report(&doc.report).map_err(|e| ApiError::evidence(e.code(), &e))?;
+            GuestIsolation::Snp {
+                report: GuestReport {
+                    report_type: HclReportType::Snp,
+                    hash_type: ReportDataHashType::Sha256,
+                    hw_report: Some(&doc.report),
+                    var_data: runtime_data,
+                },
+                cert_chain: &doc.cert_chain,
+            }
+        }
+        Isolation::Tdx {
+            td_quote,
+            runtime_data,
+        } => GuestIsolation::Tdx {
+            report: GuestReport {
+                report_type: HclReportType::Tdx,
+                hash_type: ReportDataHashType::Sha256,
+                hw_report: None,
+                var_data: runtime_data,
+            },
+            td_quote,
+        },
+        Isolation::TrustedLaunch => GuestIsolation::TrustedLaunch,
+    };
+    let evidence = GuestEvidence {
+        isolation,
+        vtpm: VtpmQuote {
+            quote: &req.tpm.pcr_quote,
+            signature: &req.tpm.pcr_signature,
+            pcrs: req.pcrs(),
+            // Clients without a log send an empty `TcgLogs`.
+            event_log: (!req.tcg_logs.is_empty()).then_some(req.tcg_logs.as_slice()),
+        },
+        aik_pub: &req.tpm.aik_pub,
+        aik_cert: &req.tpm.aik_cert,
+    };
+    verify_evidence(
+        sources,
+        pcfg,
+        &evidence,
+        expected_nonce,
+        &AzureGuestSettings::default(),
+        now,
+    )
+    .await
+}
+
+/// Find the hardware collateral through `sources` and verify the guest
+/// evidence under the provider's configuration `pcfg` (time, roots, grace)
+/// at `now`: the hardware report, variable data, vTPM quote, PCRs and log
+/// (see the module doc), then that the AK the client names is the one the
+/// hardware bound. The quote's extraData must be `expected_nonce` when
+/// given. Everything but the ephemeral key, which only a request has.
+pub async fn verify_evidence(
+    sources: &GuestSources<'_>,
+    pcfg: &ProviderConfig,
+    ev: &GuestEvidence<'_>,
+    expected_nonce: Option<&[u8]>,
+    settings: &AzureGuestSettings,
+    now: UnixTime,
+) -> Result<GuestVerified, ApiError> {
+    let (at, pinned) = pcfg.time(now)?;
+    let quote_nonce = Attest::parse(ev.vtpm.quote)
+        .map(|a| a.extra_data)
+        .unwrap_or_default();
+    let nonce = expected_nonce.unwrap_or(&quote_nonce);
+    let vtpm = &ev.vtpm;
+    let mut collateral_claims = Map::new();
+    let guest = match &ev.isolation {
+        GuestIsolation::Snp { report, cert_chain } => {
+            let hw = report.hw_report.ok_or_else(|| {
+                guest_error(AzureGuestError::HclReport(
+                    attesta_evidence::error::ParseError::Malformed {
+                        what: "Azure guest evidence",
+                        reason: "no SEV-SNP report".into(),
+                    },
+                ))
+            })?;
+            let parsed = snp::parse_report(hw).map_err(|e| ApiError::evidence(e.code(), &e))?;
             let chain = SnpVerifier::verified_chain(
-                &state.snp_endorsements,
-                &SNP_CHAINS,
-                &report,
-                &doc.cert_chain,
-                &pcfg,
+                sources.snp_endorsements,
+                sources.snp_chains,
+                &parsed,
+                cert_chain,
+                pcfg,
                 at,
             )
             .await?;
@@ -141,70 +282,51 @@ async fn verify(
             chain.annotate(&mut c);
             collateral_claims.extend(c.into_map());
             let roots = pcfg.roots(snp::with_amd_roots(TrustRoots::empty()), RootKind::AmdArk)?;
-            let report = GuestReport {
-                report_type: HclReportType::Snp,
-                hash_type: ReportDataHashType::Sha256,
-                hw_report: Some(&doc.report),
-                var_data: runtime_data,
-            };
             verify_guest(
-                &report,
-                &vtpm,
+                report,
+                vtpm,
                 &IsolationCollateral::SnpChain(&chain.chain),
                 nonce,
                 &roots,
-                &settings,
+                settings,
                 chain.verify_at,
             )
             .map_err(guest_error)?
         }
-        Isolation::Tdx {
-            td_quote,
-            runtime_data,
-        } => {
+        GuestIsolation::Tdx { report, td_quote } => {
             let quote = tdx::parse_td_quote(td_quote).map_err(crate::dcap::tdx_error)?;
             let roots = pcfg.roots(
                 sgx::intel_trust_roots(TrustRoots::empty()),
                 RootKind::IntelSgx,
             )?;
-            let dcap = DcapVerifier {
-                kind: DcapKind::Tdx,
-                collateral: state.collateral.clone(),
-                verified: TDX_COLLATERAL.clone(),
-            };
-            let (vc, verify_at, stale_for) = dcap.tdx_collateral(&quote, &pcfg, &roots, at).await?;
+            let (vc, verify_at, stale_for) =
+                sources.tdx.tdx_collateral(&quote, pcfg, &roots, at).await?;
             if let Some(stale) = stale_for {
                 collateral_claims.insert("x-attesta-collateral-expired-for".into(), json!(stale));
             }
-            let report = GuestReport {
-                report_type: HclReportType::Tdx,
-                hash_type: ReportDataHashType::Sha256,
-                hw_report: None,
-                var_data: runtime_data,
-            };
             verify_guest(
-                &report,
-                &vtpm,
+                report,
+                vtpm,
                 &IsolationCollateral::TdxVerified {
                     td_quote,
                     collateral: &vc,
                 },
                 nonce,
                 &roots,
-                &settings,
+                settings,
                 verify_at,
             )
             .map_err(guest_error)?
         }
         // Trusted Launch VMs have no hardware report to bind the AK: their
         // AK certificate must chain to one of the provider's vTPM CAs.
-        Isolation::TrustedLaunch => verify_trusted_launch(
-            &vtpm,
-            &req.tpm.aik_pub,
-            &req.tpm.aik_cert,
+        GuestIsolation::TrustedLaunch => verify_trusted_launch(
+            vtpm,
+            ev.aik_pub,
+            ev.aik_cert,
             nonce,
             &pcfg.vtpm_roots()?,
-            &settings,
+            settings,
             at,
         )
         .map_err(guest_error)?,
@@ -214,30 +336,25 @@ async fn verify(
     }
 
     // The AK the client names must be the one the hardware bound.
-    if !req.tpm.aik_pub.is_empty() {
-        let same = Public::parse(&req.tpm.aik_pub).is_ok_and(|p| p.key.same_key(&guest.tpm.ak));
+    if !ev.aik_pub.is_empty() {
+        let same = Public::parse(ev.aik_pub).is_ok_and(|p| p.key.same_key(&guest.tpm.ak));
         if !same {
             return Err(guest_error(AzureGuestError::AkPubMismatch));
         }
     }
-    let enc_key = verify_enc_key(
-        &guest.tpm,
-        &req.tpm.pcr_quote,
-        &req.tpm.enc_key_pub,
-        &req.tpm.enc_key_certify_info,
-        &req.tpm.enc_key_certify_info_signature,
-    )
-    .map_err(guest_error)?;
-    Ok(Verified {
+    Ok(GuestVerified {
         guest,
-        enc_key,
         collateral_claims,
         quote_nonce,
     })
 }
 
-/// The token's service claims (reference §2.6).
-fn service_claims(req: &GuestRequest, v: &Verified) -> Map<String, Value> {
+/// The claims of verified guest evidence, whoever sent it (reference
+/// §2.6): the guest's, the isolation TEE's type inside
+/// `x-ms-isolation-tee`, the quote's nonce, and how the collateral was
+/// judged. The server's token and `attesta verify azure-guest` both carry
+/// exactly these; the token adds [`request_claims`].
+pub fn evidence_claims(v: &GuestVerified) -> Map<String, Value> {
     let mut c = v.guest.claims().into_map();
     if let Some(Value::Object(tee)) = c.get_mut("x-ms-isolation-tee") {
         let ty = match v.guest.report_type {
@@ -246,11 +363,24 @@ fn service_claims(req: &GuestRequest, v: &Verified) -> Map<String, Value> {
         };
         tee.entry("x-ms-attestation-type").or_insert(json!(ty));
     }
+    c.insert(
+        "x-attesta-azurevm-quote-nonce".into(),
+        json!(hex::encode(&v.quote_nonce)),
+    );
+    c.extend(v.collateral_claims.clone());
+    c
+}
+
+/// The claims only a request gives (reference §2.6): the protocol
+/// version, the OS facts the client states, the verified ephemeral key and
+/// the client payload.
+fn request_claims(req: &GuestRequest, enc_key: &EncKey) -> Map<String, Value> {
     let number_or_text = |s: &str| {
         s.parse::<u64>()
             .map(Value::from)
             .unwrap_or_else(|_| Value::from(s))
     };
+    let mut c = Map::new();
     c.insert(
         "x-ms-azurevm-attestation-protocol-ver".into(),
         json!(req.protocol_version),
@@ -273,15 +403,10 @@ fn service_claims(req: &GuestRequest, v: &Verified) -> Map<String, Value> {
     c.insert(
         "x-ms-runtime".into(),
         json!({
-            "keys": [v.enc_key.jwk()],
+            "keys": [enc_key.jwk()],
             "client-payload": Value::Object(req.client_payload.clone()),
         }),
     );
-    c.insert(
-        "x-attesta-azurevm-quote-nonce".into(),
-        json!(hex::encode(&v.quote_nonce)),
-    );
-    c.extend(v.collateral_claims.clone());
     c
 }
 
@@ -352,8 +477,19 @@ pub async fn attest(
     let req =
         GuestRequest::from_member(info).map_err(|e| guest_error(AzureGuestError::Request(e)))?;
 
-    let verified = verify(&state, &ctx, &req, nonce.as_deref()).await?;
-    let service = service_claims(&req, &verified);
+    let pcfg = ProviderConfig::of(&ctx.record)?;
+    let sources = GuestSources::server(&state);
+    let verified = verify_request(&sources, &pcfg, &req, nonce.as_deref(), UnixTime::now()).await?;
+    let enc_key = verify_enc_key(
+        &verified.guest.tpm,
+        &req.tpm.pcr_quote,
+        &req.tpm.enc_key_pub,
+        &req.tpm.enc_key_certify_info,
+        &req.tpm.enc_key_certify_info_signature,
+    )
+    .map_err(guest_error)?;
+    let mut service = evidence_claims(&verified);
+    service.extend(request_claims(&req, &enc_key));
 
     let policy = resolve_policy(
         &state,
@@ -375,5 +511,5 @@ pub async fn attest(
         nonce.map(|n| Value::String(String::from_utf8_lossy(&n).into_owned())),
         TokenShape::plain(state.config.token_lifetime_secs),
     )?;
-    Ok(Json(json!({ "token": seal(&token, &verified.enc_key)? })))
+    Ok(Json(json!({ "token": seal(&token, &enc_key)? })))
 }

@@ -268,10 +268,25 @@ pub fn new_challenge(
     let mut challenge = [0u8; 16];
     aws_lc_rs::rand::fill(&mut challenge)
         .map_err(|_| ApiError::internal("no system randomness"))?;
-    let inner = json!({ "challenge": b64url(&challenge), "exp": now + CHALLENGE_SECS });
+    let context = seal_challenge(key, provider, &challenge, now)?;
+    Ok((b64url(&challenge), context))
+}
+
+/// The `service_context` sealing `challenge` for `provider` at `now`
+/// (valid for the usual challenge lifetime): what [`new_challenge`] issues
+/// around its random challenge, and what a node holding the same context
+/// key may issue for a challenge of its own choosing (such as the nonce of
+/// recorded evidence, in tests).
+pub fn seal_challenge(
+    key: &ContextKey,
+    provider: &str,
+    challenge: &[u8],
+    now: u64,
+) -> Result<String, ApiError> {
+    let inner = json!({ "challenge": b64url(challenge), "exp": now + CHALLENGE_SECS });
     let sealed = key.seal(inner.to_string().as_bytes(), provider.as_bytes())?;
     let context = json!({ "ProtectionKeyName": key.name, "ProtectedContext": b64url(&sealed) });
-    Ok((b64url(&challenge), b64url(context.to_string().as_bytes())))
+    Ok(b64url(context.to_string().as_bytes()))
 }
 
 /// The challenge sealed in a request's `service_context`, if authentic,

@@ -1,7 +1,10 @@
 //! `attesta verify azure-guest` and `attesta inspect hcl-report`: Azure
 //! confidential VM guest evidence (HCL report + vTPM quote, with the SNP
 //! VCEK chain or the TD quote and its collateral) offline, with the same
-//! output contract as `verify sgx`.
+//! output contract as `verify sgx`. Verification runs the server's guest
+//! flow (`attesta_server::engine::offline::verify_azure_guest`), so the
+//! claims printed are those a server's token carries, but for what only an
+//! MAA request states (OS facts, the ephemeral key, the client payload).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,12 +18,10 @@ use crate::commands::tpm::load_pcrs;
 use crate::commands::{certs, read, usage, verdict};
 use attesta_evidence::azure_cvm::hcl::TDREPORT_LEN;
 use attesta_evidence::azure_cvm::{
-    self, AzureGuestEvidence, AzureGuestSettings, HclReport, HclReportType, HclTdReport,
-    IsolationCollateral, ReportDataHashType, RuntimeData,
+    AzureGuestSettings, HclReport, HclReportType, HclTdReport, ReportDataHashType, RuntimeData,
 };
-use attesta_evidence::roots::{RootKind, TrustRoots};
-use attesta_evidence::snp::{self, SnpCollateral};
-use attesta_evidence::{ErrorCode, UnixTime, crypto, sgx};
+use attesta_evidence::snp;
+use attesta_evidence::{ErrorCode, crypto};
 
 #[derive(Debug, Args)]
 pub struct VerifyAzureGuestArgs {
@@ -77,48 +78,44 @@ pub struct VerifyAzureGuestArgs {
     pub at: Option<String>,
 }
 
-/// The hardware inputs as read from disk.
-enum Hardware {
-    Snp {
-        vek: Vec<u8>,
-        ask: Vec<u8>,
-        crl: Option<Vec<u8>>,
-    },
-    Tdx {
-        quote: Vec<u8>,
-        collateral: Box<attesta_evidence::dcap::DcapCollateral>,
-    },
-}
-
 pub fn run_verify(a: VerifyAzureGuestArgs) -> anyhow::Result<ExitCode> {
+    use attesta_server::engine::offline::{OfflineAzureGuest, OfflineGuestHardware};
     let inputs = (|| -> anyhow::Result<_> {
-        let hcl = read(&a.hcl_report)?;
+        let hcl_report = read(&a.hcl_report)?;
         let quote = read(&a.quote)?;
         let signature = read(&a.signature)?;
         let pcrs = load_pcrs(&a.pcrs)?;
-        let log = a.event_log.as_deref().map(read).transpose()?;
+        let event_log = a.event_log.as_deref().map(read).transpose()?;
         let nonce = hex::decode(&a.nonce).context("--nonce is not hex")?;
-        let (hardware, root_kind, mut roots) = match (&a.vcek, &a.ca_chain, &a.td_quote) {
+        // The verification context, as a provider's configuration gives it
+        // to the server: the trust roots added, the pinned time, and for
+        // the explicit opt-out of AMD's CRL the provider grace that lets the
+        // server verify without one (the claims then say so).
+        let mut config = attesta_server::provider_config::ProviderConfig::default();
+        let (hardware, test_roots) = match (&a.vcek, &a.ca_chain, &a.td_quote) {
             (Some(vcek), Some(chain), None) => {
                 let vek = certs(vcek)?
                     .into_iter()
                     .next()
                     .context("--vcek holds no certificate")?;
-                // The intermediate is the chain file's first certificate that
-                // is not self-signed; the ARK comes from the trusted roots.
-                let ask = certs(chain)?
-                    .into_iter()
-                    .find(|d| snp::verify::check_self_signed(d).is_err())
-                    .context("--ca-chain holds no ASK (only self-signed certificates)")?;
+                let ca_chain = certs(chain)?;
+                anyhow::ensure!(
+                    ca_chain
+                        .iter()
+                        .any(|d| snp::verify::check_self_signed(d).is_err()),
+                    "--ca-chain holds no ASK (only self-signed certificates)"
+                );
                 let crl = a
                     .crl
                     .as_deref()
                     .map(crate::commands::snp::crl_der)
                     .transpose()?;
+                if a.no_revocation_check {
+                    config.collateral_grace_secs = Some(1);
+                }
                 (
-                    Hardware::Snp { vek, ask, crl },
-                    RootKind::AmdArk,
-                    snp::amd_trust_roots(),
+                    OfflineGuestHardware::Snp { vek, ca_chain, crl },
+                    &mut config.test_roots.amd,
                 )
             }
             (None, None, Some(td)) => {
@@ -126,15 +123,17 @@ pub fn run_verify(a: VerifyAzureGuestArgs) -> anyhow::Result<ExitCode> {
                     .collateral
                     .as_deref()
                     .context("--td-quote needs --collateral")?;
-                let collateral = attesta_collateral::import_dir(dir)
-                    .map_err(|e| anyhow::anyhow!("--collateral {}: {e}", dir.display()))?;
+                anyhow::ensure!(
+                    dir.is_dir(),
+                    "--collateral {} is not a directory of collateral bundles",
+                    dir.display()
+                );
                 (
-                    Hardware::Tdx {
-                        quote: read(td)?,
-                        collateral: Box::new(collateral),
+                    OfflineGuestHardware::Tdx {
+                        td_quote: read(td)?,
+                        collateral_dir: dir.to_path_buf(),
                     },
-                    RootKind::IntelSgx,
-                    sgx::intel_trust_roots(TrustRoots::empty()),
+                    &mut config.test_roots.intel,
                 )
             }
             _ => anyhow::bail!(
@@ -143,70 +142,46 @@ pub fn run_verify(a: VerifyAzureGuestArgs) -> anyhow::Result<ExitCode> {
         };
         for p in &a.trust_root {
             for der in certs(p)? {
-                roots = roots.with_configured(root_kind, der);
+                test_roots.push(attesta_evidence::sgx::pki::certificate_pem(&der));
             }
         }
-        let mask = match &a.required_pcr_mask {
+        let required_pcr_mask = match &a.required_pcr_mask {
             None => AzureGuestSettings::default().required_pcr_mask,
             Some(m) => match m.strip_prefix("0x").or_else(|| m.strip_prefix("0X")) {
                 Some(h) => u64::from_str_radix(h, 16).context("--required-pcr-mask")?,
                 None => m.parse().context("--required-pcr-mask")?,
             },
         };
-        let at = match &a.at {
-            Some(s) => {
-                attesta_server::provider_config::parse_time(s).map_err(anyhow::Error::msg)?
-            }
-            None => UnixTime::now(),
-        };
-        Ok((
-            hcl, quote, signature, pcrs, log, nonce, hardware, roots, mask, at,
-        ))
-    })();
-    let (hcl, quote, signature, pcrs, log, nonce, hardware, roots, mask, at) = match inputs {
-        Ok(v) => v,
-        Err(e) => return Ok(usage(format!("{e:#}"))),
-    };
-    // AMD's CRL is part of the chain check, as on the server: required
-    // unless revocation is explicitly not checked (and then said).
-    if let Hardware::Snp { vek, crl: None, .. } = &hardware
-        && !a.no_revocation_check
-    {
-        let e = crate::commands::snp::crl_missing(vek);
-        return Ok(verdict(Err((e.code(), e.to_string()))));
-    }
-    let collateral = match &hardware {
-        Hardware::Snp { vek, ask, crl } => IsolationCollateral::Snp(SnpCollateral {
-            vek_der: vek,
-            ask_der: ask,
-            crl_der: crl.as_deref(),
-        }),
-        Hardware::Tdx { quote, collateral } => IsolationCollateral::Tdx {
-            td_quote: quote,
-            collateral,
-        },
-    };
-    let ev = AzureGuestEvidence {
-        hcl_report: &hcl,
-        quote: &quote,
-        signature: &signature,
-        pcrs,
-        event_log: log.as_deref(),
-    };
-    let settings = AzureGuestSettings {
-        required_pcr_mask: mask,
-    };
-    let unchecked = a.no_revocation_check;
-    let result = azure_cvm::verify(&ev, &collateral, &nonce, &roots, &settings, at)
-        .map(|v| {
-            let mut claims = v.claims().into_map();
-            if unchecked {
-                claims.insert("x-attesta-snp-revocation-checked".into(), json!(false));
-            }
-            Value::Object(claims)
+        if let Some(s) = &a.at {
+            attesta_server::provider_config::parse_time(s).map_err(anyhow::Error::msg)?;
+            config.verification_time = Some(s.clone());
+        }
+        Ok(OfflineAzureGuest {
+            hcl_report,
+            quote,
+            signature,
+            pcrs,
+            event_log,
+            hardware,
+            nonce,
+            settings: AzureGuestSettings { required_pcr_mask },
+            config,
         })
-        .map_err(|e| (e.code(), e.to_string()));
-    Ok(verdict(result))
+    })();
+    let input = match inputs {
+        Ok(v) => v,
+        Err(e) => return Ok(usage(e)),
+    };
+    // The server's guest flow and claim assembly.
+    let result = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current()
+            .block_on(attesta_server::engine::offline::verify_azure_guest(input))
+    });
+    Ok(verdict(
+        result
+            .map(Value::Object)
+            .map_err(|e| (e.inner.unwrap_or(e.code), e.message)),
+    ))
 }
 
 fn digest(t: ReportDataHashType, data: &[u8]) -> Vec<u8> {

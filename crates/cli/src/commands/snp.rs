@@ -203,14 +203,3 @@ pub fn run_sample(out: &Path, runtime: Option<&Path>, revoked: bool) -> anyhow::
     );
     Ok(ExitCode::SUCCESS)
 }
-
-/// `AmdCrlMissing` for the hierarchy of `vek`: what a verification without
-/// AMD's CRL (and without --no-revocation-check) is, as on the server.
-pub(crate) fn crl_missing(vek: &[u8]) -> snp::SnpError {
-    let hierarchy = x509_parser::parse_x509_certificate(vek)
-        .ok()
-        .and_then(|(_, c)| snp::vek_facts(&c).ok())
-        .map(|f| format!("{} {}", f.generation.as_str(), f.kind.as_str()))
-        .unwrap_or_else(|| "VCEK/VLEK".into());
-    snp::SnpError::CrlMissing(hierarchy)
-}

@@ -43,7 +43,7 @@
 //!    claim rule in [`claims`]; a default policy in the policy crate.
 //! 3. `attesta verify <tee>` builds the same attester over an offline
 //!    source and prints [`claims::service_claims`]; the one-path test
-//!    (`crates/cli/tests/one_path.rs`) gains the type's vectors.
+//!    (`crates/cli/tests/one_path/`) gains the type's vectors.
 //!
 //! Nothing under `routes/` changes.
 

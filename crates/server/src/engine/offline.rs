@@ -16,7 +16,11 @@ use crate::engine::request::{Data, DataType};
 use crate::error::ApiError;
 use crate::evidence::{AttestInput, EvidenceVerifier};
 use crate::provider_config::ProviderConfig;
-use attesta_collateral::{CollateralOptions, CollateralService, MemoryCache, OfflineSource};
+use attesta_collateral::{
+    CollateralOptions, CollateralService, ImportedSnpCrl, MemoryCache, OfflineSource, SnpBundle,
+    SnpEndorsementService, SnpKeyKind,
+};
+use attesta_evidence::azure_cvm::{AzureGuestSettings, HclReportType};
 use attesta_evidence::{AttestationType, UnixTime};
 use attesta_store::{ProviderRecord, TrustModel};
 
@@ -128,14 +132,37 @@ pub struct OfflineSnp {
 /// is `AmdCrlMissing` unless the configuration grants a grace), and the
 /// service claims.
 pub async fn verify_snp(input: OfflineSnp) -> Result<Map<String, Value>, ApiError> {
-    use attesta_collateral::{ImportedSnpCrl, SnpBundle, SnpEndorsementService, SnpKeyKind};
+    let now = UnixTime::now();
+    let endorsements = snp_endorsements(input.crl, &input.vek, now).await?;
+    let attester = crate::snp::SnpVerifier::new(Arc::new(endorsements));
+    let chain = snp_chain(input.vek, input.ca_chain);
+    let doc = attesta_evidence::snp::maa::encode_report_json(&input.report, &chain);
+    service_claims(
+        &attester,
+        AttestationType::SevSnpVm,
+        &input.config,
+        doc,
+        input.runtime_data,
+        now,
+    )
+    .await
+}
+
+/// An endorsement service with no KDS that holds `crl` (AMD's CRL for the
+/// hierarchy of `vek`, DER) when given: a missing CRL is then
+/// `AmdCrlMissing` unless the configuration grants a grace, as on a server
+/// that cannot reach KDS.
+async fn snp_endorsements(
+    crl: Option<Vec<u8>>,
+    vek: &[u8],
+    now: UnixTime,
+) -> Result<SnpEndorsementService, ApiError> {
     use attesta_evidence::ErrorCode;
     use attesta_evidence::snp;
 
-    let now = UnixTime::now();
     let cache: Arc<MemoryCache> = Arc::new(MemoryCache::default());
-    if let Some(der) = input.crl {
-        let kind = x509_parser::parse_x509_certificate(&input.vek)
+    if let Some(der) = crl {
+        let kind = x509_parser::parse_x509_certificate(vek)
             .ok()
             .and_then(|(_, c)| snp::vek_facts(&c).ok())
             .map_or(SnpKeyKind::Vcek, |f| match f.kind {
@@ -154,27 +181,151 @@ pub async fn verify_snp(input: OfflineSnp) -> Result<Map<String, Value>, ApiErro
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
     }
-    let endorsements = SnpEndorsementService::new(None, cache, Default::default());
-    let attester = crate::snp::SnpVerifier::new(Arc::new(endorsements));
-    // VCEK/VLEK, then the intermediate (the chain file's certificate that
-    // is not self-signed), then the rest: the order of VcekCertChain.
-    let mut chain = vec![input.vek];
-    let (ask, rest): (Vec<_>, Vec<_>) = input
-        .ca_chain
+    Ok(SnpEndorsementService::new(None, cache, Default::default()))
+}
+
+/// The VCEK/VLEK, then the intermediate (the chain file's certificate that
+/// is not self-signed), then the rest: the order of MAA's `VcekCertChain`.
+fn snp_chain(vek: Vec<u8>, ca_chain: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut chain = vec![vek];
+    let (ask, rest): (Vec<_>, Vec<_>) = ca_chain
         .into_iter()
-        .partition(|d| snp::verify::check_self_signed(d).is_err());
+        .partition(|d| attesta_evidence::snp::verify::check_self_signed(d).is_err());
     chain.extend(ask);
     chain.extend(rest);
-    let doc = snp::maa::encode_report_json(&input.report, &chain);
-    service_claims(
-        &attester,
-        AttestationType::SevSnpVm,
+    chain
+}
+
+/// The hardware half of offline Azure guest evidence.
+pub enum OfflineGuestHardware {
+    /// SEV-SNP: the VCEK (DER), the ASK and ARK (DER, any order), and
+    /// AMD's CRL for the hierarchy (DER) when given.
+    Snp {
+        vek: Vec<u8>,
+        ca_chain: Vec<Vec<u8>>,
+        crl: Option<Vec<u8>>,
+    },
+    /// TDX: the TD quote made from the HCL report's TDREPORT, and a
+    /// directory of collateral bundles for it.
+    Tdx {
+        td_quote: Vec<u8>,
+        collateral_dir: std::path::PathBuf,
+    },
+}
+
+/// Offline Azure confidential VM guest evidence: what `attesta verify
+/// azure-guest` was given.
+pub struct OfflineAzureGuest {
+    /// The HCL report as read from the vTPM NV index.
+    pub hcl_report: Vec<u8>,
+    /// The vTPM quote's `TPMS_ATTEST` and its signature.
+    pub quote: Vec<u8>,
+    pub signature: Vec<u8>,
+    /// The PCR values sent with the quote.
+    pub pcrs: attesta_evidence::tpm::Pcrs,
+    /// The TCG event log, when given.
+    pub event_log: Option<Vec<u8>>,
+    pub hardware: OfflineGuestHardware,
+    /// The quote's expected extraData.
+    pub nonce: Vec<u8>,
+    /// The PCRs the quote must cover.
+    pub settings: AzureGuestSettings,
+    /// The verification context (AMD or Intel test roots, pinned time,
+    /// grace).
+    pub config: ProviderConfig,
+}
+
+/// Verifies Azure guest evidence with the server's guest flow
+/// ([`crate::azure_guest::verify_evidence`]): the HCL report cut into the
+/// parts MAA's request carries (the hardware report, the variable data),
+/// the VCEK chain and CRL through an endorsement service with no KDS (as
+/// for [`verify_snp`]) or the TD quote's collateral through the offline
+/// bundle directory (as for [`verify_dcap`]); the claims are the server's
+/// [`crate::azure_guest::evidence_claims`]: what a token carries but for
+/// what only a request states (OS facts, the ephemeral key, the client
+/// payload).
+pub async fn verify_azure_guest(input: OfflineAzureGuest) -> Result<Map<String, Value>, ApiError> {
+    use crate::azure_guest::{
+        GuestEvidence, GuestIsolation, GuestSources, evidence_claims, verify_evidence,
+    };
+    use attesta_evidence::ErrorCode;
+    use attesta_evidence::azure_cvm::{AzureGuestError, GuestReport, HclReport, VtpmQuote};
+
+    let now = UnixTime::now();
+    let guest_error = |e: AzureGuestError| ApiError::evidence(e.code(), &e);
+    let hcl = HclReport::parse(&input.hcl_report)
+        .map_err(|e| guest_error(AzureGuestError::HclReport(e)))?;
+    let report = GuestReport::from_hcl(&hcl);
+    let (endorsements, chain, td_quote, collateral_dir) = match input.hardware {
+        OfflineGuestHardware::Snp { vek, ca_chain, crl } => (
+            snp_endorsements(crl, &vek, now).await?,
+            snp_chain(vek, ca_chain),
+            None,
+            std::path::PathBuf::new(),
+        ),
+        OfflineGuestHardware::Tdx {
+            td_quote,
+            collateral_dir,
+        } => (
+            snp_endorsements(None, &[], now).await?,
+            Vec::new(),
+            Some(td_quote),
+            collateral_dir,
+        ),
+    };
+    let isolation = match (report.report_type, &td_quote) {
+        (HclReportType::Snp, None) => GuestIsolation::Snp {
+            report,
+            cert_chain: &chain,
+        },
+        (HclReportType::Tdx, Some(td_quote)) => GuestIsolation::Tdx { report, td_quote },
+        (t @ (HclReportType::Snp | HclReportType::Tdx), _) => {
+            return Err(guest_error(AzureGuestError::CollateralMismatch {
+                report: t.as_str(),
+                collateral: if td_quote.is_some() { "TDX" } else { "SNP" },
+            }));
+        }
+        (other, _) => {
+            return Err(guest_error(AzureGuestError::UnsupportedIsolation(
+                other.as_str(),
+            )));
+        }
+    };
+    let chains = crate::cache::VersionCache::new(4);
+    let sources = GuestSources {
+        snp_endorsements: &endorsements,
+        snp_chains: &chains,
+        tdx: DcapVerifier {
+            kind: DcapKind::Tdx,
+            collateral: Arc::new(CollateralService::new(
+                Box::new(OfflineSource::new(collateral_dir)),
+                Arc::new(MemoryCache::default()),
+                CollateralOptions::default(),
+            )),
+            verified: Arc::new(VerifiedCache::default()),
+        },
+    };
+    let evidence = GuestEvidence {
+        isolation,
+        vtpm: VtpmQuote {
+            quote: &input.quote,
+            signature: &input.signature,
+            pcrs: input.pcrs,
+            event_log: input.event_log.as_deref(),
+        },
+        aik_pub: &[],
+        aik_cert: &[],
+    };
+    let verified = verify_evidence(
+        &sources,
         &input.config,
-        doc,
-        input.runtime_data,
+        &evidence,
+        Some(&input.nonce),
+        &input.settings,
         now,
     )
-    .await
+    .await?;
+    Ok(evidence_claims(&verified))
 }
 
 /// Verifies TPM evidence with the server's TPM checks
