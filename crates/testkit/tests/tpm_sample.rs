@@ -178,7 +178,7 @@ fn secure_boot_claim_follows_the_log() {
     let boot = TpmSample::builder()
         .event(
             LogEvent::new(
-                4,
+                1,
                 EV_EFI_VARIABLE_BOOT,
                 &uefi_variable_data(EFI_GLOBAL_VARIABLE, "BootOrder", &[1, 0]),
             )
