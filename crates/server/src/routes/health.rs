@@ -2,8 +2,10 @@
 //!
 //! - `GET /healthz` (anonymous): 200 `{"status":"ok"}` while the process
 //!   serves requests — a liveness probe, it checks nothing else;
-//! - `GET /readyz` (anonymous): 200 `{"status":"ready"}` when the store
-//!   answers, the default provider's signing key is loaded and no collateral
+//! - `GET /readyz` (anonymous): 200 `{"status":"ready"}` when the node can
+//!   attest (the store answers, or providers are cached: then
+//!   `"degraded":["store"]` while the change watcher cannot reach the
+//!   store), the default provider's signing key is loaded and no collateral
 //!   the node holds is past its `nextUpdate` plus `collateral.max_grace_secs`;
 //!   otherwise 503 `{"status":"not_ready","failed":[…]}` naming the checks
 //!   that failed (`store`, `signing_key`, `collateral`), nothing more;
@@ -42,10 +44,15 @@ pub async fn readiness_failures(state: &AppState) -> Vec<&'static str> {
     let default = &state.config.default_provider.name;
     // Ready while the node can attest: the store answers, or it does not
     // but the node has providers cached (attestation goes on from caches;
-    // `degraded` says so). A node started during an outage has nothing
-    // cached and is not ready.
-    if let Err(e) = state.store.get_provider(default).await
-        && !state.has_cached_providers()
+    // `degraded` says so, from the change watcher's last contact). A node
+    // with providers cached does not ask the store here: during an outage
+    // every probe would wait the store's operation timeout, longer than a
+    // load balancer's probe timeout, and the whole fleet would be taken out
+    // of service while it can still attest; and an anonymous probe must
+    // not cost a database round trip. A node started during an outage has
+    // nothing cached and is not ready.
+    if !state.has_cached_providers()
+        && let Err(e) = state.store.get_provider(default).await
     {
         tracing::warn!(error = %e, "readiness: the store is not answering and nothing is cached");
         failed.push("store");
