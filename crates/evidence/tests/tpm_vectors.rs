@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use attesta_evidence::roots::{RootKind, TrustRoots};
 use attesta_evidence::tpm::structures::{TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384};
 use attesta_evidence::tpm::{
-    AkPublic, EventLog, LogFormat, Pcrs, QuoteParts, TpmEvidence, TpmSettings, verify,
+    AkPublic, EventLog, LogFormat, Pcrs, QuoteParts, TpmError, TpmEvidence, TpmSettings, verify,
 };
 use attesta_evidence::{ErrorCode, UnixTime};
 use serde_json::Value;
@@ -389,6 +389,60 @@ fn event_fields(log: &[u8]) -> (Vec<std::ops::Range<usize>>, Vec<std::ops::Range
     (types, data)
 }
 
+/// The GCE capture verified once with its own log, to re-verify with a
+/// changed log (the AK chain remembered, as the server does).
+struct GceLog {
+    g: Gce,
+    log: Vec<u8>,
+    cert: Vec<u8>,
+    ak: Vec<u8>,
+    roots: TrustRoots,
+    chain: Option<attesta_evidence::tpm::VerifiedAkChain>,
+    /// The claims of the unchanged log.
+    want: serde_json::Map<String, Value>,
+}
+
+impl GceLog {
+    fn new() -> Self {
+        let g = gce("go-tpm-tools-gce-cos85-nonce9009");
+        let log = read(g.dir.join("event_log.bin"));
+        let cert = read(g.dir.join("ak_cert.der"));
+        let ak = read(g.dir.join("ak_pub.tpmt_public.bin"));
+        let roots = gce_roots(&g);
+        let base = verify(
+            &evidence(&g, Some(&log), Some(&cert), &ak),
+            &[0x90, 0x09],
+            &roots,
+            &TpmSettings::default(),
+            AT,
+        )
+        .unwrap();
+        let (chain, want) = (base.ak_chain.clone(), base.claims().into_map());
+        Self {
+            g,
+            log,
+            cert,
+            ak,
+            roots,
+            chain,
+            want,
+        }
+    }
+
+    /// The claims with `log` instead, or the error.
+    fn claims_with(&self, log: &[u8]) -> Result<serde_json::Map<String, Value>, TpmError> {
+        attesta_evidence::tpm::verify_with_chain(
+            &evidence(&self.g, Some(log), Some(&self.cert), &self.ak),
+            &[0x90, 0x09],
+            &self.roots,
+            &TpmSettings::default(),
+            AT,
+            |_| self.chain.clone(),
+        )
+        .map(|v| v.claims().into_map())
+    }
+}
+
 /// No byte of the event log changes a claim without failing verification:
 /// every header and digest byte of the GCE log is flipped (two ways) and
 /// every third data byte, and the evidence verified again. It is rejected, or every claim is unchanged, or — the
@@ -398,23 +452,8 @@ fn event_fields(log: &[u8]) -> (Vec<std::ops::Range<usize>>, Vec<std::ops::Range
 /// fields have their own test (`relabelling_an_event_fails_or_changes_no_claim`).
 #[test]
 fn flipping_event_log_bytes_fails_or_leaves_every_claim_unchanged() {
-    let g = gce("go-tpm-tools-gce-cos85-nonce9009");
-    let log = read(g.dir.join("event_log.bin"));
-    let cert = read(g.dir.join("ak_cert.der"));
-    let ak = read(g.dir.join("ak_pub.tpmt_public.bin"));
-    let roots = gce_roots(&g);
-    let s = TpmSettings::default();
-    let nonce = [0x90, 0x09];
-    let base = verify(
-        &evidence(&g, Some(&log), Some(&cert), &ak),
-        &nonce,
-        &roots,
-        &s,
-        AT,
-    )
-    .unwrap();
-    let chain = base.ak_chain.clone();
-    let want = base.claims().into_map();
+    let base = GceLog::new();
+    let (log, want) = (&base.log, &base.want);
     assert!(
         want["events"]["Events"]
             .as_array()
@@ -436,19 +475,10 @@ fn flipping_event_log_bytes_fails_or_leaves_every_claim_unchanged() {
         for &flip in flips {
             let mut m = log.clone();
             m[i] ^= flip;
-            let got = attesta_evidence::tpm::verify_with_chain(
-                &evidence(&g, Some(&m), Some(&cert), &ak),
-                &nonce,
-                &roots,
-                &s,
-                AT,
-                |_| chain.clone(),
-            );
-            match got {
+            match base.claims_with(&m) {
                 Err(_) => rejected += 1,
-                Ok(v) => {
-                    let claims = v.claims().into_map();
-                    if claims == want {
+                Ok(claims) => {
+                    if claims == *want {
                         same += 1;
                         continue;
                     }
@@ -526,23 +556,8 @@ fn every_event_of_every_real_log_fits_its_type() {
 /// which are counted and must stay that narrow.
 #[test]
 fn relabelling_an_event_fails_or_changes_no_claim() {
-    let g = gce("go-tpm-tools-gce-cos85-nonce9009");
-    let log = read(g.dir.join("event_log.bin"));
-    let cert = read(g.dir.join("ak_cert.der"));
-    let ak = read(g.dir.join("ak_pub.tpmt_public.bin"));
-    let roots = gce_roots(&g);
-    let s = TpmSettings::default();
-    let nonce = [0x90, 0x09];
-    let base = verify(
-        &evidence(&g, Some(&log), Some(&cert), &ak),
-        &nonce,
-        &roots,
-        &s,
-        AT,
-    )
-    .unwrap();
-    let chain = base.ak_chain.clone();
-    let want = base.claims().into_map();
+    let base = GceLog::new();
+    let (log, want) = (&base.log, &base.want);
     let (types, _) = event_fields(&log);
     let (mut rejected, mut same) = (0, 0);
     let mut unprovable = BTreeMap::<(u32, u32), usize>::new();
@@ -562,17 +577,9 @@ fn relabelling_an_event_fails_or_changes_no_claim() {
                 let mut m = log.clone();
                 m[i] = v;
                 let relabelled = u32::from_le_bytes(m[range.clone()].try_into().unwrap());
-                let got = attesta_evidence::tpm::verify_with_chain(
-                    &evidence(&g, Some(&m), Some(&cert), &ak),
-                    &nonce,
-                    &roots,
-                    &s,
-                    AT,
-                    |_| chain.clone(),
-                );
-                match got {
+                match base.claims_with(&m) {
                     Err(_) => rejected += 1,
-                    Ok(v) if v.claims().into_map() == want => same += 1,
+                    Ok(claims) if claims == *want => same += 1,
                     Ok(_) => *unprovable.entry((original, relabelled)).or_default() += 1,
                 }
             }
