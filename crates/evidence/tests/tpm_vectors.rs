@@ -461,7 +461,7 @@ fn flipping_event_log_bytes_fails_or_leaves_every_claim_unchanged() {
         "the proven events are rendered: {}",
         want["events"]
     );
-    let (types, data) = event_fields(&log);
+    let (types, data) = event_fields(log);
     let in_type = |i: usize| types.iter().any(|r| r.contains(&i));
     let in_data = |i: usize| data.iter().any(|r| r.contains(&i));
     let (mut rejected, mut same, mut dropped) = (0, 0, 0);
@@ -558,7 +558,7 @@ fn every_event_of_every_real_log_fits_its_type() {
 fn relabelling_an_event_fails_or_changes_no_claim() {
     let base = GceLog::new();
     let (log, want) = (&base.log, &base.want);
-    let (types, _) = event_fields(&log);
+    let (types, _) = event_fields(log);
     let (mut rejected, mut same) = (0, 0);
     let mut unprovable = BTreeMap::<(u32, u32), usize>::new();
     // The header event (index 0) is the Spec ID event: never extended.
