@@ -466,3 +466,21 @@ fn a_key_certification_holds_only_for_its_nonce_and_its_object() {
     let e = v.certify(&forged, nonce).unwrap_err();
     assert_eq!(e.code(), "CertifiedNameMismatch", "{e}");
 }
+
+/// A firmware PCR (0–7) the log never extends is fine while the quote says
+/// it holds its reset value (all zero bytes). The other side — a quoted
+/// non-zero value no log event explains — is `EventLogMismatch`, tested
+/// with the real GCE log in `tpm_vectors.rs`.
+#[test]
+fn an_untouched_firmware_pcr_at_its_reset_value_verifies() {
+    let s = TpmSample::builder().untouched_pcr(6).build();
+    let ev = s.evidence();
+    assert!(
+        ev.pcrs
+            .values()
+            .all(|bank| bank[&6].iter().all(|&b| b == 0))
+    );
+    let v = verified(&s);
+    let log = v.event_log.as_ref().unwrap();
+    assert!(log.events.iter().all(|e| e.pcr_index != 6));
+}

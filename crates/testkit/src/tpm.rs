@@ -348,6 +348,7 @@ pub struct TpmSampleBuilder {
     wrong_root: bool,
     sha1: bool,
     sha384: bool,
+    untouched: Vec<u32>,
 }
 
 impl Default for TpmSampleBuilder {
@@ -370,6 +371,7 @@ impl Default for TpmSampleBuilder {
             wrong_root: false,
             sha1: false,
             sha384: false,
+            untouched: Vec::new(),
         }
     }
 }
@@ -468,6 +470,13 @@ impl TpmSampleBuilder {
     /// [`AkKind::Rsa2048Rsassa`].
     pub fn sha1_signature(mut self, on: bool) -> Self {
         self.sha1 = on;
+        self
+    }
+
+    /// Leave PCR `pcr` out of the firmware's measurements: neither the TPM
+    /// nor the log gets its default events (it stays at its reset value).
+    pub fn untouched_pcr(mut self, pcr: u32) -> Self {
+        self.untouched.push(pcr);
         self
     }
 
@@ -1187,6 +1196,7 @@ fn build(b: TpmSampleBuilder) -> TpmSample {
 
     // The log: header, firmware events, the caller's, then padding.
     let mut events = firmware_events(b.secure_boot);
+    events.retain(|e| !b.untouched.contains(&e.pcr));
     events.extend(b.events.iter().cloned());
     let mut log = spec_id_event(&b.banks);
     for e in &events {
