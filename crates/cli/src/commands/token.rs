@@ -48,10 +48,12 @@ pub enum TokenCmd {
         /// (implies --require-tee).
         #[arg(long, value_name = "FILE")]
         tee_policy: Option<PathBuf>,
-        /// DCAP collateral bundle directory for the full check of the
-        /// service's quote (CRLs, TCB status) (implies --require-tee).
+        /// Collateral directory for the full check of the service's
+        /// evidence: a DCAP bundle for an SGX or TDX quote (CRLs, TCB
+        /// status), or AMD files with the ARK's CRL for an SEV-SNP report
+        /// (revocation); repeatable (implies --require-tee).
         #[arg(long, value_name = "DIR")]
-        tee_collateral: Option<PathBuf>,
+        tee_collateral: Vec<PathBuf>,
         /// PEM root to trust for the service's evidence besides Intel's (test
         /// PKIs, e.g. <data dir>/tee-test/root.pem of a node with
         /// tee_evidence = "test"; repeatable; implies --require-tee).
@@ -115,7 +117,7 @@ fn when(v: Option<&Value>) -> String {
 /// The relying party's requirement on the service's evidence, from files.
 fn tee_requirement(
     policy: Option<&std::path::Path>,
-    collateral: Option<&std::path::Path>,
+    collateral: &[PathBuf],
     roots: &[PathBuf],
     amd_roots: &[PathBuf],
 ) -> anyhow::Result<attesta_token::service::TeeRequirement> {
@@ -137,13 +139,8 @@ fn tee_requirement(
             }
         }
     }
-    let collateral = match collateral {
-        Some(dir) => Some(
-            attesta_collateral::import_dir(dir)
-                .map_err(|e| fail(Exit::Usage, format!("{}: {e}", dir.display())))?,
-        ),
-        None => None,
-    };
+    let collateral = crate::commands::signing_cert::service_collateral(collateral)
+        .map_err(|e| fail(Exit::Usage, e))?;
     Ok(attesta_token::service::TeeRequirement {
         roots: trust,
         collateral,
@@ -171,13 +168,13 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
             };
             let tee = if require_tee
                 || tee_policy.is_some()
-                || tee_collateral.is_some()
+                || !tee_collateral.is_empty()
                 || !tee_trust_root.is_empty()
                 || !tee_trust_root_amd.is_empty()
             {
                 Some(tee_requirement(
                     tee_policy.as_deref(),
-                    tee_collateral.as_deref(),
+                    &tee_collateral,
                     &tee_trust_root,
                     &tee_trust_root_amd,
                 )?)
