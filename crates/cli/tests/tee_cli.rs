@@ -188,6 +188,14 @@ fn node_token_passes_require_tee_with_its_measurement_and_fails_with_another() {
     assert_eq!(v["evidence"][0]["oid"], signing_cert::OID_ATTESTA_EVIDENCE);
     assert_eq!(v["evidence"][0]["key_binding"], "valid");
     assert_eq!(v["evidence"][1]["key_binding"], "valid");
+    // Attesta's extension says where the quote's collateral is.
+    let (_, fmspc) = attesta_collateral::fmspc_of(
+        &attesta_testkit::read_bundle(&s.data.join("tee-test/collateral")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v["evidence"][0]["collateral"]["fmspc"], fmspc);
+    assert_eq!(v["evidence"][0]["collateral"]["tee"], "sgx");
+    assert_eq!(v["evidence"][1]["collateral"], Value::Null);
 
     // The node's evidence copied into a certificate for another key.
     let roots = TrustRoots::empty().with_configured(

@@ -9,7 +9,10 @@
 //! ([`attesta_evidence::signing_cert::OID_ATTESTA_EVIDENCE`]), plus MAA's
 //! `1.2.840.113556.10.1.1` when the evidence is an SGX quote, and MAA's
 //! `1.3.6.1.4.1.311.105.1000.1` (report and VCEK chain, no UVM endorsement)
-//! for an SEV-SNP report with its chain. No evidence,
+//! for an SEV-SNP report with its chain. Attesta's extension (version 2)
+//! also says where the evidence's collateral is (FMSPC and PCK CA, or SNP
+//! product and signing key, with Intel's PCS and AMD's KDS URLs for them;
+//! `attesta_collateral::collateral_refs`). No evidence,
 //! no key: a source that fails stops the key's creation, so a node
 //! configured for evidence never publishes an unproven key.
 //!
@@ -161,6 +164,16 @@ impl CertExtensions for TeeExtensions {
         let ev = self.0.evidence(&rd)?;
         let mut a = AttestaEvidence::new(ev.kind, &ev.bytes, Some(self.0.name()));
         a.certs = ev.certs.as_deref().map(attesta_token::encoding::b64url);
+        // Where relying parties find the collateral: the vendors' public
+        // services (this node's own collateral URLs may be internal).
+        let refs = attesta_collateral::collateral_refs(
+            ev.kind,
+            &ev.bytes,
+            ev.certs.as_deref(),
+            attesta_collateral::INTEL_PCS_BASE_URL,
+            attesta_collateral::AMD_KDS_BASE_URL,
+        );
+        a.collateral = (refs != Default::default()).then_some(refs);
         let mut out = vec![(
             ATTESTA_OID_PLACEHOLDER_ARCS.to_vec(),
             a.to_extension_value(),
@@ -687,5 +700,55 @@ mod tests {
             signing_cert::verify_with(&cert2, &crl("revoked/crl.der"), &roots, now).unwrap_err();
         assert_eq!(attesta_evidence::ErrorCode::code(&err), "VcekRevoked");
         assert_eq!(read("collateral/vcek.der"), s.sample.vek_der);
+        // Where the collateral is: AMD's KDS for this product and chip.
+        let refs = cert.evidence[0].refs.clone().unwrap();
+        assert_eq!(refs.product.as_deref(), Some("Milan"));
+        assert_eq!(refs.signing_key.as_deref(), Some("vcek"));
+        assert_eq!(
+            refs.crl_url.as_deref(),
+            Some("https://kdsintf.amd.com/vcek/v1/Milan/crl")
+        );
+        let vcek_url = refs.vcek_url.unwrap();
+        assert!(
+            vcek_url.starts_with(&format!(
+                "https://kdsintf.amd.com/vcek/v1/Milan/{}?blSPL=4&teeSPL=0&snpSPL=22&ucodeSPL=213",
+                hex::encode(report.chip_id)
+            )),
+            "{vcek_url}"
+        );
+        assert_eq!(refs.fmspc, None);
+    }
+
+    /// The SGX test source's certificates say where Intel's PCS has the
+    /// collateral of their quote: the PCK certificate's FMSPC and CA.
+    #[test]
+    fn sgx_test_certificates_carry_collateral_references() {
+        use attesta_evidence::signing_cert::SigningCert;
+        let now = attesta_evidence::UnixTime::now();
+        let s = TestSource::new(now.0);
+        let ext = TeeExtensions(Arc::new(s.clone()));
+        let key =
+            attesta_token::keys::SigningKey::generate_with("https://n", now.0, Some(&ext)).unwrap();
+        let cert = SigningCert::parse(key.cert_der()).unwrap();
+        let refs = cert.evidence[0].refs.clone().unwrap();
+        let (_, fmspc) = attesta_collateral::fmspc_of(s.collateral()).unwrap();
+        let ca = attesta_collateral::pck_ca_of(s.collateral()).unwrap();
+        assert_eq!(refs.tee.as_deref(), Some("sgx"));
+        assert_eq!(refs.fmspc.as_deref(), Some(fmspc.as_str()));
+        assert_eq!(refs.ca.as_deref(), Some(ca.as_str()));
+        assert_eq!(
+            refs.tcb_info_url,
+            Some(format!(
+                "https://api.trustedservices.intel.com/sgx/certification/v4/tcb?fmspc={fmspc}"
+            ))
+        );
+        assert_eq!(
+            refs.pck_crl_url,
+            Some(format!(
+                "https://api.trustedservices.intel.com/sgx/certification/v4/pckcrl?ca={}&encoding=der",
+                ca.as_str()
+            ))
+        );
+        assert_eq!(refs.product, None);
     }
 }

@@ -163,6 +163,7 @@ pub fn run_inspect(path: &std::path::Path) -> anyhow::Result<ExitCode> {
                 "sha256": hex::encode(attesta_evidence::crypto::sha256(&e.bytes)),
                 "report_data": report_data.ok().map(hex::encode),
                 "key_binding": binding,
+                "collateral": e.refs,
                 "decoded": decoded,
             })
         })
