@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Server, bin, run, run_on, serve_with as serve};
+use common::{Server, bin, node_token, run, run_on, serve_with as serve};
 
 /// The certificates (DER) a provider's `/certs` publishes.
 fn certs(s: &Server, issuer: &str) -> Vec<Vec<u8>> {
@@ -43,45 +43,6 @@ fn certs(s: &Server, issuer: &str) -> Vec<Vec<u8>> {
                 .unwrap()
         })
         .collect()
-}
-
-/// A token from the node's provider "lab" for a sample enclave (any token
-/// the node signs will do): the token file and the provider's issuer.
-fn node_token(s: &Server, tmp: &std::path::Path) -> (std::path::PathBuf, String) {
-    let demo = tmp.join("demo");
-    let (code, _, err) = run(bin().args(["sample", "sgx", "--out"]).arg(&demo));
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = run_on(
-        s,
-        bin()
-            .args(["provider", "create", "lab", "--test-root-intel"])
-            .arg(demo.join("test_root.pem")),
-    );
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = run_on(
-        s,
-        bin()
-            .args(["collateral", "import"])
-            .arg(demo.join("collateral")),
-    );
-    assert_eq!(code, 0, "{err}");
-    let (code, token, err) = run_on(
-        s,
-        bin()
-            .args([
-                "attest",
-                "SgxEnclave",
-                "--provider",
-                "lab",
-                "--raw",
-                "--evidence",
-            ])
-            .arg(demo.join("quote.bin")),
-    );
-    assert_eq!(code, 0, "{err}");
-    let token_file = tmp.join("token.jwt");
-    std::fs::write(&token_file, token.trim()).unwrap();
-    (token_file, format!("{}/providers/lab", s.url))
 }
 
 #[test]

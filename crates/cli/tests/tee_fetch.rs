@@ -11,45 +11,9 @@ mod kds_fixture;
 mod pcs_fixture;
 
 mod common;
-use common::{Server, bin, run, run_on, serve_with as serve};
+use common::{Server, bin, node_token, run, serve_with as serve};
 
 use serde_json::Value;
-
-/// A token the node signs, for provider "lab" (see tee_cli.rs).
-fn node_token(s: &Server, tmp: &std::path::Path) -> (std::path::PathBuf, String) {
-    let demo = tmp.join("demo");
-    let (code, _, err) = run(bin().args(["sample", "sgx", "--out"]).arg(&demo));
-    assert_eq!(code, 0, "{err}");
-    for args in [
-        vec!["provider", "create", "lab", "--test-root-intel"],
-        vec!["collateral", "import"],
-    ] {
-        let file = if args[0] == "provider" {
-            demo.join("test_root.pem")
-        } else {
-            demo.join("collateral")
-        };
-        let (code, _, err) = run_on(s, bin().args(&args).arg(file));
-        assert_eq!(code, 0, "{err}");
-    }
-    let (code, token, err) = run_on(
-        s,
-        bin()
-            .args([
-                "attest",
-                "SgxEnclave",
-                "--provider",
-                "lab",
-                "--raw",
-                "--evidence",
-            ])
-            .arg(demo.join("quote.bin")),
-    );
-    assert_eq!(code, 0, "{err}");
-    let f = tmp.join("token.jwt");
-    std::fs::write(&f, token.trim()).unwrap();
-    (f, format!("{}/providers/lab", s.url))
-}
 
 /// `token verify --json --require-tee --tee-fetch` with `extra` arguments.
 fn verify_fetch(

@@ -232,5 +232,6 @@ fn tee_requirement(policy: &str, test_root: Option<&str>) -> Result<TeeRequireme
         roots,
         collateral: Default::default(),
         policy: TeePolicy::from_json(&text)?,
+        release: None,
     })
 }

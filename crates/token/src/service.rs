@@ -8,8 +8,9 @@
 //! Order: the token verifies against the issuer's keys ([`crate::rp`]); the
 //! certificate published for the token's `kid` (`x5c[0]`) must carry the very
 //! key that verified the token (the token is verified again with a key set
-//! made from the certificate alone); then [`check_service`]. Sans-I/O except
-//! [`verify_with_issuer_tee`].
+//! made from the certificate alone); then [`check_service`], which also
+//! pins a release statement's measurements when one is given
+//! ([`crate::release`]). Sans-I/O except [`verify_with_issuer_tee`].
 
 use attesta_evidence::signing_cert::{
     self, ServiceCollateral, SigningCert, SigningCertVerified, VerifyLevel,
@@ -125,6 +126,9 @@ pub struct TeeRequirement {
     /// checked.
     pub collateral: ServiceCollateral,
     pub policy: TeePolicy,
+    /// A verified release statement ([`crate::release::verify_statement`])
+    /// whose measurements the service must have, besides `policy`.
+    pub release: Option<crate::release::ReleaseStatement>,
 }
 
 /// The service's evidence, verified and judged.
@@ -155,6 +159,19 @@ pub fn check_service(
     req.policy
         .evaluate(&v.claims.0, v.level)
         .map_err(RpError::TeePolicy)?;
+    if let Some(r) = &req.release {
+        if !r.covers(v.kind) {
+            return Err(RpError::TeePolicy(format!(
+                "the release statement for {} is for {} evidence, the service's is {}",
+                r.release,
+                r.kind.as_str(),
+                v.kind.as_str()
+            )));
+        }
+        r.policy()
+            .evaluate(&v.claims.0, v.level)
+            .map_err(|e| RpError::TeePolicy(format!("release {}: {e}", r.release)))?;
+    }
     Ok(ServiceVerified {
         evidence: v,
         subject: cert.subject,

@@ -67,6 +67,7 @@ fn requirement(tee: &TestTee, policy: &str) -> TeeRequirement {
         ),
         collateral: ServiceCollateral::dcap(Some(&tee.0.collateral)),
         policy: TeePolicy::from_json(policy.as_bytes()).unwrap(),
+        release: None,
     }
 }
 
@@ -249,6 +250,7 @@ fn snp_service_pins_its_measurement_and_honours_the_crl() {
             ..Default::default()
         },
         policy: TeePolicy::from_json(policy.as_bytes()).unwrap(),
+        release: None,
     };
     let pin = |m: &str| {
         format!(
@@ -312,4 +314,47 @@ fn snp_service_pins_its_measurement_and_honours_the_crl() {
     )
     .unwrap_err();
     assert_eq!(err.code(), "VcekRevoked");
+}
+
+/// A release statement pins its measurements like a policy requiring them:
+/// the statement of the service's MRENCLAVE passes, another's fails, and a
+/// statement for another kind of evidence fails.
+#[test]
+fn a_release_statement_pins_the_service_measurement() {
+    use attesta_token::release::ReleaseStatement;
+    let (key, tee, now) = setup();
+    let t = token(&key, now);
+    let jwks = Jwks {
+        keys: vec![key.jwk()],
+    };
+    let v = verify_with_jwks(&t, &jwks, ISSUER, now, 60).unwrap();
+    let with = |kind: EvidenceKind, name: &str, value: String| {
+        let mut req = requirement(&tee, "{}");
+        let pins = [(name.to_string(), value)].into_iter().collect();
+        req.release = Some(ReleaseStatement::new("0.4.0", kind, pins, now).unwrap());
+        verify_service_of(&t, &jwks, &v, ISSUER, now, 60, &req)
+    };
+    let s = with(
+        EvidenceKind::SgxQuote,
+        "x-ms-sgx-mrenclave",
+        "42".repeat(32),
+    )
+    .unwrap();
+    assert_eq!(s.evidence.kind, EvidenceKind::SgxQuote);
+    let err = with(
+        EvidenceKind::SgxQuote,
+        "x-ms-sgx-mrenclave",
+        "43".repeat(32),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "TeePolicyNotSatisfied");
+    assert!(err.to_string().contains("release 0.4.0"), "{err}");
+    let err = with(
+        EvidenceKind::SnpReport,
+        "x-ms-sevsnpvm-launchmeasurement",
+        "42".repeat(48),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "TeePolicyNotSatisfied");
+    assert!(err.to_string().contains("snp-report"), "{err}");
 }

@@ -80,6 +80,15 @@ pub struct VerifyArgs {
     /// --tee-pcs-url and --tee-kds-url (a private PCCS or mirror).
     #[arg(long, value_name = "PEM")]
     pub tee_fetch_ca: Option<PathBuf>,
+    /// A signed release statement (`attesta release statement`): the
+    /// service must have its measurements, as a policy requiring them would
+    /// say (implies --require-tee; needs --tee-statement-cert).
+    #[arg(long, value_name = "FILE", requires = "tee_statement_cert")]
+    pub tee_statement: Option<PathBuf>,
+    /// PEM certificate of the release signer, or of a CA that issued it,
+    /// that --tee-statement must verify with.
+    #[arg(long, value_name = "PEM", requires = "tee_statement")]
+    pub tee_statement_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +178,7 @@ fn tee_requirement(
         roots: trust,
         collateral,
         policy,
+        release: None,
     })
 }
 
@@ -295,6 +305,8 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
                 tee_pcs_url,
                 tee_kds_url,
                 tee_fetch_ca,
+                tee_statement,
+                tee_statement_cert,
             } = *args;
             let token = token_text(&token)?;
             let ca_pem = match &ca {
@@ -307,6 +319,7 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
                 || !tee_trust_root.is_empty()
                 || !tee_trust_root_amd.is_empty()
                 || tee_fetch
+                || tee_statement.is_some()
             {
                 Some(tee_requirement(
                     tee_policy.as_deref(),
@@ -327,27 +340,41 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
                 None
             };
             let now = UnixTime::now().0;
-            let result = match &tee {
-                None => attesta_token::rp::verify_with_issuer(
-                    &token,
-                    &issuer,
-                    ca_pem.as_deref(),
-                    now,
-                    leeway,
-                )
-                .await
-                .map(|v| (v, None)),
-                Some(req) => verify_tee(
-                    &token,
-                    &issuer,
-                    ca_pem.as_deref(),
-                    now,
-                    leeway,
-                    req,
-                    fetch.as_ref(),
-                )
-                .await
-                .map(|(v, s)| (v, Some(s))),
+            // The release statement to pin, checked before anything is fetched.
+            let mut tee = tee;
+            let mut statement_error = None;
+            if let (Some(file), Some(cert), Some(req)) =
+                (&tee_statement, &tee_statement_cert, tee.as_mut())
+            {
+                match crate::commands::release::read_statement(file, cert, now)? {
+                    Ok(s) => req.release = Some(s),
+                    Err(e) => statement_error = Some(RpError::ReleaseStatement(e)),
+                }
+            }
+            let result = match (&tee, statement_error) {
+                (_, Some(e)) => Err(e),
+                (tee, None) => match tee {
+                    None => attesta_token::rp::verify_with_issuer(
+                        &token,
+                        &issuer,
+                        ca_pem.as_deref(),
+                        now,
+                        leeway,
+                    )
+                    .await
+                    .map(|v| (v, None)),
+                    Some(req) => verify_tee(
+                        &token,
+                        &issuer,
+                        ca_pem.as_deref(),
+                        now,
+                        leeway,
+                        req,
+                        fetch.as_ref(),
+                    )
+                    .await
+                    .map(|(v, s)| (v, Some(s))),
+                },
             };
             match result {
                 Ok((v, service)) => {
@@ -427,6 +454,9 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
                             | RpError::ServiceCertificateMissing(_)
                             | RpError::TeePolicy(_) => {
                                 "token signature valid, but the service is not accepted"
+                            }
+                            RpError::ReleaseStatement(_) => {
+                                "the release statement is not accepted (the token was not checked)"
                             }
                             _ => "invalid token",
                         };
