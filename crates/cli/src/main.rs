@@ -82,6 +82,10 @@ enum Command {
     /// Write synthetic evidence with collateral under a test root.
     #[command(subcommand)]
     Sample(commands::sample::SampleCmd),
+    /// Sign and verify the per-release statement of the service's own
+    /// measurements that relying parties pin.
+    #[command(subcommand)]
+    Release(commands::release::ReleaseCmd),
     /// Print a shell completion script (e.g. `attesta completions bash > /etc/bash_completion.d/attesta`).
     Completions {
         /// The shell to complete for.
@@ -108,6 +112,7 @@ async fn main() -> ExitCode {
         Command::Verify(cmd) => commands::verify::run_verify(cmd),
         Command::Inspect(cmd) => commands::verify::run_inspect(cmd),
         Command::Sample(cmd) => commands::sample::run(cmd),
+        Command::Release(cmd) => commands::release::run(cmd),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "attesta", &mut script);

@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Server, bin, run, run_on, serve_with as serve};
+use common::{Server, bin, node_token, run, run_on, serve_with as serve};
 
 /// The certificates (DER) a provider's `/certs` publishes.
 fn certs(s: &Server, issuer: &str) -> Vec<Vec<u8>> {
@@ -79,41 +79,7 @@ fn node_token_passes_require_tee_with_its_measurement_and_fails_with_another() {
     let tee_collateral = s.data.join("tee-test/collateral");
     assert!(tee_root.exists() && tee_collateral.join("tcb_info.json").exists());
 
-    // A token from provider "lab" for a sample enclave.
-    let demo = tmp.path().join("demo");
-    let (code, _, err) = run(bin().args(["sample", "sgx", "--out"]).arg(&demo));
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = run_on(
-        &s,
-        bin()
-            .args(["provider", "create", "lab", "--test-root-intel"])
-            .arg(demo.join("test_root.pem")),
-    );
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = run_on(
-        &s,
-        bin()
-            .args(["collateral", "import"])
-            .arg(demo.join("collateral")),
-    );
-    assert_eq!(code, 0, "{err}");
-    let (code, token, err) = run_on(
-        &s,
-        bin()
-            .args([
-                "attest",
-                "SgxEnclave",
-                "--provider",
-                "lab",
-                "--raw",
-                "--evidence",
-            ])
-            .arg(demo.join("quote.bin")),
-    );
-    assert_eq!(code, 0, "{err}");
-    let token_file = tmp.path().join("token.jwt");
-    std::fs::write(&token_file, token.trim()).unwrap();
-    let issuer = format!("{}/providers/lab", s.url);
+    let (token_file, issuer) = node_token(&s, tmp.path());
     let mrenclave = hex::encode(attesta_evidence::crypto::sha256(b"attesta test TEE"));
 
     let verify = |policy: Option<&str>, with_root: bool| {
@@ -183,6 +149,14 @@ fn node_token_passes_require_tee_with_its_measurement_and_fails_with_another() {
     assert_eq!(v["evidence"][0]["oid"], signing_cert::OID_ATTESTA_EVIDENCE);
     assert_eq!(v["evidence"][0]["key_binding"], "valid");
     assert_eq!(v["evidence"][1]["key_binding"], "valid");
+    // Attesta's extension says where the quote's collateral is.
+    let (_, fmspc) = attesta_collateral::fmspc_of(
+        &attesta_testkit::read_bundle(&s.data.join("tee-test/collateral")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v["evidence"][0]["collateral"]["fmspc"], fmspc);
+    assert_eq!(v["evidence"][0]["collateral"]["tee"], "sgx");
+    assert_eq!(v["evidence"][1]["collateral"], Value::Null);
 
     // The node's evidence copied into a certificate for another key.
     let roots = TrustRoots::empty().with_configured(
@@ -233,4 +207,91 @@ fn node_token_passes_require_tee_with_its_measurement_and_fails_with_another() {
         let v = signing_cert::verify(&c, Some(&collateral), &roots, UnixTime::now()).unwrap();
         assert_eq!(v.level, signing_cert::VerifyLevel::Full);
     }
+}
+
+/// `attesta token verify --require-tee` with the node's SEV-SNP test
+/// evidence: the chain to the test ARK, the report's signature and, with
+/// the ARK's CRL, revocation; the policy over MAA's SNP claim names.
+#[test]
+fn snp_node_token_passes_with_its_measurement_and_crl_and_fails_when_revoked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = serve(
+        &tmp.path().join("data"),
+        &[("ATTESTA_TEE_EVIDENCE", "test-snp")],
+    );
+    let tee = s.data.join("tee-test");
+    let (token_file, issuer) = node_token(&s, tmp.path());
+    let measurement = hex::encode(attesta_evidence::crypto::sha384(b"attesta test TEE"));
+
+    let verify = |policy: &str, collateral: Option<&str>| {
+        let f = tmp.path().join("snp-policy.json");
+        std::fs::write(&f, policy).unwrap();
+        let mut c = bin();
+        c.args(["token", "verify", &format!("@{}", token_file.display())])
+            .args(["--issuer", &issuer, "--ca"])
+            .arg(s.data.join("tls/cert.pem"))
+            .args(["--json", "--require-tee", "--tee-trust-root-amd"])
+            .arg(tee.join("root.pem"))
+            .arg("--tee-policy")
+            .arg(&f);
+        if let Some(dir) = collateral {
+            c.arg("--tee-collateral").arg(tee.join(dir));
+        }
+        let (code, out, err) = run(&mut c);
+        (
+            code,
+            serde_json::from_str::<Value>(&out).unwrap_or(Value::Null),
+            err,
+        )
+    };
+    let pin = |m: &str, level: &str| {
+        format!(
+            r#"{{"require":{{"x-ms-sevsnpvm-launchmeasurement":"{m}","x-ms-sevsnpvm-is-debuggable":false}},"minimum":{{"x-ms-sevsnpvm-snpfw-svn":1}},"level":"{level}"}}"#
+        )
+    };
+    let (code, v, err) = verify(&pin(&measurement, "full"), Some("collateral"));
+    assert_eq!(code, 0, "{v} {err}");
+    assert_eq!(v["service"]["evidence_kind"], "snp-report");
+    assert_eq!(v["service"]["level"], "full");
+    assert_eq!(v["service"]["test_root"], true);
+    assert_eq!(
+        v["service"]["claims"]["x-ms-sevsnpvm-launchmeasurement"],
+        measurement
+    );
+    assert_eq!(v["service"]["claims"]["x-attesta-snp-signing-key"], "vcek");
+
+    // Another measurement.
+    let (code, v, _) = verify(&pin(&"ab".repeat(48), "full"), Some("collateral"));
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["code"], "TeePolicyNotSatisfied");
+    // Without the CRL: the signatures verify, "full" is not met.
+    let (code, v, _) = verify(&pin(&measurement, "signatures"), None);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["service"]["level"], "signatures");
+    let (code, v, _) = verify(&pin(&measurement, "full"), None);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["code"], "TeePolicyNotSatisfied");
+    // The ARK's CRL revokes the node's VCEK.
+    let (code, v, _) = verify(&pin(&measurement, "signatures"), Some("revoked"));
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["code"], "VcekRevoked");
+
+    // The certificate carries Attesta's extension and MAA's SNP one;
+    // `verify signing-cert` with the CRL checks it fully.
+    let der = certs(&s, &issuer).remove(0);
+    let cert = SigningCert::parse(&der).unwrap();
+    let sources: Vec<EvidenceSource> = cert.evidence.iter().map(|e| e.source).collect();
+    assert_eq!(sources, [EvidenceSource::Attesta, EvidenceSource::MaaSnp]);
+    let f = tmp.path().join("node.der");
+    std::fs::write(&f, &der).unwrap();
+    let (code, out, err) = run(bin()
+        .args(["verify", "signing-cert"])
+        .arg(&f)
+        .arg("--trust-root-amd")
+        .arg(tee.join("root.pem"))
+        .arg("--collateral")
+        .arg(tee.join("collateral")));
+    assert_eq!(code, 0, "{out} {err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["claims"]["x-attesta-service-evidence-level"], "full");
 }

@@ -168,6 +168,14 @@ pub enum CollateralError {
         dir.display()
     )]
     NoSnpEndorsements { dir: PathBuf },
+
+    /// A service's evidence (in a token-signing certificate) says too
+    /// little to fetch its collateral.
+    #[error(
+        "the service's evidence names no {what} and none can be read from it, so its collateral \
+         cannot be fetched; give the collateral with --tee-collateral DIR instead"
+    )]
+    CollateralReferenceMissing { what: String },
 }
 
 impl CollateralError {
@@ -195,6 +203,7 @@ impl CollateralError {
             Self::InvalidSnpRequest { .. } => "InvalidSnpRequest",
             Self::SnpEndorsementMissing { .. } => "SnpEndorsementMissing",
             Self::NoSnpEndorsements { .. } => "NoSnpEndorsements",
+            Self::CollateralReferenceMissing { .. } => "CollateralReferenceMissing",
         }
     }
 

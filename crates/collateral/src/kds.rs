@@ -59,6 +59,43 @@ impl KdsClock for TokioClock {
     }
 }
 
+/// The KDS URL of the VCEK for a chip at a TCB under `base`.
+pub fn vcek_url(
+    base: &str,
+    product: SnpProduct,
+    chip_id: &[u8; 64],
+    tcb: SnpTcb,
+) -> Result<String, CollateralError> {
+    let (hwid, tcb) = vcek_identity(product, chip_id, tcb)?;
+    let fmc = tcb.fmc.map(|f| format!("fmcSPL={f}&")).unwrap_or_default();
+    Ok(format!(
+        "{}/vcek/v1/{product}/{hwid}?{fmc}blSPL={}&teeSPL={}&snpSPL={}&ucodeSPL={}",
+        base.trim_end_matches('/'),
+        tcb.bootloader,
+        tcb.tee,
+        tcb.snp,
+        tcb.microcode
+    ))
+}
+
+/// The KDS URL of a product's intermediate (ASK or ASVK) and ARK under `base`.
+pub fn cert_chain_url(base: &str, product: SnpProduct, kind: SnpKeyKind) -> String {
+    format!(
+        "{}/{}/v1/{product}/cert_chain",
+        base.trim_end_matches('/'),
+        kind.as_str()
+    )
+}
+
+/// The KDS URL of a product's ARK-signed CRL (VCEK or VLEK hierarchy) under `base`.
+pub fn crl_url(base: &str, product: SnpProduct, kind: SnpKeyKind) -> String {
+    format!(
+        "{}/{}/v1/{product}/crl",
+        base.trim_end_matches('/'),
+        kind.as_str()
+    )
+}
+
 /// How to reach the KDS and how gently to treat it.
 #[derive(Debug, Clone)]
 pub struct KdsClientOptions {
@@ -254,12 +291,7 @@ impl KdsClient {
         chip_id: &[u8; 64],
         tcb: SnpTcb,
     ) -> Result<String, CollateralError> {
-        let (hwid, tcb) = vcek_identity(product, chip_id, tcb)?;
-        let fmc = tcb.fmc.map(|f| format!("fmcSPL={f}&")).unwrap_or_default();
-        Ok(format!(
-            "{}/vcek/v1/{product}/{hwid}?{fmc}blSPL={}&teeSPL={}&snpSPL={}&ucodeSPL={}",
-            self.base, tcb.bootloader, tcb.tee, tcb.snp, tcb.microcode
-        ))
+        vcek_url(&self.base, product, chip_id, tcb)
     }
 
     /// The VCEK (DER) for a chip at a TCB, checked to name that chip and TCB.
@@ -281,7 +313,7 @@ impl KdsClient {
         product: SnpProduct,
         kind: SnpKeyKind,
     ) -> Result<SnpCertChain, CollateralError> {
-        let url = format!("{}/{}/v1/{product}/cert_chain", self.base, kind.as_str());
+        let url = cert_chain_url(&self.base, product, kind);
         let pem = self.get(&url).await?;
         SnpCertChain::from_pem(product, kind, &pem)
     }
@@ -293,7 +325,7 @@ impl KdsClient {
         product: SnpProduct,
         kind: SnpKeyKind,
     ) -> Result<(Vec<u8>, i64), CollateralError> {
-        let url = format!("{}/{}/v1/{product}/crl", self.base, kind.as_str());
+        let url = crl_url(&self.base, product, kind);
         let der = self.get(&url).await?;
         let next = crl_next_update(&format!("{product} CRL"), &der, product)?;
         Ok((der, next))

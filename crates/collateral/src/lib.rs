@@ -60,6 +60,12 @@
 //!   single-flight per key; the same [`CollateralCache`] as DCAP.
 //! - [`import_snp_dir`] / [`read_snp_dir`] — offline VCEK/VLEK/ASK/ASVK/ARK
 //!   files, filed by the AMD extensions and names they carry.
+//!
+//! ## A service's own evidence
+//!
+//! [`collateral_refs`] (what a node writes into its signing certificates)
+//! and [`fetch_service_collateral`] (what a relying party fetches for them):
+//! see `service_evidence`.
 
 mod bundle;
 mod cache;
@@ -69,6 +75,7 @@ mod kds;
 mod parts;
 mod pcs;
 mod service;
+mod service_evidence;
 mod snp_certs;
 mod snp_import;
 mod snp_service;
@@ -79,15 +86,22 @@ pub use bundle::{BUNDLE_FILES, Source, deserialize, export_dir, import_dir, seri
 pub use cache::{CollateralCache, MemoryCache};
 pub use catalog::{describe, entry_id, key_of_id};
 pub use error::CollateralError;
-pub use kds::{AMD_KDS_BASE_URL, KdsClient, KdsClientOptions, KdsClock, TokioClock};
+pub use kds::{
+    AMD_KDS_BASE_URL, KdsClient, KdsClientOptions, KdsClock, TokioClock, cert_chain_url, crl_url,
+    vcek_url,
+};
 pub use parts::{
     ChainRoot, PckCa, cache_key, check_matches, fmspc_of, intel_root_fingerprint, next_update_of,
     normalize_fmspc, pck_ca_of, root_of, version_of,
 };
-pub use pcs::{INTEL_PCS_BASE_URL, PcsClient, PcsClientOptions, TcbUpdate};
+pub use pcs::{
+    INTEL_PCS_BASE_URL, PcsClient, PcsClientOptions, TcbUpdate, pck_crl_url, qe_identity_url,
+    tcb_info_url,
+};
 pub use service::{
     CollateralCounts, CollateralOptions, CollateralService, Fetched, Imported, store_bundle,
 };
+pub use service_evidence::{collateral_refs, fetch_service_collateral};
 pub use snp_certs::{
     SnpCertChain, SnpEndorsementFacts, SnpKeyKind, SnpProduct, SnpTcb, endorsement_facts,
 };

@@ -32,6 +32,35 @@ pub const INTEL_PCS_BASE_URL: &str = "https://api.trustedservices.intel.com";
 // KiB); a cap keeps a misbehaving service from filling memory.
 const MAX_BODY: usize = 4 << 20;
 
+/// The PCS v4 URL of the TCB info for an FMSPC under `base` (no `update`
+/// parameter).
+pub fn tcb_info_url(base: &str, tee: DcapTee, fmspc: &str) -> Result<String, CollateralError> {
+    let fmspc = normalize_fmspc(fmspc)?;
+    Ok(format!(
+        "{}/{}/certification/v4/tcb?fmspc={fmspc}",
+        base.trim_end_matches('/'),
+        tee_str(tee)
+    ))
+}
+
+/// The PCS v4 URL of the QE identity (TDX: TD QE identity) under `base`.
+pub fn qe_identity_url(base: &str, tee: DcapTee) -> String {
+    format!(
+        "{}/{}/certification/v4/qe/identity",
+        base.trim_end_matches('/'),
+        tee_str(tee)
+    )
+}
+
+/// The PCS v4 URL of a PCK CA's CRL (DER) under `base`.
+pub fn pck_crl_url(base: &str, ca: PckCa) -> String {
+    format!(
+        "{}/sgx/certification/v4/pckcrl?ca={}&encoding=der",
+        base.trim_end_matches('/'),
+        ca.as_str()
+    )
+}
+
 /// How to reach the collateral service.
 #[derive(Debug, Clone)]
 pub struct PcsClientOptions {
@@ -213,11 +242,9 @@ impl PcsClient {
         tee: DcapTee,
         fmspc: &str,
     ) -> Result<(String, String), CollateralError> {
-        let fmspc = normalize_fmspc(fmspc)?;
         let url = format!(
-            "{}/{}/certification/v4/tcb?fmspc={fmspc}{}",
-            self.base,
-            tee_str(tee),
+            "{}{}",
+            tcb_info_url(&self.base, tee, fmspc)?,
             self.update_param('&')
         );
         self.get_signed_json(
@@ -234,9 +261,8 @@ impl PcsClient {
         tee: DcapTee,
     ) -> Result<(String, String), CollateralError> {
         let url = format!(
-            "{}/{}/certification/v4/qe/identity{}",
-            self.base,
-            tee_str(tee),
+            "{}{}",
+            qe_identity_url(&self.base, tee),
             self.update_param('?')
         );
         self.get_signed_json(
@@ -252,11 +278,7 @@ impl PcsClient {
 
     /// PCK CRL (DER) of one PCK CA and its issuer chain.
     pub async fn fetch_pck_crl(&self, ca: PckCa) -> Result<(Vec<u8>, String), CollateralError> {
-        let url = format!(
-            "{}/sgx/certification/v4/pckcrl?ca={}&encoding=der",
-            self.base,
-            ca.as_str()
-        );
+        let url = pck_crl_url(&self.base, ca);
         let (hdrs, body) = self.get(&url).await?;
         let chain = issuer_chain(&hdrs, &url, "PCK CRL", &["SGX-PCK-CRL-Issuer-Chain"])?;
         Ok((crl_to_der("PCK CRL", &body)?, chain))

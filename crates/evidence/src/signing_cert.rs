@@ -40,9 +40,21 @@
 //! collateral, the full DCAP verification ([`crate::sgx`]), whose claims
 //! become the service's claims. TDX TD quotes the same way ([`crate::tdx`]).
 //! SEV-SNP reports with their VCEK and ASK (PEM, MAA's `VcekCertChain` or
-//! Attesta's `certs`): the chain to a trusted AMD ARK and the report's
-//! signature (no CRL); without certificates only the binding is checked
+//! Attesta's `certs`; or DER from [`ServiceCollateral::snp_certificates`]):
+//! the chain to a trusted AMD ARK, the report's signature, its reported TCB
+//! against the VCEK's and its chip id; with an AMD CRL
+//! ([`ServiceCollateral::amd_crls`]) also revocation, which makes the check
+//! [`VerifyLevel::Full`]. Without certificates only the binding is checked
 //! ([`VerifyLevel::BindingOnly`], which no relying-party policy accepts).
+//!
+//! ## Collateral references
+//!
+//! Attesta's extension (version 2) may say where the evidence's collateral
+//! is ([`CollateralRefs`]): FMSPC and PCK CA for DCAP quotes, product and
+//! signing key for SEV-SNP reports, with the vendor's URLs. Fetching stays
+//! outside this crate (the collateral crate's PCS and KDS clients);
+//! [`collateral_ids`] reads the identifiers from the evidence itself.
+//! Version 1 (no references) is still read; other versions are refused.
 //!
 //! Everything is sans-I/O: the caller passes the certificate bytes,
 //! collateral, roots and the time.
@@ -107,11 +119,16 @@ impl EvidenceKind {
     }
 }
 
+/// The version [`AttestaEvidence::new`] writes. Version 1 (2025) had no
+/// `collateral` member; version 2 adds it. Readers accept both and refuse
+/// any other.
+pub const ATTESTA_EVIDENCE_VERSION: u32 = 2;
+
 /// The value of Attesta's extension ([`OID_ATTESTA_EVIDENCE`]): compact JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttestaEvidence {
-    /// Format version, 1.
+    /// Format version: 1 or 2 ([`ATTESTA_EVIDENCE_VERSION`]).
     pub version: u32,
     /// The evidence kind.
     pub kind: EvidenceKind,
@@ -126,21 +143,72 @@ pub struct AttestaEvidence {
     /// the VCEK (or VLEK), then the ASK (or ASVK), optionally the ARK, as PEM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certs: Option<String>,
+    /// Version 2: what a relying party needs to fetch the evidence's
+    /// collateral ([`CollateralRefs`]); optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collateral: Option<CollateralRefs>,
 }
 
-/// The one binding rule in use, named in [`AttestaEvidence::binding`].
+/// Where the collateral of a node's evidence is: identifiers a relying
+/// party fetches it by (the collateral crate's PCS and KDS clients take
+/// them), and the vendor's URLs for them. Hints, not trust: whatever is
+/// fetched is verified against the vendor roots, so a wrong reference
+/// only makes verification fail. Members depend on the kind: `tee`,
+/// `fmspc`, `ca` and the three PCS URLs for SGX and TDX quotes; `product`,
+/// `signing_key` and the KDS URLs for SEV-SNP reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollateralRefs {
+    /// DCAP: `sgx` or `tdx` (which PCS API family serves the TCB info and QE identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tee: Option<String>,
+    /// DCAP: the platform's FMSPC, 12 upper-case hex digits (from the PCK certificate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fmspc: Option<String>,
+    /// DCAP: the PCK CA, `processor` or `platform` (names the PCK CRL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    /// DCAP: TCB info at Intel's PCS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcb_info_url: Option<String>,
+    /// DCAP: QE (TDX: TD QE) identity at Intel's PCS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qe_identity_url: Option<String>,
+    /// DCAP: the PCK CRL at Intel's PCS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pck_crl_url: Option<String>,
+    /// SEV-SNP: the product, `Milan`, `Genoa` or `Turin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// SEV-SNP: the key that signed the report, `vcek` or `vlek`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
+    /// SEV-SNP: the VCEK for the report's chip and reported TCB at AMD's KDS (VCEK only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcek_url: Option<String>,
+    /// SEV-SNP: the ASK (ASVK) and ARK at AMD's KDS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_chain_url: Option<String>,
+    /// SEV-SNP: the product's ARK-signed CRL at AMD's KDS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl_url: Option<String>,
+}
+
+/// The binding rule in use, named in [`AttestaEvidence::binding`].
 pub const BINDING_RULE: &str = "sha256(spki-pem || 0x00)";
 
 impl AttestaEvidence {
-    /// The extension value for `evidence` of `kind`.
+    /// The extension value for `evidence` of `kind` (version
+    /// [`ATTESTA_EVIDENCE_VERSION`], no certificates, no references).
     pub fn new(kind: EvidenceKind, evidence: &[u8], source: Option<&str>) -> Self {
         Self {
-            version: 1,
+            version: ATTESTA_EVIDENCE_VERSION,
             kind,
             evidence: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(evidence),
             binding: BINDING_RULE.into(),
             source: source.map(str::to_string),
             certs: None,
+            collateral: None,
         }
     }
 
@@ -149,6 +217,82 @@ impl AttestaEvidence {
         let json = serde_json::to_vec(self).unwrap_or_default();
         der_wrap(0x0c, &json)
     }
+}
+
+/// The identifiers of [`CollateralRefs`] that the evidence itself gives
+/// (no URLs: those are the fetching side's, see the collateral crate): for
+/// SGX quotes, OE reports and TD quotes the FMSPC and PCK CA of the quote's
+/// PCK certificate; for SEV-SNP reports the product (from the VCEK/VLEK in
+/// `certs_pem` when given, else the report's CPUID, v3+) and the signing
+/// key. A piece that cannot be read is left out.
+pub fn collateral_ids(
+    kind: EvidenceKind,
+    evidence: &[u8],
+    certs_pem: Option<&[u8]>,
+) -> CollateralRefs {
+    let mut r = CollateralRefs::default();
+    let pck_chain = match kind {
+        EvidenceKind::SgxQuote => Quote::parse(evidence)
+            .ok()
+            .map(|q| q.pck_chain_pem.to_vec()),
+        EvidenceKind::OeReport => OeReport::parse(evidence)
+            .ok()
+            .map(|o| o.quote.pck_chain_pem.to_vec()),
+        EvidenceKind::TdxQuote => crate::tdx::TdQuote::parse(evidence)
+            .ok()
+            .map(|q| q.pck_chain_pem.to_vec()),
+        EvidenceKind::SnpReport => None,
+    };
+    if let Some(chain) = pck_chain {
+        r.tee = Some(
+            if kind == EvidenceKind::TdxQuote {
+                "tdx"
+            } else {
+                "sgx"
+            }
+            .into(),
+        );
+        let leaf = sgx::pki::pem_certificates(&chain)
+            .ok()
+            .and_then(|c| c.into_iter().next());
+        if let Some(leaf) = leaf
+            && let Ok(cert) = sgx::pki::parse_cert(&leaf)
+        {
+            if let Ok(ext) = sgx::pki::pck_extension(&cert) {
+                r.fmspc = Some(hex::encode_upper(ext.fmspc));
+            }
+            let cn = cert
+                .issuer()
+                .iter_common_name()
+                .next()
+                .and_then(|c| c.as_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            if cn.ends_with("SGX PCK Processor CA") {
+                r.ca = Some("processor".into());
+            } else if cn.ends_with("SGX PCK Platform CA") {
+                r.ca = Some("platform".into());
+            }
+        }
+    }
+    if kind == EvidenceKind::SnpReport
+        && let Ok(report) = crate::snp::parse_report(evidence)
+    {
+        if report.signing_key != crate::snp::SigningKey::None {
+            r.signing_key = Some(report.signing_key.as_str().into());
+        }
+        let from_cert = certs_pem
+            .and_then(|pem| sgx::pki::pem_certificates(pem).ok())
+            .and_then(|c| c.into_iter().next())
+            .and_then(|der| {
+                let cert = sgx::pki::parse_cert(&der).ok()?;
+                crate::snp::vek_facts(&cert).ok().map(|f| f.generation)
+            });
+        r.product = from_cert
+            .or_else(|| report.cpuid_generation())
+            .map(|g| g.as_str().to_string());
+    }
+    r
 }
 
 /// The value of MAA's SGX extension (`1.2.840.113556.10.1.1`) for `quote`:
@@ -199,6 +343,8 @@ pub struct CertEvidence {
     pub certs: Option<Vec<u8>>,
     /// Attesta's `source` member, when present.
     pub origin: Option<String>,
+    /// Attesta's `collateral` member (version 2), when present.
+    pub refs: Option<CollateralRefs>,
 }
 
 impl CertEvidence {
@@ -288,6 +434,7 @@ impl SigningCert {
                     bytes: octets(ext.value).to_vec(),
                     certs: None,
                     origin: None,
+                    refs: None,
                 }),
                 OID_MAA_OE_REPORT => evidence.push(CertEvidence {
                     source: EvidenceSource::MaaOeReport,
@@ -295,6 +442,7 @@ impl SigningCert {
                     bytes: octets(ext.value).to_vec(),
                     certs: None,
                     origin: None,
+                    refs: None,
                 }),
                 OID_MAA_SNP_EVIDENCE => evidence.push(parse_maa_snp(ext.value)?),
                 OID_MAA_TEE_KIND => {
@@ -576,12 +724,64 @@ impl ErrorCode for SigningCertError {
     }
 }
 
+/// Collateral for the full check of a certificate's evidence, whatever its
+/// kind: the relying party passes what it has (`attesta token verify
+/// --tee-collateral`, or fetched with `--tee-fetch`); the verifier takes
+/// the part that fits the evidence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceCollateral {
+    /// DCAP collateral of the quote's platform (SGX quotes, OE reports, TD quotes).
+    pub dcap: Option<DcapCollateral>,
+    /// AMD CRLs (SEV-SNP). The one for the report's hierarchy (VCEK or
+    /// VLEK) issued by the ARK the chain ends at is checked; when CRLs are
+    /// given but none is that one, verification fails (`AmdCrlMissing`).
+    pub amd_crls: Vec<AmdCrl>,
+    /// The VCEK (or VLEK) and ASK (or ASVK), DER, for an SEV-SNP report
+    /// whose evidence carries no certificates (fetched from KDS). Evidence
+    /// that carries its own is verified with those.
+    pub snp_certificates: Option<crate::snp::SnpCertificates>,
+}
+
+/// An AMD CRL and the hierarchy it revokes in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmdCrl {
+    /// [`crate::snp::SigningKey::Vcek`] (KDS `/vcek/v1/{product}/crl`) or
+    /// [`crate::snp::SigningKey::Vlek`] (`/vlek/v1/{product}/crl`).
+    pub signing_key: crate::snp::SigningKey,
+    /// The CRL, DER.
+    pub der: Vec<u8>,
+}
+
+impl ServiceCollateral {
+    /// Only DCAP collateral (or none).
+    pub fn dcap(collateral: Option<&DcapCollateral>) -> Self {
+        Self {
+            dcap: collateral.cloned(),
+            ..Self::default()
+        }
+    }
+}
+
 /// Verify a signing certificate's evidence at `at`: validity, self-signature,
-/// key binding, then the evidence itself — fully with `collateral`, its
-/// signatures and chain without (see the module doc).
+/// key binding, then the evidence itself — fully with DCAP `collateral`, its
+/// signatures and chain without (see the module doc). [`verify_with`] takes
+/// collateral of every kind.
 pub fn verify(
     cert: &SigningCert,
     collateral: Option<&DcapCollateral>,
+    roots: &TrustRoots,
+    at: UnixTime,
+) -> Result<SigningCertVerified, SigningCertError> {
+    verify_with(cert, &ServiceCollateral::dcap(collateral), roots, at)
+}
+
+/// [`verify`] with collateral for any evidence kind: DCAP collateral makes
+/// an SGX or TDX check full (CRLs, TCB status); an AMD CRL for the report's
+/// hierarchy makes an SEV-SNP check full (revocation of the VCEK/VLEK and
+/// ASK/ASVK).
+pub fn verify_with(
+    cert: &SigningCert,
+    collateral: &ServiceCollateral,
     roots: &TrustRoots,
     at: UnixTime,
 ) -> Result<SigningCertVerified, SigningCertError> {
@@ -600,56 +800,15 @@ pub fn verify(
     let report_data = ev.report_data()?;
     check_key_binding(&report_data, &cert.spki_der)?;
     let binding_digest = cert.binding_digest();
-    if ev.kind == EvidenceKind::TdxQuote {
-        let (level, mut claims, pck_subject, test_root) =
-            verify_tdx(&ev.bytes, collateral, roots, at)?;
-        claims.insert("x-attesta-service-evidence-level", level.as_str());
-        return Ok(SigningCertVerified {
-            source: ev.source,
-            kind: ev.kind,
-            level,
-            self_signature,
-            binding_digest,
-            claims,
-            pck_subject,
-            test_root,
-        });
-    }
-    let Some(quote_bytes) = ev.sgx_quote_bytes() else {
-        if ev.kind == EvidenceKind::SnpReport {
-            let (level, mut claims, test_root) = verify_snp(ev, roots, at)?;
-            claims.insert("x-attesta-service-evidence-level", level.as_str());
-            return Ok(SigningCertVerified {
-                source: ev.source,
-                kind: ev.kind,
-                level,
-                self_signature,
-                binding_digest,
-                claims,
-                pck_subject: None,
-                test_root,
-            });
-        }
-        return Err(SigningCertError::UnsupportedKind(ev.kind.as_str()));
-    };
-    let quote = sgx::parse_quote(quote_bytes).map_err(SigningCertError::Sgx)?;
-    let (level, mut claims, pck_subject, test_root) = match collateral {
-        Some(c) => {
-            let vc =
-                sgx::VerifiedCollateral::verify(c, roots, at).map_err(SigningCertError::Sgx)?;
-            let sv = sgx::verify_quote(&quote, &vc, roots, at).map_err(SigningCertError::Sgx)?;
-            let claims = sv.claims();
-            (VerifyLevel::Full, claims, None, sv.test_root)
-        }
-        None => {
-            let (subject, test_root) =
-                check_quote_chain(&quote, roots, at).map_err(SigningCertError::Sgx)?;
-            (
-                VerifyLevel::Signatures,
-                report_claims(&quote),
-                Some(subject),
-                test_root,
-            )
+    let dcap = collateral.dcap.as_ref();
+    let (level, mut claims, pck_subject, test_root) = match ev.kind {
+        EvidenceKind::TdxQuote => verify_tdx(&ev.bytes, dcap, roots, at)?,
+        EvidenceKind::SnpReport => verify_snp(ev, collateral, roots, at)?,
+        EvidenceKind::SgxQuote | EvidenceKind::OeReport => {
+            let quote_bytes = ev
+                .sgx_quote_bytes()
+                .ok_or(SigningCertError::UnsupportedKind(ev.kind.as_str()))?;
+            verify_sgx(quote_bytes, dcap, roots, at)?
         }
     };
     claims.insert("x-attesta-service-evidence-level", level.as_str());
@@ -662,6 +821,35 @@ pub fn verify(
         claims,
         pck_subject,
         test_root,
+    })
+}
+
+/// An SGX quote: with collateral the full DCAP verification; without, the
+/// PCK chain and the quote's signatures, and the claims the report says.
+fn verify_sgx(
+    quote_bytes: &[u8],
+    collateral: Option<&DcapCollateral>,
+    roots: &TrustRoots,
+    at: UnixTime,
+) -> Result<Outcome, SigningCertError> {
+    let quote = sgx::parse_quote(quote_bytes).map_err(SigningCertError::Sgx)?;
+    Ok(match collateral {
+        Some(c) => {
+            let vc =
+                sgx::VerifiedCollateral::verify(c, roots, at).map_err(SigningCertError::Sgx)?;
+            let sv = sgx::verify_quote(&quote, &vc, roots, at).map_err(SigningCertError::Sgx)?;
+            (VerifyLevel::Full, sv.claims(), None, sv.test_root)
+        }
+        None => {
+            let (subject, test_root) =
+                check_quote_chain(&quote, roots, at).map_err(SigningCertError::Sgx)?;
+            (
+                VerifyLevel::Signatures,
+                report_claims(&quote),
+                Some(subject),
+                test_root,
+            )
+        }
     })
 }
 
@@ -716,45 +904,103 @@ fn verify_tdx(
     }
 }
 
-/// An SEV-SNP report: with its VCEK (or VLEK) and ASK (PEM, in the
-/// evidence's `certs` — MAA's `VcekCertChain`), the chain to a trusted ARK
-/// and the report's signature, TCB and chip id ([`crate::snp`]; no CRL:
-/// [`VerifyLevel::Signatures`]). Without certificates, only the binding was
-/// checked ([`VerifyLevel::BindingOnly`]) and the claims are the report's.
+/// An SEV-SNP report: with its VCEK (or VLEK) and ASK — PEM in the
+/// evidence's `certs` (MAA's `VcekCertChain`), else DER in
+/// [`ServiceCollateral::snp_certificates`] — the chain to a trusted ARK,
+/// the report's signature, its reported TCB against the VCEK's and its chip
+/// id ([`crate::snp`]); with an AMD CRL for the report's hierarchy also
+/// revocation ([`VerifyLevel::Full`]), else [`VerifyLevel::Signatures`].
+/// Without certificates, only the binding was checked
+/// ([`VerifyLevel::BindingOnly`]) and the claims are the report's.
 fn verify_snp(
     ev: &CertEvidence,
+    collateral: &ServiceCollateral,
     roots: &TrustRoots,
     at: UnixTime,
-) -> Result<(VerifyLevel, Claims, bool), SigningCertError> {
+) -> Result<Outcome, SigningCertError> {
     let snp_err = |e: crate::snp::SnpError| SigningCertError::Snp(e.code(), e.to_string());
-    let Some(pem) = &ev.certs else {
-        let r = crate::snp::parse_report(&ev.bytes)?;
-        let mut claims = Claims::new();
-        claims.insert("x-ms-attestation-type", "sevsnpvm");
-        claims.insert_hex("x-ms-sevsnpvm-launchmeasurement", &r.measurement);
-        claims.insert_hex("x-ms-sevsnpvm-reportdata", &r.report_data);
-        return Ok((VerifyLevel::BindingOnly, claims, false));
+    let chain_err =
+        |e: String| SigningCertError::Snp("SnpChainInvalid", format!("the VCEK chain: {e}"));
+    let (vek, ask) = match (&ev.certs, &collateral.snp_certificates) {
+        (Some(pem), _) => {
+            let certs = sgx::pki::pem_certificates(pem).map_err(chain_err)?;
+            let [vek, ask, ..] = certs.as_slice() else {
+                return Err(chain_err(
+                    "it needs the VCEK (or VLEK) and the ASK (or ASVK)".into(),
+                ));
+            };
+            (vek.clone(), ask.clone())
+        }
+        (None, Some(c)) => (c.vek_der.clone(), c.ask_der.clone()),
+        (None, None) => {
+            let r = crate::snp::parse_report(&ev.bytes)?;
+            let mut claims = Claims::new();
+            claims.insert("x-ms-attestation-type", "sevsnpvm");
+            claims.insert_hex("x-ms-sevsnpvm-launchmeasurement", &r.measurement);
+            claims.insert_hex("x-ms-sevsnpvm-reportdata", &r.report_data);
+            return Ok((VerifyLevel::BindingOnly, claims, None, false));
+        }
     };
-    let certs = sgx::pki::pem_certificates(pem)
-        .map_err(|e| SigningCertError::Snp("SnpChainInvalid", format!("the VCEK chain: {e}")))?;
-    let [vek, ask, ..] = certs.as_slice() else {
-        return Err(SigningCertError::Snp(
-            "SnpChainInvalid",
-            "the VCEK chain needs the VCEK (or VLEK) and the ASK (or ASVK)".into(),
-        ));
-    };
+    let crl = amd_crl_for(&ev.bytes, &ask, &collateral.amd_crls)?;
     let chain = crate::snp::VerifiedChain::verify(
         &crate::snp::SnpCollateral {
-            vek_der: vek,
-            ask_der: ask,
-            crl_der: None,
+            vek_der: &vek,
+            ask_der: &ask,
+            crl_der: crl,
         },
         roots,
         at,
     )
     .map_err(snp_err)?;
     let v = crate::snp::verify_report(&ev.bytes, &chain, at).map_err(snp_err)?;
-    Ok((VerifyLevel::Signatures, v.claims(), chain.test_root))
+    let level = if chain.crl_window.is_some() {
+        VerifyLevel::Full
+    } else {
+        VerifyLevel::Signatures
+    };
+    Ok((level, v.claims(), None, chain.test_root))
+}
+
+/// The AMD CRL among `crls` for a report's hierarchy: the one for its
+/// signing key (VCEK or VLEK) whose issuer is the ASK's issuer (the ARK),
+/// the most recent when several are. `None` when no CRLs were given at
+/// all; `AmdCrlMissing` when CRLs were given but none fits.
+fn amd_crl_for<'a>(
+    report: &[u8],
+    ask_der: &[u8],
+    crls: &'a [AmdCrl],
+) -> Result<Option<&'a [u8]>, SigningCertError> {
+    if crls.is_empty() {
+        return Ok(None);
+    }
+    let kind = crate::snp::parse_report(report)?.signing_key;
+    let ask = sgx::pki::parse_cert(ask_der)
+        .map_err(|e| SigningCertError::Snp("VcekChainInvalid", format!("ASK/ASVK: {e}")))?;
+    let mut best: Option<(i64, &[u8])> = None;
+    for c in crls.iter().filter(|c| c.signing_key == kind) {
+        let Ok(crl) = sgx::pki::parse_crl(&c.der) else {
+            continue;
+        };
+        if crl.issuer().as_raw() != ask.issuer().as_raw() {
+            continue;
+        }
+        let this_update = crl.last_update().timestamp();
+        if best.is_none_or(|(t, _)| this_update > t) {
+            best = Some((this_update, &c.der));
+        }
+    }
+    match best {
+        Some((_, der)) => Ok(Some(der)),
+        None => {
+            let e = crate::snp::SnpError::CrlMissing(format!(
+                "{} ({}, issued by '{}')",
+                kind.as_str().to_uppercase(),
+                ask.subject(),
+                ask.issuer()
+            ));
+            Err(SigningCertError::Snp(e.code(), e.to_string()))
+        }
+    }
 }
 
 /// MAA's SGX claims that come from the report body alone.
@@ -1045,6 +1291,7 @@ fn parse_maa_snp(value: &[u8]) -> Result<CertEvidence, ParseError> {
         bytes: report,
         certs: b64url_member(&v, "VcekCertChain")?,
         origin: None,
+        refs: None,
     })
 }
 
@@ -1052,11 +1299,21 @@ fn parse_attesta(value: &[u8]) -> Result<CertEvidence, ParseError> {
     let text = der_unwrap(value, 0x0c, "Attesta evidence extension")?;
     let a: AttestaEvidence = serde_json::from_slice(text)
         .map_err(|e| malformed(format!("the Attesta evidence extension is invalid: {e}")))?;
-    if a.version != 1 {
-        return Err(ParseError::Unsupported {
-            what: "Attesta evidence extension version",
-            value: a.version.to_string(),
-        });
+    match a.version {
+        2 => {}
+        // Version 1 had no collateral references.
+        1 if a.collateral.is_none() => {}
+        1 => {
+            return Err(malformed(
+                "version 1 of the Attesta evidence extension has no collateral member".into(),
+            ));
+        }
+        other => {
+            return Err(ParseError::Unsupported {
+                what: "Attesta evidence extension version (1 and 2 are known; update attesta)",
+                value: other.to_string(),
+            });
+        }
     }
     if a.binding != BINDING_RULE {
         return Err(ParseError::Unsupported {
@@ -1071,6 +1328,7 @@ fn parse_attesta(value: &[u8]) -> Result<CertEvidence, ParseError> {
         bytes: b64url_member(&v, "e")?.unwrap_or_default(),
         certs: b64url_member(&v, "c")?,
         origin: a.source,
+        refs: a.collateral,
     })
 }
 

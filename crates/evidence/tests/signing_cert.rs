@@ -345,3 +345,280 @@ fn attesta_extension_with_an_snp_report_verifies_with_its_vcek_chain() {
         "ServiceKeyBindingMismatch"
     );
 }
+
+/// A certificate for `key` with Attesta's extension holding `report` and,
+/// when given, its VCEK chain (PEM).
+fn snp_node_cert(
+    key: &[u8],
+    sample: &attesta_testkit::SnpSample,
+    report: &[u8],
+    chain: Option<&str>,
+) -> SigningCert {
+    use attesta_evidence::signing_cert::AttestaEvidence;
+    use base64::Engine;
+    let mut a = AttestaEvidence::new(EvidenceKind::SnpReport, report, Some("test-snp"));
+    a.certs = chain.map(|c| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(c));
+    SigningCert::parse(&certificate(
+        key,
+        &CertSpec {
+            common_name: "attesta snp node".into(),
+            not_before: sample.at.0 as i64 - 3600,
+            not_after: sample.at.0 as i64 + 3600,
+            extensions: vec![],
+            attesta: Some(a),
+        },
+    ))
+    .unwrap()
+}
+
+fn vcek_chain(sample: &attesta_testkit::SnpSample) -> String {
+    format!(
+        "{}{}",
+        attesta_testkit::snp::pem(&sample.vek_der),
+        attesta_testkit::snp::pem(&sample.ask_der)
+    )
+}
+
+/// SEV-SNP with AMD's CRL: the check is full; the CRL listing the VCEK is
+/// `VcekRevoked`, listing the ASK `AskRevoked`; CRLs given but none for the
+/// report's hierarchy is `AmdCrlMissing`; an expired CRL is `AmdCrlExpired`.
+#[test]
+fn snp_evidence_with_amd_crl_is_verified_fully_and_revocation_is_enforced() {
+    use attesta_evidence::signing_cert::{AmdCrl, ServiceCollateral, key_binding_report_data};
+    use attesta_evidence::snp::SigningKey;
+    let key = new_key();
+    let rd = key_binding_report_data(&spki_der(&key));
+    let sample = attesta_testkit::SnpSample::builder()
+        .report_data(rd)
+        .crl(true)
+        .build();
+    let cert = snp_node_cert(&key, &sample, &sample.report, Some(&vcek_chain(&sample)));
+    let roots = sample.trust_roots();
+    let crl = |der: &[u8], signing_key| ServiceCollateral {
+        amd_crls: vec![AmdCrl {
+            signing_key,
+            der: der.to_vec(),
+        }],
+        ..Default::default()
+    };
+    let clean = sample.crl_der.clone().unwrap();
+    let v = signing_cert::verify_with(&cert, &crl(&clean, SigningKey::Vcek), &roots, sample.at)
+        .unwrap();
+    assert_eq!(v.level, VerifyLevel::Full);
+    assert_eq!(
+        v.claims.get("x-attesta-service-evidence-level").unwrap(),
+        "full"
+    );
+    assert_eq!(
+        v.claims.get("x-ms-sevsnpvm-launchmeasurement").unwrap(),
+        &hex::encode([0x5A; 48])
+    );
+    assert_eq!(v.claims.get("x-ms-sevsnpvm-snpfw-svn").unwrap(), 22);
+    assert_eq!(v.claims.get("x-ms-sevsnpvm-is-debuggable").unwrap(), false);
+    assert_eq!(
+        v.claims.get("x-attesta-snp-reported-tcb").unwrap()["microcode"],
+        213
+    );
+    // Without the CRL: signatures only.
+    let v =
+        signing_cert::verify_with(&cert, &ServiceCollateral::default(), &roots, sample.at).unwrap();
+    assert_eq!(v.level, VerifyLevel::Signatures);
+
+    // The same hierarchy's CRL, now listing the VCEK (the testkit's VCEKs
+    // share one serial) or the ASK.
+    let revoked = attesta_testkit::SnpSample::builder().revoke_vek().build();
+    let err = signing_cert::verify_with(
+        &cert,
+        &crl(revoked.crl_der.as_ref().unwrap(), SigningKey::Vcek),
+        &roots,
+        sample.at,
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "VcekRevoked");
+    let ask_revoked = attesta_testkit::SnpSample::builder().revoke_ask().build();
+    let err = signing_cert::verify_with(
+        &cert,
+        &crl(ask_revoked.crl_der.as_ref().unwrap(), SigningKey::Vcek),
+        &roots,
+        sample.at,
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "AskRevoked");
+    // Only the VLEK hierarchy's CRL: the VCEK's is missing.
+    let err = signing_cert::verify_with(&cert, &crl(&clean, SigningKey::Vlek), &roots, sample.at)
+        .unwrap_err();
+    assert_eq!(err.code(), "AmdCrlMissing");
+    // The CRL past its nextUpdate (30 days after the sample's time).
+    let late = UnixTime(sample.at.0 + 40 * 86_400);
+    let late_cert = {
+        let s2 = attesta_testkit::SnpSample::builder()
+            .report_data(rd)
+            .at(late.0)
+            .build();
+        snp_node_cert(&key, &s2, &s2.report, Some(&vcek_chain(&s2)))
+    };
+    let err = signing_cert::verify_with(&late_cert, &crl(&clean, SigningKey::Vcek), &roots, late)
+        .unwrap_err();
+    assert_eq!(err.code(), "AmdCrlExpired");
+}
+
+/// A report without certificates in the evidence verifies with the VCEK and
+/// ASK the relying party supplies (fetched from KDS); the evidence's own
+/// certificates win when both are there.
+#[test]
+fn snp_evidence_without_certs_verifies_with_supplied_vcek() {
+    use attesta_evidence::signing_cert::{ServiceCollateral, key_binding_report_data};
+    let key = new_key();
+    let sample = attesta_testkit::SnpSample::builder()
+        .report_data(key_binding_report_data(&spki_der(&key)))
+        .build();
+    let bare = snp_node_cert(&key, &sample, &sample.report, None);
+    let roots = sample.trust_roots();
+    let supplied = ServiceCollateral {
+        snp_certificates: Some(sample.certificates()),
+        ..Default::default()
+    };
+    let v = signing_cert::verify_with(&bare, &supplied, &roots, sample.at).unwrap();
+    assert_eq!(v.level, VerifyLevel::Signatures);
+    // Another platform's VCEK does not verify the report.
+    let other = attesta_testkit::SnpSample::builder().build();
+    let wrong = ServiceCollateral {
+        snp_certificates: Some(other.certificates()),
+        ..Default::default()
+    };
+    let err = signing_cert::verify_with(&bare, &wrong, &roots, sample.at).unwrap_err();
+    assert_eq!(err.code(), "ReportSignatureInvalid");
+    // With its own chain, the evidence's certificates are the ones used.
+    let full = snp_node_cert(&key, &sample, &sample.report, Some(&vcek_chain(&sample)));
+    signing_cert::verify_with(&full, &wrong, &roots, sample.at).unwrap();
+}
+
+/// MAA's SEV-SNP extension (`SnpReport` + `VcekCertChain`) with the AMD CRL
+/// verifies fully, like Attesta's.
+#[test]
+fn maa_snp_extension_verifies_with_the_crl() {
+    use attesta_evidence::signing_cert::{
+        AmdCrl, ServiceCollateral, key_binding_report_data, maa_snp_extension_value,
+    };
+    let key = new_key();
+    let sample = attesta_testkit::SnpSample::builder()
+        .report_data(key_binding_report_data(&spki_der(&key)))
+        .crl(true)
+        .build();
+    let chain = format!(
+        "{}{}",
+        vcek_chain(&sample),
+        attesta_testkit::snp::pem(&sample.ark_der)
+    );
+    let der = certificate(
+        &key,
+        &CertSpec {
+            common_name: "maa snp".into(),
+            not_before: sample.at.0 as i64 - 3600,
+            not_after: sample.at.0 as i64 + 3600,
+            extensions: vec![(
+                vec![1, 3, 6, 1, 4, 1, 311, 105, 1000, 1],
+                maa_snp_extension_value(&sample.report, chain.as_bytes()),
+            )],
+            attesta: None,
+        },
+    );
+    let cert = SigningCert::parse(&der).unwrap();
+    assert_eq!(cert.evidence[0].source, EvidenceSource::MaaSnp);
+    let coll = ServiceCollateral {
+        amd_crls: vec![AmdCrl {
+            signing_key: attesta_evidence::snp::SigningKey::Vcek,
+            der: sample.crl_der.clone().unwrap(),
+        }],
+        ..Default::default()
+    };
+    let v = signing_cert::verify_with(&cert, &coll, &sample.trust_roots(), sample.at).unwrap();
+    assert_eq!(v.level, VerifyLevel::Full);
+    assert_eq!(v.source, EvidenceSource::MaaSnp);
+}
+
+/// The extension's JSON versions: 2 with references; 1 without them still
+/// read; 1 with references, and any other version, refused.
+#[test]
+fn attesta_extension_versions() {
+    use attesta_evidence::signing_cert::{
+        ATTESTA_EVIDENCE_VERSION, AttestaEvidence, CollateralRefs, collateral_ids,
+    };
+    let key = new_key();
+    let spki = spki_der(&key);
+    let sample = sgx_sample_binding(&spki);
+    let with = |a: AttestaEvidence| {
+        certificate(
+            &key,
+            &CertSpec {
+                common_name: "n".into(),
+                not_before: sample.at.0 as i64 - 60,
+                not_after: sample.at.0 as i64 + 60,
+                extensions: vec![],
+                attesta: Some(a),
+            },
+        )
+    };
+    let ids = collateral_ids(EvidenceKind::SgxQuote, &sample.quote, None);
+    assert_eq!(ids.tee.as_deref(), Some("sgx"));
+    assert_eq!(ids.fmspc.as_deref().map(str::len), Some(12));
+    assert!(matches!(ids.ca.as_deref(), Some("processor" | "platform")));
+    let mut a = attesta_sgx(&sample.quote);
+    assert_eq!(a.version, ATTESTA_EVIDENCE_VERSION);
+    a.collateral = Some(CollateralRefs {
+        tcb_info_url: Some("https://pcs.example/sgx/certification/v4/tcb?fmspc=X".into()),
+        ..ids.clone()
+    });
+    let cert = SigningCert::parse(&with(a.clone())).unwrap();
+    assert_eq!(cert.evidence[0].refs, a.collateral);
+    signing_cert::verify(&cert, None, &sample.trust_roots(), sample.at).unwrap();
+
+    let mut v1 = attesta_sgx(&sample.quote);
+    v1.version = 1;
+    let cert = SigningCert::parse(&with(v1.clone())).unwrap();
+    assert_eq!(cert.evidence[0].refs, None);
+    signing_cert::verify(&cert, None, &sample.trust_roots(), sample.at).unwrap();
+
+    v1.collateral = Some(ids);
+    let err = SigningCert::parse(&with(v1)).unwrap_err();
+    assert_eq!(err.code(), "EvidenceMalformed", "{err}");
+    for version in [0, 3] {
+        let mut v = attesta_sgx(&sample.quote);
+        v.version = version;
+        let err = SigningCert::parse(&with(v)).unwrap_err();
+        assert!(err.to_string().contains("1 and 2 are known"), "{err}");
+    }
+    // An unknown member (a later version's) is refused, not ignored.
+    let unknown = br#"{"version":2,"kind":"sgx-quote","evidence":"AA","binding":"sha256(spki-pem || 0x00)","collateral":{"tee":"sgx","future":1}}"#;
+    assert!(serde_json::from_slice::<AttestaEvidence>(unknown).is_err());
+}
+
+/// The identifiers read from SEV-SNP evidence: the product from the VCEK
+/// (or the report's CPUID without one) and the signing key.
+#[test]
+fn collateral_ids_of_snp_reports() {
+    use attesta_evidence::signing_cert::collateral_ids;
+    let s = attesta_testkit::SnpSample::builder()
+        .generation(attesta_evidence::snp::Generation::Genoa)
+        .build();
+    let chain = vcek_chain(&s);
+    let ids = collateral_ids(EvidenceKind::SnpReport, &s.report, Some(chain.as_bytes()));
+    assert_eq!(ids.product.as_deref(), Some("Genoa"));
+    assert_eq!(ids.signing_key.as_deref(), Some("vcek"));
+    assert_eq!(ids.fmspc, None);
+    let ids = collateral_ids(EvidenceKind::SnpReport, &s.report, None);
+    assert_eq!(ids.product.as_deref(), Some("Genoa"));
+    // A v2 report has no CPUID: no product without the VCEK.
+    let v2 = attesta_testkit::SnpSample::builder()
+        .version(2)
+        .vlek(true)
+        .build();
+    let ids = collateral_ids(EvidenceKind::SnpReport, &v2.report, None);
+    assert_eq!(ids.product, None);
+    assert_eq!(ids.signing_key.as_deref(), Some("vlek"));
+    // Garbage gives no identifiers, not a panic.
+    assert_eq!(
+        collateral_ids(EvidenceKind::TdxQuote, b"nope", None),
+        Default::default()
+    );
+}

@@ -59,7 +59,7 @@ pub struct Config {
     /// When the audit log's checkpoints are signed (see [`crate::audit`]).
     pub audit: AuditConfig,
     /// Where the node's own TEE evidence for its signing certificates comes
-    /// from: `auto`, `none`, `required`, `configfs-tsm` or `test` (see
+    /// from: `auto`, `none`, `required`, `configfs-tsm`, `test` or `test-snp` (see
     /// [`crate::tee`]).
     pub tee_evidence: String,
     /// The configfs-tsm report directory.

@@ -9,7 +9,10 @@
 //! ([`attesta_evidence::signing_cert::OID_ATTESTA_EVIDENCE`]), plus MAA's
 //! `1.2.840.113556.10.1.1` when the evidence is an SGX quote, and MAA's
 //! `1.3.6.1.4.1.311.105.1000.1` (report and VCEK chain, no UVM endorsement)
-//! for an SEV-SNP report with its chain. No evidence,
+//! for an SEV-SNP report with its chain. Attesta's extension (version 2)
+//! also says where the evidence's collateral is (FMSPC and PCK CA, or SNP
+//! product and signing key, with Intel's PCS and AMD's KDS URLs for them;
+//! `attesta_collateral::collateral_refs`). No evidence,
 //! no key: a source that fails stops the key's creation, so a node
 //! configured for evidence never publishes an unproven key.
 //!
@@ -22,6 +25,7 @@
 //! | `required` | as `auto`, but a node without a TEE refuses to start |
 //! | `configfs-tsm` | configfs-tsm, and refuse to start without it (or when its probe fails) |
 //! | `test` | testkit SGX evidence under a test root made at start (tests, CI) |
+//! | `test-snp` | testkit SEV-SNP evidence (with its VCEK chain) under a test ARK made at start (tests, CI) |
 //!
 //! ## Sources
 //!
@@ -39,6 +43,13 @@
 //!   collateral (bundle layout) are written to `<data_dir>/tee-test/` for
 //!   relying parties in tests. Never trusted unless a relying party passes
 //!   that root explicitly.
+//! * [`TestSnpSource`] — an SEV-SNP report from the testkit, one platform
+//!   (one VCEK) whose report is re-signed for each key, with the VCEK and
+//!   ASK as PEM in `certs` (as configfs-tsm gives them from the host's
+//!   certificate table). Its ARK (`root.pem`), AMD files (`collateral/`:
+//!   `vcek.der`, `ask_ark.pem` and the ARK-signed `crl.der`, current for 30
+//!   days) and a CRL that revokes its VCEK (`revoked/crl.der`, for tests
+//!   of revocation) are written to `<data_dir>/tee-test/`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -61,6 +72,14 @@ pub const DEFAULT_TSM_PATH: &str = "/sys/kernel/config/tsm/report";
 pub fn test_mrenclave() -> [u8; 32] {
     attesta_evidence::crypto::sha256(b"attesta test TEE")
 }
+
+/// MEASUREMENT of the SEV-SNP test source's reports: SHA-384("attesta test TEE").
+pub fn test_snp_measurement() -> [u8; 48] {
+    attesta_evidence::crypto::sha384(b"attesta test TEE")
+}
+
+/// The `tee_evidence` values.
+const MODES: &str = "auto, none, required, configfs-tsm, test, test-snp";
 
 /// Evidence from a source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,8 +135,13 @@ pub fn select(
             s.write_trust_material(&data_dir.join("tee-test"))?;
             Ok(Some(Arc::new(s)))
         }
+        "test-snp" => {
+            let s = TestSnpSource::new(attesta_evidence::UnixTime::now().0);
+            s.write_trust_material(&data_dir.join("tee-test"))?;
+            Ok(Some(Arc::new(s)))
+        }
         other => Err(format!(
-            "tee_evidence = \"{other}\" is not one of auto, none, required, configfs-tsm, test"
+            "tee_evidence = \"{other}\" is not one of {MODES}"
         )),
     }
 }
@@ -125,10 +149,8 @@ pub fn select(
 /// Check a `tee_evidence` value (configuration validation).
 pub fn validate_mode(mode: &str) -> Result<(), String> {
     match mode {
-        "auto" | "none" | "required" | "configfs-tsm" | "test" => Ok(()),
-        other => Err(format!(
-            "tee_evidence = \"{other}\" is not one of auto, none, required, configfs-tsm, test"
-        )),
+        "auto" | "none" | "required" | "configfs-tsm" | "test" | "test-snp" => Ok(()),
+        other => Err(format!("tee_evidence = \"{other}\" is not one of {MODES}")),
     }
 }
 
@@ -142,6 +164,16 @@ impl CertExtensions for TeeExtensions {
         let ev = self.0.evidence(&rd)?;
         let mut a = AttestaEvidence::new(ev.kind, &ev.bytes, Some(self.0.name()));
         a.certs = ev.certs.as_deref().map(attesta_token::encoding::b64url);
+        // Where relying parties find the collateral: the vendors' public
+        // services (this node's own collateral URLs may be internal).
+        let refs = attesta_collateral::collateral_refs(
+            ev.kind,
+            &ev.bytes,
+            ev.certs.as_deref(),
+            attesta_collateral::INTEL_PCS_BASE_URL,
+            attesta_collateral::AMD_KDS_BASE_URL,
+        );
+        a.collateral = (refs != Default::default()).then_some(refs);
         let mut out = vec![(
             ATTESTA_OID_PLACEHOLDER_ARCS.to_vec(),
             a.to_extension_value(),
@@ -382,13 +414,107 @@ impl EvidenceSource for TestSource {
     }
 }
 
+/// Testkit SEV-SNP evidence under a test ARK (see the module doc).
+#[derive(Debug, Clone)]
+pub struct TestSnpSource {
+    sample: attesta_testkit::SnpSample,
+    /// The same hierarchy's CRL with the VCEK's serial on it.
+    revoked_crl: Vec<u8>,
+}
+
+impl TestSnpSource {
+    /// A test platform whose certificates are valid a year around `now`
+    /// and whose CRL is current for 30 days.
+    pub fn new(now: u64) -> Self {
+        let sample = attesta_testkit::SnpSample::builder()
+            .at(now)
+            .measurement(test_snp_measurement())
+            .crl(true)
+            .build();
+        // The testkit gives every VCEK of a hierarchy the same serial, so
+        // this CRL revokes the VCEK above.
+        let revoked_crl = attesta_testkit::SnpSample::builder()
+            .at(now)
+            .revoke_vek()
+            .build()
+            .crl_der
+            .unwrap_or_default();
+        Self {
+            sample,
+            revoked_crl,
+        }
+    }
+
+    /// The test ARK, DER.
+    pub fn ark_der(&self) -> &[u8] {
+        &self.sample.ark_der
+    }
+
+    /// The VCEK and ASK as the evidence carries them (PEM).
+    pub fn chain_pem(&self) -> String {
+        format!(
+            "{}{}",
+            attesta_testkit::snp::pem(&self.sample.vek_der),
+            attesta_testkit::snp::pem(&self.sample.ask_der)
+        )
+    }
+
+    /// Write `root.pem` (the ARK), `collateral/` (`vcek.der`, `ask_ark.pem`,
+    /// `crl.der`) and `revoked/crl.der` into `dir`.
+    pub fn write_trust_material(&self, dir: &Path) -> Result<(), String> {
+        let err = |e: std::io::Error| format!("cannot write {}: {e}", dir.display());
+        let pem = attesta_testkit::snp::pem;
+        let coll = dir.join("collateral");
+        let revoked = dir.join("revoked");
+        for d in [&coll, &revoked] {
+            std::fs::create_dir_all(d).map_err(err)?;
+        }
+        let s = &self.sample;
+        let files: [(PathBuf, Vec<u8>); 5] = [
+            (dir.join("root.pem"), pem(&s.ark_der).into_bytes()),
+            (coll.join("vcek.der"), s.vek_der.clone()),
+            (
+                coll.join("ask_ark.pem"),
+                format!("{}{}", pem(&s.ask_der), pem(&s.ark_der)).into_bytes(),
+            ),
+            (coll.join("crl.der"), s.crl_der.clone().unwrap_or_default()),
+            (revoked.join("crl.der"), self.revoked_crl.clone()),
+        ];
+        for (path, bytes) in files {
+            std::fs::write(&path, bytes).map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+impl EvidenceSource for TestSnpSource {
+    fn name(&self) -> &'static str {
+        "test-snp"
+    }
+
+    fn evidence(&self, report_data: &[u8; 64]) -> Result<Evidence, String> {
+        Ok(Evidence {
+            kind: EvidenceKind::SnpReport,
+            bytes: self.sample.resign(*report_data),
+            certs: Some(self.chain_pem().into_bytes()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn modes_are_checked() {
-        for m in ["auto", "none", "required", "configfs-tsm", "test"] {
+        for m in [
+            "auto",
+            "none",
+            "required",
+            "configfs-tsm",
+            "test",
+            "test-snp",
+        ] {
             assert_eq!(validate_mode(m), Ok(()));
         }
         assert!(validate_mode("sgx").unwrap_err().contains("not one of"));
@@ -530,5 +656,99 @@ mod tests {
         .unwrap();
         attesta_evidence::sgx::verify_quote(&q, &vc, &roots, attesta_evidence::UnixTime::now())
             .unwrap();
+    }
+
+    /// The SEV-SNP test source: one VCEK for every report, each report
+    /// carrying the report data asked for and the test measurement; its
+    /// files give a full check, and the revoked CRL refuses the VCEK.
+    #[test]
+    fn test_snp_source_binds_and_writes_its_collateral() {
+        use attesta_evidence::signing_cert::{
+            self, AmdCrl, ServiceCollateral, SigningCert, VerifyLevel,
+        };
+        let now = attesta_evidence::UnixTime::now();
+        let s = TestSnpSource::new(now.0);
+        let dir = tempfile::tempdir().unwrap();
+        s.write_trust_material(dir.path()).unwrap();
+        let ext = TeeExtensions(Arc::new(s.clone()));
+        let key =
+            attesta_token::keys::SigningKey::generate_with("https://n", now.0, Some(&ext)).unwrap();
+        let key2 =
+            attesta_token::keys::SigningKey::generate_with("https://n", now.0, Some(&ext)).unwrap();
+        let cert = SigningCert::parse(key.cert_der()).unwrap();
+        let cert2 = SigningCert::parse(key2.cert_der()).unwrap();
+        // One platform: both certificates carry the same VCEK chain.
+        assert_eq!(cert.evidence[0].certs, cert2.evidence[0].certs);
+        assert_ne!(cert.evidence[0].bytes, cert2.evidence[0].bytes);
+        let report = attesta_evidence::snp::parse_report(&cert.evidence[0].bytes).unwrap();
+        assert_eq!(report.measurement, test_snp_measurement());
+        let read = |p: &str| std::fs::read(dir.path().join(p)).unwrap();
+        let ark = attesta_evidence::sgx::pki::pem_certificates(&read("root.pem")).unwrap();
+        assert_eq!(ark, [s.ark_der().to_vec()]);
+        let roots = attesta_evidence::TrustRoots::empty()
+            .with_configured(attesta_evidence::roots::RootKind::AmdArk, ark[0].clone());
+        let crl = |p: &str| ServiceCollateral {
+            amd_crls: vec![AmdCrl {
+                signing_key: attesta_evidence::snp::SigningKey::Vcek,
+                der: read(p),
+            }],
+            ..Default::default()
+        };
+        let v = signing_cert::verify_with(&cert, &crl("collateral/crl.der"), &roots, now).unwrap();
+        assert_eq!(v.level, VerifyLevel::Full);
+        let err =
+            signing_cert::verify_with(&cert2, &crl("revoked/crl.der"), &roots, now).unwrap_err();
+        assert_eq!(attesta_evidence::ErrorCode::code(&err), "VcekRevoked");
+        assert_eq!(read("collateral/vcek.der"), s.sample.vek_der);
+        // Where the collateral is: AMD's KDS for this product and chip.
+        let refs = cert.evidence[0].refs.clone().unwrap();
+        assert_eq!(refs.product.as_deref(), Some("Milan"));
+        assert_eq!(refs.signing_key.as_deref(), Some("vcek"));
+        assert_eq!(
+            refs.crl_url.as_deref(),
+            Some("https://kdsintf.amd.com/vcek/v1/Milan/crl")
+        );
+        let vcek_url = refs.vcek_url.unwrap();
+        assert!(
+            vcek_url.starts_with(&format!(
+                "https://kdsintf.amd.com/vcek/v1/Milan/{}?blSPL=4&teeSPL=0&snpSPL=22&ucodeSPL=213",
+                hex::encode(report.chip_id)
+            )),
+            "{vcek_url}"
+        );
+        assert_eq!(refs.fmspc, None);
+    }
+
+    /// The SGX test source's certificates say where Intel's PCS has the
+    /// collateral of their quote: the PCK certificate's FMSPC and CA.
+    #[test]
+    fn sgx_test_certificates_carry_collateral_references() {
+        use attesta_evidence::signing_cert::SigningCert;
+        let now = attesta_evidence::UnixTime::now();
+        let s = TestSource::new(now.0);
+        let ext = TeeExtensions(Arc::new(s.clone()));
+        let key =
+            attesta_token::keys::SigningKey::generate_with("https://n", now.0, Some(&ext)).unwrap();
+        let cert = SigningCert::parse(key.cert_der()).unwrap();
+        let refs = cert.evidence[0].refs.clone().unwrap();
+        let (_, fmspc) = attesta_collateral::fmspc_of(s.collateral()).unwrap();
+        let ca = attesta_collateral::pck_ca_of(s.collateral()).unwrap();
+        assert_eq!(refs.tee.as_deref(), Some("sgx"));
+        assert_eq!(refs.fmspc.as_deref(), Some(fmspc.as_str()));
+        assert_eq!(refs.ca.as_deref(), Some(ca.as_str()));
+        assert_eq!(
+            refs.tcb_info_url,
+            Some(format!(
+                "https://api.trustedservices.intel.com/sgx/certification/v4/tcb?fmspc={fmspc}"
+            ))
+        );
+        assert_eq!(
+            refs.pck_crl_url,
+            Some(format!(
+                "https://api.trustedservices.intel.com/sgx/certification/v4/pckcrl?ca={}&encoding=der",
+                ca.as_str()
+            ))
+        );
+        assert_eq!(refs.product, None);
     }
 }

@@ -67,11 +67,25 @@ pub struct SnpSample {
     /// A time at which the sample verifies (unless a switch says otherwise).
     pub at: UnixTime,
     pub generation: Generation,
+    /// The VCEK/VLEK private key (PKCS#8), for [`SnpSample::resign`].
+    pub vek_pkcs8: Vec<u8>,
 }
 
 impl SnpSample {
     pub fn builder() -> SnpSampleBuilder {
         SnpSampleBuilder::default()
+    }
+
+    /// The same report with other REPORT_DATA, signed again by the same
+    /// VCEK/VLEK: same platform, measurement, TCB and certificates. A test
+    /// SEV-SNP guest answers every request for a report this way.
+    pub fn resign(&self, report_data: [u8; 64]) -> Vec<u8> {
+        let mut r = self.report.clone();
+        r[0x50..0x90].copy_from_slice(&report_data);
+        let vek = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &self.vek_pkcs8)
+            .expect("VCEK key");
+        sign_report(&mut r, &vek);
+        r
     }
 
     /// The test ARK as a configured (non-embedded) root. Always the
@@ -695,6 +709,7 @@ fn build(b: SnpSampleBuilder) -> SnpSample {
         crl_der,
         at: UnixTime(b.at),
         generation: g,
+        vek_pkcs8: vek.to_pkcs8v1().expect("P-384 PKCS#8").as_ref().to_vec(),
     }
 }
 
@@ -735,6 +750,16 @@ fn report_bytes(b: &SnpSampleBuilder, vek: &EcdsaKeyPair) -> Vec<u8> {
     put(0x1E0, &tcb);
     put(0x1E8, &[10, 55, 1, 0, 10, 55, 1, 0]);
     put(0x1F0, &tcb);
+    sign_report(&mut r, vek);
+    if b.bad_signature {
+        r[0x2A0] ^= 0x01;
+    }
+    r
+}
+
+/// Sign bytes `0..0x2A0` of a report with `vek` and write the signature
+/// (R and S, 48 bytes each, little-endian) at 0x2A0.
+fn sign_report(r: &mut [u8], vek: &EcdsaKeyPair) {
     let sig = vek
         .sign(&SystemRandom::new(), &r[..0x2A0])
         .expect("P-384 sign");
@@ -743,8 +768,4 @@ fn report_bytes(b: &SnpSampleBuilder, vek: &EcdsaKeyPair) -> Vec<u8> {
         r[0x2A0 + i] = sig[47 - i];
         r[0x2E8 + i] = sig[95 - i];
     }
-    if b.bad_signature {
-        r[0x2A0] ^= 0x01;
-    }
-    r
 }

@@ -18,11 +18,11 @@
 //!
 //! With `--tee-policy FILE` (and `--tee-root PEM` for a node whose evidence
 //! chains to a test root, e.g. `<data dir>/tee-test/root.pem` of a node with
-//! `tee_evidence = "test"`), it also checks the service itself
-//! ([`attesta_token::service`]): the certificate of the key that signed the
-//! token must carry TEE evidence bound to that key, verifying to Intel's
-//! root (or the given one), and the service's claims must satisfy the
-//! policy, e.g. `{"require":{"x-ms-sgx-mrenclave":"…"}}`.
+//! `tee_evidence = "test"` or `"test-snp"`), it also checks the service
+//! itself ([`attesta_token::service`]): the certificate of the key that
+//! signed the token must carry TEE evidence bound to that key, verifying to
+//! Intel's root or AMD's ARKs (or the given one), and the service's claims
+//! must satisfy the policy, e.g. `{"require":{"x-ms-sgx-mrenclave":"…"}}`.
 
 use std::time::{Duration, Instant};
 
@@ -211,12 +211,27 @@ fn tee_requirement(policy: &str, test_root: Option<&str>) -> Result<TeeRequireme
     if let Some(p) = test_root {
         let pem = std::fs::read(p).map_err(|e| format!("cannot read {p}: {e}"))?;
         for der in attesta_evidence::sgx::pki::pem_certificates(&pem)? {
-            roots = roots.with_configured(RootKind::IntelSgx, der);
+            // An AMD ARK (`CN=ARK-…`, e.g. of a node with tee_evidence =
+            // "test-snp") anchors SEV-SNP evidence; anything else SGX/TDX.
+            let cert = attesta_evidence::sgx::pki::parse_cert(&der)?;
+            let ark = cert
+                .subject()
+                .iter_common_name()
+                .next()
+                .and_then(|c| c.as_str().ok())
+                .is_some_and(|cn| cn.starts_with("ARK-"));
+            let kind = if ark {
+                RootKind::AmdArk
+            } else {
+                RootKind::IntelSgx
+            };
+            roots = roots.with_configured(kind, der);
         }
     }
     Ok(TeeRequirement {
         roots,
-        collateral: None,
+        collateral: Default::default(),
         policy: TeePolicy::from_json(&text)?,
+        release: None,
     })
 }

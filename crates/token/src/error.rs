@@ -230,6 +230,10 @@ pub enum RpError {
     /// The service's claims do not satisfy the relying party's TEE policy.
     #[error("the service does not satisfy the TEE policy: {0}")]
     TeePolicy(String),
+    /// The release statement to pin is not acceptable (signature, signer,
+    /// content).
+    #[error(transparent)]
+    ReleaseStatement(#[from] crate::release::ReleaseError),
 }
 
 impl RpError {
@@ -247,6 +251,7 @@ impl RpError {
             RpError::ServiceCertificateMissing(_) => "ServiceCertificateMissing",
             RpError::ServiceEvidence { code, .. } => code,
             RpError::TeePolicy(_) => "TeePolicyNotSatisfied",
+            RpError::ReleaseStatement(e) => e.code(),
         }
     }
 }

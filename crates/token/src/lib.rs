@@ -13,6 +13,8 @@
 //!   published metadata and keys (the only module that does I/O).
 //! * [`service`] — the relying party's check of the service itself: the TEE
 //!   evidence in the signing certificate, bound to its key, against a policy.
+//! * [`release`] — the signed per-release statement of the service's
+//!   measurements that a relying party pins.
 //!
 //! Why JWS is assembled by hand rather than with a JOSE crate: MAA tokens are
 //! RS256 with MAA's exact header and sorted compact JSON, and the cost that
@@ -33,6 +35,7 @@ pub mod jwks;
 pub mod jws;
 pub mod jwt;
 pub mod keys;
+pub mod release;
 pub mod rp;
 pub mod service;
 

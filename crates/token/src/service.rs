@@ -8,11 +8,13 @@
 //! Order: the token verifies against the issuer's keys ([`crate::rp`]); the
 //! certificate published for the token's `kid` (`x5c[0]`) must carry the very
 //! key that verified the token (the token is verified again with a key set
-//! made from the certificate alone); then [`check_service`]. Sans-I/O except
-//! [`verify_with_issuer_tee`].
+//! made from the certificate alone); then [`check_service`], which also
+//! pins a release statement's measurements when one is given
+//! ([`crate::release`]). Sans-I/O except [`verify_with_issuer_tee`].
 
-use attesta_evidence::dcap::DcapCollateral;
-use attesta_evidence::signing_cert::{self, SigningCert, SigningCertVerified, VerifyLevel};
+use attesta_evidence::signing_cert::{
+    self, ServiceCollateral, SigningCert, SigningCertVerified, VerifyLevel,
+};
 use attesta_evidence::{ErrorCode, TrustRoots, UnixTime};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -33,9 +35,9 @@ pub struct TeePolicy {
     #[serde(default)]
     pub minimum: Map<String, Value>,
     /// How far the evidence must have been verified: `signatures` (default:
-    /// chain to the root and the quote's signatures) or `full` (with
-    /// collateral: CRLs and TCB status). `binding-only` evidence is never
-    /// accepted.
+    /// chain to the root and the evidence's signatures) or `full` (with
+    /// collateral: CRLs and, for SGX and TDX, TCB status; for SEV-SNP,
+    /// AMD's CRL). `binding-only` evidence is never accepted.
     #[serde(default)]
     pub level: Option<String>,
 }
@@ -116,12 +118,17 @@ fn same(want: &Value, got: &Value) -> bool {
 /// What the relying party trusts and requires.
 #[derive(Debug, Clone, Default)]
 pub struct TeeRequirement {
-    /// Roots the evidence may chain to (Intel's embedded root plus any test root).
+    /// Roots the evidence may chain to (Intel's and AMD's embedded roots
+    /// plus any test root).
     pub roots: TrustRoots,
-    /// DCAP collateral for the full check; without it the chain and
-    /// signatures are checked.
-    pub collateral: Option<DcapCollateral>,
+    /// Collateral for the full check (DCAP for SGX and TDX quotes, AMD's
+    /// CRL for SEV-SNP reports); without it the chain and signatures are
+    /// checked.
+    pub collateral: ServiceCollateral,
     pub policy: TeePolicy,
+    /// A verified release statement ([`crate::release::verify_statement`])
+    /// whose measurements the service must have, besides `policy`.
+    pub release: Option<crate::release::ReleaseStatement>,
 }
 
 /// The service's evidence, verified and judged.
@@ -143,7 +150,7 @@ pub fn check_service(
         code: e.code(),
         message: format!("the token's signing certificate: {e}"),
     })?;
-    let v = signing_cert::verify(&cert, req.collateral.as_ref(), &req.roots, at).map_err(|e| {
+    let v = signing_cert::verify_with(&cert, &req.collateral, &req.roots, at).map_err(|e| {
         RpError::ServiceEvidence {
             code: e.code(),
             message: e.to_string(),
@@ -152,6 +159,19 @@ pub fn check_service(
     req.policy
         .evaluate(&v.claims.0, v.level)
         .map_err(RpError::TeePolicy)?;
+    if let Some(r) = &req.release {
+        if !r.covers(v.kind) {
+            return Err(RpError::TeePolicy(format!(
+                "the release statement for {} is for {} evidence, the service's is {}",
+                r.release,
+                r.kind.as_str(),
+                v.kind.as_str()
+            )));
+        }
+        r.policy()
+            .evaluate(&v.claims.0, v.level)
+            .map_err(|e| RpError::TeePolicy(format!("release {}: {e}", r.release)))?;
+    }
     Ok(ServiceVerified {
         evidence: v,
         subject: cert.subject,

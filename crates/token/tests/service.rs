@@ -4,8 +4,10 @@
 
 use std::sync::Arc;
 
+use attesta_evidence::signing_cert::VerifyLevel;
 use attesta_evidence::signing_cert::{
-    ATTESTA_OID_PLACEHOLDER_ARCS, AttestaEvidence, EvidenceKind, key_binding_report_data,
+    ATTESTA_OID_PLACEHOLDER_ARCS, AttestaEvidence, EvidenceKind, ServiceCollateral,
+    key_binding_report_data,
 };
 use attesta_evidence::{TrustRoots, UnixTime};
 use attesta_testkit::SgxSample;
@@ -63,8 +65,9 @@ fn requirement(tee: &TestTee, policy: &str) -> TeeRequirement {
             attesta_evidence::roots::RootKind::IntelSgx,
             tee.0.root_der.clone(),
         ),
-        collateral: Some(tee.0.collateral.clone()),
+        collateral: ServiceCollateral::dcap(Some(&tee.0.collateral)),
         policy: TeePolicy::from_json(policy.as_bytes()).unwrap(),
+        release: None,
     }
 }
 
@@ -132,7 +135,7 @@ fn pinned_measurement_passes_and_another_fails() {
     assert!(err.to_string().contains("no claim"), "{err}");
     // "full" without collateral is refused; "signatures" is met without it.
     let mut req = requirement(&tee, r#"{"level":"full"}"#);
-    req.collateral = None;
+    req.collateral = ServiceCollateral::default();
     assert_eq!(
         verify_service_of(&t, &jwks, &v, ISSUER, now, 60, &req)
             .unwrap_err()
@@ -190,4 +193,168 @@ fn no_evidence_no_key_and_bad_policies_are_refused() {
     assert!(TeePolicy::from_json(br#"{"level":"binding-only"}"#).is_err());
     assert!(TeePolicy::from_json(br#"{"minimum":{"x-ms-sgx-svn":"1"}}"#).is_err());
     assert!(TeePolicy::from_json(br#"{"pin":{}}"#).is_err());
+}
+
+/// A test SEV-SNP guest: one platform (one VCEK), its report re-signed for
+/// each key, with the VCEK chain in the evidence as configfs-tsm gives it.
+struct TestSnp(attesta_testkit::SnpSample);
+
+impl CertExtensions for TestSnp {
+    fn extensions(&self, spki_der: &[u8]) -> Result<Vec<Extension>, String> {
+        let report = self.0.resign(key_binding_report_data(spki_der));
+        let chain = format!(
+            "{}{}",
+            attesta_testkit::snp::pem(&self.0.vek_der),
+            attesta_testkit::snp::pem(&self.0.ask_der)
+        );
+        let mut a = AttestaEvidence::new(EvidenceKind::SnpReport, &report, Some("test-snp"));
+        a.certs = Some(attesta_token::encoding::b64url(chain.as_bytes()));
+        Ok(vec![(
+            ATTESTA_OID_PLACEHOLDER_ARCS.to_vec(),
+            a.to_extension_value(),
+        )])
+    }
+}
+
+/// SEV-SNP service evidence: the pinned MEASUREMENT passes at level full
+/// with AMD's CRL, another measurement is `TeePolicyNotSatisfied`, a CRL
+/// that revokes the VCEK is `VcekRevoked`, and `full` without the CRL is
+/// refused.
+#[test]
+fn snp_service_pins_its_measurement_and_honours_the_crl() {
+    use attesta_evidence::signing_cert::AmdCrl;
+    let now = UnixTime::now().0;
+    let tee = TestSnp(
+        attesta_testkit::SnpSample::builder()
+            .at(now)
+            .measurement([0x6D; 48])
+            .crl(true)
+            .build(),
+    );
+    let key = SigningKey::generate_with(ISSUER, now, Some(&tee)).unwrap();
+    let t = token(&key, now);
+    let jwks = Jwks {
+        keys: vec![key.jwk()],
+    };
+    let v = verify_with_jwks(&t, &jwks, ISSUER, now, 60).unwrap();
+    let req = |policy: &str, crl: Option<&Vec<u8>>| TeeRequirement {
+        roots: tee.0.trust_roots(),
+        collateral: ServiceCollateral {
+            amd_crls: crl
+                .map(|der| AmdCrl {
+                    signing_key: attesta_evidence::snp::SigningKey::Vcek,
+                    der: der.clone(),
+                })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        },
+        policy: TeePolicy::from_json(policy.as_bytes()).unwrap(),
+        release: None,
+    };
+    let pin = |m: &str| {
+        format!(
+            r#"{{"require":{{"x-ms-sevsnpvm-launchmeasurement":"{m}","x-ms-sevsnpvm-is-debuggable":false}},"minimum":{{"x-ms-sevsnpvm-snpfw-svn":22}},"level":"full"}}"#
+        )
+    };
+    let crl = tee.0.crl_der.as_ref();
+    let s = verify_service_of(
+        &t,
+        &jwks,
+        &v,
+        ISSUER,
+        now,
+        60,
+        &req(&pin(&"6d".repeat(48)), crl),
+    )
+    .unwrap();
+    assert_eq!(s.evidence.level, VerifyLevel::Full);
+    assert_eq!(
+        s.evidence
+            .claims
+            .get("x-ms-sevsnpvm-launchmeasurement")
+            .unwrap(),
+        &"6d".repeat(48)
+    );
+    let err = verify_service_of(
+        &t,
+        &jwks,
+        &v,
+        ISSUER,
+        now,
+        60,
+        &req(&pin(&"6e".repeat(48)), crl),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "TeePolicyNotSatisfied");
+    let err = verify_service_of(
+        &t,
+        &jwks,
+        &v,
+        ISSUER,
+        now,
+        60,
+        &req(&pin(&"6d".repeat(48)), None),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "TeePolicyNotSatisfied");
+    assert!(err.to_string().contains("full verification"), "{err}");
+    let revoked = attesta_testkit::SnpSample::builder()
+        .at(now)
+        .revoke_vek()
+        .build();
+    let err = verify_service_of(
+        &t,
+        &jwks,
+        &v,
+        ISSUER,
+        now,
+        60,
+        &req(&pin(&"6d".repeat(48)), revoked.crl_der.as_ref()),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "VcekRevoked");
+}
+
+/// A release statement pins its measurements like a policy requiring them:
+/// the statement of the service's MRENCLAVE passes, another's fails, and a
+/// statement for another kind of evidence fails.
+#[test]
+fn a_release_statement_pins_the_service_measurement() {
+    use attesta_token::release::ReleaseStatement;
+    let (key, tee, now) = setup();
+    let t = token(&key, now);
+    let jwks = Jwks {
+        keys: vec![key.jwk()],
+    };
+    let v = verify_with_jwks(&t, &jwks, ISSUER, now, 60).unwrap();
+    let with = |kind: EvidenceKind, name: &str, value: String| {
+        let mut req = requirement(&tee, "{}");
+        let pins = [(name.to_string(), value)].into_iter().collect();
+        req.release = Some(ReleaseStatement::new("0.4.0", kind, pins, now).unwrap());
+        verify_service_of(&t, &jwks, &v, ISSUER, now, 60, &req)
+    };
+    let s = with(
+        EvidenceKind::SgxQuote,
+        "x-ms-sgx-mrenclave",
+        "42".repeat(32),
+    )
+    .unwrap();
+    assert_eq!(s.evidence.kind, EvidenceKind::SgxQuote);
+    let err = with(
+        EvidenceKind::SgxQuote,
+        "x-ms-sgx-mrenclave",
+        "43".repeat(32),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "TeePolicyNotSatisfied");
+    assert!(err.to_string().contains("release 0.4.0"), "{err}");
+    let err = with(
+        EvidenceKind::SnpReport,
+        "x-ms-sevsnpvm-launchmeasurement",
+        "42".repeat(48),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "TeePolicyNotSatisfied");
+    assert!(err.to_string().contains("snp-report"), "{err}");
 }

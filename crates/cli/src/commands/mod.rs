@@ -8,6 +8,7 @@ pub mod keys;
 pub mod migrate;
 pub mod policy;
 pub mod provider;
+pub mod release;
 pub mod sample;
 pub mod signing_cert;
 pub mod snp;

@@ -233,31 +233,38 @@ pub fn pkcs8_key(path: &Path) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// A JWS signing key from a PEM private key (see [`pkcs8_key`]) and the
+/// PEM certificate that holds its public key: ES256 for a P-256 key,
+/// RS256 for RSA.
+pub fn jws_signing_key(key: &Path, cert: &Path) -> anyhow::Result<JwsSigningKey> {
+    let key_der = pkcs8_key(key)?;
+    let cert_der = first_block(cert, &["CERTIFICATE"])?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der).map_err(|e| {
+        fail(
+            Exit::Usage,
+            format!("{} is not an X.509 certificate: {e}", cert.display()),
+        )
+    })?;
+    let is_ec = parsed.public_key().algorithm.algorithm.to_id_string() == "1.2.840.10045.2.1";
+    Ok(if is_ec {
+        JwsSigningKey::Ec {
+            key_pkcs8_der: key_der,
+            cert_der,
+        }
+    } else {
+        JwsSigningKey::Rsa {
+            key_pkcs8_der: key_der,
+            cert_der,
+        }
+    })
+}
+
 impl SigningArgs {
     fn key(&self) -> anyhow::Result<Option<JwsSigningKey>> {
         let (Some(key), Some(cert)) = (&self.signing_key, &self.signing_cert) else {
             return Ok(None);
         };
-        let key_der = pkcs8_key(key)?;
-        let cert_der = first_block(cert, &["CERTIFICATE"])?;
-        let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der).map_err(|e| {
-            fail(
-                Exit::Usage,
-                format!("{} is not an X.509 certificate: {e}", cert.display()),
-            )
-        })?;
-        let is_ec = parsed.public_key().algorithm.algorithm.to_id_string() == "1.2.840.10045.2.1";
-        Ok(Some(if is_ec {
-            JwsSigningKey::Ec {
-                key_pkcs8_der: key_der,
-                cert_der,
-            }
-        } else {
-            JwsSigningKey::Rsa {
-                key_pkcs8_der: key_der,
-                cert_der,
-            }
-        }))
+        jws_signing_key(key, cert).map(Some)
     }
 
     /// The request JWS: signed when a key is given, with `iat` added to the

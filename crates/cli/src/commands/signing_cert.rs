@@ -21,11 +21,13 @@ use attesta_evidence::{ErrorCode, UnixTime, sgx};
 pub struct VerifySigningCertArgs {
     /// The signing certificate: PEM, DER, or base64 of the DER (MAA's `.cer` samples).
     pub file: PathBuf,
-    /// DCAP collateral bundle directory for the full check of an SGX quote
-    /// (chain, CRLs, TCB status); without it, the PCK chain and the quote's
+    /// Collateral directory for the full check: a DCAP bundle
+    /// (`tcb_info.json` …) for an SGX or TDX quote (CRLs, TCB status), or
+    /// AMD files (`*.crl`, certificates) for an SEV-SNP report (AMD's CRL:
+    /// revocation); repeatable. Without it, the chain and the evidence's
     /// signatures are checked, but not revocation nor TCB status.
     #[arg(long)]
-    pub collateral: Option<PathBuf>,
+    pub collateral: Vec<PathBuf>,
     /// Verification time, RFC 3339 [default: now]; for an expired
     /// certificate, the time its token was issued.
     #[arg(long)]
@@ -36,6 +38,66 @@ pub struct VerifySigningCertArgs {
     /// PEM AMD ARK to trust besides AMD's embedded ARKs (SEV-SNP evidence of test PKIs; repeatable).
     #[arg(long)]
     pub trust_root_amd: Vec<PathBuf>,
+}
+
+/// Why collateral directories could not be read.
+#[derive(Debug)]
+pub enum CollateralProblem {
+    /// The path is not a directory.
+    NotADirectory(String),
+    /// A file in it is not what it should be: the collateral crate's code and message.
+    Unreadable(&'static str, String),
+}
+
+impl std::fmt::Display for CollateralProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotADirectory(m) | Self::Unreadable(_, m) => f.write_str(m),
+        }
+    }
+}
+
+/// Collateral for a signing certificate's evidence from directories: one
+/// with `tcb_info.json` is a DCAP bundle (at most one of those), any other
+/// a directory of AMD files whose CRLs are taken (`attesta collateral
+/// import` reads the same layout).
+pub fn service_collateral(
+    dirs: &[PathBuf],
+) -> Result<signing_cert::ServiceCollateral, CollateralProblem> {
+    use attesta_collateral::SnpKeyKind;
+    let mut out = signing_cert::ServiceCollateral::default();
+    for dir in dirs {
+        if !dir.is_dir() {
+            return Err(CollateralProblem::NotADirectory(format!(
+                "{} is not a directory: give a DCAP collateral bundle directory or a directory of AMD files (CRL)",
+                dir.display()
+            )));
+        }
+        let bad = |e: attesta_collateral::CollateralError| {
+            CollateralProblem::Unreadable(e.code(), format!("{}: {e}", dir.display()))
+        };
+        if dir.join("tcb_info.json").exists() {
+            if out.dcap.is_some() {
+                return Err(CollateralProblem::NotADirectory(format!(
+                    "{} is a second DCAP collateral bundle; give the one for the service's platform",
+                    dir.display()
+                )));
+            }
+            out.dcap = Some(attesta_collateral::import_dir(dir).map_err(bad)?);
+        } else {
+            let bundle = attesta_collateral::read_snp_dir(dir).map_err(bad)?;
+            for crl in bundle.crls {
+                out.amd_crls.push(signing_cert::AmdCrl {
+                    signing_key: match crl.kind {
+                        SnpKeyKind::Vcek => attesta_evidence::snp::SigningKey::Vcek,
+                        SnpKeyKind::Vlek => attesta_evidence::snp::SigningKey::Vlek,
+                    },
+                    der: crl.der,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn parse_cert(path: &std::path::Path) -> Result<SigningCert, ExitCode> {
@@ -101,6 +163,7 @@ pub fn run_inspect(path: &std::path::Path) -> anyhow::Result<ExitCode> {
                 "sha256": hex::encode(attesta_evidence::crypto::sha256(&e.bytes)),
                 "report_data": report_data.ok().map(hex::encode),
                 "key_binding": binding,
+                "collateral": e.refs,
                 "decoded": decoded,
             })
         })
@@ -156,23 +219,14 @@ pub fn run_verify(args: VerifySigningCertArgs) -> anyhow::Result<ExitCode> {
             Err(_) => return Ok(usage(format!("{} holds no PEM certificate", p.display()))),
         }
     }
-    let collateral = match &args.collateral {
-        None => None,
-        Some(dir) if !dir.is_dir() => {
-            return Ok(usage(crate::client::fail(
-                crate::client::Exit::Io,
-                format!(
-                    "{} is not a directory: --collateral takes a DCAP collateral bundle directory",
-                    dir.display()
-                ),
-            )));
+    let collateral = match service_collateral(&args.collateral) {
+        Ok(c) => c,
+        Err(CollateralProblem::NotADirectory(m)) => {
+            return Ok(usage(crate::client::fail(crate::client::Exit::Io, m)));
         }
-        Some(dir) => match attesta_collateral::import_dir(dir) {
-            Ok(c) => Some(c),
-            Err(e) => return Ok(verdict(Err((e.code(), e.to_string())))),
-        },
+        Err(CollateralProblem::Unreadable(code, m)) => return Ok(verdict(Err((code, m)))),
     };
-    let result = signing_cert::verify(&cert, collateral.as_ref(), &roots, at)
+    let result = signing_cert::verify_with(&cert, &collateral, &roots, at)
         .map_err(|e| (e.code(), e.to_string()))
         .map(|v| {
             let mut claims = v.claims.into_map();

@@ -1,8 +1,10 @@
 //! `attesta token verify TOKEN --issuer URL`: check a token as a relying
 //! party would, against the issuer's OpenID metadata and `/certs` — with
 //! `--require-tee [--tee-policy FILE]`, also the service's own TEE evidence
-//! in the signing certificate (`attesta_token::service`); and `attesta
-//! token decode TOKEN`, which shows a token without judging it.
+//! in the signing certificate (`attesta_token::service`), with collateral
+//! from directories (`--tee-collateral`) or fetched from the PCS and KDS
+//! (`--tee-fetch`, `attesta_collateral::fetch_service_collateral`); and
+//! `attesta token decode TOKEN`, which shows a token without judging it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,51 +19,84 @@ use attesta_token::error::RpError;
 /// Where a token comes from, said wherever a token is missing or malformed.
 const GET_A_TOKEN: &str = "get one with `attesta attest TYPE --evidence FILE --raw > token.jwt` (add --provider NAME for a provider other than the default)";
 
+/// The arguments of `attesta token verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The token, or @FILE to read it from a file, or - for standard input
+    /// (`attesta attest … --raw > token.jwt` writes one).
+    pub token: String,
+    /// The expected issuer: the base URL of the provider the token was
+    /// requested from, e.g. https://127.0.0.1:8443 (default provider) or
+    /// https://127.0.0.1:8443/providers/NAME.
+    #[arg(long)]
+    pub issuer: String,
+    /// PEM CA certificate to trust for the issuer's TLS certificate
+    /// (for a server's self-signed certificate: <its data dir>/tls/cert.pem).
+    #[arg(long, env = "ATTESTA_CA")]
+    pub ca: Option<PathBuf>,
+    /// Allowed clock skew for exp/nbf, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub leeway: u64,
+    /// Also require the service's own TEE evidence: the certificate of the
+    /// key that signed the token must carry evidence bound to that key,
+    /// verifying to Intel's root (or a --tee-trust-root).
+    #[arg(long)]
+    pub require_tee: bool,
+    /// JSON policy over the service's claims, e.g.
+    /// {"require":{"x-ms-sgx-mrenclave":"…"},"minimum":{"x-ms-sgx-svn":1}}
+    /// (implies --require-tee).
+    #[arg(long, value_name = "FILE")]
+    pub tee_policy: Option<PathBuf>,
+    /// Collateral directory for the full check of the service's
+    /// evidence: a DCAP bundle for an SGX or TDX quote (CRLs, TCB
+    /// status), or AMD files with the ARK's CRL for an SEV-SNP report
+    /// (revocation); repeatable (implies --require-tee).
+    #[arg(long, value_name = "DIR")]
+    pub tee_collateral: Vec<PathBuf>,
+    /// PEM root to trust for the service's evidence besides Intel's (test
+    /// PKIs, e.g. <data dir>/tee-test/root.pem of a node with
+    /// tee_evidence = "test"; repeatable; implies --require-tee).
+    #[arg(long, value_name = "PEM")]
+    pub tee_trust_root: Vec<PathBuf>,
+    /// PEM AMD ARK to trust for the service's SEV-SNP evidence besides
+    /// AMD's embedded ARKs (test PKIs; repeatable; implies --require-tee).
+    #[arg(long, value_name = "PEM")]
+    pub tee_trust_root_amd: Vec<PathBuf>,
+    /// Fetch the collateral the service's evidence references (DCAP
+    /// collateral from a PCS-compatible service; AMD's CRL, and the VCEK
+    /// when the evidence has none, from a KDS-compatible service) and
+    /// run the full check (implies --require-tee).
+    #[arg(long)]
+    pub tee_fetch: bool,
+    /// Base URL of the PCS-compatible service --tee-fetch uses (Intel's
+    /// PCS, a PCCS, a cache); https only.
+    #[arg(long, value_name = "URL", default_value = attesta_collateral::INTEL_PCS_BASE_URL)]
+    pub tee_pcs_url: String,
+    /// Base URL of the KDS-compatible service --tee-fetch uses (AMD's
+    /// KDS or a mirror); https only.
+    #[arg(long, value_name = "URL", default_value = attesta_collateral::AMD_KDS_BASE_URL)]
+    pub tee_kds_url: String,
+    /// PEM CA certificate to trust for the TLS certificates of
+    /// --tee-pcs-url and --tee-kds-url (a private PCCS or mirror).
+    #[arg(long, value_name = "PEM")]
+    pub tee_fetch_ca: Option<PathBuf>,
+    /// A signed release statement (`attesta release statement`): the
+    /// service must have its measurements, as a policy requiring them would
+    /// say (implies --require-tee; needs --tee-statement-cert).
+    #[arg(long, value_name = "FILE", requires = "tee_statement_cert")]
+    pub tee_statement: Option<PathBuf>,
+    /// PEM certificate of the release signer, or of a CA that issued it,
+    /// that --tee-statement must verify with.
+    #[arg(long, value_name = "PEM", requires = "tee_statement")]
+    pub tee_statement_cert: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TokenCmd {
     /// Verify a token's signature (key from the issuer's /certs, by kid), issuer and lifetime.
     ///
     /// Exit 0 when valid, 1 when invalid, 3 when the issuer cannot be reached.
-    Verify {
-        /// The token, or @FILE to read it from a file, or - for standard input
-        /// (`attesta attest … --raw > token.jwt` writes one).
-        token: String,
-        /// The expected issuer: the base URL of the provider the token was
-        /// requested from, e.g. https://127.0.0.1:8443 (default provider) or
-        /// https://127.0.0.1:8443/providers/NAME.
-        #[arg(long)]
-        issuer: String,
-        /// PEM CA certificate to trust for the issuer's TLS certificate
-        /// (for a server's self-signed certificate: <its data dir>/tls/cert.pem).
-        #[arg(long, env = "ATTESTA_CA")]
-        ca: Option<PathBuf>,
-        /// Allowed clock skew for exp/nbf, in seconds.
-        #[arg(long, default_value_t = 60)]
-        leeway: u64,
-        /// Also require the service's own TEE evidence: the certificate of the
-        /// key that signed the token must carry evidence bound to that key,
-        /// verifying to Intel's root (or a --tee-trust-root).
-        #[arg(long)]
-        require_tee: bool,
-        /// JSON policy over the service's claims, e.g.
-        /// {"require":{"x-ms-sgx-mrenclave":"…"},"minimum":{"x-ms-sgx-svn":1}}
-        /// (implies --require-tee).
-        #[arg(long, value_name = "FILE")]
-        tee_policy: Option<PathBuf>,
-        /// DCAP collateral bundle directory for the full check of the
-        /// service's quote (CRLs, TCB status) (implies --require-tee).
-        #[arg(long, value_name = "DIR")]
-        tee_collateral: Option<PathBuf>,
-        /// PEM root to trust for the service's evidence besides Intel's (test
-        /// PKIs, e.g. <data dir>/tee-test/root.pem of a node with
-        /// tee_evidence = "test"; repeatable; implies --require-tee).
-        #[arg(long, value_name = "PEM")]
-        tee_trust_root: Vec<PathBuf>,
-        /// PEM AMD ARK to trust for the service's SEV-SNP evidence besides
-        /// AMD's embedded ARKs (test PKIs; repeatable; implies --require-tee).
-        #[arg(long, value_name = "PEM")]
-        tee_trust_root_amd: Vec<PathBuf>,
-    },
+    Verify(Box<VerifyArgs>),
     /// Decode a token without verifying it (header and claims).
     Decode {
         /// The token, or @FILE to read it from a file, or - for standard input.
@@ -115,7 +150,7 @@ fn when(v: Option<&Value>) -> String {
 /// The relying party's requirement on the service's evidence, from files.
 fn tee_requirement(
     policy: Option<&std::path::Path>,
-    collateral: Option<&std::path::Path>,
+    collateral: &[PathBuf],
     roots: &[PathBuf],
     amd_roots: &[PathBuf],
 ) -> anyhow::Result<attesta_token::service::TeeRequirement> {
@@ -137,33 +172,142 @@ fn tee_requirement(
             }
         }
     }
-    let collateral = match collateral {
-        Some(dir) => Some(
-            attesta_collateral::import_dir(dir)
-                .map_err(|e| fail(Exit::Usage, format!("{}: {e}", dir.display())))?,
-        ),
-        None => None,
-    };
+    let collateral = crate::commands::signing_cert::service_collateral(collateral)
+        .map_err(|e| fail(Exit::Usage, e))?;
     Ok(attesta_token::service::TeeRequirement {
         roots: trust,
         collateral,
         policy,
+        release: None,
     })
+}
+
+/// The PCS and KDS clients of `--tee-fetch`.
+struct CollateralClients {
+    pcs: attesta_collateral::PcsClient,
+    kds: attesta_collateral::KdsClient,
+}
+
+impl CollateralClients {
+    fn new(pcs_url: &str, kds_url: &str, ca: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        for (flag, url) in [("--tee-pcs-url", pcs_url), ("--tee-kds-url", kds_url)] {
+            if !url.starts_with("https://") {
+                return Err(fail(
+                    Exit::Usage,
+                    format!(
+                        "{flag} {url:?} is not an https:// URL; collateral is fetched over TLS"
+                    ),
+                ));
+            }
+        }
+        let ca_pem = match ca {
+            Some(p) => Some(
+                String::from_utf8(read_file(p)?)
+                    .map_err(|_| fail(Exit::Usage, format!("{} is not PEM text", p.display())))?,
+            ),
+            None => None,
+        };
+        let setup = |e: attesta_collateral::CollateralError| fail(Exit::Usage, e);
+        let mut pcs = attesta_collateral::PcsClientOptions::new(pcs_url);
+        pcs.extra_root_ca_pem = ca_pem.clone();
+        let mut kds = attesta_collateral::KdsClientOptions::new(kds_url);
+        kds.extra_root_ca_pem = ca_pem;
+        Ok(Self {
+            pcs: attesta_collateral::PcsClient::new(pcs).map_err(setup)?,
+            kds: attesta_collateral::KdsClient::new(kds).map_err(setup)?,
+        })
+    }
+}
+
+/// The token against the issuer's keys, then the service's evidence in the
+/// certificate of the key that signed it — with `fetch`, after fetching the
+/// collateral the evidence references (added to what `req` already has).
+async fn verify_tee(
+    token: &str,
+    issuer: &str,
+    ca_pem: Option<&[u8]>,
+    now: u64,
+    leeway: u64,
+    req: &attesta_token::service::TeeRequirement,
+    fetch: Option<&CollateralClients>,
+) -> Result<
+    (
+        attesta_token::jwt::VerifiedToken,
+        attesta_token::service::ServiceVerified,
+    ),
+    RpError,
+> {
+    use attesta_evidence::signing_cert::SigningCert;
+    use attesta_token::service;
+    let Some(clients) = fetch else {
+        return service::verify_with_issuer_tee(token, issuer, ca_pem, now, leeway, req).await;
+    };
+    let jwks = attesta_token::rp::fetch_jwks(issuer, ca_pem).await?;
+    let verified = attesta_token::rp::verify_with_jwks(token, &jwks, issuer, now, leeway)?;
+    let opts = attesta_token::jwt::VerifyOptions {
+        issuer: Some(issuer.to_string()),
+        now,
+        leeway_secs: leeway,
+    };
+    let der = service::signing_certificate(token, &jwks, &verified, &opts)?;
+    let evidence_error =
+        |e: &dyn attesta_evidence::ErrorCode, m: String| RpError::ServiceEvidence {
+            code: e.code(),
+            message: m,
+        };
+    let cert = SigningCert::parse(&der)
+        .map_err(|e| evidence_error(&e, format!("the token's signing certificate: {e}")))?;
+    let ev = cert
+        .primary_evidence()
+        .map_err(|e| evidence_error(&e, e.to_string()))?;
+    let fetched = attesta_collateral::fetch_service_collateral(ev, &clients.pcs, &clients.kds)
+        .await
+        .map_err(|e| {
+            let message = format!("fetching the service's collateral: {e}");
+            if attesta_server::error::upstream_retry_after(&e).is_some() {
+                RpError::Http {
+                    url: String::new(),
+                    reason: message,
+                }
+            } else {
+                RpError::ServiceEvidence {
+                    code: e.code(),
+                    message,
+                }
+            }
+        })?;
+    let mut req = req.clone();
+    if fetched.dcap.is_some() {
+        req.collateral.dcap = fetched.dcap;
+    }
+    req.collateral.amd_crls.extend(fetched.amd_crls);
+    if fetched.snp_certificates.is_some() {
+        req.collateral.snp_certificates = fetched.snp_certificates;
+    }
+    let service = service::check_service(&der, &req, UnixTime(now))?;
+    Ok((verified, service))
 }
 
 pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        TokenCmd::Verify {
-            token,
-            issuer,
-            ca,
-            leeway,
-            require_tee,
-            tee_policy,
-            tee_collateral,
-            tee_trust_root,
-            tee_trust_root_amd,
-        } => {
+        TokenCmd::Verify(args) => {
+            let VerifyArgs {
+                token,
+                issuer,
+                ca,
+                leeway,
+                require_tee,
+                tee_policy,
+                tee_collateral,
+                tee_trust_root,
+                tee_trust_root_amd,
+                tee_fetch,
+                tee_pcs_url,
+                tee_kds_url,
+                tee_fetch_ca,
+                tee_statement,
+                tee_statement_cert,
+            } = *args;
             let token = token_text(&token)?;
             let ca_pem = match &ca {
                 Some(p) => Some(read_file(p)?),
@@ -171,40 +315,66 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
             };
             let tee = if require_tee
                 || tee_policy.is_some()
-                || tee_collateral.is_some()
+                || !tee_collateral.is_empty()
                 || !tee_trust_root.is_empty()
                 || !tee_trust_root_amd.is_empty()
+                || tee_fetch
+                || tee_statement.is_some()
             {
                 Some(tee_requirement(
                     tee_policy.as_deref(),
-                    tee_collateral.as_deref(),
+                    &tee_collateral,
                     &tee_trust_root,
                     &tee_trust_root_amd,
                 )?)
             } else {
                 None
             };
+            let fetch = if tee_fetch {
+                Some(CollateralClients::new(
+                    &tee_pcs_url,
+                    &tee_kds_url,
+                    tee_fetch_ca.as_deref(),
+                )?)
+            } else {
+                None
+            };
             let now = UnixTime::now().0;
-            let result = match &tee {
-                None => attesta_token::rp::verify_with_issuer(
-                    &token,
-                    &issuer,
-                    ca_pem.as_deref(),
-                    now,
-                    leeway,
-                )
-                .await
-                .map(|v| (v, None)),
-                Some(req) => attesta_token::service::verify_with_issuer_tee(
-                    &token,
-                    &issuer,
-                    ca_pem.as_deref(),
-                    now,
-                    leeway,
-                    req,
-                )
-                .await
-                .map(|(v, s)| (v, Some(s))),
+            // The release statement to pin, checked before anything is fetched.
+            let mut tee = tee;
+            let mut statement_error = None;
+            if let (Some(file), Some(cert), Some(req)) =
+                (&tee_statement, &tee_statement_cert, tee.as_mut())
+            {
+                match crate::commands::release::read_statement(file, cert, now)? {
+                    Ok(s) => req.release = Some(s),
+                    Err(e) => statement_error = Some(RpError::ReleaseStatement(e)),
+                }
+            }
+            let result = match (&tee, statement_error) {
+                (_, Some(e)) => Err(e),
+                (tee, None) => match tee {
+                    None => attesta_token::rp::verify_with_issuer(
+                        &token,
+                        &issuer,
+                        ca_pem.as_deref(),
+                        now,
+                        leeway,
+                    )
+                    .await
+                    .map(|v| (v, None)),
+                    Some(req) => verify_tee(
+                        &token,
+                        &issuer,
+                        ca_pem.as_deref(),
+                        now,
+                        leeway,
+                        req,
+                        fetch.as_ref(),
+                    )
+                    .await
+                    .map(|(v, s)| (v, Some(s))),
+                },
             };
             match result {
                 Ok((v, service)) => {
@@ -284,6 +454,9 @@ pub async fn run(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
                             | RpError::ServiceCertificateMissing(_)
                             | RpError::TeePolicy(_) => {
                                 "token signature valid, but the service is not accepted"
+                            }
+                            RpError::ReleaseStatement(_) => {
+                                "the release statement is not accepted (the token was not checked)"
                             }
                             _ => "invalid token",
                         };

@@ -248,3 +248,43 @@ pub fn pem_file(dir: &Path, name: &str, der: &[u8]) -> PathBuf {
     std::fs::write(&p, attesta_evidence::sgx::pki::certificate_pem(der)).unwrap();
     p
 }
+
+/// A token the node `s` signs (any will do for checks of the node itself):
+/// a sample SGX enclave attested at a provider "lab" made for it. The
+/// token file (in `tmp`) and the provider's issuer.
+pub fn node_token(s: &Server, tmp: &Path) -> (PathBuf, String) {
+    let demo = tmp.join("demo");
+    let (code, _, err) = run(bin().args(["sample", "sgx", "--out"]).arg(&demo));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run_on(
+        s,
+        bin()
+            .args(["provider", "create", "lab", "--test-root-intel"])
+            .arg(demo.join("test_root.pem")),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run_on(
+        s,
+        bin()
+            .args(["collateral", "import"])
+            .arg(demo.join("collateral")),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, token, err) = run_on(
+        s,
+        bin()
+            .args([
+                "attest",
+                "SgxEnclave",
+                "--provider",
+                "lab",
+                "--raw",
+                "--evidence",
+            ])
+            .arg(demo.join("quote.bin")),
+    );
+    assert_eq!(code, 0, "{err}");
+    let token_file = tmp.join("token.jwt");
+    std::fs::write(&token_file, token.trim()).unwrap();
+    (token_file, format!("{}/providers/lab", s.url))
+}

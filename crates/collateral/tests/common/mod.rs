@@ -17,6 +17,12 @@ use axum::extract::State;
 use axum::http::{Response, StatusCode, Uri};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
+// Both fixtures load it: a test that uses both has two copies.
+#[allow(clippy::duplicate_mod)]
+#[path = "../tls_fixture/mod.rs"]
+mod tls_fixture;
+use tls_fixture::tls_material;
+
 pub fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
 }
@@ -324,21 +330,4 @@ impl Shared {
     fn ca_str(&self) -> &'static str {
         self.ca.as_str()
     }
-}
-
-/// A test CA and a `localhost` / 127.0.0.1 server certificate it issued.
-fn tls_material() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "attesta collateral test CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
-    (ca.pem(), leaf.pem(), leaf_key.serialize_pem())
 }

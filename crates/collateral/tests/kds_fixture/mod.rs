@@ -23,6 +23,11 @@ use axum::extract::State;
 use axum::http::{Response, StatusCode, Uri};
 use tokio::time::Instant;
 
+// Both fixtures load it: a test that uses both has two copies.
+#[allow(clippy::duplicate_mod)]
+#[path = "../tls_fixture/mod.rs"]
+mod tls_fixture;
+
 pub fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
 }
@@ -71,6 +76,8 @@ struct Shared {
 
 pub struct KdsFixture {
     pub base_url: String,
+    /// PEM of the CA that issued the HTTPS server certificate, if HTTPS.
+    pub ca_pem: Option<String>,
     /// `nextUpdate` of the served CRL, Unix seconds.
     pub crl_next_update: i64,
     shared: Shared,
@@ -112,6 +119,11 @@ pub struct KdsFixtureOptions {
     /// Hold every response this long, so concurrent callers overlap.
     pub delay: Duration,
     pub crl_next_update: i64,
+    /// Serve this CRL (DER) for every product and hierarchy instead of one
+    /// made with a throwaway key (then `crl_next_update` is not used).
+    pub crl_der: Option<Vec<u8>>,
+    /// Serve HTTPS with a certificate from a throwaway CA ([`KdsFixture::ca_pem`]).
+    pub https: bool,
 }
 
 impl Default for KdsFixtureOptions {
@@ -119,6 +131,8 @@ impl Default for KdsFixtureOptions {
         Self {
             delay: Duration::ZERO,
             crl_next_update: ts("2026-01-01T00:00:00Z"),
+            crl_der: None,
+            https: false,
         }
     }
 }
@@ -166,10 +180,9 @@ impl KdsFixture {
         let shared = Shared {
             vceks: Arc::new(vceks),
             chains: Arc::new(chains),
-            crl: Arc::new(test_crl(
-                opts.crl_next_update - 30 * 86400,
-                opts.crl_next_update,
-            )),
+            crl: Arc::new(opts.crl_der.clone().unwrap_or_else(|| {
+                test_crl(opts.crl_next_update - 30 * 86400, opts.crl_next_update)
+            })),
             delay: opts.delay,
             script: Arc::default(),
             always: Arc::default(),
@@ -180,13 +193,35 @@ impl KdsFixture {
             .fallback(serve)
             .with_state(shared.clone());
         let handle: axum_server::Handle<SocketAddr> = axum_server::Handle::new();
-        let server = axum_server::bind("127.0.0.1:0".parse().unwrap()).handle(handle.clone());
-        let task = tokio::spawn(async move {
-            server.serve(app.into_make_service()).await.unwrap();
-        });
+        let (task, ca_pem) = if opts.https {
+            let (ca_pem, cert_pem, key_pem) = tls_fixture::tls_material();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem(
+                cert_pem.into_bytes(),
+                key_pem.into_bytes(),
+            )
+            .await
+            .unwrap();
+            let server = axum_server::bind_rustls("127.0.0.1:0".parse().unwrap(), config)
+                .handle(handle.clone());
+            let task = tokio::spawn(async move {
+                server.serve(app.into_make_service()).await.unwrap();
+            });
+            (task, Some(ca_pem))
+        } else {
+            let server = axum_server::bind("127.0.0.1:0".parse().unwrap()).handle(handle.clone());
+            let task = tokio::spawn(async move {
+                server.serve(app.into_make_service()).await.unwrap();
+            });
+            (task, None)
+        };
         let addr = handle.listening().await.expect("fixture server must bind");
         KdsFixture {
-            base_url: format!("http://{addr}"),
+            base_url: if opts.https {
+                format!("https://localhost:{}", addr.port())
+            } else {
+                format!("http://{addr}")
+            },
+            ca_pem,
             crl_next_update: opts.crl_next_update,
             shared,
             handle,
