@@ -9,10 +9,10 @@ use std::path::Path;
 use attesta_evidence::ErrorCode;
 use attesta_evidence::tpm::windows::{
     SIPAEVENT_APPLICATION_SVN, SIPAEVENT_BITLOCKER_UNLOCK, SIPAEVENT_BOOTDEBUGGING,
-    SIPAEVENT_CODEINTEGRITY, SIPAEVENT_DATAEXECUTIONPREVENTION, SIPAEVENT_FILEPATH,
-    SIPAEVENT_FLIGHTSIGNING, SIPAEVENT_IMAGEVALIDATED, SIPAEVENT_LOADEDMODULE_AGGREGATION,
-    SIPAEVENT_OSKERNELDEBUG, SIPAEVENT_SAFEMODE, SIPAEVENT_TESTSIGNING, SIPAEVENT_TRUSTBOUNDARY,
-    SIPAEVENT_WINPE,
+    SIPAEVENT_CODEINTEGRITY, SIPAEVENT_DATAEXECUTIONPREVENTION, SIPAEVENT_ELAM_AGGREGATION,
+    SIPAEVENT_ELAM_KEYNAME, SIPAEVENT_FILEPATH, SIPAEVENT_FLIGHTSIGNING, SIPAEVENT_IMAGEVALIDATED,
+    SIPAEVENT_LOADEDMODULE_AGGREGATION, SIPAEVENT_OSKERNELDEBUG, SIPAEVENT_SAFEMODE,
+    SIPAEVENT_TESTSIGNING, SIPAEVENT_TRUSTBOUNDARY, SIPAEVENT_WINPE,
 };
 use attesta_evidence::tpm::{TpmSettings, verify};
 use attesta_testkit::tpm::{EV_EVENT_TAG, EV_SEPARATOR, sipa_container, sipa_item};
@@ -220,7 +220,18 @@ fn each_os_flag_is_negated_into_its_claim_and_elam_needs_modules() {
         assert_eq!(c["notWinPE"], winpe == 0);
         // No loaded-module aggregation: nothing to say about ELAM.
         assert!(c.get("elamDriverLoaded").is_none(), "{c:?}");
+        assert!(c.get("x-attesta-tpm-elam-vendors").is_none(), "{c:?}");
     }
+    // An ELAM aggregation names its vendors.
+    let elam = sipa_container(
+        SIPAEVENT_TRUSTBOUNDARY,
+        &[sipa_container(
+            SIPAEVENT_ELAM_AGGREGATION,
+            &[sipa_item(SIPAEVENT_ELAM_KEYNAME, &utf16z("Contoso AV"))],
+        )],
+    );
+    let c = claims_of(vec![LogEvent::new(13, EV_EVENT_TAG, &elam)]);
+    assert_eq!(c["x-attesta-tpm-elam-vendors"], json!(["Contoso AV"]));
 }
 
 #[test]
