@@ -538,6 +538,76 @@ mod tests {
         );
     }
 
+    /// Each defined type is accepted with data of its form in a PCR the
+    /// profile gives it, and refused in one it does not.
+    #[test]
+    fn every_defined_type_has_its_pcrs() {
+        let mut img = vec![0; 24];
+        img.extend(0u64.to_le_bytes());
+        let var = var(EFI_GLOBAL_VARIABLE, "Timeout", &[1]);
+        let boot = self::var(EFI_GLOBAL_VARIABLE, "Boot0001", &[1]);
+        let auth = self::var(IMAGE_SECURITY_DATABASE, "db", &[0x11; 20]);
+        let mut handoff = 0u64.to_le_bytes().to_vec();
+        let text = b"text".to_vec();
+        let table: Vec<(u32, u32, u32, Vec<u8>)> = vec![
+            (EV_POST_CODE, 0, 1, text.clone()),
+            (EV_SEPARATOR, 12, 24, vec![0; 4]),
+            (EV_ACTION, 23, 24, text.clone()),
+            (EV_EVENT_TAG, 14, 24, vec![1, 0, 0, 0, 0, 0, 0, 0]),
+            (EV_S_CRTM_CONTENTS, 0, 1, b"x\0".to_vec()),
+            (EV_S_CRTM_VERSION, 0, 1, vec![0; 16]),
+            (EV_CPU_MICROCODE, 1, 0, text.clone()),
+            (EV_PLATFORM_CONFIG_FLAGS, 1, 2, text.clone()),
+            (EV_TABLE_OF_DEVICES, 1, 3, text.clone()),
+            (EV_COMPACT_HASH, 4, 3, text.clone()),
+            (EV_IPL, 8, 7, text.clone()),
+            (EV_IPL, 15, 16, text.clone()),
+            (EV_IPL_PARTITION_DATA, 5, 4, text.clone()),
+            (EV_NONHOST_CODE, 0, 1, text.clone()),
+            (EV_NONHOST_INFO, 0, 1, text.clone()),
+            (EV_NONHOST_CONFIG, 1, 0, text.clone()),
+            (
+                EV_OMIT_BOOT_DEVICE_EVENTS,
+                4,
+                5,
+                b"BOOT ATTEMPTS OMITTED".to_vec(),
+            ),
+            (EV_EFI_VARIABLE_DRIVER_CONFIG, 1, 24, var.clone()),
+            (EV_EFI_VARIABLE_BOOT, 1, 7, boot.clone()),
+            (EV_EFI_VARIABLE_BOOT2, 1, 2, boot),
+            (EV_EFI_BOOT_SERVICES_APPLICATION, 2, 0, img.clone()),
+            (EV_EFI_BOOT_SERVICES_DRIVER, 0, 4, img.clone()),
+            (EV_EFI_RUNTIME_SERVICES_DRIVER, 2, 4, img),
+            (EV_EFI_ACTION, 7, 24, text),
+            (EV_EFI_PLATFORM_FIRMWARE_BLOB, 2, 1, vec![0; 16]),
+            (
+                EV_EFI_PLATFORM_FIRMWARE_BLOB2,
+                0,
+                1,
+                [&[0u8][..], &[0; 16]].concat(),
+            ),
+            (EV_EFI_HANDOFF_TABLES, 1, 0, handoff.clone()),
+            (EV_EFI_HCRTM_EVENT, 0, 1, b"HCRTM".to_vec()),
+            (EV_EFI_VARIABLE_AUTHORITY, 7, 1, auth),
+            (EV_EFI_SPDM_FIRMWARE_BLOB, 2, 1, SPDM_SIGNATURE.to_vec()),
+            (EV_EFI_SPDM_FIRMWARE_CONFIG, 3, 2, SPDM_SIGNATURE.to_vec()),
+        ];
+        handoff.insert(0, 0);
+        let table = [table, vec![(EV_EFI_HANDOFF_TABLES2, 1, 0, handoff)]].concat();
+        for (t, good, bad, data) in table {
+            assert_eq!(
+                check_event(&ev(good, t, data.clone())),
+                Ok(()),
+                "{t:#x} in PCR {good}"
+            );
+            let e = check_event(&ev(bad, t, data)).unwrap_err();
+            assert!(
+                e.contains(&format!("not PCR {bad}")),
+                "{t:#x} in PCR {bad}: {e}"
+            );
+        }
+    }
+
     #[test]
     fn each_form_is_checked() {
         let bad = |pcr, t, data: &[u8]| check_event(&ev(pcr, t, data.to_vec())).unwrap_err();
