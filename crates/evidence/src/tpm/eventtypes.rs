@@ -44,7 +44,8 @@
 //! the same form: `EV_EFI_BOOT_SERVICES_DRIVER` and
 //! `EV_EFI_RUNTIME_SERVICES_DRIVER`; in PCR 0, `EV_NONHOST_CODE` and
 //! `EV_NONHOST_INFO`, whose data the profile leaves free, and the S-CRTM
-//! version string or GUID taken for one of them; in PCRs 4–15, `EV_IPL` and
+//! version string or GUID taken for one of them; in PCRs 4, 5 and 10–13
+//! (not where boot loaders write `EV_IPL`: 8, 9, 14), `EV_IPL` and
 //! `EV_COMPACT_HASH`. A policy that must tell those apart has to read the
 //! data (which the quote proves) rather than the type.
 
@@ -81,6 +82,11 @@ const EV_EFI_SPDM_FIRMWARE_CONFIG: u32 = 0x8000_00e2;
 
 /// `EFI_IMAGE_SECURITY_DATABASE_GUID`, the vendor of `db`, `dbx`, `dbt`, `dbr`.
 const IMAGE_SECURITY_DATABASE: &str = "D719B2CB-3D3A-4596-A3BC-DAD00E67656F";
+
+/// Where `EV_COMPACT_HASH` may extend (see [`rule`]).
+const COMPACT_HASH_PCRS: &[u32] = &[
+    4, 5, 6, 7, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+];
 
 /// What `TCG_DEVICE_SECURITY_EVENT_DATA` (both versions) starts with.
 const SPDM_SIGNATURE: &[u8] = b"SPDM Device Sec";
@@ -143,8 +149,11 @@ fn rule(event_type: u32) -> Option<(&'static [u32], Form)> {
         EV_S_CRTM_CONTENTS => (&[0], Form::BlobOrAsciiZ),
         EV_S_CRTM_VERSION => (&[0], Form::GuidOrUcs2),
         EV_CPU_MICROCODE | EV_PLATFORM_CONFIG_FLAGS | EV_TABLE_OF_DEVICES => (&[1], Form::Free),
-        // A loader's or the OS's, never the platform firmware's PCRs 0-3.
-        EV_COMPACT_HASH => (&ANY_PCR[4..], Form::Free),
+        // A loader's or the OS's, never the platform firmware's PCRs 0-3,
+        // nor the PCRs where boot loaders record EV_IPL (grub's 8 and 9,
+        // shim's 14): there the two free-form types could stand for each
+        // other. Windows records compact hashes elsewhere (BitLocker's 11).
+        EV_COMPACT_HASH => (COMPACT_HASH_PCRS, Form::Free),
         EV_IPL => (&[4, 5, 8, 9, 10, 11, 12, 13, 14, 15], Form::Free),
         EV_IPL_PARTITION_DATA => (&[5], Form::Free),
         EV_NONHOST_CODE | EV_NONHOST_INFO => (&[0], Form::Free),
@@ -560,6 +569,7 @@ mod tests {
             (EV_PLATFORM_CONFIG_FLAGS, 1, 2, text.clone()),
             (EV_TABLE_OF_DEVICES, 1, 3, text.clone()),
             (EV_COMPACT_HASH, 4, 3, text.clone()),
+            (EV_COMPACT_HASH, 11, 8, text.clone()),
             (EV_IPL, 8, 7, text.clone()),
             (EV_IPL, 15, 16, text.clone()),
             (EV_IPL_PARTITION_DATA, 5, 4, text.clone()),
