@@ -726,6 +726,17 @@ mod tests {
                 .unwrap_err()
                 .contains("not a boot variable")
         );
+        // Boot variables are the global GUID's: a vendor's Boot0001 is not one.
+        let vendor = "605DAB50-E046-4300-ABB6-3DD810DD8B23";
+        assert_eq!(
+            ok(
+                1,
+                EV_EFI_VARIABLE_DRIVER_CONFIG,
+                var(vendor, "Boot0001", &[1])
+            ),
+            Ok(())
+        );
+        assert!(ok(1, EV_EFI_VARIABLE_BOOT, var(vendor, "Boot0001", &[1])).is_err());
         // Driver configuration in PCR 1 may be any other variable.
         assert_eq!(
             ok(
