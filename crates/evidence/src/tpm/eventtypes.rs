@@ -772,6 +772,13 @@ mod tests {
             ),
             Ok(())
         );
+        // A list of its 28-byte header alone is a list (of no signatures);
+        // anything shorter is not.
+        assert!(signature_lists_fill(&siglist(0)));
+        assert!(!signature_lists_fill(&siglist(0)[..27]));
+        let mut short = siglist(0);
+        short[16] = 27;
+        assert!(!signature_lists_fill(&short));
         assert!(
             ok(
                 7,
