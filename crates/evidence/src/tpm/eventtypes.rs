@@ -737,6 +737,15 @@ mod tests {
             Ok(())
         );
         assert!(ok(1, EV_EFI_VARIABLE_BOOT, var(vendor, "Boot0001", &[1])).is_err());
+        // Eight characters do not make a boot variable, nor "Boot" with a
+        // non-hex tail.
+        for name in ["PlatLang", "BootNext", "Bootable"] {
+            assert_eq!(
+                ok(1, EV_EFI_VARIABLE_DRIVER_CONFIG, var(global, name, &[1])),
+                Ok(()),
+                "{name}"
+            );
+        }
         // Driver configuration in PCR 1 may be any other variable.
         assert_eq!(
             ok(
