@@ -786,56 +786,40 @@ pub fn check_quote_chain(
 
 /// A DCAP PCK chain (PEM, leaf first) up to a trusted Intel SGX root,
 /// without CRLs: the leaf's key, its subject, and whether the root is a
-/// configured one.
+/// configured one. The chain is leaf, PCK CA and optionally a copy of the
+/// root; the walk ([`crate::pki::walk`]) goes from the leaf through the CA
+/// to a trusted root (signatures, CA flags, validity of all three at `at`).
 fn check_pck_chain(
     pck_chain_pem: &[u8],
     roots: &TrustRoots,
     at: UnixTime,
 ) -> Result<(Vec<u8>, String, bool), SgxError> {
-    let certs = sgx::pki::pem_certificates(pck_chain_pem).map_err(SgxError::PckChainInvalid)?;
+    let certs = sgx::pki::pem_certificates(pck_chain_pem).map_err(SgxError::pck_chain)?;
     if certs.len() < 2 || certs.len() > 3 {
         return Err(SgxError::PckChainInvalid(format!(
             "expected PCK leaf, PCK CA and root, found {} certificates",
             certs.len()
         )));
     }
-    let leaf = sgx::pki::parse_cert(&certs[0]).map_err(SgxError::PckChainInvalid)?;
-    let ca = sgx::pki::parse_cert(&certs[1]).map_err(SgxError::PckChainInvalid)?;
-    let mut anchored = None;
-    for root in roots.of_kind(RootKind::IntelSgx) {
-        let Ok(r) = sgx::pki::parse_cert(&root.der) else {
-            continue;
-        };
-        if sgx::pki::check_issued_by(&ca, r.subject().as_raw(), &sgx::pki::public_key(&r)).is_ok() {
-            let (from, until) = sgx::pki::validity(&r);
-            if !sgx::pki::within(at.0, from, until) {
-                return Err(SgxError::RootCaExpired);
-            }
-            anchored = Some(root.configured);
-            break;
-        }
-    }
-    let test_root = anchored.ok_or(SgxError::UntrustedRoot("PCK"))?;
-    sgx::pki::require_ca(&ca).map_err(SgxError::PckChainInvalid)?;
-    let (from, until) = sgx::pki::validity(&ca);
-    if !sgx::pki::within(at.0, from, until) {
-        return Err(SgxError::PckCaExpired);
-    }
-    sgx::pki::check_issued_by(&leaf, ca.subject().as_raw(), &sgx::pki::public_key(&ca))
-        .map_err(SgxError::PckChainInvalid)?;
-    let (not_before, not_after) = sgx::pki::validity(&leaf);
-    if !sgx::pki::within(at.0, not_before, not_after) {
-        return Err(SgxError::PckCertificateExpired {
-            not_before,
-            not_after,
-            at: at.0,
-        });
-    }
+    let anchors: Vec<&crate::roots::TrustRoot> = roots.of_kind(RootKind::IntelSgx).collect();
+    let anchor_ders: Vec<&[u8]> = anchors.iter().map(|r| r.der.as_slice()).collect();
+    let path = crate::pki::walk(
+        &certs[0],
+        &certs[1..2],
+        &anchor_ders,
+        at,
+        &crate::pki::Options {
+            max_depth: 2,
+            ..Default::default()
+        },
+    )
+    .map_err(SgxError::pck_chain)?;
+    let leaf = sgx::pki::parse_cert(&certs[0]).map_err(SgxError::pck_chain)?;
     sgx::pki::pck_extension(&leaf).map_err(SgxError::PckExtensionInvalid)?;
     Ok((
         sgx::pki::public_key(&leaf),
         leaf.subject().to_string(),
-        test_root,
+        anchors[path.anchor].configured,
     ))
 }
 
@@ -945,7 +929,7 @@ fn certificate_der(input: &[u8]) -> Result<Vec<u8>, ParseError> {
     }
     let text: Vec<u8> = if input.windows(5).any(|w| w == b"-----") {
         return sgx::pki::pem_certificates(input)
-            .map_err(malformed)?
+            .map_err(|e| malformed(e.to_string()))?
             .into_iter()
             .next()
             .ok_or_else(|| malformed("no PEM certificate found".into()));

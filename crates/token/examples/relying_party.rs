@@ -210,7 +210,7 @@ fn tee_requirement(policy: &str, test_root: Option<&str>) -> Result<TeeRequireme
     );
     if let Some(p) = test_root {
         let pem = std::fs::read(p).map_err(|e| format!("cannot read {p}: {e}"))?;
-        for der in attesta_evidence::sgx::pki::pem_certificates(&pem)? {
+        for der in attesta_evidence::sgx::pki::pem_certificates(&pem).map_err(|e| e.to_string())? {
             roots = roots.with_configured(RootKind::IntelSgx, der);
         }
     }
