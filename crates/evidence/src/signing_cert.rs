@@ -53,7 +53,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
 use crate::claims::Claims;
-use crate::crypto::{self, Scheme};
+use crate::crypto;
 use crate::dcap::DcapCollateral;
 use crate::error::{ErrorCode, ParseError};
 use crate::openenclave::OeReport;
@@ -446,31 +446,32 @@ impl SelfSignature {
     }
 }
 
-/// Check the certificate's self-signature.
+/// Check the certificate's self-signature ([`crate::pki::issued_by`] with
+/// the certificate as its own issuer; an RSA PKCS#1 SHA-256 signature by a
+/// key under 2048 bits is reported as [`SelfSignature::ValidLegacyKey`]).
 pub fn check_self_signature(der: &[u8]) -> SelfSignature {
+    use crate::pki::{self, CertificateError, SignatureAlgorithm};
     let Ok((_, cert)) = X509Certificate::from_der(der) else {
         return SelfSignature::Invalid;
     };
-    if cert.issuer().as_raw() != cert.subject().as_raw() {
-        return SelfSignature::NotSelfSigned;
+    match pki::issued_by(&cert, &cert) {
+        Ok(()) => SelfSignature::Valid,
+        Err(CertificateError::IssuerMismatch { .. }) => SelfSignature::NotSelfSigned,
+        Err(CertificateError::UnsupportedSignatureAlgorithm { .. }) => SelfSignature::Unsupported,
+        Err(_)
+            if pki::signature_algorithm(&cert.signature_algorithm)
+                == Some(SignatureAlgorithm::RsaPkcs1Sha256)
+                && crypto::verify_rsa_sha256_legacy(
+                    &cert.public_key().subject_public_key.data,
+                    cert.tbs_certificate.as_ref(),
+                    &cert.signature_value.data,
+                )
+                .is_ok() =>
+        {
+            SelfSignature::ValidLegacyKey
+        }
+        Err(_) => SelfSignature::Invalid,
     }
-    let key = &cert.public_key().subject_public_key.data;
-    let msg = cert.tbs_certificate.as_ref();
-    let sig = &cert.signature_value.data;
-    let scheme = match cert.signature_algorithm.algorithm.to_id_string().as_str() {
-        "1.2.840.113549.1.1.11" => Scheme::RsaPkcs1Sha256,
-        "1.2.840.113549.1.1.12" => Scheme::RsaPkcs1Sha384,
-        "1.2.840.10045.4.3.2" => Scheme::EcdsaP256Sha256Asn1,
-        "1.2.840.10045.4.3.3" => Scheme::EcdsaP384Sha384Asn1,
-        _ => return SelfSignature::Unsupported,
-    };
-    if crypto::verify(scheme, key, msg, sig).is_ok() {
-        return SelfSignature::Valid;
-    }
-    if scheme == Scheme::RsaPkcs1Sha256 && crypto::verify_rsa_sha256_legacy(key, msg, sig).is_ok() {
-        return SelfSignature::ValidLegacyKey;
-    }
-    SelfSignature::Invalid
 }
 
 /// How far verification of the evidence went.
