@@ -300,17 +300,23 @@ fn bad_encoding(role: Role, reason: impl Into<String>) -> CertificateError {
 
 // ---------------------------------------------------------------- decoding
 
-/// One DER certificate as a PEM `CERTIFICATE` block (64-character lines,
-/// a final newline): the encoding [`pem_certificates`] reads.
-pub fn certificate_pem(der: &[u8]) -> String {
+/// One DER item as a PEM block labelled `label` (64-character lines, a
+/// final newline).
+pub fn pem_block(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    let mut pem = format!("-----BEGIN {label}-----\n");
     for line in b64.as_bytes().chunks(64) {
         pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
         pem.push('\n');
     }
-    pem.push_str("-----END CERTIFICATE-----\n");
+    pem.push_str(&format!("-----END {label}-----\n"));
     pem
+}
+
+/// One DER certificate as a PEM `CERTIFICATE` block: the encoding
+/// [`pem_certificates`] reads.
+pub fn certificate_pem(der: &[u8]) -> String {
+    pem_block("CERTIFICATE", der)
 }
 
 /// Decode every `CERTIFICATE` block of a PEM text, in order.
@@ -1045,6 +1051,75 @@ mod tests {
             pem_certificates(b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----")
                 .is_err()
         );
+    }
+
+    /// A SubjectPublicKeyInfo with key algorithm `alg` (OID body) and
+    /// parameter `param` (a whole TLV, or none).
+    fn spki(alg: &[u8], param: &[u8]) -> Vec<u8> {
+        let tlv = |tag: u8, body: &[u8]| [&[tag, body.len() as u8][..], body].concat();
+        let alg_id = tlv(0x30, &[tlv(0x06, alg), param.to_vec()].concat());
+        tlv(0x30, &[alg_id, tlv(0x03, &[0, 4, 1, 2])].concat())
+    }
+
+    const EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+    const P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+    const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    const RSA_PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
+    const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
+    const NULL: &[u8] = &[0x05, 0x00];
+
+    /// Every signature algorithm maps to the crypto-boundary scheme for the
+    /// issuer key that can make it, and to none for another key.
+    #[test]
+    fn schemes_follow_the_issuer_key() {
+        use SignatureAlgorithm::*;
+        let keys = [
+            ("P-256", spki(EC, P256)),
+            ("P-384", spki(EC, P384)),
+            ("P-521", spki(EC, P521)),
+            ("EC without a curve", spki(EC, &[])),
+            ("RSA", spki(RSA, NULL)),
+            ("RSA-PSS key", spki(RSA_PSS, &[])),
+            ("Ed25519", spki(ED25519, &[])),
+        ];
+        let expect = |alg: SignatureAlgorithm, key: &str| -> Option<Scheme> {
+            match (alg, key) {
+                (EcdsaSha256, "P-256") => Some(Scheme::EcdsaP256Sha256Asn1),
+                (EcdsaSha384, "P-256") => Some(Scheme::EcdsaP256Sha384Asn1),
+                (EcdsaSha256, "P-384") => Some(Scheme::EcdsaP384Sha256Asn1),
+                (EcdsaSha384, "P-384") => Some(Scheme::EcdsaP384Sha384Asn1),
+                (RsaPkcs1Sha256, "RSA" | "RSA-PSS key") => Some(Scheme::RsaPkcs1Sha256),
+                (RsaPkcs1Sha384, "RSA" | "RSA-PSS key") => Some(Scheme::RsaPkcs1Sha384),
+                (RsaPkcs1Sha512, "RSA" | "RSA-PSS key") => Some(Scheme::RsaPkcs1Sha512),
+                (RsaPssSha256, "RSA" | "RSA-PSS key") => Some(Scheme::RsaPssSha256),
+                (RsaPssSha384, "RSA" | "RSA-PSS key") => Some(Scheme::RsaPssSha384),
+                (RsaPssSha512, "RSA" | "RSA-PSS key") => Some(Scheme::RsaPssSha512),
+                (Ed25519, "Ed25519") => Some(Scheme::Ed25519),
+                _ => None,
+            }
+        };
+        for alg in [
+            EcdsaSha256,
+            EcdsaSha384,
+            RsaPkcs1Sha256,
+            RsaPkcs1Sha384,
+            RsaPkcs1Sha512,
+            RsaPssSha256,
+            RsaPssSha384,
+            RsaPssSha512,
+            Ed25519,
+        ] {
+            for (name, der) in &keys {
+                let (_, key) = SubjectPublicKeyInfo::from_der(der).unwrap();
+                assert_eq!(
+                    scheme_for(alg, &key),
+                    expect(alg, name),
+                    "{alg:?} with {name}"
+                );
+            }
+        }
     }
 
     #[test]
