@@ -389,42 +389,33 @@ fn every_accepted_signature_algorithm_verifies() {
     let base = |r: &Made| make(Spec::leaf("Leaf"), p256(), Some(r)).der;
     let r256 = root("Root");
     let rrsa = make(Spec::ca("Root"), rsa(&PKCS_RSA_SHA256), None);
-    let cases: Vec<(&str, &Made, Vec<u8>, Box<dyn Fn(&[u8]) -> Vec<u8>>)> = vec![
+    let cases: [(&str, Vec<u8>, &'static dyn sig::RsaEncoding); 4] = [
         (
             "PSS/SHA-256",
-            &rrsa,
             pss_alg(OID_SHA256, OID_SHA256, Some(32), None),
-            Box::new(rsa_signer(&sig::RSA_PSS_SHA256, &rrsa.pkcs8)),
+            &sig::RSA_PSS_SHA256,
         ),
         (
             "PSS/SHA-384 as AMD writes it",
-            &rrsa,
             pss_alg(OID_SHA384, OID_SHA384, Some(48), Some(1)),
-            Box::new(rsa_signer(&sig::RSA_PSS_SHA384, &rrsa.pkcs8)),
+            &sig::RSA_PSS_SHA384,
         ),
         (
             "PSS/SHA-512",
-            &rrsa,
             pss_alg(OID_SHA512, OID_SHA512, Some(64), None),
-            Box::new(rsa_signer(&sig::RSA_PSS_SHA512, &rrsa.pkcs8)),
+            &sig::RSA_PSS_SHA512,
         ),
-        (
-            "PKCS#1/SHA-512",
-            &rrsa,
-            rsa_alg(0x0d),
-            Box::new(rsa_signer(&sig::RSA_PKCS1_SHA512, &rrsa.pkcs8)),
-        ),
+        ("PKCS#1/SHA-512", rsa_alg(0x0d), &sig::RSA_PKCS1_SHA512),
     ];
-    for (what, r, alg, sign) in cases {
-        let leaf = resign(&base(r), &alg, sign);
-        walk(&leaf, NONE, &[&r.der]).unwrap_or_else(|e| panic!("{what}: {e}"));
-        // The same signature under a root with the same name and another
-        // key type does not verify.
-        let wrong = if std::ptr::eq(r, &rrsa) { &r256 } else { &rrsa };
-        let e = walk(&leaf, NONE, &[&wrong.der]).unwrap_err();
+    for (what, alg, padding) in cases {
+        let leaf = resign(&base(&rrsa), &alg, rsa_signer(padding, &rrsa.pkcs8));
+        walk(&leaf, NONE, &[&rrsa.der]).unwrap_or_else(|e| panic!("{what}: {e}"));
+        // The same signature under a root with the same name and an EC key
+        // does not verify.
+        let e = walk(&leaf, NONE, &[&r256.der]).unwrap_err();
         assert!(
             matches!(e, CertificateError::BadSignature { .. }),
-            "{what} under another key type: {e}"
+            "{what} under an EC key: {e}"
         );
     }
 }
