@@ -529,6 +529,27 @@ fn sha1_and_md5_signatures_are_unsupported() {
         assert_eq!(role_and_name(&e), (Role::Leaf, "CN=Leaf".into()));
         assert!(e.to_string().contains(name), "{e}");
     }
+    let ecdsa_sha1 = tlv(0x30, &oid(&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01]));
+    let leaf = resign(&base, &ecdsa_sha1, |_| vec![0u8; 64]);
+    let e = walk(&leaf, NONE, &[&r.der]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("ECDSA with SHA-1 (1.2.840.10045.4.1)"),
+        "{e}"
+    );
+    // PSS with parameters aws-lc-rs cannot verify: named as such.
+    let pss = pss_alg(OID_SHA256, OID_SHA256, Some(20), None);
+    let leaf = resign(&base, &pss, |_| vec![0u8; 256]);
+    let e = walk(&leaf, NONE, &[&r.der]).unwrap_err();
+    assert!(
+        matches!(e, CertificateError::UnsupportedSignatureAlgorithm { .. }),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("RSASSA-PSS with parameters other than"),
+        "{e}"
+    );
     let odd = resign(&base, &tlv(0x30, &oid(&[0x2a, 0x03])), |_| vec![0u8; 64]);
     let e = walk(&odd, NONE, &[&r.der]).unwrap_err();
     assert!(e.to_string().contains("algorithm 1.2.3"), "{e}");
@@ -843,6 +864,60 @@ fn the_search_backtracks_and_reports_the_most_telling_failure() {
     assert!(matches!(e, CertificateError::Expired { .. }), "{e}");
     let e = walk(&leaf.der, &[&not_ca.der, &old.der], &[&r.der]).unwrap_err();
     assert!(matches!(e, CertificateError::NotCa { .. }), "{e}");
+}
+
+/// An unknown issuer says less than a signature failure met elsewhere: the
+/// leaf's issuer name is on a trusted root with another key (bad
+/// signature), and on an intermediate whose own issuer is missing.
+#[test]
+fn a_bad_signature_outranks_an_unknown_issuer() {
+    let nowhere = root("Nowhere");
+    let key = p256();
+    let pkcs8 = key.serialize_der();
+    let ca = make(Spec::ca("CA"), key, Some(&nowhere));
+    let leaf = make(Spec::leaf("Leaf"), p256(), Some(&ca));
+    let impostor = root("CA");
+    let e = walk(&leaf.der, &[&ca.der], &[&impostor.der]).unwrap_err();
+    assert_eq!(
+        e,
+        CertificateError::BadSignature {
+            cert: Named::new(Role::Leaf, "CN=Leaf"),
+            issuer: "CN=CA".into()
+        }
+    );
+    // A path too long outranks a signature failure and gives way to a
+    // failure after a verified signature: with room for two certificates,
+    // Leaf → CA → (B) is too long, and the copy of CA under the root is
+    // expired.
+    let r = root("Root");
+    let b = make(Spec::ca("B"), p256(), Some(&r));
+    let long = make(
+        Spec::ca("CA").serial(2),
+        KeyPair::try_from(pkcs8.as_slice()).unwrap(),
+        Some(&b),
+    );
+    let expired = make(
+        Spec::ca("CA").serial(3).window(NOW - 100 * DAY, NOW - DAY),
+        KeyPair::try_from(pkcs8.as_slice()).unwrap(),
+        Some(&r),
+    );
+    let two = |inter: &[&[u8]], anchors: &[&[u8]]| {
+        pki::walk(
+            &leaf.der,
+            inter,
+            anchors,
+            at(NOW),
+            &Options {
+                max_depth: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+    };
+    let e = two(&[&long.der, &b.der, &expired.der], &[&r.der]);
+    assert!(matches!(e, CertificateError::Expired { .. }), "{e}");
+    let e = two(&[&long.der, &b.der], &[&r.der, &impostor.der]);
+    assert!(matches!(e, CertificateError::ChainTooLong { .. }), "{e}");
 }
 
 /// A certificate tried on a branch that failed is free again for the next

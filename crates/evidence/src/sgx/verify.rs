@@ -24,7 +24,7 @@ use super::error::SgxError;
 use super::pki::{self, CheckedCrl, PckExtension};
 use super::quote::{Quote, ReportBody};
 use super::tcb::{self, QeIdentity, QeTcbLevel, TcbInfo, TcbStatus};
-use crate::pki::{Named, Role};
+use crate::pki::Role;
 use x509_parser::certificate::X509Certificate;
 
 /// SHA-256 digests of the collateral, for the `x-ms-sgx-collateral` claim.
@@ -890,12 +890,13 @@ pub(crate) fn verify_pck_chain(
             facts
         }
     };
-    pki::check_window(
-        Named::new(Role::Leaf, "PCK certificate"),
-        (leaf.not_before, leaf.not_after),
-        at,
-    )
-    .map_err(SgxError::pck_chain)?;
+    if !pki::within(at.0, leaf.not_before, leaf.not_after) {
+        return Err(SgxError::PckCertificateExpired {
+            not_before: leaf.not_before,
+            not_after: leaf.not_after,
+            at: at.0,
+        });
+    }
     if collateral.pck_crl.is_revoked(&leaf.raw_serial) {
         return Err(SgxError::PckCertificateRevoked(hex::encode(
             &leaf.raw_serial,

@@ -387,6 +387,19 @@ fn certificate_bytes(der: &[u8]) -> &[u8] {
     }
 }
 
+/// The AK certificate at the start of `der` (see [`certificate_bytes`]),
+/// decoded once.
+fn ak_certificate(der: &[u8]) -> Result<X509Certificate<'_>, TpmError> {
+    X509Certificate::from_der(der)
+        .map(|(_, cert)| cert)
+        .map_err(|e| {
+            TpmError::AkCertificateInvalid(CertificateError::BadEncoding {
+                cert: pki::Named::new(Role::Leaf, ""),
+                reason: format!("not a DER certificate: {e}"),
+            })
+        })
+}
+
 /// A failed AK chain check as a TPM error: the one place the chain's
 /// [`CertificateError`]s become TPM codes.
 fn ak_chain_error(e: CertificateError) -> TpmError {
@@ -661,8 +674,7 @@ pub fn verify_with_options(
     // 1. AK trust.
     let ak_chain = match ev.ak_cert {
         Some(der) => {
-            let cert = pki::parse_cert(certificate_bytes(der))
-                .map_err(|e| ak_chain_error(e.in_role(Role::Leaf)))?;
+            let cert = ak_certificate(der)?;
             if !cert_key_matches(&cert, &ak) {
                 return Err(TpmError::AkKeyMismatch);
             }
