@@ -81,14 +81,25 @@ pub enum Scheme {
     EcdsaP384Sha384Fixed,
     /// ECDSA P-384 / SHA-384, ASN.1 DER signature.
     EcdsaP384Sha384Asn1,
+    /// ECDSA P-256 / SHA-384, ASN.1 DER signature: X.509 certificates
+    /// whose issuer pairs a P-256 key with SHA-384 ([`crate::pki`]).
+    EcdsaP256Sha384Asn1,
+    /// ECDSA P-384 / SHA-256, ASN.1 DER signature ([`crate::pki`]).
+    EcdsaP384Sha256Asn1,
     /// RSASSA-PKCS1-v1_5 / SHA-256 (2048–8192-bit keys, DER RSAPublicKey).
     RsaPkcs1Sha256,
     /// RSASSA-PKCS1-v1_5 / SHA-384 (DER RSAPublicKey): TPM quotes.
     RsaPkcs1Sha384,
+    /// RSASSA-PKCS1-v1_5 / SHA-512 (DER RSAPublicKey): X.509 certificates.
+    RsaPkcs1Sha512,
     /// RSASSA-PSS / SHA-256 (DER RSAPublicKey).
     RsaPssSha256,
     /// RSASSA-PSS / SHA-384 (DER RSAPublicKey): AMD certificates.
     RsaPssSha384,
+    /// RSASSA-PSS / SHA-512 (DER RSAPublicKey): X.509 certificates.
+    RsaPssSha512,
+    /// Ed25519 (the 32-byte public key): X.509 certificates.
+    Ed25519,
     /// RSASSA-PKCS1-v1_5 / SHA-1 (2048–8192-bit keys): TPM quotes of
     /// Windows PCP and older vTPM AKs, only when the provider opts in
     /// (`TpmOptions::allow_sha1`).
@@ -102,8 +113,10 @@ pub struct BadSignature;
 
 /// Verify `sig` over `msg` with `public_key`.
 ///
-/// `public_key` is an uncompressed SEC1 point (`04 ‖ x ‖ y`) for ECDSA and a
-/// DER `RSAPublicKey` for RSA.
+/// `public_key` is an uncompressed SEC1 point (`04 ‖ x ‖ y`) for ECDSA, a
+/// DER `RSAPublicKey` for RSA and the raw 32 bytes for Ed25519. RSA-PSS
+/// signatures carry a salt as long as the digest, with MGF1 over the same
+/// digest.
 pub fn verify(
     scheme: Scheme,
     public_key: &[u8],
@@ -115,10 +128,15 @@ pub fn verify(
         Scheme::EcdsaP256Sha256Asn1 => &signature::ECDSA_P256_SHA256_ASN1,
         Scheme::EcdsaP384Sha384Fixed => &signature::ECDSA_P384_SHA384_FIXED,
         Scheme::EcdsaP384Sha384Asn1 => &signature::ECDSA_P384_SHA384_ASN1,
+        Scheme::EcdsaP256Sha384Asn1 => &signature::ECDSA_P256_SHA384_ASN1,
+        Scheme::EcdsaP384Sha256Asn1 => &signature::ECDSA_P384_SHA256_ASN1,
         Scheme::RsaPkcs1Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
         Scheme::RsaPkcs1Sha384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Scheme::RsaPkcs1Sha512 => &signature::RSA_PKCS1_2048_8192_SHA512,
         Scheme::RsaPssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
         Scheme::RsaPssSha384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Scheme::RsaPssSha512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Scheme::Ed25519 => &signature::ED25519,
         Scheme::RsaPkcs1Sha1Legacy => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
     };
     UnparsedPublicKey::new(alg, public_key)

@@ -40,6 +40,7 @@ pub mod crypto;
 pub mod dcap;
 pub mod error;
 pub mod openenclave;
+pub mod pki;
 pub mod reader;
 pub mod roots;
 pub mod sgx;

@@ -65,7 +65,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
 use crate::claims::Claims;
-use crate::crypto::{self, Scheme};
+use crate::crypto;
 use crate::dcap::DcapCollateral;
 use crate::error::{ErrorCode, ParseError};
 use crate::openenclave::OeReport;
@@ -594,31 +594,32 @@ impl SelfSignature {
     }
 }
 
-/// Check the certificate's self-signature.
+/// Check the certificate's self-signature ([`crate::pki::issued_by`] with
+/// the certificate as its own issuer; an RSA PKCS#1 SHA-256 signature by a
+/// key under 2048 bits is reported as [`SelfSignature::ValidLegacyKey`]).
 pub fn check_self_signature(der: &[u8]) -> SelfSignature {
+    use crate::pki::{self, CertificateError, SignatureAlgorithm};
     let Ok((_, cert)) = X509Certificate::from_der(der) else {
         return SelfSignature::Invalid;
     };
-    if cert.issuer().as_raw() != cert.subject().as_raw() {
-        return SelfSignature::NotSelfSigned;
+    match pki::issued_by(&cert, &cert) {
+        Ok(()) => SelfSignature::Valid,
+        Err(CertificateError::IssuerMismatch { .. }) => SelfSignature::NotSelfSigned,
+        Err(CertificateError::UnsupportedSignatureAlgorithm { .. }) => SelfSignature::Unsupported,
+        Err(_)
+            if pki::signature_algorithm(&cert.signature_algorithm)
+                == Some(SignatureAlgorithm::RsaPkcs1Sha256)
+                && crypto::verify_rsa_sha256_legacy(
+                    &cert.public_key().subject_public_key.data,
+                    cert.tbs_certificate.as_ref(),
+                    &cert.signature_value.data,
+                )
+                .is_ok() =>
+        {
+            SelfSignature::ValidLegacyKey
+        }
+        Err(_) => SelfSignature::Invalid,
     }
-    let key = &cert.public_key().subject_public_key.data;
-    let msg = cert.tbs_certificate.as_ref();
-    let sig = &cert.signature_value.data;
-    let scheme = match cert.signature_algorithm.algorithm.to_id_string().as_str() {
-        "1.2.840.113549.1.1.11" => Scheme::RsaPkcs1Sha256,
-        "1.2.840.113549.1.1.12" => Scheme::RsaPkcs1Sha384,
-        "1.2.840.10045.4.3.2" => Scheme::EcdsaP256Sha256Asn1,
-        "1.2.840.10045.4.3.3" => Scheme::EcdsaP384Sha384Asn1,
-        _ => return SelfSignature::Unsupported,
-    };
-    if crypto::verify(scheme, key, msg, sig).is_ok() {
-        return SelfSignature::Valid;
-    }
-    if scheme == Scheme::RsaPkcs1Sha256 && crypto::verify_rsa_sha256_legacy(key, msg, sig).is_ok() {
-        return SelfSignature::ValidLegacyKey;
-    }
-    SelfSignature::Invalid
 }
 
 /// How far verification of the evidence went.
@@ -923,7 +924,7 @@ fn verify_snp(
         |e: String| SigningCertError::Snp("SnpChainInvalid", format!("the VCEK chain: {e}"));
     let (vek, ask) = match (&ev.certs, &collateral.snp_certificates) {
         (Some(pem), _) => {
-            let certs = sgx::pki::pem_certificates(pem).map_err(chain_err)?;
+            let certs = sgx::pki::pem_certificates(pem).map_err(|e| chain_err(e.to_string()))?;
             let [vek, ask, ..] = certs.as_slice() else {
                 return Err(chain_err(
                     "it needs the VCEK (or VLEK) and the ASK (or ASVK)".into(),
@@ -1032,56 +1033,40 @@ pub fn check_quote_chain(
 
 /// A DCAP PCK chain (PEM, leaf first) up to a trusted Intel SGX root,
 /// without CRLs: the leaf's key, its subject, and whether the root is a
-/// configured one.
+/// configured one. The chain is leaf, PCK CA and optionally a copy of the
+/// root; the walk ([`crate::pki::walk`]) goes from the leaf through the CA
+/// to a trusted root (signatures, CA flags, validity of all three at `at`).
 fn check_pck_chain(
     pck_chain_pem: &[u8],
     roots: &TrustRoots,
     at: UnixTime,
 ) -> Result<(Vec<u8>, String, bool), SgxError> {
-    let certs = sgx::pki::pem_certificates(pck_chain_pem).map_err(SgxError::PckChainInvalid)?;
+    let certs = sgx::pki::pem_certificates(pck_chain_pem).map_err(SgxError::pck_chain)?;
     if certs.len() < 2 || certs.len() > 3 {
         return Err(SgxError::PckChainInvalid(format!(
             "expected PCK leaf, PCK CA and root, found {} certificates",
             certs.len()
         )));
     }
-    let leaf = sgx::pki::parse_cert(&certs[0]).map_err(SgxError::PckChainInvalid)?;
-    let ca = sgx::pki::parse_cert(&certs[1]).map_err(SgxError::PckChainInvalid)?;
-    let mut anchored = None;
-    for root in roots.of_kind(RootKind::IntelSgx) {
-        let Ok(r) = sgx::pki::parse_cert(&root.der) else {
-            continue;
-        };
-        if sgx::pki::check_issued_by(&ca, r.subject().as_raw(), &sgx::pki::public_key(&r)).is_ok() {
-            let (from, until) = sgx::pki::validity(&r);
-            if !sgx::pki::within(at.0, from, until) {
-                return Err(SgxError::RootCaExpired);
-            }
-            anchored = Some(root.configured);
-            break;
-        }
-    }
-    let test_root = anchored.ok_or(SgxError::UntrustedRoot("PCK"))?;
-    sgx::pki::require_ca(&ca).map_err(SgxError::PckChainInvalid)?;
-    let (from, until) = sgx::pki::validity(&ca);
-    if !sgx::pki::within(at.0, from, until) {
-        return Err(SgxError::PckCaExpired);
-    }
-    sgx::pki::check_issued_by(&leaf, ca.subject().as_raw(), &sgx::pki::public_key(&ca))
-        .map_err(SgxError::PckChainInvalid)?;
-    let (not_before, not_after) = sgx::pki::validity(&leaf);
-    if !sgx::pki::within(at.0, not_before, not_after) {
-        return Err(SgxError::PckCertificateExpired {
-            not_before,
-            not_after,
-            at: at.0,
-        });
-    }
+    let anchors: Vec<&crate::roots::TrustRoot> = roots.of_kind(RootKind::IntelSgx).collect();
+    let anchor_ders: Vec<&[u8]> = anchors.iter().map(|r| r.der.as_slice()).collect();
+    let path = crate::pki::walk(
+        &certs[0],
+        &certs[1..2],
+        &anchor_ders,
+        at,
+        &crate::pki::Options {
+            max_depth: 2,
+            ..Default::default()
+        },
+    )
+    .map_err(SgxError::pck_chain)?;
+    let leaf = sgx::pki::parse_cert(&certs[0]).map_err(SgxError::pck_chain)?;
     sgx::pki::pck_extension(&leaf).map_err(SgxError::PckExtensionInvalid)?;
     Ok((
         sgx::pki::public_key(&leaf),
         leaf.subject().to_string(),
-        test_root,
+        anchors[path.anchor].configured,
     ))
 }
 
@@ -1191,7 +1176,7 @@ fn certificate_der(input: &[u8]) -> Result<Vec<u8>, ParseError> {
     }
     let text: Vec<u8> = if input.windows(5).any(|w| w == b"-----") {
         return sgx::pki::pem_certificates(input)
-            .map_err(malformed)?
+            .map_err(|e| malformed(e.to_string()))?
             .into_iter()
             .next()
             .ok_or_else(|| malformed("no PEM certificate found".into()));

@@ -222,10 +222,10 @@ fn pck_identity(
     roots: &TrustRoots,
 ) -> Result<(String, PckCa, [u8; 32]), ApiError> {
     let bad = |m: String| ApiError::evidence("PckChainInvalid", m);
-    let certs = sgx::pki::pem_certificates(pck_chain_pem).map_err(bad)?;
+    let certs = sgx::pki::pem_certificates(pck_chain_pem).map_err(|e| bad(e.to_string()))?;
     let mut root = attesta_collateral::intel_root_fingerprint();
     if let Some(last_der) = certs.last().filter(|_| certs.len() > 1) {
-        let last = sgx::pki::parse_cert(last_der).map_err(bad)?;
+        let last = sgx::pki::parse_cert(last_der).map_err(|e| bad(e.to_string()))?;
         if last.subject().as_raw() == last.issuer().as_raw() {
             let key = sgx::pki::public_key(&last);
             let trusted = roots.of_kind(RootKind::IntelSgx).find(|r| {
@@ -244,7 +244,7 @@ fn pck_identity(
     let leaf_der = certs
         .first()
         .ok_or_else(|| bad("the quote carries no PCK certificate".into()))?;
-    let leaf = sgx::pki::parse_cert(leaf_der).map_err(bad)?;
+    let leaf = sgx::pki::parse_cert(leaf_der).map_err(|e| bad(e.to_string()))?;
     let ext =
         sgx::pki::pck_extension(&leaf).map_err(|e| ApiError::evidence("PckExtensionInvalid", e))?;
     let cn = leaf

@@ -30,6 +30,14 @@
 //!   (here or in `test_roots.tpm`, which is taken too and marks tokens
 //!   `x-attesta-test-root`), Trusted Launch requests are refused with
 //!   `VtpmCaNotConfigured`.
+//! - `tpm_crls` — CRLs (PEM `X509 CRL` blocks) of the TPM and vTPM CAs
+//!   (`test_roots.tpm`, `vtpm_roots`, and the intermediates requests send).
+//!   An AK chain through a CA that has a CRL here is refused when the CRL
+//!   lists the AK certificate or an intermediate that CA signed
+//!   (`AkCertificateRevoked`), and when the CRL does not verify with the
+//!   CA's key (`AkCrlInvalid`) or is not current (`AkCrlExpired`): a
+//!   configured CRL fails closed. Without one, TPM chains are not checked
+//!   for revocation.
 
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +78,8 @@ pub struct ProviderConfig {
     pub tpm_allow_sha1: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vtpm_roots: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tpm_crls: Vec<String>,
 }
 
 /// DER certificates from PEM text (its CERTIFICATE blocks), each parsed as
@@ -86,6 +96,23 @@ pub(crate) fn pem_to_der(pem: &str) -> Result<Vec<Vec<u8>>, String> {
     }
     if out.is_empty() {
         return Err("no CERTIFICATE block".into());
+    }
+    Ok(out)
+}
+
+/// DER CRLs from PEM text (its `X509 CRL` blocks), each parsed; no CRL
+/// block is an error.
+pub(crate) fn pem_to_crls(pem: &str) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    for item in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()) {
+        let item = item.map_err(|e| format!("invalid PEM: {e}"))?;
+        if item.label == "X509 CRL" {
+            attesta_evidence::pki::parse_crl(&item.contents).map_err(|e| e.to_string())?;
+            out.push(item.contents);
+        }
+    }
+    if out.is_empty() {
+        return Err("no X509 CRL block".into());
     }
     Ok(out)
 }
@@ -126,6 +153,9 @@ impl ProviderConfig {
         }
         for pem in &self.vtpm_roots {
             pem_to_der(pem).map_err(|e| format!("vtpm_roots: {e}"))?;
+        }
+        for pem in &self.tpm_crls {
+            pem_to_crls(pem).map_err(|e| format!("tpm_crls: {e}"))?;
         }
         if let Some(t) = &self.verification_time {
             parse_time(t).map_err(|e| format!("verification_time: {e}"))?;
@@ -172,7 +202,8 @@ impl ProviderConfig {
         self.roots(roots, RootKind::Tpm)
     }
 
-    /// `base` plus this provider's extra roots of `kind`.
+    /// `base` plus this provider's extra roots of `kind` (and, for TPM
+    /// roots, its TPM CA CRLs).
     pub fn roots(&self, base: TrustRoots, kind: RootKind) -> Result<TrustRoots, ApiError> {
         let list = match kind {
             RootKind::IntelSgx => &self.test_roots.intel,
@@ -183,6 +214,13 @@ impl ProviderConfig {
         for pem in list {
             for der in pem_to_der(pem).map_err(ApiError::internal)? {
                 roots = roots.with_configured(kind, der);
+            }
+        }
+        if kind == RootKind::Tpm {
+            for pem in &self.tpm_crls {
+                for der in pem_to_crls(pem).map_err(ApiError::internal)? {
+                    roots = roots.with_crl(kind, der);
+                }
             }
         }
         Ok(roots)

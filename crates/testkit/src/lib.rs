@@ -20,5 +20,5 @@ pub mod vbs;
 pub use sgx::{SgxSample, SgxSampleBuilder};
 pub use snp::{SnpSample, SnpSampleBuilder};
 pub use tdx::{TdxSample, TdxSampleBuilder};
-pub use tpm::{AkKind, LogEvent, TpmSample, TpmSampleBuilder};
+pub use tpm::{AkKind, LogEvent, TpmCa, TpmSample, TpmSampleBuilder, tpm_crl};
 pub use vbs::{VbsReportBuilder, VbsSigner};

@@ -1163,6 +1163,57 @@ pub fn test_root_der() -> Vec<u8> {
     hierarchy(false).root.der.clone()
 }
 
+/// One of the test TPM CAs, as the issuer of a CRL ([`tpm_crl`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TpmCa {
+    /// The test root [`TpmSample::roots`] holds.
+    Root,
+    /// The intermediate CA under it (samples built with
+    /// [`TpmSampleBuilder::intermediate`]).
+    Intermediate,
+    /// A second root with the same name as [`TpmCa::Root`] and another key
+    /// (its CRLs name the trusted root but do not verify with its key).
+    RogueRoot,
+}
+
+/// A CRL (DER) signed by the test TPM CA `ca`, with thisUpdate and
+/// nextUpdate as given, listing the certificates with the serial numbers
+/// `revoked` (their DER integer contents, as
+/// `X509Certificate::raw_serial` gives them).
+pub fn tpm_crl(
+    ca: TpmCa,
+    revoked: &[&[u8]],
+    this_update: UnixTime,
+    next_update: UnixTime,
+) -> Vec<u8> {
+    let issuer = match ca {
+        TpmCa::Root => &hierarchy(false).root,
+        TpmCa::Intermediate => &hierarchy(false).intermediate,
+        TpmCa::RogueRoot => &hierarchy(true).root,
+    };
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: odt(this_update.0),
+        next_update: odt(next_update.0),
+        crl_number: SerialNumber::from(1u64),
+        issuing_distribution_point: None,
+        revoked_certs: revoked
+            .iter()
+            .map(|serial| rcgen::RevokedCertParams {
+                serial_number: SerialNumber::from_slice(serial),
+                revocation_time: odt(this_update.0),
+                reason_code: None,
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    params
+        .signed_by(&issuer.issuer)
+        .expect("test TPM CRL")
+        .der()
+        .to_vec()
+}
+
 /// The AK certificate: the AK's key, digital signature, the TCG AIK
 /// certificate extended key usage (2.23.133.8.3).
 fn ak_cert(kind: AkKind, issuer: &Ca, window: (u64, u64)) -> Vec<u8> {

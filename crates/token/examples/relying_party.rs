@@ -210,10 +210,10 @@ fn tee_requirement(policy: &str, test_root: Option<&str>) -> Result<TeeRequireme
     );
     if let Some(p) = test_root {
         let pem = std::fs::read(p).map_err(|e| format!("cannot read {p}: {e}"))?;
-        for der in attesta_evidence::sgx::pki::pem_certificates(&pem)? {
+        for der in attesta_evidence::sgx::pki::pem_certificates(&pem).map_err(|e| e.to_string())? {
             // An AMD ARK (`CN=ARK-…`, e.g. of a node with tee_evidence =
             // "test-snp") anchors SEV-SNP evidence; anything else SGX/TDX.
-            let cert = attesta_evidence::sgx::pki::parse_cert(&der)?;
+            let cert = attesta_evidence::sgx::pki::parse_cert(&der).map_err(|e| e.to_string())?;
             let ark = cert
                 .subject()
                 .iter_common_name()

@@ -31,10 +31,12 @@ use crate::encoding::{
 };
 use crate::error::JwsError;
 use crate::jwks::Jwk;
+use attesta_evidence::UnixTime;
+use attesta_evidence::pki::{self, CertificateError};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
 use serde_json::{Map, Value};
-use x509_parser::prelude::{ASN1Time, FromDer, X509Certificate};
+use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// The base64url of `{"alg":"none"}`, the header of every unsigned policy.
 pub const UNSIGNED_HEADER_B64: &str = "eyJhbGciOiJub25lIn0";
@@ -278,87 +280,48 @@ fn parse_cert(der: &[u8]) -> Result<X509Certificate<'_>, String> {
 
 /// Whether a verified signer is trusted: its leaf certificate is one of
 /// `trusted_der` (pinned; no validity check, the pin is the trust), or the
-/// header chain leads from the leaf to a certificate issued by, or equal to,
-/// one of `trusted_der`. On that path every issuer name matches, every
-/// signature verifies, every issuing certificate is a CA, and every
-/// certificate (trusted anchor included) is valid at `now`.
+/// header chain leads from the leaf to one of `trusted_der` through
+/// [`attesta_evidence::pki::walk`] (the header's other certificates in any
+/// order, at most [`MAX_CHAIN`] below the trusted one): every issuer name
+/// matches, every signature verifies, every issuing certificate is a CA,
+/// and every certificate on the path (the trusted one included) is valid at
+/// `now`. A trusted certificate the header also carries as an intermediate
+/// vouches as a trusted one.
 pub fn signer_is_trusted(
     signer: &Signer,
     trusted_der: &[Vec<u8>],
     now: u64,
 ) -> Result<(), JwsError> {
-    let untrusted = |m: String| JwsError::UntrustedSigner(m);
     let leaf_der = signer
         .chain_der
         .first()
-        .ok_or_else(|| untrusted("the signer has no certificate".into()))?;
+        .ok_or_else(|| JwsError::UntrustedSigner("the signer has no certificate".into()))?;
     if trusted_der.iter().any(|t| t == leaf_der) {
         return Ok(());
     }
-    let at = i64::try_from(now)
-        .ok()
-        .and_then(|n| ASN1Time::from_timestamp(n).ok())
-        .ok_or_else(|| untrusted(format!("time {now} is out of range")))?;
-    let chain: Vec<X509Certificate<'_>> = signer
-        .chain_der
-        .iter()
-        .enumerate()
-        .map(|(i, d)| parse_cert(d).map_err(|e| JwsError::BadCertificate(format!("x5c[{i}]: {e}"))))
-        .collect::<Result<_, _>>()?;
-    // A trusted entry that does not parse can never vouch for anything.
-    let anchors: Vec<(&Vec<u8>, X509Certificate<'_>)> = trusted_der
-        .iter()
-        .filter_map(|d| parse_cert(d).ok().map(|c| (d, c)))
-        .collect();
-    for (i, cert) in chain.iter().enumerate() {
-        if !cert.validity().is_valid_at(at) {
-            return Err(untrusted(format!(
-                "certificate {i} ({}) is not valid at {now}",
-                cert.subject()
-            )));
-        }
-        // A chain that carries a trusted certificate as an intermediate
-        // (x5c[i], i > 0) is trusted through `by_anchor` at step i - 1:
-        // reaching step i means x5c[i] signed x5c[i-1] and is a CA, so the
-        // same bytes as an anchor vouch for x5c[i-1] whenever they are valid
-        // at `now`, and when they are not, the check above refuses x5c[i].
-        // (A separate "x5c[i] is an anchor" test here could never be the
-        // one to accept, and was removed: mutation testing showed it dead.)
-        let by_anchor = anchors.iter().any(|(_, anchor)| {
-            is_ca(anchor) && anchor.validity().is_valid_at(at) && issued_by(cert, anchor)
-        });
-        if by_anchor {
-            return Ok(());
-        }
-        let Some(next) = chain.get(i + 1) else { break };
-        if !issued_by(cert, next) {
-            return Err(untrusted(format!(
-                "certificate {i} ({}) is not signed by the next certificate in x5c ({})",
-                cert.subject(),
-                next.subject()
-            )));
-        }
-        if !is_ca(next) {
-            return Err(untrusted(format!(
-                "certificate {} ({}) issues certificates but is not a CA",
-                i + 1,
-                next.subject()
-            )));
-        }
+    pki::walk(
+        leaf_der,
+        &signer.chain_der[1..],
+        trusted_der,
+        UnixTime(now),
+        &pki::Options {
+            max_depth: MAX_CHAIN,
+            crls: Vec::new(),
+        },
+    )
+    .map(|_| ())
+    .map_err(|e| signer_chain_error(e, &signer.thumbprint_sha1_hex))
+}
+
+/// A failed signer chain as a JWS error: the one place the chain's
+/// [`CertificateError`]s become JWS codes. A header certificate that does
+/// not decode is `JwsBadCertificate`; every other failure means the signer
+/// is not trusted (`JwsUntrustedSigner`).
+fn signer_chain_error(e: CertificateError, thumbprint: &str) -> JwsError {
+    match e {
+        CertificateError::BadEncoding { .. } => JwsError::BadCertificate(e.to_string()),
+        _ => JwsError::UntrustedSigner(format!("signing certificate SHA-1 {thumbprint}: {e}")),
     }
-    Err(untrusted(format!(
-        "neither the signing certificate (SHA-1 {}) nor its chain leads to a trusted certificate",
-        signer.thumbprint_sha1_hex
-    )))
-}
-
-fn issued_by(child: &X509Certificate<'_>, parent: &X509Certificate<'_>) -> bool {
-    child.issuer().as_raw() == parent.subject().as_raw()
-        && child.verify_signature(Some(parent.public_key())).is_ok()
-}
-
-fn is_ca(cert: &X509Certificate<'_>) -> bool {
-    matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca)
 }
 
 /// A key to sign policies or certificate operations with (tests, CLI).

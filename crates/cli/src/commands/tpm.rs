@@ -35,6 +35,13 @@ pub struct VerifyTpmArgs {
     /// self-signed are used as intermediates.
     #[arg(long)]
     pub ca: Vec<PathBuf>,
+    /// A CRL of a TPM CA (DER or PEM; repeatable), as a provider's
+    /// `tpm_crls`: an AK chain through that CA is refused when the CRL
+    /// lists a certificate the CA signed (AkCertificateRevoked), or when
+    /// the CRL does not verify with the CA's key (AkCrlInvalid) or is not
+    /// current at the verification time (AkCrlExpired).
+    #[arg(long)]
+    pub crl: Vec<PathBuf>,
     /// PCR values sent with the quote: {"sha256": {"0": "hex", …}, …} or one
     /// bank {"0": "hex", …} (bank from the digest length). Repeatable.
     #[arg(long)]
@@ -156,6 +163,14 @@ pub fn run_verify(a: VerifyTpmArgs) -> anyhow::Result<ExitCode> {
                     intermediates.push(der);
                 }
             }
+        }
+        for p in &a.crl {
+            let der = crate::commands::snp::crl_der(p)?;
+            attesta_evidence::pki::parse_crl(&der)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            config
+                .tpm_crls
+                .push(attesta_evidence::pki::pem_block("X509 CRL", &der));
         }
         let pcrs = load_pcrs(&a.pcrs)?;
         let log = match &a.event_log {

@@ -435,7 +435,12 @@ pub fn verify_trusted_launch(
         .map_err(AzureGuestError::Tpm)?;
     if !tpm.aik_validated {
         // verify() with require_valid_aik_cert refuses this already.
-        return Err(AzureGuestError::Tpm(crate::tpm::TpmError::AkChainUntrusted));
+        return Err(AzureGuestError::Tpm(
+            crate::tpm::TpmError::AkChainUntrusted(crate::pki::CertificateError::UnknownIssuer {
+                cert: crate::pki::Named::new(crate::pki::Role::Leaf, "AK certificate"),
+                issuer: "a configured vTPM CA".into(),
+            }),
+        ));
     }
     Ok(AzureGuestVerified {
         report_type: HclReportType::TrustedLaunch,

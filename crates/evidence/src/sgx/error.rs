@@ -3,6 +3,7 @@
 //! them) and a message naming what failed.
 
 use crate::error::{ErrorCode, ParseError};
+use crate::pki::{CertificateError, Role};
 
 /// Why an SGX quote or its collateral did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -241,6 +242,51 @@ impl ErrorCode for SgxError {
             QuoteSignatureInvalid => "QuoteSignatureInvalid",
             DebugEnclaveNotAllowed => "DebugEnclaveNotAllowed",
             NotCurrent { first, .. } => first.code(),
+        }
+    }
+}
+
+impl SgxError {
+    /// A certificate check of a quote's PCK chain (leaf, PCK CA, Intel
+    /// root) as an SGX error: the one place the PCK chain's
+    /// [`CertificateError`]s become SGX codes. Validity and revocation keep
+    /// their per-certificate codes; a CA or root that does not lead to a
+    /// trusted Intel root is `UntrustedRoot`; anything else about the chain
+    /// is `PckChainInvalid`.
+    pub fn pck_chain(e: CertificateError) -> SgxError {
+        use CertificateError::*;
+        match (&e, e.role()) {
+            (
+                Expired {
+                    not_before,
+                    not_after,
+                    at,
+                    ..
+                }
+                | NotYetValid {
+                    not_before,
+                    not_after,
+                    at,
+                    ..
+                },
+                Role::Leaf,
+            ) => SgxError::PckCertificateExpired {
+                not_before: *not_before,
+                not_after: *not_after,
+                at: u64::try_from(*at).unwrap_or(0),
+            },
+            (Expired { .. } | NotYetValid { .. }, Role::Intermediate) => SgxError::PckCaExpired,
+            (Expired { .. } | NotYetValid { .. }, Role::Anchor) => SgxError::RootCaExpired,
+            (Revoked { serial, .. }, Role::Leaf) => SgxError::PckCertificateRevoked(serial.clone()),
+            (Revoked { serial, .. }, Role::Intermediate) => SgxError::PckCaRevoked(serial.clone()),
+            (
+                UnknownIssuer { .. }
+                | BadSignature { .. }
+                | UnsupportedSignatureAlgorithm { .. }
+                | ChainTooLong { .. },
+                Role::Intermediate,
+            ) => SgxError::UntrustedRoot("PCK"),
+            _ => SgxError::PckChainInvalid(e.to_string()),
         }
     }
 }

@@ -24,6 +24,8 @@ use super::error::SgxError;
 use super::pki::{self, CheckedCrl, PckExtension};
 use super::quote::{Quote, ReportBody};
 use super::tcb::{self, QeIdentity, QeTcbLevel, TcbInfo, TcbStatus};
+use crate::pki::Role;
+use x509_parser::certificate::X509Certificate;
 
 /// SHA-256 digests of the collateral, for the `x-ms-sgx-collateral` claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +160,7 @@ fn split_chain(
     what: &'static str,
     invalid: fn(String) -> SgxError,
 ) -> Result<SignerChain, SgxError> {
-    let certs = pki::pem_certificates(pem.as_bytes()).map_err(invalid)?;
+    let certs = pki::pem_certificates(pem.as_bytes()).map_err(|e| invalid(e.to_string()))?;
     if certs.len() != 2 {
         return Err(invalid(format!(
             "expected 2 certificates (signer, root), found {}",
@@ -390,16 +392,16 @@ impl VerifiedCollateral {
             "TCB info issuer",
             SgxError::TcbSigningChainInvalid,
         )?;
-        let root =
-            pki::parse_cert(&tcb_chain.root_der).map_err(SgxError::TcbSigningChainInvalid)?;
+        let root = pki::parse_cert(&tcb_chain.root_der)
+            .map_err(|e| SgxError::TcbSigningChainInvalid(e.to_string()))?;
         let root_subject = root.subject().as_raw().to_vec();
         let root_key = pki::public_key(&root);
         let root_window = pki::validity(&root);
         check_window(t, root_window, || SgxError::RootCaExpired)?;
 
         // Root CA CRL.
-        let root_crl = pki::check_crl(&collateral.root_ca_crl, &root_subject, &root_key)
-            .map_err(SgxError::RootCaCrlInvalid)?;
+        let root_crl = pki::check_crl(&collateral.root_ca_crl, &root)
+            .map_err(|e| SgxError::RootCaCrlInvalid(e.to_string()))?;
         check_document(
             t,
             (root_crl.this_update, root_crl.next_update),
@@ -416,7 +418,7 @@ impl VerifiedCollateral {
         )?;
 
         // TCB info.
-        let tcb_signer_window = check_signer(&tcb_chain, &root_subject, &root_key, &root_crl, t)?;
+        let tcb_signer_window = check_signer(&tcb_chain, &root, &root_crl, t)?;
         let doc =
             tcb::split_tcb_info(&collateral.tcb_info_json).map_err(SgxError::TcbInfoInvalid)?;
         let tcb_key = signer_key(&tcb_chain.signer_der)?;
@@ -455,7 +457,7 @@ impl VerifiedCollateral {
                 "the QE identity and TCB info chains end at different roots".into(),
             ));
         }
-        let qe_signer_window = check_signer(&qe_chain, &root_subject, &root_key, &root_crl, t)?;
+        let qe_signer_window = check_signer(&qe_chain, &root, &root_crl, t)?;
         let doc = tcb::split_qe_identity(&collateral.qe_identity_json)
             .map_err(SgxError::QeIdentityInvalid)?;
         let qe_key = signer_key(&qe_chain.signer_der)?;
@@ -485,7 +487,7 @@ impl VerifiedCollateral {
 
         // PCK CA and PCK CRL.
         let certs = pki::pem_certificates(collateral.pck_crl_issuer_chain.as_bytes())
-            .map_err(SgxError::PckCrlInvalid)?;
+            .map_err(|e| SgxError::PckCrlInvalid(e.to_string()))?;
         if certs.len() != 2 {
             return Err(SgxError::PckCrlInvalid(format!(
                 "the PCK CRL issuer chain has {} certificates, expected 2 (PCK CA, root)",
@@ -495,9 +497,10 @@ impl VerifiedCollateral {
         if certs[1] != tcb_chain.root_der {
             return Err(SgxError::UntrustedRoot("PCK CRL issuer"));
         }
-        let ca = pki::parse_cert(&certs[0]).map_err(SgxError::PckChainInvalid)?;
-        pki::check_issued_by(&ca, &root_subject, &root_key).map_err(SgxError::PckChainInvalid)?;
-        pki::require_ca(&ca).map_err(SgxError::PckChainInvalid)?;
+        let ca_invalid = |e: pki::CertificateError| SgxError::PckChainInvalid(e.to_string());
+        let ca = pki::parse_cert(&certs[0]).map_err(ca_invalid)?;
+        pki::issued_by(&ca, &root).map_err(ca_invalid)?;
+        pki::require_ca(&ca).map_err(ca_invalid)?;
         let (nb, na) = pki::validity(&ca);
         check_window(t, (nb, na), || SgxError::PckCaExpired)?;
         if root_crl.is_revoked(ca.raw_serial()) {
@@ -510,8 +513,8 @@ impl VerifiedCollateral {
             not_before: nb,
             not_after: na,
         };
-        let pck_crl = pki::check_crl(&collateral.pck_crl, &pck_ca.subject_raw, &pck_ca.public_key)
-            .map_err(SgxError::PckCrlInvalid)?;
+        let pck_crl = pki::check_crl(&collateral.pck_crl, &ca)
+            .map_err(|e| SgxError::PckCrlInvalid(e.to_string()))?;
         check_document(
             t,
             (pck_crl.this_update, pck_crl.next_update),
@@ -722,21 +725,20 @@ impl VerifiedCollateral {
 }
 
 fn signer_key(der: &[u8]) -> Result<Vec<u8>, SgxError> {
-    let c = pki::parse_cert(der).map_err(SgxError::TcbSigningChainInvalid)?;
+    let c = pki::parse_cert(der).map_err(|e| SgxError::TcbSigningChainInvalid(e.to_string()))?;
     Ok(pki::public_key(&c))
 }
 
 /// The TCB signing certificate: issued by the root, current, not revoked.
 fn check_signer(
     chain: &SignerChain,
-    root_subject: &[u8],
-    root_key: &[u8],
+    root: &X509Certificate<'_>,
     root_crl: &CheckedCrl,
     t: u64,
 ) -> Result<(i64, i64), SgxError> {
-    let signer = pki::parse_cert(&chain.signer_der).map_err(SgxError::TcbSigningChainInvalid)?;
-    pki::check_issued_by(&signer, root_subject, root_key)
-        .map_err(SgxError::TcbSigningChainInvalid)?;
+    let invalid = |e: pki::CertificateError| SgxError::TcbSigningChainInvalid(e.to_string());
+    let signer = pki::parse_cert(&chain.signer_der).map_err(invalid)?;
+    pki::issued_by(&signer, root).map_err(invalid)?;
     let window = pki::validity(&signer);
     check_window(t, window, || SgxError::TcbSigningCertExpired)?;
     if root_crl.is_revoked(signer.raw_serial()) {
@@ -827,7 +829,6 @@ pub(crate) fn verify_pck_chain(
     roots: &TrustRoots,
     at: UnixTime,
 ) -> Result<VerifiedPck, SgxError> {
-    let t = at.0;
     // The cached collateral must still be current and its root still trusted.
     collateral.check_time(at)?;
     let root = roots
@@ -835,7 +836,7 @@ pub(crate) fn verify_pck_chain(
         .ok_or(SgxError::UntrustedRoot("collateral"))?;
 
     // PCK chain from the quote: leaf, the collateral's PCK CA, and (optionally) the root.
-    let certs = pki::pem_certificates(pck_chain_pem).map_err(SgxError::PckChainInvalid)?;
+    let certs = pki::pem_certificates(pck_chain_pem).map_err(SgxError::pck_chain)?;
     if certs.len() < 2 || certs.len() > 3 {
         return Err(SgxError::PckChainInvalid(format!(
             "expected PCK leaf, PCK CA and root, found {} certificates",
@@ -873,13 +874,10 @@ pub(crate) fn verify_pck_chain(
     let leaf = match collateral.leaf_memo.get(&leaf_digest) {
         Some(facts) => facts,
         None => {
-            let leaf = pki::parse_cert(&certs[0]).map_err(SgxError::PckChainInvalid)?;
-            pki::check_issued_by(
-                &leaf,
-                &collateral.pck_ca.subject_raw,
-                &collateral.pck_ca.public_key,
-            )
-            .map_err(SgxError::PckChainInvalid)?;
+            let leaf_err = |e: pki::CertificateError| SgxError::pck_chain(e.in_role(Role::Leaf));
+            let leaf = pki::parse_cert(&certs[0]).map_err(leaf_err)?;
+            let ca = pki::parse_cert(&collateral.pck_ca.der).map_err(leaf_err)?;
+            pki::issued_by(&leaf, &ca).map_err(leaf_err)?;
             let (not_before, not_after) = pki::validity(&leaf);
             let facts = LeafFacts {
                 not_before,
@@ -892,11 +890,11 @@ pub(crate) fn verify_pck_chain(
             facts
         }
     };
-    if !pki::within(t, leaf.not_before, leaf.not_after) {
+    if !pki::within(at.0, leaf.not_before, leaf.not_after) {
         return Err(SgxError::PckCertificateExpired {
             not_before: leaf.not_before,
             not_after: leaf.not_after,
-            at: t,
+            at: at.0,
         });
     }
     if collateral.pck_crl.is_revoked(&leaf.raw_serial) {

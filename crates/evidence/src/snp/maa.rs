@@ -88,7 +88,8 @@ pub fn parse_report_json(json: &[u8]) -> Result<MaaSnpReport, MaaReportError> {
         None => Vec::new(),
         Some(s) => {
             let chain_pem = b64(s, "VcekCertChain")?;
-            let certs = pki::pem_certificates(&chain_pem).map_err(MaaReportError::BadCertChain)?;
+            let certs = pki::pem_certificates(&chain_pem)
+                .map_err(|e| MaaReportError::BadCertChain(e.to_string()))?;
             if certs.is_empty() {
                 return Err(MaaReportError::BadCertChain("no CERTIFICATE block".into()));
             }

@@ -4,10 +4,12 @@
 //! comparison of the report's reported_tcb and chip_id with the VCEK's AMD
 //! extensions.
 //!
-//! Certificates are decoded with x509-parser and their RSA-PSS SHA-384
-//! signatures checked through [`crate::crypto`] (webpki rejects AMD's
-//! RSA-PSS AlgorithmIdentifier encoding, and the VCEK extensions must be read
-//! anyway). Any RSA modulus aws-lc-rs accepts for PSS (2048..8192 bits) is
+//! The chain's roles are fixed (VEK, ASK/ASVK, ARK), so it is checked step
+//! by step with the primitives of [`crate::pki`] rather than its path
+//! search: each certificate and the CRL must carry an RSASSA-PSS SHA-384
+//! signature (parameters decoded and judged; webpki rejects AMD's encoding
+//! of them), checked through [`crate::crypto`], and the VCEK extensions are
+//! read from the certificate that verified. Any RSA modulus aws-lc-rs accepts for PSS (2048..8192 bits) is
 //! accepted; AMD's are 4096-bit, the testkit's 2048-bit to keep tests fast —
 //! trust comes from the pinned ARK, not the key size.
 
@@ -17,13 +19,10 @@ use super::error::SnpError;
 use super::report::{Generation, SIGNED_LEN, SigningKey, SnpReport, TcbVersion, parse_report};
 use crate::claims::Claims;
 use crate::crypto::{self, Scheme};
+use crate::pki::{self, CertificateError, Named, Role, SignatureAlgorithm};
 use crate::roots::{RootKind, TrustRoots};
-use crate::sgx::pki;
 use crate::types::UnixTime;
 
-const OID_RSASSA_PSS: &str = "1.2.840.113549.1.1.10";
-/// DER body of OID 2.16.840.1.101.3.4.2.2 (SHA-384).
-const SHA384_OID_BODY: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02];
 const OID_PRODUCT_NAME: &str = "1.3.6.1.4.1.3704.1.2";
 const OID_BL_SPL: &str = "1.3.6.1.4.1.3704.1.3.1";
 const OID_TEE_SPL: &str = "1.3.6.1.4.1.3704.1.3.2";
@@ -80,54 +79,50 @@ fn chain_err(e: impl Into<String>) -> SnpError {
     SnpError::VcekChainInvalid(e.into())
 }
 
-/// Check that `cert` names `issuer` and carries an RSA-PSS SHA-384
-/// signature by `issuer_key` (DER RSAPublicKey).
-fn check_pss_signed(
-    what: &str,
-    tbs: &[u8],
-    alg: &x509_parser::x509::AlgorithmIdentifier<'_>,
-    sig: &[u8],
-    issuer_key: &[u8],
-) -> Result<(), String> {
-    if alg.algorithm.to_id_string() != OID_RSASSA_PSS {
-        return Err(format!(
-            "{what} is signed with {}, not RSASSA-PSS",
-            alg.algorithm
-        ));
+/// A certificate check of the AMD chain as an SNP error: the one place the
+/// chain's [`CertificateError`]s become SNP codes. A revoked ASK/ASVK
+/// (the intermediate) or VCEK/VLEK (the leaf) keeps its own code, anything
+/// about the CRL is `AmdCrlInvalid`, anything else `VcekChainInvalid`.
+fn chain_error(e: CertificateError) -> SnpError {
+    match (&e, e.role()) {
+        (CertificateError::Revoked { serial, .. }, Role::Intermediate) => {
+            SnpError::AskRevoked(serial.clone())
+        }
+        (CertificateError::Revoked { serial, .. }, _) => SnpError::VcekRevoked(serial.clone()),
+        (_, Role::Crl) => SnpError::CrlInvalid(e.to_string()),
+        _ => SnpError::VcekChainInvalid(e.to_string()),
     }
-    let params = alg.parameters.as_ref().map(|p| p.data).unwrap_or(&[]);
-    if !params
-        .windows(SHA384_OID_BODY.len())
-        .any(|w| w == SHA384_OID_BODY)
-    {
-        return Err(format!(
-            "{what}'s RSASSA-PSS parameters do not name SHA-384"
-        ));
-    }
-    crypto::verify(Scheme::RsaPssSha384, issuer_key, tbs, sig)
-        .map_err(|_| format!("the signature on {what} does not verify"))
 }
 
-fn check_cert_signed(
-    what: &str,
-    cert: &X509Certificate<'_>,
-    issuer: &X509Certificate<'_>,
-) -> Result<(), String> {
-    if cert.issuer().as_raw() != issuer.subject().as_raw() {
-        return Err(format!(
-            "{what} '{}' names issuer '{}', not '{}'",
-            cert.subject(),
-            cert.issuer(),
-            issuer.subject()
-        ));
+/// AMD signs its certificates and CRLs with RSASSA-PSS / SHA-384 only;
+/// anything else under an ARK or ASK is refused before its signature is
+/// looked at.
+fn require_pss_sha384(
+    what: Named,
+    alg: &x509_parser::x509::AlgorithmIdentifier<'_>,
+) -> Result<(), CertificateError> {
+    if pki::signature_algorithm(alg) == Some(SignatureAlgorithm::RsaPssSha384) {
+        Ok(())
+    } else {
+        Err(CertificateError::UnsupportedSignatureAlgorithm {
+            cert: what,
+            algorithm: format!(
+                "{} (AMD signs with RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48)",
+                alg.algorithm
+            ),
+        })
     }
-    check_pss_signed(
-        what,
-        cert.tbs_certificate.as_ref(),
-        &cert.signature_algorithm,
-        &cert.signature_value.data,
-        &pki::public_key(issuer),
-    )
+}
+
+/// `cert` (in `role`) is issued by `issuer` with an RSASSA-PSS SHA-384
+/// signature.
+fn amd_signed(
+    cert: &X509Certificate<'_>,
+    role: Role,
+    issuer: &X509Certificate<'_>,
+) -> Result<(), CertificateError> {
+    require_pss_sha384(Named::cert(cert, role), &cert.signature_algorithm)?;
+    pki::issued_by(cert, issuer).map_err(|e| e.in_role(role))
 }
 
 fn ext_u8(cert: &X509Certificate<'_>, oid: &str) -> Result<Option<u8>, SnpError> {
@@ -155,9 +150,9 @@ fn required_u8(cert: &X509Certificate<'_>, oid: &str, name: &str) -> Result<u8, 
 
 /// Check that a DER certificate is self-issued and its RSA-PSS SHA-384
 /// signature verifies with its own key (what an ARK must be).
-pub fn check_self_signed(der: &[u8]) -> Result<(), String> {
-    let cert = pki::parse_cert(der)?;
-    check_cert_signed("the ARK", &cert, &cert)
+pub fn check_self_signed(der: &[u8]) -> Result<(), CertificateError> {
+    let cert = pki::parse_cert(der).map_err(|e| e.in_role(Role::Anchor))?;
+    amd_signed(&cert, Role::Anchor, &cert)
 }
 
 /// Read the AMD extensions of a VCEK or VLEK.
@@ -257,11 +252,11 @@ impl VerifiedChain {
         roots: &TrustRoots,
         at: UnixTime,
     ) -> Result<Self, SnpError> {
-        let vek = pki::parse_cert(collateral.vek_der)
-            .map_err(|e| chain_err(format!("VCEK/VLEK: {e}")))?;
-        let ask =
-            pki::parse_cert(collateral.ask_der).map_err(|e| chain_err(format!("ASK/ASVK: {e}")))?;
-        pki::require_ca(&ask).map_err(chain_err)?;
+        let vek =
+            pki::parse_cert(collateral.vek_der).map_err(|e| chain_error(e.in_role(Role::Leaf)))?;
+        let ask = pki::parse_cert(collateral.ask_der)
+            .map_err(|e| chain_error(e.in_role(Role::Intermediate)))?;
+        pki::require_ca(&ask).map_err(|e| chain_error(e.in_role(Role::Intermediate)))?;
 
         // The ARK: a trusted root of kind AmdArk that signed the ASK.
         let mut found = None;
@@ -269,7 +264,7 @@ impl VerifiedChain {
             let Ok(ark) = pki::parse_cert(&root.der) else {
                 continue;
             };
-            if check_cert_signed("the ASK/ASVK", &ask, &ark).is_ok() {
+            if amd_signed(&ask, Role::Intermediate, &ark).is_ok() {
                 found = Some((root, ark));
                 break;
             }
@@ -277,8 +272,8 @@ impl VerifiedChain {
         let (root, ark) = found.ok_or(SnpError::UntrustedArk)?;
         // The ARK must be self-signed: a configured root that is not is a
         // configuration mistake, reported rather than trusted.
-        check_cert_signed("the ARK", &ark, &ark).map_err(chain_err)?;
-        check_cert_signed("the VCEK/VLEK", &vek, &ask).map_err(chain_err)?;
+        amd_signed(&ark, Role::Anchor, &ark).map_err(chain_error)?;
+        amd_signed(&vek, Role::Leaf, &ask).map_err(chain_error)?;
 
         let facts = vek_facts(&vek)?;
         let ask_cn = ask
@@ -304,37 +299,20 @@ impl VerifiedChain {
         let crl_window = match collateral.crl_der {
             None => None,
             Some(der) => {
-                let crl = pki::parse_crl(der).map_err(SnpError::CrlInvalid)?;
-                if crl.issuer().as_raw() != ark.subject().as_raw() {
-                    return Err(SnpError::CrlInvalid(format!(
-                        "the CRL is issued by '{}', not the ARK '{}'",
-                        crl.issuer(),
-                        ark.subject()
-                    )));
-                }
-                check_pss_signed(
-                    "the AMD CRL",
-                    crl.tbs_cert_list.as_ref(),
+                let crl = pki::parse_crl(der).map_err(chain_error)?;
+                require_pss_sha384(
+                    Named::new(Role::Crl, crl.issuer().to_string()),
                     &crl.signature_algorithm,
-                    &crl.signature_value.data,
-                    &pki::public_key(&ark),
                 )
-                .map_err(SnpError::CrlInvalid)?;
-                let next = crl
-                    .next_update()
-                    .ok_or_else(|| SnpError::CrlInvalid("the CRL has no nextUpdate".into()))?
-                    .timestamp();
-                let revoked: std::collections::HashSet<Vec<u8>> = crl
-                    .iter_revoked_certificates()
-                    .map(|r| pki::normalise_serial(r.raw_serial()))
-                    .collect();
-                if revoked.contains(&pki::normalise_serial(ask.raw_serial())) {
-                    return Err(SnpError::AskRevoked(hex::encode(ask.raw_serial())));
-                }
-                if revoked.contains(&pki::normalise_serial(vek.raw_serial())) {
-                    return Err(SnpError::VcekRevoked(hex::encode(vek.raw_serial())));
-                }
-                Some((crl.last_update().timestamp(), next))
+                .map_err(chain_error)?;
+                let checked = pki::check_parsed_crl(&crl, &ark).map_err(chain_error)?;
+                checked
+                    .check(&ask)
+                    .map_err(|e| chain_error(e.in_role(Role::Intermediate)))?;
+                checked
+                    .check(&vek)
+                    .map_err(|e| chain_error(e.in_role(Role::Leaf)))?;
+                Some((checked.this_update, checked.next_update))
             }
         };
 

@@ -45,6 +45,7 @@ use super::windows::{WindowsBootState, is_wbcl_separator, windows_boot_state};
 use crate::claims::Claims;
 use crate::crypto::{self, Scheme};
 use crate::error::{ErrorCode, ParseError};
+use crate::pki::{self, CertificateError, Role};
 use crate::roots::{RootKind, TrustRoots};
 use crate::types::UnixTime;
 
@@ -57,14 +58,24 @@ pub enum TpmError {
         "the policy requires a valid AK certificate (require_valid_aik_cert) and none was sent"
     )]
     AkCertificateRequired,
-    #[error("the AK certificate is invalid: {0}")]
-    AkCertificateInvalid(String),
-    #[error("the AK certificate or its issuer is not valid at the verification time ({0})")]
-    AkCertificateExpired(String),
+    #[error("the AK certificate chain is invalid: {0}")]
+    AkCertificateInvalid(CertificateError),
+    #[error("the AK certificate chain is not valid at the verification time: {0}")]
+    AkCertificateExpired(CertificateError),
     #[error(
-        "the AK certificate does not chain to a trusted TPM CA; configure the CA for this provider"
+        "the AK certificate does not chain to a trusted TPM CA ({0}); configure the CA for this provider"
     )]
-    AkChainUntrusted,
+    AkChainUntrusted(CertificateError),
+    #[error("the AK certificate chain holds a revoked certificate: {0}")]
+    AkCertificateRevoked(CertificateError),
+    #[error(
+        "a configured TPM CA CRL for the AK chain is not usable ({0}); configure the CRL its CA issued"
+    )]
+    AkCrlInvalid(CertificateError),
+    #[error(
+        "a configured TPM CA CRL for the AK chain is not current ({0}); configure the CA's current CRL"
+    )]
+    AkCrlExpired(CertificateError),
     #[error("the AK certificate's key is not the AK public key the quote was checked with")]
     AkKeyMismatch,
     #[error(
@@ -148,7 +159,10 @@ impl ErrorCode for TpmError {
             TpmError::AkCertificateRequired => "AkCertificateRequired",
             TpmError::AkCertificateInvalid(_) => "AkCertificateInvalid",
             TpmError::AkCertificateExpired(_) => "AkCertificateExpired",
-            TpmError::AkChainUntrusted => "AkChainUntrusted",
+            TpmError::AkChainUntrusted(_) => "AkChainUntrusted",
+            TpmError::AkCertificateRevoked(_) => "AkCertificateRevoked",
+            TpmError::AkCrlInvalid(_) => "AkCrlInvalid",
+            TpmError::AkCrlExpired(_) => "AkCrlExpired",
             TpmError::AkKeyMismatch => "AkKeyMismatch",
             TpmError::AkNotRestrictedSigning(_) => "AkNotRestrictedSigning",
             TpmError::AkNameMismatch { .. } => "AkNameMismatch",
@@ -305,11 +319,6 @@ fn cert_key_matches(cert: &X509Certificate<'_>, ak: &PublicKey) -> bool {
     }
 }
 
-fn within(cert: &X509Certificate<'_>, at: UnixTime) -> bool {
-    let t = at.0 as i64;
-    cert.validity().not_before.timestamp() <= t && t <= cert.validity().not_after.timestamp()
-}
-
 /// An AK certificate chain that verified to a configured TPM CA: what a
 /// cache may keep. It stays good for any verification time inside
 /// `[not_before, not_after]` (the intersection of every certificate's
@@ -344,8 +353,9 @@ impl VerifiedAkChain {
     }
 }
 
-/// SHA-256 over the AK certificate, the intermediates and the TPM roots
-/// (each length-prefixed): the identity of one chain-verification problem.
+/// SHA-256 over the AK certificate, the intermediates, the TPM roots and
+/// the TPM CRLs (each length-prefixed): the identity of one
+/// chain-verification problem.
 pub fn chain_fingerprint(leaf: &[u8], intermediates: &[Vec<u8>], roots: &TrustRoots) -> [u8; 32] {
     let mut input = Vec::with_capacity(leaf.len() + 4096);
     let mut add = |tag: u8, bytes: &[u8]| {
@@ -360,11 +370,15 @@ pub fn chain_fingerprint(leaf: &[u8], intermediates: &[Vec<u8>], roots: &TrustRo
     for r in roots.of_kind(RootKind::Tpm) {
         add(if r.configured { 3 } else { 2 }, &r.der);
     }
+    for crl in roots.crls_of(RootKind::Tpm) {
+        add(4, crl);
+    }
     crypto::sha256(&input)
 }
 
 /// Check the AK certificate chain to a configured TPM CA (signatures, CA
-/// flags, validity at `at`).
+/// flags, validity at `at`, and revocation against the configured TPM
+/// CRLs: see [`TrustRoots::with_crl`]).
 pub fn verify_ak_chain(
     leaf_der: &[u8],
     intermediates: &[Vec<u8>],
@@ -373,6 +387,55 @@ pub fn verify_ak_chain(
 ) -> Result<VerifiedAkChain, TpmError> {
     let fingerprint = chain_fingerprint(leaf_der, intermediates, roots);
     verify_ak_chain_as(fingerprint, leaf_der, intermediates, roots, at)
+}
+
+/// The longest AK chain taken: the AK certificate and up to seven CAs
+/// below the configured root.
+const MAX_AK_CHAIN: usize = 8;
+
+/// The certificate at the start of `der`, without what follows it: TPM NV
+/// indices hold certificates padded to the index size, and AK chains have
+/// always been read that way. Bytes that are not a certificate are left as
+/// they are (the walk then refuses them).
+fn certificate_bytes(der: &[u8]) -> &[u8] {
+    match X509Certificate::from_der(der) {
+        Ok((rest, _)) => &der[..der.len() - rest.len()],
+        Err(_) => der,
+    }
+}
+
+/// The AK certificate at the start of `der` (see [`certificate_bytes`]),
+/// decoded once.
+fn ak_certificate(der: &[u8]) -> Result<X509Certificate<'_>, TpmError> {
+    X509Certificate::from_der(der)
+        .map(|(_, cert)| cert)
+        .map_err(|e| {
+            TpmError::AkCertificateInvalid(CertificateError::BadEncoding {
+                cert: pki::Named::new(Role::Leaf, ""),
+                reason: format!("not a DER certificate: {e}"),
+            })
+        })
+}
+
+/// A failed AK chain check as a TPM error: the one place the chain's
+/// [`CertificateError`]s become TPM codes.
+fn ak_chain_error(e: CertificateError) -> TpmError {
+    use CertificateError::*;
+    match e {
+        _ if e.role() == Role::Crl && e.is_validity() => TpmError::AkCrlExpired(e),
+        _ if e.role() == Role::Crl => TpmError::AkCrlInvalid(e),
+        Expired { .. } | NotYetValid { .. } => TpmError::AkCertificateExpired(e),
+        Revoked { .. } => TpmError::AkCertificateRevoked(e),
+        UnknownIssuer { .. }
+        | IssuerMismatch { .. }
+        | BadSignature { .. }
+        | UnsupportedSignatureAlgorithm { .. }
+        | ChainTooLong { .. }
+        | TooManyCandidates { .. } => TpmError::AkChainUntrusted(e),
+        BadEncoding { .. } | NotCa { .. } | PathLenExceeded { .. } => {
+            TpmError::AkCertificateInvalid(e)
+        }
+    }
 }
 
 /// [`verify_ak_chain`] for a caller that already holds the chain's
@@ -384,74 +447,26 @@ fn verify_ak_chain_as(
     roots: &TrustRoots,
     at: UnixTime,
 ) -> Result<VerifiedAkChain, TpmError> {
-    let (_, leaf) = X509Certificate::from_der(leaf_der)
-        .map_err(|e| TpmError::AkCertificateInvalid(format!("not X.509: {e}")))?;
-    if !within(&leaf, at) {
-        return Err(TpmError::AkCertificateExpired("AK certificate".into()));
-    }
-    let mut parsed = Vec::new();
-    for d in intermediates {
-        let (_, c) = X509Certificate::from_der(d).map_err(|e| {
-            TpmError::AkCertificateInvalid(format!("intermediate is not X.509: {e}"))
-        })?;
-        parsed.push(c);
-    }
-    let root_certs: Vec<(X509Certificate<'_>, bool)> = roots
-        .of_kind(RootKind::Tpm)
-        .filter_map(|r| {
-            X509Certificate::from_der(&r.der)
-                .ok()
-                .map(|(_, c)| (c, r.configured))
-        })
-        .collect();
-    let mut not_before = leaf.validity().not_before.timestamp();
-    let mut not_after = leaf.validity().not_after.timestamp();
-    let mut narrow = |c: &X509Certificate<'_>| {
-        not_before = not_before.max(c.validity().not_before.timestamp());
-        not_after = not_after.min(c.validity().not_after.timestamp());
-    };
-    // Walk up from the leaf: at each step, a trusted root that issued the
-    // current certificate ends the chain; otherwise an intermediate that
-    // issued it (signature checked, CA, valid) becomes the current one.
-    let mut current = leaf;
-    for _ in 0..=parsed.len() {
-        for (root, configured) in &root_certs {
-            if root.subject() == current.issuer()
-                && current.verify_signature(Some(root.public_key())).is_ok()
-            {
-                if !within(root, at) {
-                    return Err(TpmError::AkCertificateExpired("TPM CA".into()));
-                }
-                narrow(root);
-                return Ok(VerifiedAkChain {
-                    fingerprint,
-                    not_before,
-                    not_after,
-                    test_root: *configured,
-                });
-            }
-        }
-        let next = parsed.iter().find(|c| {
-            c.subject() == current.issuer()
-                && current.verify_signature(Some(c.public_key())).is_ok()
-        });
-        match next {
-            Some(c) => {
-                if !c.is_ca() {
-                    return Err(TpmError::AkCertificateInvalid(
-                        "an intermediate is not a CA".into(),
-                    ));
-                }
-                if !within(c, at) {
-                    return Err(TpmError::AkCertificateExpired("intermediate CA".into()));
-                }
-                narrow(c);
-                current = c.clone();
-            }
-            None => break,
-        }
-    }
-    Err(TpmError::AkChainUntrusted)
+    let anchors: Vec<&crate::roots::TrustRoot> = roots.of_kind(RootKind::Tpm).collect();
+    let anchor_ders: Vec<&[u8]> = anchors.iter().map(|r| r.der.as_slice()).collect();
+    let intermediates: Vec<&[u8]> = intermediates.iter().map(|d| certificate_bytes(d)).collect();
+    let path = pki::walk(
+        certificate_bytes(leaf_der),
+        &intermediates,
+        &anchor_ders,
+        at,
+        &pki::Options {
+            max_depth: MAX_AK_CHAIN,
+            crls: roots.crls_of(RootKind::Tpm).collect(),
+        },
+    )
+    .map_err(ak_chain_error)?;
+    Ok(VerifiedAkChain {
+        fingerprint,
+        not_before: path.not_before,
+        not_after: path.not_after,
+        test_root: anchors[path.anchor].configured,
+    })
 }
 
 /// TPM hierarchies a primary key lives under (TPM 2.0 Part 2, 7.4:
@@ -676,8 +691,7 @@ pub fn verify_with_options(
     // 1. AK trust.
     let ak_chain = match ev.ak_cert {
         Some(der) => {
-            let (_, cert) = X509Certificate::from_der(der)
-                .map_err(|e| TpmError::AkCertificateInvalid(format!("not X.509: {e}")))?;
+            let cert = ak_certificate(der)?;
             if !cert_key_matches(&cert, &ak) {
                 return Err(TpmError::AkKeyMismatch);
             }
