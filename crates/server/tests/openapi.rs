@@ -85,11 +85,20 @@ fn router_routes() -> BTreeSet<Route> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes");
     let mut routes = BTreeSet::new();
     let mut files = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
+    // Route modules, and those of their submodules (routes/admin/…).
+    let mut paths = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(dir)];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                paths.push(path);
+            }
         }
+    }
+    for path in paths {
         files += 1;
         let source = std::fs::read_to_string(&path).unwrap();
         // The MAA routes: the body of `fn maa_routes`, nested under the
