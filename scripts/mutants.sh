@@ -4,9 +4,10 @@
 #
 #   scripts/mutants.sh [MODULE ...]
 #
-# MODULE is one of: sgx tdx snp tpm azure_cvm jws (default: all of them, one
-# after the other). Each runs cargo-mutants on that TEE's verify module (for
-# jws: crates/token/src/jws.rs) with one job and a per-mutant test timeout,
+# MODULE is one of: sgx tdx snp tpm azure_cvm jws pki (default: all of them,
+# one after the other). Each runs cargo-mutants on that TEE's verify module
+# (for jws: crates/token/src/jws.rs; for pki: crates/evidence/src/pki.rs,
+# the certificate checks and chain walker they share) with one job and a per-mutant test timeout,
 # testing only the package that holds the file and only the test targets
 # that exercise it (the whole evidence suite would cost minutes a mutant).
 # cargo-mutants copies the tree to a scratch directory (unless
@@ -46,7 +47,7 @@ fi
 
 modules=("$@")
 if [ ${#modules[@]} -eq 0 ]; then
-  modules=(snp sgx tdx tpm azure_cvm jws)
+  modules=(snp sgx tdx tpm azure_cvm jws pki)
 fi
 
 missed_any=0
@@ -71,8 +72,13 @@ for m in "${modules[@]}"; do
     jws)
       file=crates/token/src/jws.rs
       tests=() ;;
+    pki)
+      file=crates/evidence/src/pki.rs
+      tests=(--lib --test=pki --test=tpm_crl --test=tpm_chain_and_boot --test=tpm_vectors
+             --test=snp_testkit --test=snp_vectors --test=sgx_testkit --test=sgx_vectors
+             --test=tdx_testkit --test=signing_cert --test=azure_cvm_testkit) ;;
     *)
-      echo "unknown module '$m' (sgx tdx snp tpm azure_cvm jws)" >&2
+      echo "unknown module '$m' (sgx tdx snp tpm azure_cvm jws pki)" >&2
       exit 2 ;;
   esac
   out="$work/$m"

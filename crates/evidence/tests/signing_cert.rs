@@ -622,3 +622,28 @@ fn collateral_ids_of_snp_reports() {
         Default::default()
     );
 }
+
+/// The PCK chain check without collateral (the walk from the quote's leaf
+/// through its CA to a trusted root) keeps the SGX codes: a leaf outside
+/// its window on either side is `PckCertificateExpired`, a CA no trusted
+/// root issued is `UntrustedRoot`.
+#[test]
+fn the_pck_chain_without_collateral_keeps_the_sgx_codes() {
+    let s = attesta_testkit::SgxSample::builder().build();
+    let quote = sgx::Quote::parse(&s.quote).unwrap();
+    let roots = s.trust_roots();
+    let day = 86_400;
+    let (subject, test_root) = signing_cert::check_quote_chain(&quote, &roots, s.at).unwrap();
+    assert!(
+        subject.contains("Attesta Test SGX PCK Certificate"),
+        "{subject}"
+    );
+    assert!(test_root);
+    for t in [s.at.0 + 2001 * day, s.at.0 - 401 * day] {
+        let e = signing_cert::check_quote_chain(&quote, &roots, UnixTime(t)).unwrap_err();
+        assert_eq!(e.code(), "PckCertificateExpired", "{e}");
+    }
+    let other = attesta_testkit::SgxSample::builder().build();
+    let e = signing_cert::check_quote_chain(&quote, &other.trust_roots(), s.at).unwrap_err();
+    assert_eq!(e, sgx::SgxError::UntrustedRoot("PCK"));
+}

@@ -484,3 +484,40 @@ fn an_untouched_firmware_pcr_at_its_reset_value_verifies() {
     let log = v.event_log.as_ref().unwrap();
     assert!(log.events.iter().all(|e| e.pcr_index != 6));
 }
+
+/// TPM NV indices hold certificates padded to the index size: bytes after
+/// the AK certificate and after an intermediate are ignored, as they always
+/// were; the certificates themselves are checked as sent.
+#[test]
+fn padded_ak_and_intermediate_certificates_verify() {
+    let s = TpmSample::builder().build();
+    let mut ak = s.ak_cert.clone();
+    ak.extend([0u8; 16]);
+    let mut ev = s.evidence();
+    ev.ak_cert = Some(&ak);
+    for i in &mut ev.intermediates {
+        i.extend([0xffu8; 7]);
+    }
+    let v = verify(
+        &ev,
+        &s.nonce,
+        &s.roots(),
+        &TpmSettings::default(),
+        s.verify_at(),
+    )
+    .unwrap();
+    assert!(v.aik_validated);
+    // Padding does not make a broken certificate whole.
+    let mut broken = s.ak_cert.clone();
+    broken.truncate(broken.len() - 1);
+    ev.ak_cert = Some(&broken);
+    let e = verify(
+        &ev,
+        &s.nonce,
+        &s.roots(),
+        &TpmSettings::default(),
+        s.verify_at(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "AkCertificateInvalid");
+}

@@ -623,3 +623,23 @@ fn a_trusted_intermediate_in_the_header_vouches_only_while_valid() {
         );
     }
 }
+
+/// A signer whose chain holds a certificate that does not decode (a
+/// `Signer` made by hand, not by `verify_signer`): `JwsBadCertificate`,
+/// not a trust verdict.
+#[test]
+fn a_signer_chain_that_does_not_decode_is_a_bad_certificate() {
+    let root = self_signed("Root", ec_key(), true);
+    let leaf = issued("Leaf", rsa_key(), false, &root);
+    let signer = attesta_token::jws::Signer {
+        chain_der: vec![leaf.cert_der.clone(), b"not a certificate".to_vec()],
+        thumbprint_sha1_hex: String::new(),
+        jwk: Default::default(),
+    };
+    let e = signer_is_trusted(&signer, std::slice::from_ref(&root.cert_der), NOW).unwrap_err();
+    assert_eq!(e.code(), "JwsBadCertificate", "{e}");
+    assert!(
+        e.to_string().contains("intermediate CA certificate '#1'"),
+        "{e}"
+    );
+}
