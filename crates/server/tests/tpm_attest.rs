@@ -19,19 +19,6 @@ use serde_json::{Map, Value, json};
 
 const V: &str = "api-version=2022-08-01";
 
-async fn configure(t: &TestServer, name: &str, config: Value) -> (u16, Value) {
-    json(
-        t.client
-            .patch(t.url(&format!("/admin/providers/{name}")))
-            .bearer_auth(&t.admin)
-            .json(&json!({ "config": config }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
 /// Challenge, then a one-shot request with `sample` quoted over it; the
 /// token's claims or the error.
 async fn attest(
@@ -120,7 +107,8 @@ async fn omit_x5c_puts_x5t_in_the_header_and_claims_are_ascii() {
             "version=1.2;\nconfigurationrules{{ => issueproperty(type=\"omit_x5c\", value={omit}); }};\nauthorizationrules{{ [type==\"aikValidated\", value==true] => permit(); }};\nissuancerules{{ => issue(type=\"city\", value=\"Zürich 😀\"); }};"
         );
         provider_with_policy(&t, name, "Tpm", &policy).await;
-        let (s, b) = configure(&t, name, json!({"test_roots": {"tpm": [sample.root_pem]}})).await;
+        let (s, b) =
+            configure_provider(&t, name, json!({"test_roots": {"tpm": [sample.root_pem]}})).await;
         assert_eq!(s, 200, "{b}");
         let token = attest_token(&t, name, &sample, true).await.unwrap();
         let (header, body) = attesta_token::jwt::decode_unverified(&token).unwrap();
@@ -190,7 +178,8 @@ async fn windows_boot_claims_reach_the_policy() {
     let clean = TpmSample::builder()
         .event(LogEvent::new(12, EV_EVENT_TAG, &log(false)))
         .build();
-    let (s, b) = configure(&t, "win", json!({"test_roots": {"tpm": [clean.root_pem]}})).await;
+    let (s, b) =
+        configure_provider(&t, "win", json!({"test_roots": {"tpm": [clean.root_pem]}})).await;
     assert_eq!(s, 200, "{b}");
     let c = attest(&t, "win", &clean, true).await.unwrap();
     assert_eq!(c["PlatformAttested"], true);
@@ -227,21 +216,21 @@ async fn an_ak_without_a_certificate_is_trusted_only_by_configuration() {
 
     // With a list that does not hold this AK: refused.
     let other = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-    let (s, b) = configure(&t, "vm", json!({"tpm_trusted_aks": [other]})).await;
+    let (s, b) = configure_provider(&t, "vm", json!({"tpm_trusted_aks": [other]})).await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = attest(&t, "vm", &sample, false).await.unwrap_err();
     assert_error(s, &b, 400, "InvalidParameter");
     assert_eq!(b["error"]["innererror"]["code"], "AkNotTrusted", "{b}");
 
     // With this AK on the list: accepted, and the token says why.
-    let (s, b) = configure(&t, "vm", json!({"tpm_trusted_aks": [other, hash]})).await;
+    let (s, b) = configure_provider(&t, "vm", json!({"tpm_trusted_aks": [other, hash]})).await;
     assert_eq!(s, 200, "{b}");
     let c = attest(&t, "vm", &sample, false).await.unwrap();
     assert_eq!(c["x-attesta-ak-trusted-by-configuration"], true);
     assert_eq!(c["aikValidated"], false);
 
     // An AK with a valid certificate does not need the list.
-    let (s, b) = configure(
+    let (s, b) = configure_provider(
         &t,
         "vm",
         json!({"tpm_trusted_aks": [other], "test_roots": {"tpm": [sample.root_pem]}}),
@@ -253,7 +242,7 @@ async fn an_ak_without_a_certificate_is_trusted_only_by_configuration() {
     assert!(c.get("x-attesta-ak-trusted-by-configuration").is_none());
 
     // Entries that are not aikPubHash values are refused at configuration.
-    let (s, b) = configure(&t, "vm", json!({"tpm_trusted_aks": ["not base64!"]})).await;
+    let (s, b) = configure_provider(&t, "vm", json!({"tpm_trusted_aks": ["not base64!"]})).await;
     assert_eq!(s, 400, "{b}");
     t.stop().await;
 }

@@ -264,3 +264,77 @@ pub async fn intel_tenant(
     assert_eq!(s, 200, "{b}");
     b
 }
+
+/// `PATCH /admin/providers/{name}` with `{"config": config}`.
+pub async fn configure_provider(t: &TestServer, name: &str, config: Value) -> (u16, Value) {
+    json(
+        t.client
+            .patch(t.url(&format!("/admin/providers/{name}")))
+            .bearer_auth(&t.admin)
+            .json(&serde_json::json!({ "config": config }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// The TPM one-shot flow for the testkit `sample` at provider `name`:
+/// `Tpm:challenge`, then `Tpm:quote` with the sample quoted over the
+/// challenge (AK certificate, intermediates, PCRs and log included). The
+/// token's claims, or the status and error body.
+#[allow(dead_code)]
+pub async fn tpm_one_shot(
+    t: &TestServer,
+    name: &str,
+    sample: &attesta_testkit::TpmSample,
+) -> Result<Map<String, Value>, (u16, Value)> {
+    const V: &str = "api-version=2022-08-01";
+    let (s, b) = json(
+        t.client
+            .get(t.url(&format!("/providers/{name}/attest/Tpm:challenge?{V}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let challenge = URL_SAFE_NO_PAD
+        .decode(b["challenge"].as_str().unwrap())
+        .unwrap();
+    let (attest, signature) = sample.quote_over(&challenge);
+    let mut pcrs = Map::new();
+    for (bank, values) in &sample.pcrs {
+        let m: Map<String, Value> = values
+            .iter()
+            .map(|(i, v)| (i.to_string(), serde_json::json!(hex::encode(v))))
+            .collect();
+        pcrs.insert(
+            attesta_evidence::tpm::structures::hash_name(*bank).to_ascii_lowercase(),
+            Value::Object(m),
+        );
+    }
+    let body = serde_json::json!({
+        "service_context": b["service_context"],
+        "quotes": [{"attest": URL_SAFE_NO_PAD.encode(attest), "signature": URL_SAFE_NO_PAD.encode(signature)}],
+        "ak_public": URL_SAFE_NO_PAD.encode(&sample.ak_public),
+        "ak_certificate": URL_SAFE_NO_PAD.encode(&sample.ak_cert),
+        "ak_intermediates": sample.intermediates.iter().map(|c| URL_SAFE_NO_PAD.encode(c)).collect::<Vec<_>>(),
+        "pcrs": pcrs,
+        "event_log": URL_SAFE_NO_PAD.encode(&sample.event_log),
+    });
+    let (s, b) = json(
+        t.client
+            .post(t.url(&format!("/providers/{name}/attest/Tpm:quote?{V}")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    if s == 200 {
+        Ok(claims(b["token"].as_str().unwrap()))
+    } else {
+        Err((s, b))
+    }
+}
