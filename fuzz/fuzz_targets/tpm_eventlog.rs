@@ -4,10 +4,12 @@
 //! parsed log replays and renders its events (UEFI variables, device paths,
 //! load options, Windows SIPA items) without panicking. The raw input also
 //! goes straight through the SIPA, device-path, image-load and load-option
-//! decoders, so they are reached without a well-formed log around them.
+//! decoders, so they are reached without a well-formed log around them, and
+//! every parsed event through the event-type rules (`tpm::eventtypes`),
+//! whose form checks decode the data again.
 
 use attesta_evidence::tpm::EventLog;
-use attesta_evidence::tpm::{devicepath, eventlog, windows};
+use attesta_evidence::tpm::{devicepath, eventlog, eventtypes, windows};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,7 +21,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = eventlog::processed_data(e);
             let _ = windows::parse_sipa(&e.data);
             let _ = devicepath::image_load_event(&e.data);
+            let _ = eventtypes::check_event(e);
         }
+        let _ = eventtypes::check_separators(&log.events, |_| true);
         let all: Vec<&eventlog::Event> = log.events.iter().collect();
         let _ = windows::windows_boot_state(&all);
     }

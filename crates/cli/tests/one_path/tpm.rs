@@ -121,7 +121,7 @@ fn the_gce_captures() {
         let nonce = e["nonce_expected"].as_str().unwrap();
 
         // The CLI.
-        let verify_with = |nonce: &str| {
+        let verify_with = |nonce: &str, log: &std::path::Path| {
             let mut verify = bin();
             verify.args(["verify", "tpm"]);
             for bank in BANKS {
@@ -143,11 +143,12 @@ fn the_gce_captures() {
                 .arg("--ca")
                 .arg(dir.join("gce_ek_intermediate_2.der"))
                 .arg("--event-log")
-                .arg(dir.join("event_log.bin"))
+                .arg(log)
                 .args(["--nonce", nonce, "--at", AT]);
             run(&mut verify)
         };
-        let cli = cli_claims(capture, &verify_with(nonce));
+        let log_file = dir.join("event_log.bin");
+        let cli = cli_claims(capture, &verify_with(nonce, &log_file));
 
         // The server: a provider trusting the GCE root at the same time.
         let provider = format!("tpm{i}");
@@ -166,7 +167,7 @@ fn the_gce_captures() {
                 serde_json::from_slice(&read(&format!("quote_{bank}_pcrs.json"))).unwrap(),
             );
         }
-        let body_with = |challenge: &[u8], policy: &str| {
+        let body_with = |challenge: &[u8], policy: &str, log: &[u8]| {
             json!({
                 "service_context": attesta_server::tpm::seal_challenge(
                     &context_key,
@@ -183,13 +184,15 @@ fn the_gce_captures() {
                 "ak_certificate": b64(&read("ak_cert.der")),
                 "ak_intermediates": [b64(&read("gce_ek_intermediate_2.der"))],
                 "pcrs": pcrs,
-                "event_log": b64(&read("event_log.bin")),
+                "event_log": b64(log),
                 "draftPolicyForAttestation": policy,
             })
         };
         let path = format!("/providers/{provider}/attest/Tpm:quote?api-version=2022-08-01");
         let policy = issue_every_claim(&cli);
-        let (status, b) = post_json(&s, &path, &body_with(&hex::decode(nonce).unwrap(), &policy));
+        let log = read("event_log.bin");
+        let challenge = hex::decode(nonce).unwrap();
+        let (status, b) = post_json(&s, &path, &body_with(&challenge, &policy, &log));
         assert_eq!(status, 200, "{capture}: {b}");
         let token = jwt_claims(b["token"].as_str().unwrap());
         assert_token_holds(capture, &cli, &token);
@@ -213,9 +216,27 @@ fn the_gce_captures() {
 
         // Another nonce than the quote's: refused alike.
         let other = b"not the capture's nonce";
-        let cli_code = cli_rejection(capture, &verify_with(&hex::encode(other)));
+        let cli_code = cli_rejection(capture, &verify_with(&hex::encode(other), &log_file));
         assert_eq!(cli_code, "NonceMismatch");
-        let (status, b) = post_json(&s, &path, &body_with(other, &policy));
+        let (status, b) = post_json(&s, &path, &body_with(other, &policy, &log));
+        assert_eq!(status, 400, "{capture}: {b}");
+        assert_eq!(inner_code(&b), cli_code, "{capture}: {b}");
+
+        // The first PCR 7 driver-configuration event (the secure-boot
+        // policy) relabelled with a type no TCG profile defines: the log
+        // still replays (types are not measured), and both paths refuse it.
+        let header = [7u8, 0, 0, 0, 0x01, 0, 0, 0x80];
+        let at = log
+            .windows(header.len())
+            .position(|w| w == header)
+            .expect("a PCR 7 EV_EFI_VARIABLE_DRIVER_CONFIG event");
+        let mut relabelled = log.clone();
+        relabelled[at + 7] = 0x90;
+        let relabelled_file = tmp.path().join(format!("relabelled{i}.bin"));
+        std::fs::write(&relabelled_file, &relabelled).unwrap();
+        let cli_code = cli_rejection(capture, &verify_with(nonce, &relabelled_file));
+        assert_eq!(cli_code, "EventTypeInvalid");
+        let (status, b) = post_json(&s, &path, &body_with(&challenge, &policy, &relabelled));
         assert_eq!(status, 400, "{capture}: {b}");
         assert_eq!(inner_code(&b), cli_code, "{capture}: {b}");
     }
