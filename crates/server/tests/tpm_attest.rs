@@ -6,7 +6,6 @@
 
 mod common;
 
-use attesta_evidence::tpm::structures::hash_name;
 use attesta_evidence::tpm::windows::{
     SIPAEVENT_BOOTDEBUGGING, SIPAEVENT_CODEINTEGRITY, SIPAEVENT_TRUSTBOUNDARY,
 };
@@ -19,78 +18,16 @@ use serde_json::{Map, Value, json};
 
 const V: &str = "api-version=2022-08-01";
 
-/// Challenge, then a one-shot request with `sample` quoted over it; the
-/// token's claims or the error.
+/// [`tpm_one_shot_token`]'s claims.
 async fn attest(
     t: &TestServer,
     name: &str,
     sample: &TpmSample,
     with_cert: bool,
 ) -> Result<Map<String, Value>, (u16, Value)> {
-    attest_token(t, name, sample, with_cert)
+    tpm_one_shot_token(t, name, sample, with_cert)
         .await
         .map(|token| claims(&token))
-}
-
-/// [`attest`], returning the token itself.
-async fn attest_token(
-    t: &TestServer,
-    name: &str,
-    sample: &TpmSample,
-    with_cert: bool,
-) -> Result<String, (u16, Value)> {
-    let (s, b) = json(
-        t.client
-            .get(t.url(&format!("/providers/{name}/attest/Tpm:challenge?{V}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
-    let challenge = URL_SAFE_NO_PAD
-        .decode(b["challenge"].as_str().unwrap())
-        .unwrap();
-    let (attest, signature) = sample.quote_over(&challenge);
-    let mut pcrs = Map::new();
-    for (bank, values) in &sample.pcrs {
-        let m: Map<String, Value> = values
-            .iter()
-            .map(|(i, v)| (i.to_string(), json!(hex::encode(v))))
-            .collect();
-        pcrs.insert(hash_name(*bank).to_ascii_lowercase(), Value::Object(m));
-    }
-    let mut body = json!({
-        "service_context": b["service_context"],
-        "quotes": [{"attest": URL_SAFE_NO_PAD.encode(attest), "signature": URL_SAFE_NO_PAD.encode(signature)}],
-        "ak_public": URL_SAFE_NO_PAD.encode(&sample.ak_public),
-        "pcrs": pcrs,
-        "event_log": URL_SAFE_NO_PAD.encode(&sample.event_log),
-    });
-    if with_cert {
-        body["ak_certificate"] = json!(URL_SAFE_NO_PAD.encode(&sample.ak_cert));
-        body["ak_intermediates"] = json!(
-            sample
-                .intermediates
-                .iter()
-                .map(|c| URL_SAFE_NO_PAD.encode(c))
-                .collect::<Vec<_>>()
-        );
-    }
-    let (s, b) = json(
-        t.client
-            .post(t.url(&format!("/providers/{name}/attest/Tpm:quote?{V}")))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    if s == 200 {
-        Ok(b["token"].as_str().unwrap().to_string())
-    } else {
-        Err((s, b))
-    }
 }
 
 /// TPM tokens carry the signing certificate (`x5c`) in their header; with
@@ -110,7 +47,7 @@ async fn omit_x5c_puts_x5t_in_the_header_and_claims_are_ascii() {
         let (s, b) =
             configure_provider(&t, name, json!({"test_roots": {"tpm": [sample.root_pem]}})).await;
         assert_eq!(s, 200, "{b}");
-        let token = attest_token(&t, name, &sample, true).await.unwrap();
+        let token = tpm_one_shot_token(&t, name, &sample, true).await.unwrap();
         let (header, body) = attesta_token::jwt::decode_unverified(&token).unwrap();
         if omit {
             assert!(!header.contains_key("x5c"), "{header:?}");

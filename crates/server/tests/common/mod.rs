@@ -281,14 +281,15 @@ pub async fn configure_provider(t: &TestServer, name: &str, config: Value) -> (u
 
 /// The TPM one-shot flow for the testkit `sample` at provider `name`:
 /// `Tpm:challenge`, then `Tpm:quote` with the sample quoted over the
-/// challenge (AK certificate, intermediates, PCRs and log included). The
-/// token's claims, or the status and error body.
+/// challenge (PCRs and log included; the AK certificate and intermediates
+/// when `with_cert`). The token, or the status and error body.
 #[allow(dead_code)]
-pub async fn tpm_one_shot(
+pub async fn tpm_one_shot_token(
     t: &TestServer,
     name: &str,
     sample: &attesta_testkit::TpmSample,
-) -> Result<Map<String, Value>, (u16, Value)> {
+    with_cert: bool,
+) -> Result<String, (u16, Value)> {
     const V: &str = "api-version=2022-08-01";
     let (s, b) = json(
         t.client
@@ -314,15 +315,23 @@ pub async fn tpm_one_shot(
             Value::Object(m),
         );
     }
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "service_context": b["service_context"],
         "quotes": [{"attest": URL_SAFE_NO_PAD.encode(attest), "signature": URL_SAFE_NO_PAD.encode(signature)}],
         "ak_public": URL_SAFE_NO_PAD.encode(&sample.ak_public),
-        "ak_certificate": URL_SAFE_NO_PAD.encode(&sample.ak_cert),
-        "ak_intermediates": sample.intermediates.iter().map(|c| URL_SAFE_NO_PAD.encode(c)).collect::<Vec<_>>(),
         "pcrs": pcrs,
         "event_log": URL_SAFE_NO_PAD.encode(&sample.event_log),
     });
+    if with_cert {
+        body["ak_certificate"] = serde_json::json!(URL_SAFE_NO_PAD.encode(&sample.ak_cert));
+        body["ak_intermediates"] = serde_json::json!(
+            sample
+                .intermediates
+                .iter()
+                .map(|c| URL_SAFE_NO_PAD.encode(c))
+                .collect::<Vec<_>>()
+        );
+    }
     let (s, b) = json(
         t.client
             .post(t.url(&format!("/providers/{name}/attest/Tpm:quote?{V}")))
@@ -333,8 +342,20 @@ pub async fn tpm_one_shot(
     )
     .await;
     if s == 200 {
-        Ok(claims(b["token"].as_str().unwrap()))
+        Ok(b["token"].as_str().unwrap().to_string())
     } else {
         Err((s, b))
     }
+}
+
+/// [`tpm_one_shot_token`] with the AK certificate: the token's claims.
+#[allow(dead_code)]
+pub async fn tpm_one_shot(
+    t: &TestServer,
+    name: &str,
+    sample: &attesta_testkit::TpmSample,
+) -> Result<Map<String, Value>, (u16, Value)> {
+    tpm_one_shot_token(t, name, sample, true)
+        .await
+        .map(|token| claims(&token))
 }
