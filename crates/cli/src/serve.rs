@@ -169,6 +169,7 @@ fn log_startup(config: &Config) {
         kds_url = if config.collateral.kds_url.is_empty() { "(none: imported only)" } else { config.collateral.kds_url.as_str() },
         token_lifetime_secs = config.token_lifetime_secs,
         max_inflight_attests = config.limits.max_inflight_attests,
+        trusted_proxies = ?config.limits.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "attesta {} starting",
         env!("CARGO_PKG_VERSION")
     );

@@ -168,6 +168,36 @@ pub struct LimitsConfig {
     /// Time budget of one policy compile or evaluation, in milliseconds;
     /// beyond it the request fails with `PolicyEvaluationError`.
     pub policy_time_budget_ms: u64,
+    /// Load balancers and reverse proxies (addresses or CIDR blocks, e.g.
+    /// `"10.0.0.0/8"`) whose `X-Forwarded-For` names the client. A request
+    /// from one of them is counted, throttled and logged under the
+    /// rightmost address in that header that is not itself a trusted proxy;
+    /// such a peer is also exempt from `max_connections_per_ip` (its
+    /// connections carry many clients; `max_connections` still applies).
+    /// Empty (the default): only the TCP peer counts, and the header is
+    /// ignored, since any client can write it.
+    #[serde(deserialize_with = "addresses_or_blocks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// `"192.0.2.10"` (one address) or `"10.0.0.0/8"` (a block).
+fn addresses_or_blocks<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let items: Vec<String> = Deserialize::deserialize(d)?;
+    items
+        .iter()
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|n| n.trunc())
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "limits.trusted_proxies: {s:?} is neither an IP address nor a CIDR block such as \"10.0.0.0/8\""
+                    ))
+                })
+        })
+        .collect()
 }
 
 impl Default for LimitsConfig {
@@ -201,6 +231,7 @@ impl Default for LimitsConfig {
             policy_cpu_ms_per_provider_per_sec: 500.0,
             policy_cpu_ms_per_provider_burst: 5000.0,
             policy_time_budget_ms: 2000,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -521,5 +552,33 @@ impl Config {
         crate::provider::validate_name(&self.default_provider.name)
             .map_err(|e| format!("default_provider.name: {e}"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_blocks() {
+        let l: LimitsConfig = serde_json::from_value(serde_json::json!({
+            "trusted_proxies": ["192.0.2.10", "10.1.2.3/8", "2001:db8::/32"]
+        }))
+        .unwrap();
+        let shown: Vec<String> = l.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["192.0.2.10/32", "10.0.0.0/8", "2001:db8::/32"]);
+        // What serializes reads back (the configuration layering does so).
+        let again: LimitsConfig =
+            serde_json::from_value(serde_json::to_value(&l).unwrap()).unwrap();
+        assert_eq!(again, l);
+        let e = serde_json::from_value::<LimitsConfig>(serde_json::json!({
+            "trusted_proxies": ["lb.internal"]
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("\"lb.internal\" is neither an IP address nor a CIDR block"),
+            "{e}"
+        );
     }
 }

@@ -52,6 +52,7 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
 pub struct ConnLimiter {
     max_total: usize,
     max_per_ip: usize,
+    trusted_proxies: Vec<ipnet::IpNet>,
     idle_timeout: Duration,
     counts: Mutex<Counts>,
     epoch: Instant,
@@ -70,26 +71,32 @@ impl ConnLimiter {
         Self {
             max_total: limits.max_connections,
             max_per_ip: limits.max_connections_per_ip,
+            trusted_proxies: limits.trusted_proxies.clone(),
             idle_timeout: Duration::from_secs(limits.idle_timeout_secs),
             counts: Mutex::new(Counts::default()),
             epoch: Instant::now(),
         }
     }
 
-    /// Admit one more connection from `ip`, or say which cap refuses it.
+    /// Admit one more connection from `ip`, or say which cap refuses it. A
+    /// trusted proxy (`limits.trusted_proxies`) carries many clients, so
+    /// only the node's cap applies to it.
     pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Result<ConnGuard, &'static str> {
-        let key = client_key(ip);
+        let key =
+            (!crate::forwarded::is_trusted(&self.trusted_proxies, ip)).then(|| client_key(ip));
         let mut c = self.counts.lock().expect("connection counts lock");
         if c.total >= self.max_total {
             crate::metrics::throttled("connections_total");
             return Err("the node's connection limit is reached");
         }
-        let n = c.per_ip.entry(key).or_insert(0);
-        if *n >= self.max_per_ip {
-            crate::metrics::throttled("connections_per_ip");
-            return Err("this client's connection limit is reached");
+        if let Some(key) = key {
+            let n = c.per_ip.entry(key).or_insert(0);
+            if *n >= self.max_per_ip {
+                crate::metrics::throttled("connections_per_ip");
+                return Err("this client's connection limit is reached");
+            }
+            *n += 1;
         }
-        *n += 1;
         c.total += 1;
         Ok(ConnGuard {
             limiter: self.clone(),
@@ -102,10 +109,12 @@ impl ConnLimiter {
         self.counts.lock().expect("connection counts lock").total
     }
 
-    fn release(&self, key: IpAddr) {
+    fn release(&self, key: Option<IpAddr>) {
         let mut c = self.counts.lock().expect("connection counts lock");
         c.total = c.total.saturating_sub(1);
-        if let Some(n) = c.per_ip.get_mut(&key) {
+        if let Some(key) = key
+            && let Some(n) = c.per_ip.get_mut(&key)
+        {
             *n -= 1;
             if *n == 0 {
                 c.per_ip.remove(&key);
@@ -122,7 +131,8 @@ impl ConnLimiter {
 #[derive(Debug)]
 pub struct ConnGuard {
     limiter: Arc<ConnLimiter>,
-    key: IpAddr,
+    /// None: a trusted proxy, counted in the node's total only.
+    key: Option<IpAddr>,
 }
 
 impl Drop for ConnGuard {
@@ -350,6 +360,34 @@ mod tests {
         drop(g1);
         assert_eq!(l.open(), 2);
         assert!(l.try_acquire(a).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_trusted_proxy_is_held_only_to_the_nodes_cap() {
+        let l = Arc::new(ConnLimiter::new(&LimitsConfig {
+            max_connections: 4,
+            max_connections_per_ip: 1,
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..LimitsConfig::default()
+        }));
+        let proxy: IpAddr = "10.1.2.3".parse().unwrap();
+        let other: IpAddr = "192.0.2.1".parse().unwrap();
+        let held: Vec<_> = (0..3).map(|_| l.try_acquire(proxy).unwrap()).collect();
+        let _o = l.try_acquire(other).unwrap();
+        assert_eq!(
+            l.try_acquire(other).unwrap_err(),
+            "the node's connection limit is reached"
+        );
+        assert_eq!(
+            l.try_acquire(proxy).unwrap_err(),
+            "the node's connection limit is reached"
+        );
+        drop(held);
+        assert_eq!(l.open(), 1);
+        assert_eq!(
+            l.try_acquire(other).unwrap_err(),
+            "this client's connection limit is reached"
+        );
     }
 
     #[test]

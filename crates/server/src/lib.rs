@@ -32,6 +32,7 @@ pub mod dcap;
 pub mod engine;
 pub mod error;
 pub mod evidence;
+pub mod forwarded;
 mod fsutil;
 pub mod hygiene;
 pub mod metrics;

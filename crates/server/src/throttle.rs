@@ -26,7 +26,9 @@
 //! refill period.
 //!
 //! Client addresses are the TCP peer's (IPv6 per /64, see
-//! [`crate::conn::client_key`]); forwarded-for headers are not trusted.
+//! [`crate::conn::client_key`]), or, for a request from a configured
+//! trusted proxy, the client its `X-Forwarded-For` names (see
+//! [`crate::forwarded`]); the header of any other peer is ignored.
 
 use std::collections::HashMap;
 use std::hash::Hash;

@@ -1,6 +1,6 @@
 //! Bounded resources under abuse, over real HTTPS on loopback: held and
 //! idle connections, connection caps, throttling (429 + Retry-After),
-//! failed-authentication throttling, load shedding (503), HTTP/2 413
+//! failed-authentication throttling, clients behind a trusted proxy, load shedding (503), HTTP/2 413
 //! bodies, ambiguous hosts, a slow tenant policy, and an unreachable
 //! collateral service (503 + Retry-After).
 
@@ -250,6 +250,61 @@ async fn an_attest_burst_gets_429_with_retry_after() {
     )
     .await;
     assert_eq!(s, 200);
+    t.stop().await;
+}
+
+/// Behind a trusted proxy (here 127.0.0.1) clients are throttled under the
+/// address its `X-Forwarded-For` names; a client's own entries, and the
+/// header from a peer that is not a trusted proxy (127.0.0.2), count for
+/// nothing.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |c| {
+        c.limits.attest_per_ip_burst = 3.0;
+        c.limits.attest_per_ip_per_sec = 0.01;
+        c.limits.throttled_reply_delay_ms = 0;
+        c.limits.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    }))
+    .await;
+    let pem = std::fs::read(&t.server.tls_cert).unwrap();
+    let direct = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let url = t.url(&format!("/attest/SgxEnclave?api-version={V}"));
+    let send = |c: &reqwest::Client, xff: &str| {
+        c.post(&url)
+            .header("x-forwarded-for", xff)
+            .json(&json!({}))
+            .send()
+    };
+    // Served (and refused for the empty body) or throttled.
+    let status = |r: reqwest::Response| r.status().as_u16();
+
+    for _ in 0..3 {
+        assert_eq!(status(send(&t.client, "198.51.100.7").await.unwrap()), 400);
+    }
+    assert_eq!(status(send(&t.client, "198.51.100.7").await.unwrap()), 429);
+    // The client cannot step out of its bucket by writing an entry of its
+    // own: the proxy appended 198.51.100.7 to the right of it.
+    assert_eq!(
+        status(send(&t.client, "203.0.113.50, 198.51.100.7").await.unwrap()),
+        429
+    );
+    // Another forwarded client has a full bucket.
+    assert_eq!(status(send(&t.client, "198.51.100.8").await.unwrap()), 400);
+
+    // A peer that is no trusted proxy is counted as itself, whatever it
+    // claims: it cannot drain 198.51.100.9's bucket ...
+    for _ in 0..3 {
+        assert_eq!(status(send(&direct, "198.51.100.9").await.unwrap()), 400);
+    }
+    assert_eq!(status(send(&direct, "198.51.100.9").await.unwrap()), 429);
+    assert_eq!(status(send(&t.client, "198.51.100.9").await.unwrap()), 400);
+    // ... nor escape its own bucket by naming another client.
+    assert_eq!(status(send(&direct, "198.51.100.10").await.unwrap()), 429);
     t.stop().await;
 }
 

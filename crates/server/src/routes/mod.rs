@@ -112,6 +112,10 @@ pub fn router(state: AppState) -> Router {
             maa_error_bodies,
         ))
         .layer(middleware::from_fn(crate::metrics::observe_attest))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::forwarded::resolve_client,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("a request handler panicked").into_response()
