@@ -21,6 +21,9 @@
 //!   answer 503 with `Retry-After` instead of 500: [`TrackedStore`] notes
 //!   an [`StoreError::Unavailable`] in the request's task-local flag and
 //!   [`unavailable_to_503`] rewrites that request's 500.
+//! * **Every store operation is counted** ([`StoreOps`], exported as
+//!   `attesta_store_operations`), so that "attestation does not touch the
+//!   database" is something a test and an operator can check.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -262,12 +265,43 @@ pub async fn unavailable_to_503(
     resp
 }
 
-/// The store, noting unreachable-database failures for [`unavailable_to_503`].
-pub struct TrackedStore(pub Arc<dyn Store>);
+/// Store operations this node made since it started, by trait method and
+/// outcome.
+#[derive(Debug, Default)]
+pub struct StoreOps {
+    counts: std::sync::Mutex<std::collections::BTreeMap<&'static str, [u64; 2]>>,
+}
+
+impl StoreOps {
+    fn record(&self, operation: &'static str, ok: bool) {
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        c.entry(operation).or_default()[usize::from(!ok)] += 1;
+    }
+
+    /// `(operation, succeeded, failed)` for every operation made so far.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64, u64)> {
+        let c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        c.iter().map(|(op, [ok, err])| (*op, *ok, *err)).collect()
+    }
+}
+
+/// The store, noting unreachable-database failures for [`unavailable_to_503`]
+/// and counting every operation in [`StoreOps`].
+pub struct TrackedStore {
+    inner: Arc<dyn Store>,
+    ops: Arc<StoreOps>,
+}
+
+impl TrackedStore {
+    pub fn new(inner: Arc<dyn Store>, ops: Arc<StoreOps>) -> Self {
+        Self { inner, ops }
+    }
+}
 
 macro_rules! tracked {
     ($self:ident . $method:ident ( $($arg:expr),* )) => {{
-        let r = $self.0.$method($($arg),*).await;
+        let r = $self.inner.$method($($arg),*).await;
+        $self.ops.record(stringify!($method), r.is_ok());
         if let Err(e) = &r {
             note(e);
         }

@@ -363,7 +363,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     )
     .await
     .map_err(|e| StartError::Store(e.to_string()))?;
-    let store: Arc<dyn Store> = Arc::new(cluster::TrackedStore(store));
+    let store_ops = Arc::new(cluster::StoreOps::default());
+    let store: Arc<dyn Store> = Arc::new(cluster::TrackedStore::new(store, store_ops.clone()));
     let kek = cluster::StoreKey::load_or_create(
         &config
             .store
@@ -428,7 +429,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     .await
     .and_then(|k| tpm::ContextKey::from_bytes(&k))
     .map_err(StartError::Store)?;
-    let state = AppState::new(
+    let mut state = AppState::new(
         config,
         store,
         signing,
@@ -438,6 +439,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         tpm_context,
         snp_endorsements,
     );
+    state.store_ops = store_ops;
     cluster::spawn_change_watcher(&state, node_id);
     let app =
         routes::router(state.clone()).layer(axum::middleware::from_fn(cluster::unavailable_to_503));

@@ -80,6 +80,12 @@ struct EventLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreOpLabels {
+    operation: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProviderLabels {
     provider: String,
 }
@@ -104,6 +110,7 @@ pub struct Metrics {
     collateral: Family<EventLabels, Gauge<i64>>,
     collateral_next_update: Gauge<i64>,
     key_age: Family<ProviderLabels, Gauge<i64>>,
+    store_ops: Family<StoreOpLabels, Gauge<i64>>,
 }
 
 impl Metrics {
@@ -155,6 +162,12 @@ impl Metrics {
             "Age of each provider's active token-signing key",
             key_age.clone(),
         );
+        let store_ops = Family::<StoreOpLabels, Gauge<i64>>::default();
+        registry.register(
+            "store_operations",
+            "Store (database) operations since start by operation and result (ok, error), monotonic; attestation itself makes none",
+            store_ops.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             attest_requests,
@@ -164,6 +177,7 @@ impl Metrics {
             collateral,
             collateral_next_update,
             key_age,
+            store_ops,
         }
     }
 
@@ -402,6 +416,14 @@ pub async fn render(state: &AppState) -> String {
                     .get_or_create(&ProviderLabels { provider: p.name })
                     .set(now - created as i64);
             }
+        }
+    }
+    // After the provider list above, so that this scrape's own read counts.
+    for (operation, ok, err) in state.store_ops.snapshot() {
+        for (result, v) in [("ok", ok), ("error", err)] {
+            m.store_ops
+                .get_or_create(&StoreOpLabels { operation, result })
+                .set(i64::try_from(v).unwrap_or(i64::MAX));
         }
     }
     let mut out = String::new();

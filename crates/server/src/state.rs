@@ -75,6 +75,8 @@ struct CachedProvider {
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
+    /// What `store` did (when it is the server's [`crate::cluster::TrackedStore`]).
+    pub store_ops: Arc<crate::cluster::StoreOps>,
     /// Each provider's token-signing keys (see [`crate::signing`]).
     pub signing: Arc<crate::signing::ProviderKeys>,
     /// The port this node listens on, once bound (the issuer's port when no
@@ -190,6 +192,7 @@ impl AppState {
         Self {
             config: Arc::new(config),
             store,
+            store_ops: Arc::new(crate::cluster::StoreOps::default()),
             signing: Arc::new(signing),
             bound_port: Arc::new(std::sync::OnceLock::new()),
             admin_token_hash: Arc::new(admin_token_hash),

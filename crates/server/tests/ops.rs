@@ -191,6 +191,15 @@ async fn metrics_count_accepted_and_rejected_attests_with_their_labels() {
         ),
         Some(0.0)
     );
+    // Store operations are counted (the provider and the import wrote,
+    // this scrape listed the providers).
+    for op in ["create_provider", "cache_put", "list_providers"] {
+        let n = value(
+            &text,
+            &format!(r#"attesta_store_operations{{operation="{op}",result="ok"}}"#),
+        );
+        assert!(n.is_some_and(|n| n >= 1.0), "{op}: {n:?} in {text}");
+    }
     let next = value(&text, "attesta_collateral_next_update_seconds").unwrap();
     let expected = attesta_collateral::next_update_of(&sample.collateral).unwrap() as f64
         - UnixTime::now().0 as f64;
