@@ -9,10 +9,20 @@
 # artifacts go to a scratch directory (printed at the end), never into the
 # repository. Prints executions and crashes per target; exits 1 if any
 # target crashed.
+#
+# ATTESTA_FUZZ_DIR=DIR keeps corpora between runs (they grow over time).
+# ATTESTA_FUZZ_SANITIZER: `none` (default) or `address`. Attesta's crates
+# forbid unsafe code, so AddressSanitizer mostly guards dependencies and
+# costs about half the executions; the default build keeps debug
+# assertions (overflow checks) on instead, so that an arithmetic overflow
+# on untrusted input is a crash, as it is in the test profile. Run with
+# `address` now and then.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
+sanitizer=${ATTESTA_FUZZ_SANITIZER:-none}
+flags=(--release --sanitizer "$sanitizer" --debug-assertions)
 
 if ! rustup toolchain list | grep -q '^nightly'; then
   rustup toolchain install nightly --profile minimal
@@ -57,7 +67,7 @@ seed_dirs() {
 }
 
 echo "==> building fuzz targets (nightly)"
-cargo +nightly fuzz build --release >/dev/null
+cargo +nightly fuzz build "${flags[@]}" >/dev/null
 
 summary=()
 crashed=0
@@ -73,8 +83,8 @@ for t in "${targets[@]}"; do
   echo "==> $t: $secs s from $nseeds seeds"
   log="$work/$t.log"
   set +e
-  cargo +nightly fuzz run --release "$t" "$corpus" "$seeds" -- \
-    -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$artifacts" >"$log" 2>&1
+  cargo +nightly fuzz run "${flags[@]}" "$t" "$corpus" "$seeds" -- \
+    -max_total_time="$secs" -timeout=30 -print_final_stats=1 -artifact_prefix="$artifacts" >"$log" 2>&1
   rc=$?
   set -e
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -85,6 +95,6 @@ for t in "${targets[@]}"; do
 done
 
 echo
-echo "==> summary ($secs s per target; corpora, logs and artifacts in $work)"
+echo "==> summary ($secs s per target, sanitizer $sanitizer; corpora, logs and artifacts in $work)"
 printf '%s\n' "${summary[@]}"
 exit "$crashed"

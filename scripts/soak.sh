@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Soak test (not part of CI): a well-behaved client attests at a steady rate
 # while attacks run in turn (held connections, a 401 flood, an attest flood,
-# a slow tenant policy); prints the client's p50/p99 per phase and the
+# a slow tenant policy, draft-policy bombs, malformed requests); prints the client's p50/p99 per phase and the
 # server's RSS at start and end. See crates/server/examples/soak.rs.
 #
-#   scripts/soak.sh [SECONDS_PER_PHASE (default 120: five phases, 10 min)] [GOOD_RATE per s (default: 80 % of the capacity it measures first)]
+#   scripts/soak.sh [SECONDS_PER_PHASE (default 86: seven phases, 10 min)] [GOOD_RATE per s (default: 80 % of the capacity it measures first)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-per_phase=${1:-120}
+per_phase=${1:-86}
 rate=${2:-auto}
 # Enough descriptors for the held-connections phase.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true

@@ -1,20 +1,23 @@
 //! Soak test: a well-behaved client attests at a steady rate while attacks
 //! run in turn — held connections, a 401 flood, an attest flood, a slow
-//! tenant policy — and the client's latency is reported per phase, with the
-//! server's RSS at start and end.
+//! tenant policy, draft-policy bombs, malformed requests (two `Host`s, a
+//! conflicting absolute URI, HTTP/1.1 and HTTP/2 bodies over the limit) —
+//! and the client's latency is reported per phase, with the server's RSS
+//! at start and end.
 //!
 //! The server runs in a child process (this binary re-executed with
 //! `--serve DIR`) so its RSS is its own; it keeps the default limits. Each
-//! party uses its own loopback addresses (127.0.0.1–8 the good client,
+//! party uses its own loopback addresses (127.0.0.1–32 the good client,
 //! 127.0.1.x the attackers), as distinct clients would. The one change to
 //! the defaults: the per-provider attest bucket is raised to 5,000/s, so
 //! that the capacity measured is the node's, not that bucket's.
 //!
-//! Before the phases it measures the node's capacity: closed-loop attests
-//! from [`GOOD_ADDRS`] addresses for [`CAPACITY_SECS`] seconds. Unless a
-//! rate is given, the well-behaved client then runs at 80 % of that, spread
-//! over the same addresses so that the per-address bucket (200/s by
-//! default) does not throttle it; the per-provider bucket (1,000/s) stays.
+//! Before the phases it measures the node's capacity: [`CAPACITY_LOOPS`]
+//! closed-loop attests from each of [`GOOD_ADDRS`] addresses for
+//! [`CAPACITY_SECS`] seconds, enough addresses that the per-address bucket
+//! (200/s by default) never bounds the figure. Unless a rate is given, the
+//! well-behaved client then runs at 80 % of that, spread over the same
+//! addresses.
 //!
 //! `cargo run --release -p attesta-server --example soak -- [SECONDS_PER_PHASE] [GOOD_RATE|auto]`
 //! (driven by `scripts/soak.sh`; not part of CI).
@@ -78,7 +81,10 @@ fn main() {
 }
 
 /// Loopback addresses the well-behaved client uses (127.0.0.1 up).
-const GOOD_ADDRS: u8 = 8;
+const GOOD_ADDRS: u8 = 32;
+/// Closed loops per good address while measuring capacity (64 in all,
+/// well under `max_inflight_attests`).
+const CAPACITY_LOOPS: usize = 2;
 /// Length of the capacity measurement.
 const CAPACITY_SECS: u64 = 15;
 
@@ -275,9 +281,11 @@ async fn drive(per_phase: u64, rate: Option<f64>) {
         "401 flood",
         "attest flood",
         "slow tenant policy",
+        "policy bombs",
+        "malformed requests",
     ];
     println!(
-        "soak: capacity {capacity:.0} attests/s ({CAPACITY_SECS} s closed loop, {GOOD_ADDRS} addresses x 8); \
+        "soak: capacity {capacity:.0} attests/s ({CAPACITY_SECS} s closed loop, {GOOD_ADDRS} addresses x {CAPACITY_LOOPS}); \
          {per_phase} s per phase, good client {rate:.0} attests/s; server pid {pid}, RSS at start {rss_start} KiB"
     );
     println!(
@@ -296,7 +304,7 @@ async fn drive(per_phase: u64, rate: Option<f64>) {
             2 => Some(tokio::spawn(flood(
                 client(&pem, attacker(3)),
                 format!("{base}/policies/SgxEnclave?api-version=2022-08-01"),
-                None,
+                Vec::new(),
                 Some("wrong-token".into()),
                 16,
                 stop.clone(),
@@ -305,7 +313,7 @@ async fn drive(per_phase: u64, rate: Option<f64>) {
             3 => Some(tokio::spawn(flood(
                 client(&pem, attacker(4)),
                 format!("{base}/providers/good/attest/SgxEnclave?api-version=2022-08-01"),
-                Some(body.clone()),
+                vec![body.clone()],
                 None,
                 32,
                 stop.clone(),
@@ -314,9 +322,27 @@ async fn drive(per_phase: u64, rate: Option<f64>) {
             4 => Some(tokio::spawn(flood(
                 client(&pem, attacker(5)),
                 format!("{base}/providers/slow/attest/SgxEnclave?api-version=2022-08-01"),
-                Some(body.clone()),
+                vec![body.clone()],
                 None,
                 8,
+                stop.clone(),
+                counts.clone(),
+            ))),
+            // Draft policies built to crash or hog the node, at the good
+            // client's own tenant, with evidence that verifies (so each is
+            // compiled).
+            5 => Some(tokio::spawn(flood(
+                client(&pem, attacker(6)),
+                format!("{base}/providers/good/attest/SgxEnclave?api-version=2022-08-01"),
+                policy_bombs(&body),
+                None,
+                16,
+                stop.clone(),
+                counts.clone(),
+            ))),
+            6 => Some(tokio::spawn(malformed(
+                addr,
+                pem.clone(),
                 stop.clone(),
                 counts.clone(),
             ))),
@@ -364,6 +390,10 @@ async fn drive(per_phase: u64, rate: Option<f64>) {
         let mut attacker = match i {
             0 => String::new(),
             1 => format!("{} connections opened, {} closed by the server", c[0], c[1]),
+            6 => format!(
+                "2xx {} 400 {} 413 {} 429 {} 503 {} other {}",
+                c[0], c[1], c[2], c[3], c[4], c[5]
+            ),
             _ => format!(
                 "2xx {} 400 {} 401 {} 429 {} 503 {} other {}",
                 c[0], c[1], c[2], c[3], c[4], c[5]
@@ -389,8 +419,8 @@ async fn drive(per_phase: u64, rate: Option<f64>) {
     let _ = child.wait();
 }
 
-/// Attests per second the node sustains: 8 closed loops per client
-/// address for [`CAPACITY_SECS`]; only successful answers count.
+/// Attests per second the node sustains: [`CAPACITY_LOOPS`] closed loops
+/// per client address for [`CAPACITY_SECS`]; only successful answers count.
 async fn measure_capacity(goods: &[reqwest::Client], url: &str, body: &Arc<String>) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let counts: Arc<[AtomicU64; 6]> = Arc::new(Default::default());
@@ -400,9 +430,9 @@ async fn measure_capacity(goods: &[reqwest::Client], url: &str, body: &Arc<Strin
             tokio::spawn(flood(
                 c.clone(),
                 url.to_string(),
-                Some(body.clone()),
+                vec![body.clone()],
                 None,
-                8,
+                CAPACITY_LOOPS,
                 stop.clone(),
                 counts.clone(),
             ))
@@ -430,12 +460,13 @@ async fn measure_capacity(goods: &[reqwest::Client], url: &str, body: &Arc<Strin
     done as f64 / secs
 }
 
-/// Send requests as fast as `concurrency` allows until `stop`; count
-/// responses by status (2xx, 400, 401, 429, 503, other).
+/// Send requests as fast as `concurrency` allows until `stop`, POSTing the
+/// `bodies` in turn (none: GET); count responses by status (2xx, 400, 401,
+/// 429, 503, other).
 async fn flood(
     client: reqwest::Client,
     url: String,
-    body: Option<Arc<String>>,
+    bodies: Vec<Arc<String>>,
     token: Option<String>,
     concurrency: usize,
     stop: Arc<AtomicBool>,
@@ -443,17 +474,19 @@ async fn flood(
 ) {
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, url, body, token, stop, counts) = (
+        let (client, url, bodies, token, stop, counts) = (
             client.clone(),
             url.clone(),
-            body.clone(),
+            bodies.clone(),
             token.clone(),
             stop.clone(),
             counts.clone(),
         );
         tasks.push(tokio::spawn(async move {
+            let mut turn = 0usize;
             while !stop.load(Ordering::Relaxed) {
-                let req = match &body {
+                turn += 1;
+                let req = match bodies.get(turn % bodies.len().max(1)) {
                     Some(b) => client.post(&url).body(b.to_string()),
                     None => client.get(&url),
                 };
@@ -475,6 +508,132 @@ async fn flood(
                         }
                     }
                     Err(_) => 5,
+                };
+                counts[slot].fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Attest bodies carrying the draft policies of issue 13's attacks 1 and 2:
+/// 10,000 nested JmesPath parentheses (a stack overflow before the bound),
+/// Rego whose compile time doubles per bracket level, a `numbers.range`
+/// that would allocate gigabytes, and a nested `numbers.range` loop.
+fn policy_bombs(body: &str) -> Vec<Arc<String>> {
+    let jmespath = format!(
+        "version=1.2; authorizationrules{{ c:[type==\"j\"] && [type==\"r\", value==JmesPath(c.value, \"{}a{}\")] => permit(); }};",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    let drafts = [
+        jmespath,
+        "package p\nallow := true\nx := [[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]\n".to_string(),
+        "package p\nallow := count(numbers.range(1, 400000000)) > 0\n".to_string(),
+        SLOW_REGO.to_string(),
+    ];
+    let base: serde_json::Value = serde_json::from_str(body).unwrap();
+    drafts
+        .into_iter()
+        .map(|d| {
+            let mut b = base.clone();
+            b["draftPolicyForAttestation"] = json!(d);
+            Arc::new(b.to_string())
+        })
+        .collect()
+}
+
+/// Requests that are wrong below the application, over fresh TLS
+/// connections from one address: two `Host` headers, an absolute-form URI
+/// naming another host, HTTP/1.1 and HTTP/2 bodies declared at 100 MB.
+/// Counts answers by status like [`flood`], with 413 in 401's slot (a
+/// connection or stream closed without an answer counts as other).
+async fn malformed(
+    addr: SocketAddr,
+    pem: Vec<u8>,
+    stop: Arc<AtomicBool>,
+    counts: Arc<[AtomicU64; 6]>,
+) {
+    use tokio_rustls::rustls;
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let connector = |alpn: &[u8]| {
+        let mut cfg = rustls::ClientConfig::builder()
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        cfg.alpn_protocols = vec![alpn.to_vec()];
+        tokio_rustls::TlsConnector::from(Arc::new(cfg))
+    };
+    let (h1, h2c) = (connector(b"http/1.1"), connector(b"h2"));
+    let port = addr.port();
+    let heads = Arc::new([
+        format!(
+            "GET /certs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: contoso.example\r\nConnection: close\r\n\r\n"
+        ),
+        format!(
+            "GET https://contoso.example/certs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        ),
+        format!(
+            "POST /attest/SgxEnclave?api-version=2022-08-01 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\nConnection: close\r\n\r\n{{\"quote\": \""
+        ),
+    ]);
+    let mut tasks = Vec::new();
+    for n in 0..8usize {
+        let (h1, h2c, heads, stop, counts) = (
+            h1.clone(),
+            h2c.clone(),
+            heads.clone(),
+            stop.clone(),
+            counts.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut turn = n;
+            while !stop.load(Ordering::Relaxed) {
+                turn += 1;
+                let status = tokio::time::timeout(Duration::from_secs(10), async {
+                    let sock = TcpSocket::new_v4().ok()?;
+                    sock.bind(SocketAddr::new(attacker(7), 0)).ok()?;
+                    let tcp = sock.connect(addr).await.ok()?;
+                    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+                    if turn % 4 == 3 {
+                        let io = h2c.connect(name, tcp).await.ok()?;
+                        let (mut h2, conn) = h2::client::handshake(io).await.ok()?;
+                        tokio::spawn(conn);
+                        let req = http::Request::post(format!(
+                            "https://127.0.0.1:{port}/attest/SgxEnclave?api-version=2022-08-01"
+                        ))
+                        .header("content-length", "100000000")
+                        .body(())
+                        .unwrap();
+                        let (resp, mut send) = h2.send_request(req, false).ok()?;
+                        let _ = send.send_data(bytes::Bytes::from_static(b"{\"quote\": \""), false);
+                        Some(resp.await.ok()?.status().as_u16())
+                    } else {
+                        let mut s = h1.connect(name, tcp).await.ok()?;
+                        s.write_all(heads[turn % 4].as_bytes()).await.ok()?;
+                        let mut head = [0u8; 12];
+                        tokio::io::AsyncReadExt::read_exact(&mut s, &mut head)
+                            .await
+                            .ok()?;
+                        std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+                    }
+                })
+                .await
+                .ok()
+                .flatten();
+                // No 401 comes in this phase: its slot counts 413s.
+                let slot = match status {
+                    Some(200..=299) => 0,
+                    Some(400) => 1,
+                    Some(413) => 2,
+                    Some(429) => 3,
+                    Some(503) => 4,
+                    _ => 5,
                 };
                 counts[slot].fetch_add(1, Ordering::Relaxed);
             }
