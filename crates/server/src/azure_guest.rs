@@ -500,7 +500,7 @@ pub async fn attest(
     .await?;
     let incoming = attesta_policy::incoming_claims(&service, &Map::new());
     let evaluation = state
-        .evaluate_policy(ctx.name(), &policy.compiled, incoming)
+        .evaluate_policy(&policy.lane, &policy.compiled, incoming)
         .await?;
     let token = issue_token(
         &state,

@@ -15,6 +15,10 @@
 //! header of a peer that is not a trusted proxy is ignored: any client can
 //! write it. `Forwarded` (RFC 7239) is not read; the load balancers this
 //! targets all write `X-Forwarded-For`.
+//!
+//! The resolved client (its throttling key, IPv6 per /64) is also the
+//! request's task-local [`current_client`], for work charged per sender
+//! deeper down (draft policies, see [`crate::policy_pool`]).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -24,6 +28,17 @@ use axum::response::Response;
 use ipnet::IpNet;
 
 use crate::state::AppState;
+
+tokio::task_local! {
+    static CLIENT: IpAddr;
+}
+
+/// The client key of the request being served (unspecified outside one).
+pub fn current_client() -> IpAddr {
+    CLIENT
+        .try_with(|c| *c)
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
 
 /// Most `X-Forwarded-For` entries read (from the right); a longer chain of
 /// trusted proxies is a misconfiguration and ends at the last one read.
@@ -82,15 +97,21 @@ pub fn client_of<'a>(
 }
 
 /// The middleware (outermost but for request ids): rewrites the request's
-/// `ConnectInfo` to the forwarded client when the peer is a trusted proxy.
+/// `ConnectInfo` to the forwarded client when the peer is a trusted proxy,
+/// and serves the request with that client as [`current_client`].
 pub async fn resolve_client(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Response {
     let proxies = &state.config.limits.trusted_proxies;
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let mut client = peer.map(|p| p.ip());
     if !proxies.is_empty()
-        && let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied()
+        && let Some(peer) = peer
     {
         let values = req
             .headers()
@@ -98,13 +119,17 @@ pub async fn resolve_client(
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect::<Vec<_>>();
-        let client = client_of(proxies, peer.ip(), values.into_iter());
-        if client != peer.ip() {
+        let forwarded = client_of(proxies, peer.ip(), values.into_iter());
+        if forwarded != peer.ip() {
             req.extensions_mut()
-                .insert(ConnectInfo(SocketAddr::new(client, 0)));
+                .insert(ConnectInfo(SocketAddr::new(forwarded, 0)));
         }
+        client = Some(forwarded);
     }
-    next.run(req).await
+    let key = client
+        .map(crate::conn::client_key)
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    CLIENT.scope(key, next.run(req)).await
 }
 
 #[cfg(test)]

@@ -20,6 +20,13 @@
 //! gets 429 `TooManyRequests` once it has used its share, instead of
 //! keeping its threads busy and the node's cores with them.
 //!
+//! Draft policies are not the provider's: anyone may send one with an
+//! attest request to any provider's URL. They run in their own [`Lane`]:
+//! all drafts together hold at most one provider's share of threads, and
+//! each sending client address has its own CPU bucket. A flood of costly
+//! drafts at a tenant's URL therefore spends the sender's budget and the
+//! drafts' threads, never the tenant's, whose stored policies keep running.
+//!
 //! The caller waits at most `policy_time_budget_ms` in all (queueing
 //! included) and then answers 400 `PolicyEvaluationError` naming the
 //! budget — or 503 when the node's pool as a whole is saturated. A job that
@@ -28,6 +35,7 @@
 //! runaways only ever consume that tenant's share.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +46,45 @@ use tokio::time::{Instant, timeout_at};
 use crate::config::LimitsConfig;
 use crate::error::ApiError;
 use crate::throttle::Buckets;
+
+/// Whose share a policy job is charged to (module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lane {
+    /// The provider's own policies: stored, or being set by its operator.
+    Provider(String),
+    /// A draft policy sent with an attest request to `provider`: charged
+    /// to the drafts' shared threads and to the sender's CPU bucket.
+    Draft { provider: String, client: IpAddr },
+}
+
+impl Lane {
+    /// The semaphore key: the provider, or the one lane all drafts share
+    /// (a NUL never appears in a provider name).
+    fn threads(&self) -> String {
+        match self {
+            Lane::Provider(p) => p.clone(),
+            Lane::Draft { .. } => "\0drafts".into(),
+        }
+    }
+
+    /// The CPU bucket key: the provider, or the draft's sender.
+    fn cpu(&self) -> String {
+        match self {
+            Lane::Provider(p) => p.clone(),
+            Lane::Draft { client, .. } => format!("\0draft:{client}"),
+        }
+    }
+
+    /// Whose policy, in error messages.
+    fn describe(&self) -> String {
+        match self {
+            Lane::Provider(p) => format!("the policy {{what}} for provider '{p}'"),
+            Lane::Draft { provider, .. } => {
+                format!("the draft policy {{what}} sent to provider '{provider}'")
+            }
+        }
+    }
+}
 
 /// The bounded policy thread pool (module docs).
 #[derive(Debug)]
@@ -84,44 +131,60 @@ impl PolicyPool {
             .clone()
     }
 
-    fn over_budget(&self, provider: &str, what: &str) -> ApiError {
+    fn over_budget(&self, lane: &Lane, what: &str) -> ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "PolicyEvaluationError",
             format!(
-                "the policy {what} for provider '{provider}' exceeded its time budget of {} ms; \
+                "{} exceeded its time budget of {} ms; \
                  simplify the policy (bound its loops and iterations) or raise \
                  limits.policy_time_budget_ms",
+                lane.describe().replace("{what}", what),
                 self.budget.as_millis()
             ),
         )
     }
 
-    /// Run `job` on the pool for `provider`; `what` names it in errors
-    /// ("evaluation", "compilation").
+    /// Run `job` on the pool for `provider`'s own policy; `what` names it in
+    /// errors ("evaluation", "compilation").
     pub async fn run<T, F>(&self, provider: &str, what: &str, job: F) -> Result<T, ApiError>
     where
         F: FnOnce() -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        if let Err(secs) = self.cpu.check(&provider.to_string()) {
+        self.run_in(&Lane::Provider(provider.to_string()), what, job)
+            .await
+    }
+
+    /// Run `job` on the pool, charged to `lane`.
+    pub async fn run_in<T, F>(&self, lane: &Lane, what: &str, job: F) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Err(secs) = self.cpu.check(&lane.cpu()) {
+            let whose = match lane {
+                Lane::Provider(p) => format!("provider '{p}' has used its policy time"),
+                Lane::Draft { .. } => {
+                    "draft policies from this client have used their policy time".into()
+                }
+            };
             return Err(ApiError::too_many_requests(
                 format!(
-                    "provider '{provider}' has used its policy time \
-                     (limits.policy_cpu_ms_per_provider_per_sec); simplify its policy or \
+                    "{whose} (limits.policy_cpu_ms_per_provider_per_sec); simplify the policy or \
                      retry after {secs} s"
                 ),
                 secs,
             ));
         }
         let deadline = Instant::now() + self.budget;
-        let own = self.provider_semaphore(provider);
+        let own = self.provider_semaphore(&lane.threads());
         // Waiting on the provider's own share means its earlier jobs are
         // still running: the policy's cost, so its error.
         let own = match timeout_at(deadline, own.acquire_owned()).await {
             Ok(Ok(p)) => p,
             Ok(Err(_)) => return Err(ApiError::internal("policy pool closed")),
-            Err(_) => return Err(self.over_budget(provider, what)),
+            Err(_) => return Err(self.over_budget(lane, what)),
         };
         let node = match timeout_at(deadline, self.global.clone().acquire_owned()).await {
             Ok(Ok(p)) => p,
@@ -133,7 +196,7 @@ impl PolicyPool {
                 ));
             }
         };
-        let (cpu, key) = (self.cpu.clone(), provider.to_string());
+        let (cpu, key) = (self.cpu.clone(), lane.cpu());
         let handle = tokio::task::spawn_blocking(move || {
             // The permits live as long as the job, even one that overruns.
             let _permits = (own, node);
@@ -147,12 +210,12 @@ impl PolicyPool {
             Ok(Err(e)) => Err(ApiError::internal(format!("policy {what} failed: {e}"))),
             Err(_) => {
                 tracing::warn!(
-                    provider,
+                    lane = ?lane,
                     what,
                     budget_ms = self.budget.as_millis() as u64,
                     "policy job over its time budget"
                 );
-                Err(self.over_budget(provider, what))
+                Err(self.over_budget(lane, what))
             }
         }
     }

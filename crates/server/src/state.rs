@@ -460,12 +460,12 @@ impl AppState {
     /// (draft policies and policies being set; never cached).
     pub async fn compile_policy(
         &self,
-        provider: &str,
+        lane: &crate::policy_pool::Lane,
         text: &str,
     ) -> Result<CompiledPolicy, ApiError> {
         let text = text.to_string();
         self.policy_pool
-            .run(provider, "compilation", move || {
+            .run_in(lane, "compilation", move || {
                 attesta_policy::compile(&text).map_err(crate::engine::token::policy_error)
             })
             .await
@@ -484,14 +484,14 @@ impl AppState {
     /// Evaluate a policy off the async workers, within the time budget.
     pub async fn evaluate_policy(
         &self,
-        provider: &str,
+        lane: &crate::policy_pool::Lane,
         policy: &CompiledPolicy,
         incoming: Vec<attesta_policy::Claim>,
     ) -> Result<attesta_policy::Evaluation, ApiError> {
         let policy = policy.clone();
         let limits = self.policy_limits();
         self.policy_pool
-            .run(provider, "evaluation", move || {
+            .run_in(lane, "evaluation", move || {
                 policy
                     .evaluate_with_limits(&incoming, &limits)
                     .map_err(crate::engine::token::policy_error)
@@ -503,7 +503,7 @@ impl AppState {
     /// time budget; hands the claims back.
     pub async fn policy_configuration(
         &self,
-        provider: &str,
+        lane: &crate::policy_pool::Lane,
         policy: &CompiledPolicy,
         incoming: Vec<attesta_policy::Claim>,
     ) -> Result<
@@ -516,7 +516,7 @@ impl AppState {
         let policy = policy.clone();
         let limits = self.policy_limits();
         self.policy_pool
-            .run(provider, "evaluation", move || {
+            .run_in(lane, "evaluation", move || {
                 let properties = policy
                     .configuration_properties_with_limits(&incoming, &limits)
                     .map_err(crate::engine::token::policy_error)?;

@@ -770,6 +770,78 @@ async fn a_tenant_that_spent_its_policy_time_gets_429_and_the_others_do_not() {
     t.stop().await;
 }
 
+/// Anyone may send a draft policy to any tenant's URL. A flood of costly
+/// drafts at tenant "victim" spends the sender's policy time (429 for the
+/// sender), not the tenant's: the tenant's own attests keep being served,
+/// and so are another client's drafts.
+#[tokio::test]
+async fn costly_drafts_at_a_tenants_url_spend_the_senders_policy_time_not_the_tenants() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = start(cfg(tmp.path(), |c| {
+        c.limits.policy_time_budget_ms = 300;
+        c.limits.policy_cpu_ms_per_provider_per_sec = 50.0;
+        c.limits.policy_cpu_ms_per_provider_burst = 500.0;
+    }))
+    .await;
+    let sample = SgxSample::builder().at(UnixTime::now().0).build();
+    let (s, b) = admin_post(
+        &t,
+        "/admin/collateral",
+        attesta_collateral::serialize(&sample.collateral),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    sgx_provider(&t, "victim", &sample, None).await;
+    let quote = URL_SAFE_NO_PAD.encode(&sample.quote);
+    let url = t.url(&format!(
+        "/providers/victim/attest/SgxEnclave?api-version={V}"
+    ));
+    let slow = json!({"quote": quote, "draftPolicyForAttestation": SLOW_REGO});
+
+    let mut refused = None;
+    for _ in 0..10 {
+        let (s, b) = json(t.client.post(&url).json(&slow).send().await.unwrap()).await;
+        if s == 429 {
+            refused = Some(b);
+            break;
+        }
+        assert_error(s, &b, 400, "PolicyEvaluationError");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let b = refused.expect("the sender of costly drafts was never throttled");
+    assert_error(429, &b, 429, "TooManyRequests");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("draft policies from this client"),
+        "{b}"
+    );
+    // The tenant's own policy still runs ...
+    for _ in 0..3 {
+        let (s, b) = attest_at(
+            &t,
+            "/providers/victim/attest/SgxEnclave",
+            V,
+            json!({"quote": quote}),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    // ... and another client's cheap draft too (its own bucket).
+    let pem = std::fs::read(&t.server.tls_cert).unwrap();
+    let other = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let cheap = json!({"quote": quote, "draftPolicyForAttestation":
+        "version=1.0; authorizationrules { => permit(); }; issuancerules { => issue(type=\"d\", value=1); };"});
+    let (s, b) = json(other.post(&url).json(&cheap).send().await.unwrap()).await;
+    assert_eq!(s, 200, "{b}");
+    t.stop().await;
+}
+
 #[tokio::test]
 async fn attests_beyond_the_in_flight_limit_are_shed_with_503() {
     let tmp = tempfile::tempdir().unwrap();

@@ -73,12 +73,12 @@ pub(crate) async fn attest(
         ));
         let config;
         (config, incoming) = state
-            .policy_configuration(ctx.name(), &policy.compiled, incoming)
+            .policy_configuration(&policy.lane, &policy.compiled, incoming)
             .await?;
         crate::dcap::check_tcb_baseline(&config, &service)?;
     }
     let evaluation = state
-        .evaluate_policy(ctx.name(), &policy.compiled, incoming)
+        .evaluate_policy(&policy.lane, &policy.compiled, incoming)
         .await?;
     crate::metrics::stage("policy", policy_started);
 

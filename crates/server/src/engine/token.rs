@@ -20,6 +20,9 @@ pub(crate) struct PolicyInUse {
     pub signer: Option<Value>,
     /// A draft policy: the token is unsecured.
     pub draft: bool,
+    /// Whose policy time it runs on: the provider's, or for a draft the
+    /// sender's (see [`crate::policy_pool`]).
+    pub lane: crate::policy_pool::Lane,
 }
 
 /// The draft policy when given, else the provider's policy for `ty`.
@@ -32,12 +35,19 @@ pub(crate) async fn resolve_policy(
     match draft {
         // Compiled off the async workers within the policy time budget;
         // callers resolve a draft only after the evidence has verified.
-        Some(text) => Ok(PolicyInUse {
-            compiled: state.compile_policy(ctx.name(), text).await?,
-            hash: attesta_policy::policy_hash(text),
-            signer: None,
-            draft: true,
-        }),
+        Some(text) => {
+            let lane = crate::policy_pool::Lane::Draft {
+                provider: ctx.name().to_string(),
+                client: crate::forwarded::current_client(),
+            };
+            Ok(PolicyInUse {
+                compiled: state.compile_policy(&lane, text).await?,
+                hash: attesta_policy::policy_hash(text),
+                signer: None,
+                draft: true,
+                lane,
+            })
+        }
         None => {
             let active = state.policy(ctx.name(), ty).await?.ok_or_else(|| {
                 ApiError::invalid_operation(format!(
@@ -50,6 +60,7 @@ pub(crate) async fn resolve_policy(
                 hash: active.hash.clone(),
                 signer: active.signer.clone(),
                 draft: false,
+                lane: crate::policy_pool::Lane::Provider(ctx.name().to_string()),
             })
         }
     }

@@ -205,7 +205,7 @@ pub(crate) async fn quote(
     )
     .await?;
     let (config, _) = state
-        .policy_configuration(ctx.name(), &policy.compiled, Vec::new())
+        .policy_configuration(&policy.lane, &policy.compiled, Vec::new())
         .await?;
     let evidence = TpmEvidence {
         quotes: quotes
@@ -238,7 +238,7 @@ pub(crate) async fn quote(
     )?;
     let incoming = attesta_policy::incoming_claims(&incoming_map, &Map::new());
     let evaluation = state
-        .evaluate_policy(ctx.name(), &policy.compiled, incoming)
+        .evaluate_policy(&policy.lane, &policy.compiled, incoming)
         .await?;
 
     // Service-emitted claims in the token: the type and Attesta's own.
@@ -757,7 +757,7 @@ pub async fn maa_request(
 
     let policy = resolve_policy(state, ctx, AttestationType::Tpm, None).await?;
     let (config, _) = state
-        .policy_configuration(ctx.name(), &policy.compiled, Vec::new())
+        .policy_configuration(&policy.lane, &policy.compiled, Vec::new())
         .await?;
     let evidence = TpmEvidence {
         quotes: vec![QuoteParts {
@@ -859,7 +859,7 @@ pub async fn maa_request(
     let incoming = attesta_policy::incoming_claims_checked(&incoming_map, &custom)
         .map_err(crate::engine::token::policy_error)?;
     let evaluation = state
-        .evaluate_policy(ctx.name(), &policy.compiled, incoming)
+        .evaluate_policy(&policy.lane, &policy.compiled, incoming)
         .await?;
     let mut service = service_claims(incoming_map);
     // RFC 7800 confirmation: the attested request key.

@@ -256,7 +256,12 @@ async fn set_policy_checked(
         (policy_from_payload(payload.as_ref())?, text.clone(), signer)
     };
     // Compiled on the bounded policy pool, like every other compilation.
-    state.compile_policy(ctx.name(), &policy_text).await?;
+    state
+        .compile_policy(
+            &crate::policy_pool::Lane::Provider(ctx.name().to_string()),
+            &policy_text,
+        )
+        .await?;
     if isolated && replay::check(state, ctx, &jws_text, op).await? == replay::Seen::Again {
         let current = state
             .store
