@@ -22,7 +22,8 @@
 //!
 //! Draft policies are not the provider's: anyone may send one with an
 //! attest request to any provider's URL. They run in their own [`Lane`]:
-//! all drafts together hold at most one provider's share of threads, and
+//! all drafts together hold one thread (they are for writing policies, not
+//! for production traffic), and
 //! each sending client address has its own CPU bucket. A flood of costly
 //! drafts at a tenant's URL therefore spends the sender's budget and the
 //! drafts' threads, never the tenant's, whose stored policies keep running.
@@ -47,6 +48,10 @@ use crate::config::LimitsConfig;
 use crate::error::ApiError;
 use crate::throttle::Buckets;
 
+/// The threads all draft policies share (a NUL never appears in a
+/// provider name).
+const DRAFT_LANE: &str = "\0drafts";
+
 /// Whose share a policy job is charged to (module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lane {
@@ -58,12 +63,11 @@ pub enum Lane {
 }
 
 impl Lane {
-    /// The semaphore key: the provider, or the one lane all drafts share
-    /// (a NUL never appears in a provider name).
+    /// The semaphore key: the provider, or the one lane all drafts share.
     fn threads(&self) -> String {
         match self {
             Lane::Provider(p) => p.clone(),
-            Lane::Draft { .. } => "\0drafts".into(),
+            Lane::Draft { .. } => DRAFT_LANE.into(),
         }
     }
 
@@ -126,8 +130,13 @@ impl PolicyPool {
             let n = self.per_provider_permits;
             map.retain(|_, s| s.available_permits() < n);
         }
+        let permits = if provider == DRAFT_LANE {
+            1
+        } else {
+            self.per_provider_permits
+        };
         map.entry(provider.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.per_provider_permits)))
+            .or_insert_with(|| Arc::new(Semaphore::new(permits)))
             .clone()
     }
 
