@@ -11,4 +11,16 @@ per_phase=${1:-86}
 rate=${2:-auto}
 # Enough descriptors for the held-connections phase.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
-cargo run --release --quiet -p attesta-server --example soak -- "$per_phase" "$rate"
+cargo build --release --quiet -p attesta-server --example soak
+bin=target/release/examples/soak
+# On one machine the clients (the good one and the attackers) would take
+# their CPU from the server: give the server the upper half of the CPUs and
+# the clients the lower half (ATTESTA_SOAK_PIN=0 to share them all).
+cpus=$(nproc)
+if [ "${ATTESTA_SOAK_PIN:-1}" = 1 ] && [ "$cpus" -ge 2 ] && command -v taskset >/dev/null; then
+  half=$((cpus / 2))
+  export ATTESTA_SOAK_SERVER_CPUS="$half-$((cpus - 1))"
+  echo "server on CPUs $ATTESTA_SOAK_SERVER_CPUS, clients on 0-$((half - 1))"
+  exec taskset -c "0-$((half - 1))" "$bin" "$per_phase" "$rate"
+fi
+exec "$bin" "$per_phase" "$rate"

@@ -183,7 +183,17 @@ struct Setup {
 
 async fn setup(store_url: Option<String>) -> Setup {
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    // ATTESTA_SOAK_SERVER_CPUS (e.g. "1"): run the server on those CPUs
+    // only (scripts/soak.sh runs the clients on the others), so that on one
+    // machine the attackers' own work does not come out of the server's.
+    let mut cmd = match std::env::var("ATTESTA_SOAK_SERVER_CPUS") {
+        Ok(cpus) if !cpus.is_empty() => {
+            let mut c = std::process::Command::new("taskset");
+            c.arg("-c").arg(cpus).arg(std::env::current_exe().unwrap());
+            c
+        }
+        _ => std::process::Command::new(std::env::current_exe().unwrap()),
+    };
     cmd.arg("--serve").arg(tmp.path());
     if let Some(u) = &store_url {
         cmd.arg(u);

@@ -170,7 +170,9 @@ pub struct LimitsConfig {
     /// Policy thread time one provider may spend in a burst, in milliseconds.
     pub policy_cpu_ms_per_provider_burst: f64,
     /// Time budget of one policy compile or evaluation, in milliseconds;
-    /// beyond it the request fails with `PolicyEvaluationError`.
+    /// beyond it the request fails with `PolicyEvaluationError`. Default
+    /// 500: thousands of times what real policies take, and a runaway
+    /// policy holds a core for at most that long.
     pub policy_time_budget_ms: u64,
     /// Load balancers and reverse proxies (addresses or CIDR blocks, e.g.
     /// `"10.0.0.0/8"`) whose `X-Forwarded-For` names the client. A request
@@ -237,7 +239,7 @@ impl Default for LimitsConfig {
                     .map(|n| n.get())
                     .unwrap_or(1) as f64,
             policy_cpu_ms_per_provider_burst: 1000.0,
-            policy_time_budget_ms: 2000,
+            policy_time_budget_ms: 500,
             trusted_proxies: Vec::new(),
         }
     }
