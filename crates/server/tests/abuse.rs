@@ -267,12 +267,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
         c.limits.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     }))
     .await;
-    let pem = std::fs::read(&t.server.tls_cert).unwrap();
-    let direct = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
-        .build()
-        .unwrap();
+    let direct = client_from(&t, "127.0.0.2");
     let url = t.url(&format!("/attest/SgxEnclave?api-version={V}"));
     let send = |c: &reqwest::Client, xff: &str| {
         c.post(&url)
@@ -504,6 +499,28 @@ allow if {
 }
 "#;
 
+/// Import the testkit sample's collateral (admin).
+async fn import_collateral(t: &TestServer, sample: &SgxSample) {
+    let (s, b) = admin_post(
+        t,
+        "/admin/collateral",
+        attesta_collateral::serialize(&sample.collateral),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+/// A client of `t` that connects from the loopback address `from` (another
+/// client address than the harness client's 127.0.0.1).
+fn client_from(t: &TestServer, from: &str) -> reqwest::Client {
+    let pem = std::fs::read(&t.server.tls_cert).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .local_address(from.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
 /// Provider `name` trusting `sample`'s root, with `policy` for SgxEnclave
 /// (or the default policy).
 async fn sgx_provider(t: &TestServer, name: &str, sample: &SgxSample, policy: Option<&str>) {
@@ -537,13 +554,7 @@ async fn a_slow_policy_of_one_tenant_does_not_hold_up_another() {
     }))
     .await;
     let sample = SgxSample::builder().at(UnixTime::now().0).build();
-    let (s, b) = admin_post(
-        &t,
-        "/admin/collateral",
-        attesta_collateral::serialize(&sample.collateral),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
+    import_collateral(&t, &sample).await;
     sgx_provider(&t, "slow", &sample, Some(SLOW_REGO)).await;
     sgx_provider(&t, "fast", &sample, None).await;
     let body = json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)});
@@ -618,13 +629,7 @@ async fn policy_bombs_get_400_naming_the_bound_and_the_server_stays_up() {
     let tmp = tempfile::tempdir().unwrap();
     let t = start(cfg(tmp.path(), |_| {})).await;
     let sample = SgxSample::builder().at(UnixTime::now().0).build();
-    let (s, b) = admin_post(
-        &t,
-        "/admin/collateral",
-        attesta_collateral::serialize(&sample.collateral),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
+    import_collateral(&t, &sample).await;
     sgx_provider(&t, "bomb", &sample, None).await;
     sgx_provider(&t, "victim", &sample, None).await;
     let quote = URL_SAFE_NO_PAD.encode(&sample.quote);
@@ -716,13 +721,7 @@ async fn a_tenant_that_spent_its_policy_time_gets_429_and_the_others_do_not() {
     }))
     .await;
     let sample = SgxSample::builder().at(UnixTime::now().0).build();
-    let (s, b) = admin_post(
-        &t,
-        "/admin/collateral",
-        attesta_collateral::serialize(&sample.collateral),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
+    import_collateral(&t, &sample).await;
     sgx_provider(&t, "slow", &sample, Some(SLOW_REGO)).await;
     sgx_provider(&t, "fast", &sample, None).await;
     let body = json!({"quote": URL_SAFE_NO_PAD.encode(&sample.quote)});
@@ -784,13 +783,7 @@ async fn costly_drafts_at_a_tenants_url_spend_the_senders_policy_time_not_the_te
     }))
     .await;
     let sample = SgxSample::builder().at(UnixTime::now().0).build();
-    let (s, b) = admin_post(
-        &t,
-        "/admin/collateral",
-        attesta_collateral::serialize(&sample.collateral),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
+    import_collateral(&t, &sample).await;
     sgx_provider(&t, "victim", &sample, None).await;
     let quote = URL_SAFE_NO_PAD.encode(&sample.quote);
     let url = t.url(&format!(
@@ -829,12 +822,7 @@ async fn costly_drafts_at_a_tenants_url_spend_the_senders_policy_time_not_the_te
         assert_eq!(s, 200, "{b}");
     }
     // ... and another client's cheap draft too (its own bucket).
-    let pem = std::fs::read(&t.server.tls_cert).unwrap();
-    let other = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
-        .build()
-        .unwrap();
+    let other = client_from(&t, "127.0.0.2");
     let cheap = json!({"quote": quote, "draftPolicyForAttestation":
         "version=1.0; authorizationrules { => permit(); }; issuancerules { => issue(type=\"d\", value=1); };"});
     let (s, b) = json(other.post(&url).json(&cheap).send().await.unwrap()).await;
