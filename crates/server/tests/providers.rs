@@ -647,3 +647,61 @@ async fn recorded_sdk_signed_set_policy_yields_the_recorded_token_hash() {
     );
     t.stop().await;
 }
+
+/// A provider's collateral grace above the node's `collateral.max_grace_secs`
+/// is refused when created or updated, naming the bound, instead of being
+/// stored as given and silently capped.
+#[tokio::test]
+async fn a_collateral_grace_above_the_nodes_bound_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = config(tmp.path());
+    c.collateral.max_grace_secs = 3600;
+    let t = start(c).await;
+
+    let (s, b) = create_provider(
+        &t,
+        json!({"name": "lax", "config": {"collateral_grace_secs": 3601}}),
+    )
+    .await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    let msg = b["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("collateral.max_grace_secs (3600)"), "{msg}");
+    let (s, _) = json(
+        t.client
+            .get(t.url("/admin/providers/lax"))
+            .bearer_auth(&t.admin)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 404, "a refused provider was created");
+
+    let (s, b) = create_provider(
+        &t,
+        json!({"name": "lax", "config": {"collateral_grace_secs": 3600}}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = configure_provider(&t, "lax", json!({"collateral_grace_secs": 7200})).await;
+    assert_error(s, &b, 400, "InvalidParameter");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("collateral.max_grace_secs (3600)"),
+        "{b}"
+    );
+    let (s, b) = json(
+        t.client
+            .get(t.url("/admin/providers/lax"))
+            .bearer_auth(&t.admin)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["config"]["collateral_grace_secs"], 3600, "{b}");
+    t.stop().await;
+}

@@ -131,9 +131,7 @@ pub(super) async fn create_checked(
             "aad_tokens may not contain empty tokens",
         ));
     }
-    req.config
-        .validate()
-        .map_err(|e| ApiError::invalid_parameter(format!("config: {e}")))?;
+    check_config(state, &req.config)?;
     let record = ProviderRecord {
         name: req.name.clone(),
         trust_model,
@@ -242,9 +240,7 @@ pub(super) async fn update_checked(
     req: UpdateProvider,
 ) -> Result<Json<Value>, ApiError> {
     if let Some(config) = &req.config {
-        config
-            .validate()
-            .map_err(|e| ApiError::invalid_parameter(format!("config: {e}")))?;
+        check_config(state, config)?;
     }
     if let Some(tokens) = &req.aad_tokens
         && tokens.iter().any(|t| t.trim().is_empty())
@@ -333,4 +329,22 @@ pub(super) async fn delete_checked(state: &AppState, name: &str) -> Result<Statu
     state.signing.remove(name).map_err(ApiError::internal)?;
     tracing::info!(provider = %name, "provider deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A provider configuration as given in a create or update: every field
+/// well-formed, and a collateral grace within the node's bound (stored as
+/// given and silently capped, it would promise more than the node does).
+fn check_config(state: &AppState, config: &ProviderConfig) -> Result<(), ApiError> {
+    config
+        .validate()
+        .map_err(|e| ApiError::invalid_parameter(format!("config: {e}")))?;
+    let max = state.config.collateral.max_grace_secs;
+    if let Some(grace) = config.collateral_grace_secs
+        && grace > max
+    {
+        return Err(ApiError::invalid_parameter(format!(
+            "config: collateral_grace_secs {grace} exceeds this service's collateral.max_grace_secs ({max}); ask for at most {max} or have the operator raise the bound"
+        )));
+    }
+    Ok(())
 }
