@@ -169,6 +169,10 @@ pub struct LimitsConfig {
     pub policy_cpu_ms_per_provider_per_sec: f64,
     /// Policy thread time one provider may spend in a burst, in milliseconds.
     pub policy_cpu_ms_per_provider_burst: f64,
+    /// Nice value of the policy threads (Linux; 0–19, 0: the process's
+    /// own). Default 10: a costly policy then takes CPU mostly from idle
+    /// time, not from the request workers verifying everyone's evidence.
+    pub policy_thread_nice: i32,
     /// Time budget of one policy compile or evaluation, in milliseconds;
     /// beyond it the request fails with `PolicyEvaluationError`. Default
     /// 500: thousands of times what real policies take, and a runaway
@@ -239,6 +243,7 @@ impl Default for LimitsConfig {
                     .map(|n| n.get())
                     .unwrap_or(1) as f64,
             policy_cpu_ms_per_provider_burst: 1000.0,
+            policy_thread_nice: 10,
             policy_time_budget_ms: 500,
             trusted_proxies: Vec::new(),
         }
@@ -332,6 +337,9 @@ impl LimitsConfig {
             if burst < 1.0 {
                 return Err(format!("limits.{name} must be at least 1"));
             }
+        }
+        if !(0..=19).contains(&self.policy_thread_nice) {
+            return Err("limits.policy_thread_nice must be between 0 and 19".into());
         }
         if self.max_connections_per_ip > self.max_connections {
             return Err(

@@ -5,8 +5,8 @@
 //! policy (a Rego `numbers.range` loop, a draft policy in an anonymous
 //! attest request). Run inline it would stall an async worker thread and,
 //! with it, every other request on that thread — `/certs` included — and
-//! the request timeout could not fire. Here every job runs under
-//! `tokio::task::spawn_blocking`, holding two permits:
+//! the request timeout could not fire. Here every job runs on one of the
+//! pool's own `policy_workers` threads, holding two permits:
 //!
 //! - one of the provider's `policy_workers_per_provider`, so one tenant's
 //!   slow policy occupies at most that many threads and other tenants keep
@@ -27,6 +27,11 @@
 //! each sending client address has its own CPU bucket. A flood of costly
 //! drafts at a tenant's URL therefore spends the sender's budget and the
 //! drafts' threads, never the tenant's, whose stored policies keep running.
+//!
+//! The pool's threads run at a lower scheduling priority
+//! (`limits.policy_thread_nice`, Linux): while a costly policy runs, the
+//! request workers beside it — verifying everyone else's evidence — still
+//! get most of the CPU, instead of an equal share with it.
 //!
 //! The caller waits at most `policy_time_budget_ms` in all (queueing
 //! included) and then answers 400 `PolicyEvaluationError` naming the
@@ -99,7 +104,56 @@ pub struct PolicyPool {
     /// Policy thread milliseconds per provider.
     cpu: Arc<Buckets<String>>,
     budget: Duration,
+    /// Jobs for the pool's threads; dropping it ends them.
+    jobs: Mutex<std::sync::mpsc::Sender<Job>>,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Start the pool's `n` threads, each at `nice` (Linux; 0: unchanged).
+fn spawn_workers(n: usize, nice: i32) -> std::sync::mpsc::Sender<Job> {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..n {
+        let rx = rx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("attesta-policy-{i}"))
+            .spawn(move || {
+                lower_priority(nice);
+                loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    // A panicking job drops its result sender (its caller
+                    // gets an error); the thread lives on.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start a policy thread");
+        }
+    }
+    tx
+}
+
+/// Make the calling thread `nice` steps less favoured by the scheduler.
+/// Raising one's own nice value needs no privilege; failure only costs the
+/// isolation, so it is logged, not fatal.
+#[cfg(target_os = "linux")]
+fn lower_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+        tracing::warn!(error = %e, nice, "could not lower a policy thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_nice: i32) {}
 
 impl PolicyPool {
     pub fn new(limits: &LimitsConfig) -> Self {
@@ -115,6 +169,10 @@ impl PolicyPool {
                 limits.max_tracked_clients,
             )),
             budget: Duration::from_millis(limits.policy_time_budget_ms),
+            jobs: Mutex::new(spawn_workers(
+                limits.policy_workers,
+                limits.policy_thread_nice,
+            )),
         }
     }
 
@@ -206,17 +264,30 @@ impl PolicyPool {
             }
         };
         let (cpu, key) = (self.cpu.clone(), lane.cpu());
-        let handle = tokio::task::spawn_blocking(move || {
+        let (done, handle) = tokio::sync::oneshot::channel();
+        let run: Job = Box::new(move || {
             // The permits live as long as the job, even one that overruns.
             let _permits = (own, node);
             let started = std::time::Instant::now();
             let result = job();
             cpu.debit(&key, started.elapsed().as_secs_f64() * 1000.0);
-            result
+            let _ = done.send(result);
         });
+        // Holding a node permit means a thread is free (one per permit).
+        if self
+            .jobs
+            .lock()
+            .expect("policy job queue lock")
+            .send(run)
+            .is_err()
+        {
+            return Err(ApiError::internal("the policy threads have ended"));
+        }
         match timeout_at(deadline, handle).await {
             Ok(Ok(result)) => result,
-            Ok(Err(e)) => Err(ApiError::internal(format!("policy {what} failed: {e}"))),
+            Ok(Err(_)) => Err(ApiError::internal(format!(
+                "policy {what} failed: the job panicked"
+            ))),
             Err(_) => {
                 tracing::warn!(
                     lane = ?lane,
@@ -257,6 +328,48 @@ mod tests {
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         assert_eq!(e.code, "PolicyEvaluationError");
         assert!(e.message.contains("time budget of 200 ms"), "{}", e.message);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn jobs_run_on_the_pools_threads_at_the_configured_nice_value() {
+        let nice_of_job = |nice: i32| async move {
+            let p = PolicyPool::new(&LimitsConfig {
+                policy_thread_nice: nice,
+                ..LimitsConfig::default()
+            });
+            p.run("a", "evaluation", || {
+                let tid = rustix::thread::gettid();
+                let name = std::thread::current().name().map(str::to_string);
+                Ok((
+                    rustix::process::getpriority_process(Some(tid)).unwrap(),
+                    name,
+                ))
+            })
+            .await
+            .unwrap()
+        };
+        let base = rustix::process::getpriority_process(None).unwrap();
+        let (n, name) = nice_of_job(7).await;
+        assert_eq!(n, (base + 7).min(19));
+        assert!(name.unwrap().starts_with("attesta-policy-"));
+        assert_eq!(nice_of_job(0).await.0, base);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_is_an_error_and_its_thread_lives_on() {
+        // Budget enough for the panic hook's backtrace in a debug build.
+        let p = pool(1, 1, 20_000);
+        let e = p
+            .run("a", "evaluation", || -> Result<(), ApiError> {
+                panic!("boom")
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", e.message);
+        assert_eq!(e.code, "InternalError");
+        // The only thread still takes work.
+        assert_eq!(p.run("a", "evaluation", || Ok(3)).await.unwrap(), 3);
     }
 
     #[tokio::test]
