@@ -23,8 +23,8 @@
 //! Draft policies are not the provider's: anyone may send one with an
 //! attest request to any provider's URL. They run in their own [`Lane`]:
 //! all drafts together hold one thread (they are for writing policies, not
-//! for production traffic), and
-//! each sending client address has its own CPU bucket. A flood of costly
+//! for production traffic), and each sending client address has its own
+//! CPU bucket. A flood of costly
 //! drafts at a tenant's URL therefore spends the sender's budget and the
 //! drafts' threads, never the tenant's, whose stored policies keep running.
 //!
@@ -84,12 +84,12 @@ impl Lane {
         }
     }
 
-    /// Whose policy, in error messages.
-    fn describe(&self) -> String {
+    /// Whose `what` ("evaluation", "compilation"), in error messages.
+    fn describe(&self, what: &str) -> String {
         match self {
-            Lane::Provider(p) => format!("the policy {{what}} for provider '{p}'"),
+            Lane::Provider(p) => format!("the policy {what} for provider '{p}'"),
             Lane::Draft { provider, .. } => {
-                format!("the draft policy {{what}} sent to provider '{provider}'")
+                format!("the draft policy {what} sent to provider '{provider}'")
             }
         }
     }
@@ -110,10 +110,12 @@ pub struct PolicyPool {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Start the pool's `n` threads, each at `nice` (Linux; 0: unchanged).
-fn spawn_workers(n: usize, nice: i32) -> std::sync::mpsc::Sender<Job> {
+/// Start the pool's `n` threads, each at `nice` (Linux; 0: unchanged);
+/// returns the job queue and how many threads started.
+fn spawn_workers(n: usize, nice: i32) -> (std::sync::mpsc::Sender<Job>, usize) {
     let (tx, rx) = std::sync::mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
+    let mut started = 0;
     for i in 0..n {
         let rx = rx.clone();
         let spawned = std::thread::Builder::new()
@@ -131,11 +133,12 @@ fn spawn_workers(n: usize, nice: i32) -> std::sync::mpsc::Sender<Job> {
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                 }
             });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start a policy thread");
+        match spawned {
+            Ok(_) => started += 1,
+            Err(e) => tracing::error!(error = %e, "could not start a policy thread"),
         }
     }
-    tx
+    (tx, started)
 }
 
 /// Make the calling thread `nice` steps less favoured by the scheduler.
@@ -157,8 +160,11 @@ fn lower_priority(_nice: i32) {}
 
 impl PolicyPool {
     pub fn new(limits: &LimitsConfig) -> Self {
+        let (jobs, threads) = spawn_workers(limits.policy_workers, limits.policy_thread_nice);
         Self {
-            global: Arc::new(Semaphore::new(limits.policy_workers)),
+            // One permit per thread that started: a job holding one always
+            // finds a thread free.
+            global: Arc::new(Semaphore::new(threads)),
             per_provider: Mutex::new(HashMap::new()),
             per_provider_permits: limits
                 .policy_workers_per_provider
@@ -169,10 +175,7 @@ impl PolicyPool {
                 limits.max_tracked_clients,
             )),
             budget: Duration::from_millis(limits.policy_time_budget_ms),
-            jobs: Mutex::new(spawn_workers(
-                limits.policy_workers,
-                limits.policy_thread_nice,
-            )),
+            jobs: Mutex::new(jobs),
         }
     }
 
@@ -206,7 +209,7 @@ impl PolicyPool {
                 "{} exceeded its time budget of {} ms; \
                  simplify the policy (bound its loops and iterations) or raise \
                  limits.policy_time_budget_ms",
-                lane.describe().replace("{what}", what),
+                lane.describe(what),
                 self.budget.as_millis()
             ),
         )
