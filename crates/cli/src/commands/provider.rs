@@ -1,7 +1,8 @@
 //! `attesta provider create|list|show|update|delete` over the admin API.
 //!
-//! Providers are shown with their test roots summarised (subject and
-//! SHA-256 of each certificate), not as the PEM text the server stores.
+//! Providers are shown with their test roots and vTPM CAs summarised
+//! (subject and SHA-256 of each certificate) and their TPM CRLs by issuer
+//! and `nextUpdate`, not as the PEM text the server stores.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +18,53 @@ pub enum TrustModel {
     Aad,
     /// Policy changes must be signed by a policy-management certificate.
     Isolated,
+}
+
+/// TPM settings of a provider. In `update`, a list given replaces the list
+/// stored; what is not given stays.
+#[derive(Debug, Args)]
+pub struct TpmArgs {
+    /// PEM CA of virtual-TPM AK certificates (Trusted Launch) to trust
+    /// (repeatable).
+    #[arg(long = "vtpm-root")]
+    vtpm_roots: Vec<PathBuf>,
+    /// CRL (PEM or DER) of a TPM AK certificate CA, checked on every chain
+    /// through that CA (repeatable).
+    #[arg(long = "tpm-crl")]
+    tpm_crls: Vec<PathBuf>,
+    /// aikPubHash (base64 SHA-256 of the AK public key) trusted without an
+    /// AK certificate (repeatable).
+    #[arg(long = "tpm-trusted-ak")]
+    tpm_trusted_aks: Vec<String>,
+    /// Accept SHA-1 PCR banks and quotes (recorded in the token).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    tpm_allow_sha1: Option<bool>,
+}
+
+impl TpmArgs {
+    fn given(&self) -> bool {
+        !self.vtpm_roots.is_empty()
+            || !self.tpm_crls.is_empty()
+            || !self.tpm_trusted_aks.is_empty()
+            || self.tpm_allow_sha1.is_some()
+    }
+
+    /// Write what was given into `config`.
+    fn apply(&self, config: &mut Value) -> anyhow::Result<()> {
+        if !self.vtpm_roots.is_empty() {
+            config["vtpm_roots"] = json!(read_all(&self.vtpm_roots)?);
+        }
+        if !self.tpm_crls.is_empty() {
+            config["tpm_crls"] = json!(read_crls(&self.tpm_crls)?);
+        }
+        if !self.tpm_trusted_aks.is_empty() {
+            config["tpm_trusted_aks"] = json!(self.tpm_trusted_aks);
+        }
+        if let Some(b) = self.tpm_allow_sha1 {
+            config["tpm_allow_sha1"] = json!(b);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +110,8 @@ pub enum ProviderCmd {
         #[arg(long)]
         verification_time: Option<String>,
         #[command(flatten)]
+        tpm: TpmArgs,
+        #[command(flatten)]
         admin: AdminArgs,
     },
     /// List providers.
@@ -106,6 +156,8 @@ pub enum ProviderCmd {
         #[arg(long, conflicts_with = "verification_time")]
         clear_verification_time: bool,
         #[command(flatten)]
+        tpm: TpmArgs,
+        #[command(flatten)]
         admin: AdminArgs,
     },
     /// Delete a provider with its policies and certificates.
@@ -129,6 +181,7 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
             test_roots_tpm,
             collateral_grace_secs,
             verification_time,
+            tpm,
             admin,
         } => {
             let mut config = serde_json::json!({
@@ -144,6 +197,7 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
             if let Some(t) = verification_time {
                 config["verification_time"] = json!(t);
             }
+            tpm.apply(&mut config)?;
             let pems = read_all(&policy_certs)?;
             let body = json!({
                 "name": name,
@@ -195,6 +249,7 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
             collateral_grace_secs,
             verification_time,
             clear_verification_time,
+            tpm,
             admin,
         } => {
             let (c, token) = admin.server.admin_client(&admin.admin_token)?;
@@ -206,7 +261,8 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
                 || !test_roots_tpm.is_empty()
                 || collateral_grace_secs.is_some()
                 || verification_time.is_some()
-                || clear_verification_time;
+                || clear_verification_time
+                || tpm.given();
             if changes_config {
                 // The server replaces the whole configuration: start from the
                 // current one so that what is not given stays.
@@ -239,6 +295,7 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
                 if clear_verification_time && let Some(o) = config.as_object_mut() {
                     o.remove("verification_time");
                 }
+                tpm.apply(&mut config)?;
                 body.insert("config".into(), config);
             }
             if !aad_tokens.is_empty() {
@@ -247,7 +304,7 @@ pub async fn run(cmd: ProviderCmd) -> anyhow::Result<ExitCode> {
             if body.is_empty() {
                 return Err(fail(
                     Exit::Usage,
-                    "nothing to update: give --aad-token, --test-root-*, --clear-test-roots, --collateral-grace-secs, --verification-time or --clear-verification-time",
+                    "nothing to update: give --aad-token, --test-root-*, --clear-test-roots, --collateral-grace-secs, --verification-time, --clear-verification-time, --vtpm-root, --tpm-crl, --tpm-trusted-ak or --tpm-allow-sha1",
                 ));
             }
             let v = send(c.patch(&url).bearer_auth(&token).json(&Value::Object(body))).await?;
@@ -274,14 +331,45 @@ fn read_all(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
         .collect()
 }
 
-/// A provider as the server shows it, with each test-root PEM replaced by
-/// the subject and SHA-256 fingerprint of its certificates.
+/// CRL files as PEM text: PEM as it is, DER wrapped.
+fn read_crls(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+    paths
+        .iter()
+        .map(|p| {
+            let bytes = read_file(p)?;
+            if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+                Ok(String::from_utf8_lossy(&bytes).into_owned())
+            } else {
+                Ok(attesta_evidence::pki::pem_block("X509 CRL", &bytes))
+            }
+        })
+        .collect()
+}
+
+/// A provider as the server shows it, with each test-root and vTPM CA PEM
+/// replaced by the subject and SHA-256 fingerprint of its certificates, and
+/// each TPM CRL by its issuer, `nextUpdate` and SHA-256.
 fn summary(mut v: Value) -> Value {
-    if let Some(roots) = v
-        .get_mut("config")
-        .and_then(|c| c.get_mut("test_roots"))
-        .and_then(Value::as_object_mut)
-    {
+    let Some(config) = v.get_mut("config") else {
+        return v;
+    };
+    if let Some(list) = config.get_mut("vtpm_roots").and_then(Value::as_array_mut) {
+        let described: Vec<Value> = list
+            .iter()
+            .filter_map(Value::as_str)
+            .flat_map(describe_pem)
+            .collect();
+        *list = described;
+    }
+    if let Some(list) = config.get_mut("tpm_crls").and_then(Value::as_array_mut) {
+        let described: Vec<Value> = list
+            .iter()
+            .filter_map(Value::as_str)
+            .flat_map(describe_crls)
+            .collect();
+        *list = described;
+    }
+    if let Some(roots) = config.get_mut("test_roots").and_then(Value::as_object_mut) {
         for list in roots.values_mut() {
             if let Some(items) = list.as_array_mut() {
                 let mut described = Vec::new();
@@ -293,6 +381,28 @@ fn summary(mut v: Value) -> Value {
         }
     }
     v
+}
+
+fn describe_crls(pem: &str) -> Vec<Value> {
+    x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes())
+        .flatten()
+        .map(|item| {
+            let (issuer, next_update) = x509_parser::parse_x509_crl(&item.contents)
+                .map(|(_, c)| {
+                    (
+                        c.issuer().to_string(),
+                        c.next_update()
+                            .map(|t| attesta_evidence::types::rfc3339(t.timestamp())),
+                    )
+                })
+                .unwrap_or_else(|_| ("(not an X.509 CRL)".into(), None));
+            json!({
+                "issuer": issuer,
+                "next_update": next_update,
+                "sha256": hex::encode(attesta_evidence::crypto::sha256(&item.contents)),
+            })
+        })
+        .collect()
 }
 
 fn describe_pem(pem: &str) -> Vec<Value> {
