@@ -61,6 +61,17 @@ impl TempPostgres {
 
     /// A server of its own, which the caller may stop and start again.
     pub fn start() -> Result<TempPostgres, String> {
+        Self::start_with(None)
+    }
+
+    /// A server of its own that speaks TLS with `cert_pem` (the chain) and
+    /// `key_pem`, and refuses unencrypted TCP connections to every database
+    /// but the `postgres` one this harness creates databases through.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Result<TempPostgres, String> {
+        Self::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Result<TempPostgres, String> {
         let bindir = find_bindir()?;
         let run_as = if is_root() {
             ensure_user("postgres")?;
@@ -97,6 +108,9 @@ impl TempPostgres {
                 "--no-sync",
             ],
         )?;
+        if let Some((cert, key)) = tls {
+            local.enable_tls(cert, key)?;
+        }
         spawn_watchdog(&local);
         local.start()?;
         Ok(TempPostgres {
@@ -285,6 +299,37 @@ impl Drop for TempPostgres {
 impl Local {
     fn data(&self) -> PathBuf {
         self.dir.join("data")
+    }
+
+    /// Certificate and key in the data directory, `ssl = on`, and a
+    /// pg_hba.conf that takes TCP connections only over TLS (but for the
+    /// harness's own `postgres` database).
+    fn enable_tls(&self, cert_pem: &str, key_pem: &str) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
+        let data = self.data();
+        let write = |name: &str, text: &str| {
+            let path = data.join(name);
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if let Some(user) = &self.run_as {
+                run(Command::new("chown").arg(user).arg(&path))?;
+            }
+            Ok::<(), String>(())
+        };
+        write("server.crt", cert_pem)?;
+        write("server.key", key_pem)?;
+        write(
+            "pg_hba.conf",
+            "local all all trust\n\
+             host postgres all 127.0.0.1/32 trust\n\
+             hostssl all all 127.0.0.1/32 trust\n",
+        )?;
+        let conf = data.join("postgresql.conf");
+        let mut text =
+            std::fs::read_to_string(&conf).map_err(|e| format!("{}: {e}", conf.display()))?;
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, text).map_err(|e| format!("{}: {e}", conf.display()))
     }
 
     fn start(&self) -> Result<(), String> {

@@ -5,7 +5,10 @@
 //! database goes through rustls (tokio-postgres-rustls; roots from
 //! `store.ca_file` or the system's), so no OpenSSL is linked. The URL's
 //! `sslmode` decides: `disable` never uses TLS, `prefer` (the default) uses
-//! it when the server offers it, `require` insists. A multi-host URL with
+//! it when the server offers it, `require` insists. rustls always verifies
+//! the certificate chain and the host name, so TLS here is always libpq's
+//! `verify-full`; libpq's `sslmode=verify-full` and `verify-ca` (which
+//! tokio-postgres does not parse) are read as `require`. A multi-host URL with
 //! `target_session_attrs=read-write` follows a promoted standby.
 //!
 //! Write transactions are serialised the way SQLite's `BEGIN IMMEDIATE`
@@ -113,6 +116,39 @@ fn rustls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConf
         .with_no_client_auth())
 }
 
+/// `url` with libpq's `sslmode=verify-full` or `verify-ca` as `require`
+/// (module docs: with rustls, `require` verifies chain and host name).
+fn libpq_sslmode(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let query: Vec<&str> = query
+        .split('&')
+        .map(|kv| match kv {
+            "sslmode=verify-full" | "sslmode=verify-ca" => "sslmode=require",
+            other => other,
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+/// A tokio-postgres error as a person needs it: its `Display` alone is
+/// "db error" or "error connecting to server", the cause is further down
+/// (the server's message and SQLSTATE, or the I/O or TLS error).
+fn pg_message(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Maps a tokio-postgres error; `what` says what the store was doing.
 fn map_pg(e: tokio_postgres::Error, what: &str) -> StoreError {
     if let Some(code) = e.code() {
@@ -127,16 +163,16 @@ fn map_pg(e: tokio_postgres::Error, what: &str) -> StoreError {
             SqlState::T_R_DEADLOCK_DETECTED,
         ];
         if unavailable.contains(code) || code.code().starts_with("08") {
-            return StoreError::Unavailable(format!("{what}: {e}"));
+            return StoreError::Unavailable(format!("{what}: {}", pg_message(&e)));
         }
-        return StoreError::Backend(format!("{what}: {e}"));
+        return StoreError::Backend(format!("{what}: {}", pg_message(&e)));
     }
     // No SQLSTATE: the connection failed or closed (I/O, TLS, timeout).
-    StoreError::Unavailable(format!("{what}: {e}"))
+    StoreError::Unavailable(format!("{what}: {}", pg_message(&e)))
 }
 
 fn corrupt(e: tokio_postgres::Error, what: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
+    StoreError::Corrupt(format!("{what}: {}", pg_message(&e)))
 }
 
 fn to_json<T: serde::Serialize + ?Sized>(v: &T, what: &str) -> Result<String, StoreError> {
@@ -305,7 +341,7 @@ impl PgStore {
     /// can start while the database is failing over) and checks one
     /// connection now, so a wrong URL or password fails at start.
     pub async fn connect(url: &str, opts: &PgOptions) -> Result<PgStore, StoreError> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        let mut config: tokio_postgres::Config = libpq_sslmode(url).parse().map_err(|e| {
             StoreError::Backend(format!(
                 "store.url is not a PostgreSQL connection string: {e}"
             ))
@@ -1262,5 +1298,28 @@ impl Store for PgStore {
             })
         })
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::libpq_sslmode;
+
+    #[test]
+    fn libpq_verify_modes_read_as_require_and_nothing_else_changes() {
+        for mode in ["verify-full", "verify-ca"] {
+            assert_eq!(
+                libpq_sslmode(&format!("postgres://u@h/db?connect_timeout=3&sslmode={mode}")),
+                "postgres://u@h/db?connect_timeout=3&sslmode=require"
+            );
+        }
+        for url in [
+            "postgres://u@h/db",
+            "postgres://u@h/db?sslmode=disable",
+            "postgres://u@h/db?sslmode=prefer&target_session_attrs=read-write",
+            "postgres://u:sslmode=verify-full@h/db",
+        ] {
+            assert_eq!(libpq_sslmode(url), url);
+        }
     }
 }
