@@ -666,15 +666,7 @@ async fn a_collateral_grace_above_the_nodes_bound_is_refused() {
     assert_error(s, &b, 400, "InvalidParameter");
     let msg = b["error"]["message"].as_str().unwrap();
     assert!(msg.contains("collateral.max_grace_secs (3600)"), "{msg}");
-    let (s, _) = json(
-        t.client
-            .get(t.url("/admin/providers/lax"))
-            .bearer_auth(&t.admin)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, _) = admin_get(&t, "/admin/providers/lax").await;
     assert_eq!(s, 404, "a refused provider was created");
 
     let (s, b) = create_provider(
@@ -692,15 +684,7 @@ async fn a_collateral_grace_above_the_nodes_bound_is_refused() {
             .contains("collateral.max_grace_secs (3600)"),
         "{b}"
     );
-    let (s, b) = json(
-        t.client
-            .get(t.url("/admin/providers/lax"))
-            .bearer_auth(&t.admin)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, b) = admin_get(&t, "/admin/providers/lax").await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["config"]["collateral_grace_secs"], 3600, "{b}");
     t.stop().await;

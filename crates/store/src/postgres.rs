@@ -1309,7 +1309,9 @@ mod tests {
     fn libpq_verify_modes_read_as_require_and_nothing_else_changes() {
         for mode in ["verify-full", "verify-ca"] {
             assert_eq!(
-                libpq_sslmode(&format!("postgres://u@h/db?connect_timeout=3&sslmode={mode}")),
+                libpq_sslmode(&format!(
+                    "postgres://u@h/db?connect_timeout=3&sslmode={mode}"
+                )),
                 "postgres://u@h/db?connect_timeout=3&sslmode=require"
             );
         }

@@ -141,6 +141,19 @@ pub async fn admin_post(t: &TestServer, path: &str, body: Vec<u8>) -> (u16, Valu
     .await
 }
 
+/// GET an admin route with the admin token.
+pub async fn admin_get(t: &TestServer, path: &str) -> (u16, Value) {
+    json(
+        t.client
+            .get(t.url(path))
+            .bearer_auth(&t.admin)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 /// POST an attest body to `path` with `api_version`.
 pub async fn attest_at(t: &TestServer, path: &str, api_version: &str, body: Value) -> (u16, Value) {
     json(
