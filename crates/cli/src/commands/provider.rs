@@ -353,21 +353,18 @@ fn summary(mut v: Value) -> Value {
     let Some(config) = v.get_mut("config") else {
         return v;
     };
-    if let Some(list) = config.get_mut("vtpm_roots").and_then(Value::as_array_mut) {
-        let described: Vec<Value> = list
-            .iter()
-            .filter_map(Value::as_str)
-            .flat_map(describe_pem)
-            .collect();
-        *list = described;
-    }
-    if let Some(list) = config.get_mut("tpm_crls").and_then(Value::as_array_mut) {
-        let described: Vec<Value> = list
-            .iter()
-            .filter_map(Value::as_str)
-            .flat_map(describe_crls)
-            .collect();
-        *list = described;
+    for (key, describe) in [
+        ("vtpm_roots", describe_pem as fn(&str) -> Vec<Value>),
+        ("tpm_crls", describe_crls),
+    ] {
+        if let Some(list) = config.get_mut(key).and_then(Value::as_array_mut) {
+            let described: Vec<Value> = list
+                .iter()
+                .filter_map(Value::as_str)
+                .flat_map(describe)
+                .collect();
+            *list = described;
+        }
     }
     if let Some(roots) = config.get_mut("test_roots").and_then(Value::as_object_mut) {
         for list in roots.values_mut() {
