@@ -232,7 +232,8 @@ impl PolicyPool {
         F: FnOnce() -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        if let Err(secs) = self.cpu.check(&lane.cpu()) {
+        let key = lane.cpu();
+        if let Err(secs) = self.cpu.check(&key) {
             let whose = match lane {
                 Lane::Provider(p) => format!("provider '{p}' has used its policy time"),
                 Lane::Draft { .. } => {
@@ -266,7 +267,7 @@ impl PolicyPool {
                 ));
             }
         };
-        let (cpu, key) = (self.cpu.clone(), lane.cpu());
+        let cpu = self.cpu.clone();
         let (done, handle) = tokio::sync::oneshot::channel();
         let run: Job = Box::new(move || {
             // The permits live as long as the job, even one that overruns.
